@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of shoal from Debian's packages and prepares the
+# machine for the tests (hugepages reserved, hugetlbfs mounted). Idempotent: safe to run twice.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: must run as root (it installs packages and reserves hugepages)" >&2
+  exit 1
+fi
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config clang llvm
+  # libraries
+  libdpdk-dev libyaml-cpp-dev libfmt-dev libspdlog-dev catch2 libbpf-dev libxdp-dev
+  libnuma-dev libpcap-dev
+  # lab and tests
+  iproute2 ethtool nginx-light curl wrk iperf3 python3-scapy python3-pyroute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # nginx is used by the lab inside namespaces only; the packaged service stays off.
+  if systemctl is-active --quiet nginx 2>/dev/null; then systemctl disable --now nginx || true; fi
+fi
+
+# Hugepages for DPDK: 512 x 2 MiB is enough for several lab directors and the benchmark.
+want_pages=${SHOAL_HUGEPAGES:-512}
+have_pages=$(cat /proc/sys/vm/nr_hugepages)
+if ((have_pages < want_pages)); then
+  echo "$want_pages" >/proc/sys/vm/nr_hugepages || true
+fi
+if ! grep -qs '^hugetlbfs /dev/hugepages ' /proc/mounts; then
+  mkdir -p /dev/hugepages
+  mount -t hugetlbfs nodev /dev/hugepages || echo "install-deps.sh: could not mount hugetlbfs; EAL will need --no-huge" >&2
+fi
+echo "install-deps.sh: ok ($(cat /proc/sys/vm/nr_hugepages) hugepages)"
