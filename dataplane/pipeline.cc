@@ -1,1 +1,325 @@
-// placeholder
+#include "pipeline.h"
+
+#include <rte_hash_crc.h>
+
+#include <algorithm>
+
+#include "forward.h"
+#include "packet.h"
+
+namespace shoal::dp {
+namespace {
+
+constexpr uint32_t kSourceHashSeed = 0x50a1c0de;
+
+inline bool is_tcp_or_udp(uint8_t proto) { return proto == kIpProtoTcp || proto == kIpProtoUdp; }
+
+// Maglev input: the same on every director and worker for the same flow (or client).
+inline uint32_t scheduling_hash(const Service& svc, const ParsedPacket& p, uint32_t flow_hash) {
+  return svc.hash_on == HashOn::source_address ? rte_hash_crc_4byte(p.src_ip, kSourceHashSeed)
+                                               : flow_hash;
+}
+
+inline uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
+
+class Burst {
+ public:
+  Burst(const BurstContext& ctx, Verdict* verdicts)
+      : snap_(ctx.snapshot), flows_(ctx.flows), ctr_(ctx.counters), now_(ctx.now_ms),
+        verdicts_(verdicts) {}
+
+  void run(rte_mbuf** pkts, uint16_t n);
+
+ private:
+  void drop(uint16_t i, DropReason r) { verdicts_[i] = Verdict::drop(r); }
+  void control(uint16_t i, ControlReason r) { verdicts_[i] = Verdict::control(r); }
+
+  bool parse(uint16_t i, rte_mbuf* m);
+  void classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m);
+  void schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash);
+  void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
+  void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
+  void account(uint16_t n);
+
+  const Snapshot& snap_;
+  FlowTable& flows_;
+  WorkerCounters& ctr_;
+  uint32_t now_;
+  Verdict* verdicts_;
+  ParsedPacket parsed_[kMaxBurst];
+};
+
+bool Burst::parse(uint16_t i, rte_mbuf* m) {
+  if (m->nb_segs != 1) {
+    drop(i, DropReason::chained_mbuf);
+    return false;
+  }
+  ParsedPacket& p = parsed_[i];
+  ParseResult r = parse_packet(frame_of(m), rte_pktmbuf_data_len(m), p);
+  if (!r.ok) {
+    drop(i, r.reason);
+    return false;
+  }
+  const PortSpec* port = snap_.port(m->port);
+  if (port == nullptr) {
+    drop(i, DropReason::unknown_port);
+    return false;
+  }
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  if (rte_is_unicast_ether_addr(&eth->dst_addr) &&
+      !rte_is_same_ether_addr(&eth->dst_addr, &port->mac)) {
+    drop(i, DropReason::not_our_mac);
+    return false;
+  }
+  if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
+    drop(i, DropReason::ipv4_bad_checksum);
+    return false;
+  }
+  switch (p.l3) {
+    case L3::arp:
+      control(i, ControlReason::arp);
+      return false;
+    case L3::ipv6:
+      drop(i, DropReason::ipv6_no_service);
+      return false;
+    case L3::ipv4:
+      if (p.l4_proto == kIpProtoVrrp) {
+        control(i, ControlReason::vrrp);
+        return false;
+      }
+      return true;
+    case L3::none:
+      break;
+  }
+  drop(i, DropReason::unsupported_ethertype);
+  return false;
+}
+
+// Destinations that are not a service: VIPs on other ports, our own addresses, NAT replies.
+void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
+  const ParsedPacket& p = parsed_[i];
+  switch (kind) {
+    case AddressKind::vip_address:
+      if (p.is_fragment && is_tcp_or_udp(p.l4_proto))
+        drop(i, DropReason::ipv4_fragment);
+      else if (p.l4_proto == kIpProtoIcmp)
+        control(i, ControlReason::local);
+      else
+        drop(i, DropReason::vip_port_unknown);
+      return;
+    case AddressKind::local_address:
+      control(i, ControlReason::local);
+      return;
+    case AddressKind::service:
+    case AddressKind::unknown:
+      break;
+  }
+  if (p.has_l4 && !p.is_fragment && is_tcp_or_udp(p.l4_proto)) {
+    int svc = snap_.nat_reply_service(p.src_ip, p.src_port, p.l4_proto);
+    if (svc >= 0) {
+      nat_reply(i, m, snap_.service(static_cast<uint16_t>(svc)));
+      return;
+    }
+  }
+  if (p.l4_proto == kIpProtoIcmp && is_icmp_error(p.icmp_type)) {
+    control(i, ControlReason::icmp_error);
+    return;
+  }
+  drop(i, DropReason::not_for_us);
+}
+
+void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash) {
+  const ParsedPacket& p = parsed_[i];
+  const Service& svc = snap_.service(service_index);
+  FlowKey key{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto};
+  FlowEntry* e = flows_.lookup(key, flow_hash, now_);
+  const Backend* b = nullptr;
+  if (e != nullptr) {
+    b = snap_.backend(e->backend);
+    if (b == nullptr || !b->accepts_existing || b->service != service_index) {
+      uint16_t id = svc.pick(scheduling_hash(svc, p, flow_hash));
+      if (id == kNoBackend) {
+        drop(i, DropReason::no_backend);
+        return;
+      }
+      e->backend = id;
+      b = snap_.backend(id);
+      ctr_.flows_rescheduled.add();
+    }
+    if (p.l4_proto == kIpProtoTcp)
+      FlowTable::observe_tcp(*e, p.tcp_flags, now_);
+    else
+      FlowTable::observe_udp(*e, now_);
+  } else {
+    uint16_t id = svc.pick(scheduling_hash(svc, p, flow_hash));
+    if (id == kNoBackend) {
+      drop(i, DropReason::no_backend);
+      return;
+    }
+    FlowState state = p.l4_proto == kIpProtoTcp ? FlowTable::initial_tcp_state(p.tcp_flags)
+                                                : FlowState::udp;
+    flows_.insert(key, flow_hash, id, state, now_);
+    ctr_.flows_created.add();
+    b = snap_.backend(id);
+  }
+  forward(i, m, svc, *b);
+}
+
+void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b) {
+  const ParsedPacket& p = parsed_[i];
+  if (b.next_hop == kNoNextHop || !snap_.next_hop(b.next_hop).resolved) {
+    drop(i, DropReason::neighbour_unresolved);
+    return;
+  }
+  const NextHopSpec& nh = snap_.next_hop(b.next_hop);
+  const PortSpec& out = *snap_.port(nh.port);
+  uint8_t* frame = frame_of(m);
+  switch (svc.mode) {
+    case ForwardMode::dr:
+      break;
+    case ForwardMode::nat:
+      if (p.ttl <= 1) {
+        control(i, ControlReason::ttl_exceeded);
+        return;
+      }
+      rewrite_dnat(frame, p, b.ip, b.port);
+      decrement_ttl(frame, p);
+      break;
+    case ForwardMode::tun: {
+      switch (tun_fit(frame, p, out.mtu)) {
+        case TunFit::fits:
+          break;
+        case TunFit::frag_needed:
+          control(i, ControlReason::frag_needed);
+          return;
+        case TunFit::over_mtu:
+          drop(i, DropReason::tun_over_mtu);
+          return;
+      }
+      uint16_t padding = static_cast<uint16_t>(rte_pktmbuf_data_len(m) - p.l3_end);
+      if (padding) rte_pktmbuf_trim(m, padding);
+      frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kIpipOverhead));
+      if (frame == nullptr) {
+        drop(i, DropReason::no_headroom);
+        return;
+      }
+      encap_ipip(frame, p, out.local_ip, b.ip, snap_.tunnel_ttl());
+      break;
+    }
+  }
+  rewrite_macs(frame, out.mac, nh.mac);
+  verdicts_[i] = Verdict::transmit(nh.port);
+}
+
+void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
+  const ParsedPacket& p = parsed_[i];
+  if (p.ttl <= 1) {
+    control(i, ControlReason::ttl_exceeded);
+    return;
+  }
+  uint32_t hop = snap_.route(p.dst_ip);
+  if (hop == kNoNextHop) {
+    drop(i, DropReason::no_route);
+    return;
+  }
+  const NextHopSpec& nh = snap_.next_hop(hop);
+  if (!nh.resolved) {
+    drop(i, DropReason::neighbour_unresolved);
+    return;
+  }
+  uint8_t* frame = frame_of(m);
+  rewrite_snat(frame, p, svc.vip, svc.port);
+  decrement_ttl(frame, p);
+  rewrite_macs(frame, snap_.port(nh.port)->mac, nh.mac);
+  verdicts_[i] = Verdict::transmit(nh.port);
+}
+
+void Burst::account(uint16_t n) {
+  ctr_.rx.add(n);
+  uint16_t tx = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    switch (verdicts_[i].action) {
+      case Action::transmit:
+        ++tx;
+        break;
+      case Action::to_control:
+        ctr_.control[verdicts_[i].reason].add();
+        break;
+      case Action::drop:
+        ctr_.drops[verdicts_[i].reason].add();
+        break;
+    }
+  }
+  ctr_.tx.add(tx);
+}
+
+void Burst::run(rte_mbuf** pkts, uint16_t n) {
+  // Stage 1: parse every frame; IPv4 ones go to one bulk lookup of their destination.
+  uint32_t ips[kMaxBurst];
+  uint16_t ports[kMaxBurst];
+  uint8_t protos[kMaxBurst];
+  uint16_t which[kMaxBurst];
+  uint16_t count = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (!parse(i, pkts[i])) continue;
+    const ParsedPacket& p = parsed_[i];
+    bool ported = p.has_l4 && is_tcp_or_udp(p.l4_proto);
+    ips[count] = p.dst_ip;
+    ports[count] = ported ? p.dst_port : 0;
+    protos[count] = ported ? p.l4_proto : 0;
+    which[count++] = i;
+  }
+  if (count == 0) return account(n);
+
+  AddressKind kinds[kMaxBurst];
+  uint16_t index[kMaxBurst];
+  snap_.classify_bulk(ips, ports, protos, count, kinds, index);
+
+  // Stage 2: hash the flows of service traffic and prefetch their buckets, so that the
+  // table's cache misses of a whole burst overlap instead of following one another.
+  uint32_t hashes[kMaxBurst];
+  for (uint16_t k = 0; k < count; ++k) {
+    uint16_t i = which[k];
+    const ParsedPacket& p = parsed_[i];
+    if (kinds[k] != AddressKind::service) {
+      classify_rest(i, kinds[k], pkts[i]);
+      continue;
+    }
+    if (p.is_fragment) {
+      drop(i, DropReason::ipv4_fragment);
+      kinds[k] = AddressKind::unknown;
+      continue;
+    }
+    hashes[k] = FlowTable::hash({p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto});
+    flows_.prefetch(hashes[k]);
+  }
+
+  // Stage 3: flow lookup, scheduling and rewrite.
+  for (uint16_t k = 0; k < count; ++k)
+    if (kinds[k] == AddressKind::service) schedule(which[k], pkts[which[k]], index[k], hashes[k]);
+  account(n);
+}
+
+}  // namespace
+
+uint64_t WorkerCounters::dropped() const {
+  uint64_t sum = 0;
+  for (const Counter& c : drops) sum += c.get();
+  return sum;
+}
+
+uint64_t WorkerCounters::to_control() const {
+  uint64_t sum = 0;
+  for (const Counter& c : control) sum += c.get();
+  return sum;
+}
+
+void process_burst(rte_mbuf** pkts, uint16_t n, const BurstContext& ctx, Verdict* verdicts) {
+  for (uint16_t done = 0; done < n;) {
+    uint16_t chunk = std::min<uint16_t>(kMaxBurst, n - done);
+    Burst(ctx, verdicts + done).run(pkts + done, chunk);
+    done += chunk;
+  }
+}
+
+}  // namespace shoal::dp

@@ -1,1 +1,214 @@
-// placeholder
+#include "snapshot.h"
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lpm.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <tuple>
+
+namespace shoal::dp {
+namespace {
+
+// Key of both address tables; padding zeroed so that rte_hash compares whole keys.
+struct AddressKey {
+  uint32_t ip;
+  uint16_t port;
+  uint8_t proto;
+  uint8_t zero;
+};
+static_assert(sizeof(AddressKey) == 8);
+
+// Value stored in the address table: kind in the high bits, service index in the low 16.
+constexpr uintptr_t encode(AddressKind kind, uint16_t index) {
+  return uintptr_t(kind) << 16 | index;
+}
+
+// Several snapshots coexist while the old one waits for its grace period, and DPDK names
+// its tables globally: each gets a unique suffix.
+std::string unique_name(const char* what) {
+  static std::atomic<uint32_t> counter{0};
+  return std::string(what) + std::to_string(counter.fetch_add(1));
+}
+
+rte_hash* create_hash(const std::string& name, uint32_t entries) {
+  rte_hash_parameters params{};
+  params.name = name.c_str();
+  params.entries = std::max<uint32_t>(64, entries * 2);
+  params.key_len = sizeof(AddressKey);
+  params.hash_func = rte_hash_crc;
+  params.socket_id = SOCKET_ID_ANY;
+  return rte_hash_create(&params);
+}
+
+bool add(rte_hash* h, uint32_t ip, uint16_t port, uint8_t proto, uintptr_t value) {
+  AddressKey key{ip, port, proto, 0};
+  return rte_hash_add_key_data(h, &key, reinterpret_cast<void*>(value)) == 0;
+}
+
+}  // namespace
+
+std::string ipv4_to_string(uint32_t addr) {
+  const auto* b = reinterpret_cast<const uint8_t*>(&addr);
+  return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." +
+         std::to_string(b[3]);
+}
+
+Snapshot::~Snapshot() {
+  rte_hash_free(addresses_);
+  rte_hash_free(nat_replies_);
+  rte_lpm_free(routes_);
+}
+
+std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string* error) {
+  auto fail = [&](std::string why) {
+    if (error) *error = std::move(why);
+    return std::unique_ptr<Snapshot>();
+  };
+  std::unique_ptr<Snapshot> s(new Snapshot());
+  s->ports_ = spec.ports;
+  s->next_hops_ = spec.next_hops;
+  s->tunnel_ttl_ = spec.tunnel_ttl;
+  if (s->ports_.empty()) return fail("no port");
+  for (const NextHopSpec& nh : spec.next_hops)
+    if (nh.port >= spec.ports.size()) return fail("next hop on unknown port " + std::to_string(nh.port));
+
+  uint32_t address_count = static_cast<uint32_t>(spec.local_addresses.size());
+  address_count += 2 * static_cast<uint32_t>(spec.services.size());  // service + VIP address
+  s->addresses_ = create_hash(unique_name("shoal_addr"), address_count);
+  s->nat_replies_ = create_hash(unique_name("shoal_natr"), 64);
+  if (!s->addresses_ || !s->nat_replies_)
+    return fail(std::string("rte_hash_create: ") + rte_strerror(rte_errno));
+
+  for (uint32_t ip : spec.local_addresses)
+    if (!add(s->addresses_, ip, 0, 0, encode(AddressKind::local_address, 0)))
+      return fail("cannot index local address " + ipv4_to_string(ip));
+
+  uint32_t nat_backends = 0;
+  for (const ServiceSpec& svc : spec.services)
+    if (svc.mode == ForwardMode::nat) nat_backends += static_cast<uint32_t>(svc.backends.size());
+  if (nat_backends > 0) {
+    rte_hash_free(s->nat_replies_);
+    s->nat_replies_ = create_hash(unique_name("shoal_natr"), nat_backends);
+    if (!s->nat_replies_) return fail(std::string("rte_hash_create: ") + rte_strerror(rte_errno));
+  }
+
+  std::set<std::tuple<uint32_t, uint16_t, uint8_t>> services_seen, nat_seen;
+  for (const ServiceSpec& spec_svc : spec.services) {
+    std::string what = ipv4_to_string(spec_svc.vip) + ":" +
+                       std::to_string(rte_be_to_cpu_16(spec_svc.port)) + "/" +
+                       std::to_string(spec_svc.proto);
+    if (s->services_.size() >= kNoService) return fail("too many services");
+    uint16_t index = static_cast<uint16_t>(s->services_.size());
+    if (!services_seen.insert({spec_svc.vip, spec_svc.port, spec_svc.proto}).second)
+      return fail("duplicate service " + what);
+    if (std::count(spec.local_addresses.begin(), spec.local_addresses.end(), spec_svc.vip))
+      return fail("VIP of " + what + " is also a local address");
+    if (!is_prime(spec_svc.maglev_size) || spec_svc.maglev_size <= spec_svc.backends.size())
+      return fail("Maglev table size of " + what + " must be a prime larger than its backends");
+
+    Service svc{spec_svc.vip, spec_svc.port, spec_svc.proto, spec_svc.mode, spec_svc.hash_on,
+                {},           {}};
+    std::vector<MaglevBackend> candidates;
+    for (const BackendSpec& b : spec_svc.backends) {
+      std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
+      if (b.id == kNoBackend) return fail("backend " + bwhat + " of " + what + " has no id");
+      if (b.id >= s->backends_.size())
+        s->backends_.resize(b.id + 1u, Backend{0, 0, kNoService, kNoNextHop, false});
+      if (s->backends_[b.id].service != kNoService)
+        return fail("backend id " + std::to_string(b.id) + " used twice");
+      if (b.next_hop != kNoNextHop && b.next_hop >= spec.next_hops.size())
+        return fail("backend " + bwhat + " of " + what + " has an unknown next hop");
+      s->backends_[b.id] = Backend{b.ip, b.port, index, b.next_hop, b.healthy};
+      if (spec_svc.mode == ForwardMode::nat) {
+        // A reply from a NAT backend is translated back by its source alone, so each
+        // backend address may serve one NAT service only.
+        if (!nat_seen.insert({b.ip, b.port, spec_svc.proto}).second)
+          return fail("NAT backend " + bwhat + " serves more than one NAT service");
+        if (!add(s->nat_replies_, b.ip, b.port, spec_svc.proto, index))
+          return fail("cannot index NAT backend " + bwhat);
+      }
+      if (b.healthy && b.weight > 0) {
+        svc.backend_ids.push_back(b.id);
+        // The Maglev identity is the address and port, not the id, so that every director
+        // with the same config builds the same table whatever ids it handed out.
+        candidates.push_back({uint64_t(b.ip) << 16 | b.port, b.weight});
+      }
+    }
+    svc.maglev = build_maglev(candidates, spec_svc.maglev_size);
+    if (!add(s->addresses_, spec_svc.vip, spec_svc.port, spec_svc.proto,
+             encode(AddressKind::service, index)))
+      return fail("cannot index service " + what);
+    AddressKey vip_only{spec_svc.vip, 0, 0, 0};
+    if (rte_hash_lookup(s->addresses_, &vip_only) < 0 &&
+        !add(s->addresses_, spec_svc.vip, 0, 0, encode(AddressKind::vip_address, 0)))
+      return fail("cannot index VIP " + ipv4_to_string(spec_svc.vip));
+    s->services_.push_back(std::move(svc));
+  }
+
+  rte_lpm_config lpm_config{};
+  lpm_config.max_rules = std::max<uint32_t>(16, static_cast<uint32_t>(spec.routes.size()));
+  lpm_config.number_tbl8s = 256;
+  s->routes_ = rte_lpm_create(unique_name("shoal_rt").c_str(), SOCKET_ID_ANY, &lpm_config);
+  if (!s->routes_) return fail(std::string("rte_lpm_create: ") + rte_strerror(rte_errno));
+  for (const RouteSpec& r : spec.routes) {
+    if (r.next_hop >= spec.next_hops.size() || r.length > 32)
+      return fail("bad route to " + ipv4_to_string(r.prefix) + "/" + std::to_string(r.length));
+    if (rte_lpm_add(s->routes_, rte_be_to_cpu_32(r.prefix), r.length, r.next_hop) < 0)
+      return fail("cannot add route " + ipv4_to_string(r.prefix));
+  }
+  return s;
+}
+
+void Snapshot::classify_bulk(const uint32_t* ips, const uint16_t* ports, const uint8_t* protos,
+                             uint32_t n, AddressKind* kinds, uint16_t* index) const {
+  AddressKey keys[RTE_HASH_LOOKUP_BULK_MAX];
+  const void* key_ptrs[RTE_HASH_LOOKUP_BULK_MAX];
+  void* data[RTE_HASH_LOOKUP_BULK_MAX];
+  uint64_t hits = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    keys[i] = AddressKey{ips[i], ports[i], protos[i], 0};
+    key_ptrs[i] = &keys[i];
+  }
+  rte_hash_lookup_bulk_data(addresses_, key_ptrs, n, &hits, data);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (hits & (uint64_t(1) << i)) {
+      auto v = reinterpret_cast<uintptr_t>(data[i]);
+      kinds[i] = static_cast<AddressKind>(v >> 16);
+      index[i] = static_cast<uint16_t>(v);
+    } else if (ports[i] != 0 || protos[i] != 0) {
+      // Not a service: maybe a VIP or local address on another port (ICMP echo, a probe).
+      kinds[i] = classify(ips[i], 0, 0, &index[i]);
+    } else {
+      kinds[i] = AddressKind::unknown;
+    }
+  }
+}
+
+AddressKind Snapshot::classify(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const {
+  AddressKey key{ip, port, proto, 0};
+  void* data = nullptr;
+  if (rte_hash_lookup_data(addresses_, &key, &data) < 0) return AddressKind::unknown;
+  auto v = reinterpret_cast<uintptr_t>(data);
+  *index = static_cast<uint16_t>(v);
+  return static_cast<AddressKind>(v >> 16);
+}
+
+int Snapshot::nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t proto) const {
+  AddressKey key{src_ip, src_port, proto, 0};
+  void* data = nullptr;
+  if (rte_hash_lookup_data(nat_replies_, &key, &data) < 0) return -1;
+  return static_cast<int>(reinterpret_cast<uintptr_t>(data));
+}
+
+uint32_t Snapshot::route(uint32_t dst) const {
+  uint32_t next_hop = 0;
+  if (rte_lpm_lookup(routes_, rte_be_to_cpu_32(dst), &next_hop) != 0) return kNoNextHop;
+  return next_hop;
+}
+
+}  // namespace shoal::dp

@@ -14,6 +14,8 @@ namespace shoal::dp {
   X(frame_too_short, "frame shorter than its Ethernet header")                           \
   X(vlan_truncated, "802.1Q tag cut short")                                              \
   X(unsupported_ethertype, "neither IPv4, IPv6 nor ARP")                                 \
+  X(chained_mbuf, "frame spans several buffers (raise the mbuf data room for jumbo)")    \
+  X(unknown_port, "received on a port the snapshot does not describe")                   \
   X(not_our_mac, "unicast frame addressed to another MAC")                               \
   X(arp_malformed, "ARP of the wrong hardware/protocol type or cut short")              \
   X(ipv4_truncated, "frame shorter than a 20-byte IPv4 header")                          \
@@ -25,6 +27,7 @@ namespace shoal::dp {
   X(ipv4_bad_checksum, "NIC reported a bad IPv4 header checksum")                        \
   X(ipv4_fragment, "IPv4 fragment addressed to a service (not reassembled)")             \
   X(ipv6_truncated, "frame shorter than a 40-byte IPv6 header")                          \
+  X(ipv6_bad_version, "IP version field is not 6")                                       \
   X(ipv6_length_exceeds_frame, "IPv6 payload length larger than the frame")              \
   X(ipv6_jumbogram, "IPv6 payload length 0 (jumbogram) is not supported")                \
   X(ipv6_hbh_not_first, "hop-by-hop options header not directly after IPv6 header")     \
@@ -44,6 +47,7 @@ namespace shoal::dp {
   X(vip_port_unknown, "VIP address, but no service on this port and protocol")           \
   X(no_backend, "service has no backend that accepts new flows")                         \
   X(neighbour_unresolved, "next hop's MAC address is not known yet")                     \
+  X(no_route, "no route towards the NAT reply's client")                                 \
   X(tun_over_mtu, "encapsulated packet over MTU and DF clear")                           \
   X(no_headroom, "mbuf lacks headroom for encapsulation")
 

@@ -1,0 +1,42 @@
+// The forwarding transforms, as pure functions over a frame in memory: DR rewrites MACs,
+// NAT rewrites addresses and ports with incremental checksums, TUN prepends an outer IPv4
+// header. Each takes the ParsedPacket of the frame it rewrites.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <cstdint>
+
+#include "packet.h"
+
+namespace shoal::dp {
+
+inline constexpr uint16_t kIpipOverhead = 20;
+
+// DR and the last step of every mode: this director as source, the next hop as destination.
+void rewrite_macs(uint8_t* frame, const rte_ether_addr& src, const rte_ether_addr& dst);
+
+// NAT forward: destination VIP:vport → backend address and port.
+void rewrite_dnat(uint8_t* frame, const ParsedPacket& p, uint32_t new_dst_ip,
+                  uint16_t new_dst_port);
+// NAT reverse: source backend address and port → VIP:vport.
+void rewrite_snat(uint8_t* frame, const ParsedPacket& p, uint32_t new_src_ip,
+                  uint16_t new_src_port);
+
+// Routed hops (NAT) lower the TTL by one; the caller has checked that it is above 1.
+void decrement_ttl(uint8_t* frame, const ParsedPacket& p);
+
+enum class TunFit : uint8_t { fits, frag_needed, over_mtu };
+
+// Whether the encapsulated datagram fits `mtu`; frag_needed when it does not and DF is set
+// (the client must be told the smaller MTU), over_mtu when it does not and DF is clear.
+TunFit tun_fit(const uint8_t* frame, const ParsedPacket& p, uint16_t mtu);
+
+// IPv4-in-IPv4 encapsulation (RFC 2003). `frame` points kIpipOverhead bytes before the
+// original frame (the caller made that headroom): the L2 header moves to the front and the
+// outer IPv4 header is written between it and the inner datagram. The outer header copies
+// the inner TOS and DF bit and carries `ttl`. Returns the new frame length.
+uint32_t encap_ipip(uint8_t* frame, const ParsedPacket& p, uint32_t outer_src, uint32_t outer_dst,
+                    uint8_t ttl);
+
+}  // namespace shoal::dp

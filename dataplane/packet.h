@@ -1,0 +1,63 @@
+// Parsing of one frame into the offsets and fields the packet core needs. Pure: works on a
+// byte buffer, so it is tested without an EAL or a NIC. Every length field is checked
+// against the real buffer; a frame that fails gets a named DropReason, never a guess.
+#pragma once
+
+#include <cstdint>
+
+#include "verdict.h"
+
+namespace shoal::dp {
+
+enum class L3 : uint8_t { none, arp, ipv4, ipv6 };
+
+inline constexpr uint8_t kIpProtoIcmp = 1;
+inline constexpr uint8_t kIpProtoIpip = 4;
+inline constexpr uint8_t kIpProtoTcp = 6;
+inline constexpr uint8_t kIpProtoUdp = 17;
+inline constexpr uint8_t kIpProtoIcmpv6 = 58;
+inline constexpr uint8_t kIpProtoVrrp = 112;
+
+// How many IPv6 extension headers the parser walks before giving up: enough for any sane
+// chain, small enough to bound the cost of a hostile one.
+inline constexpr int kMaxIpv6ExtHeaders = 8;
+
+struct ParsedPacket {
+  L3 l3 = L3::none;
+  bool has_vlan = false;
+  bool is_fragment = false;        // any fragment, first included
+  bool is_first_fragment = false;  // offset 0: carries the L4 header
+  bool has_ip_options = false;     // IPv4 IHL > 5
+  bool has_l4 = false;             // ports (or ICMP type/code) were parsed
+  uint8_t l4_proto = 0;            // IPv4 protocol / IPv6 final next header
+  uint8_t ttl = 0;                 // IPv4 TTL or IPv6 hop limit
+  uint8_t tcp_flags = 0;
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  uint16_t l3_offset = 0;  // start of the IP (or ARP) header
+  uint16_t l4_offset = 0;  // start of the L4 header
+  uint16_t l3_end = 0;     // end of the IP datagram per its length field (excludes padding)
+  uint16_t vlan_tci = 0;   // host order
+  // IPv4 addresses and L4 ports in network byte order, as they sit in the packet: the hot
+  // path compares and hashes them without swapping.
+  uint32_t src_ip = 0;
+  uint32_t dst_ip = 0;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+};
+
+struct ParseResult {
+  bool ok = false;
+  DropReason reason = DropReason::frame_too_short;  // meaningful when !ok
+};
+
+// Parses `len` bytes at `frame`. On failure `out` holds whatever was parsed before the error.
+ParseResult parse_packet(const uint8_t* frame, uint32_t len, ParsedPacket& out);
+
+// ICMP types that carry the header of the packet that caused them (RFC 792/1812).
+constexpr bool is_icmp_error(uint8_t type) {
+  return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+constexpr bool is_icmpv6_error(uint8_t type) { return type >= 1 && type <= 4; }
+
+}  // namespace shoal::dp

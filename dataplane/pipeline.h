@@ -1,0 +1,58 @@
+// The packet core's one entry point: a burst of received frames in, each rewritten in place
+// and given its verdict (transmit on a port, hand to the control plane, or drop with a named
+// reason). The daemon's workers call it unchanged; tests and the benchmark call it directly.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "flow_table.h"
+#include "snapshot.h"
+#include "verdict.h"
+
+namespace shoal::dp {
+
+inline constexpr uint16_t kMaxBurst = 64;  // also rte_hash's bulk lookup limit
+
+// A counter with one writer (its worker) and any number of readers (the control plane):
+// relaxed load + store compiles to a plain add, and readers never see a torn value.
+class Counter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// One worker's counters, cache-line aligned so workers never share a line. dp: wo, cp: ro.
+// rx = tx + Σ drops + Σ control, exactly, after every burst.
+struct alignas(64) WorkerCounters {
+  Counter rx;
+  Counter tx;
+  Counter drops[kDropReasonCount];
+  Counter control[kControlReasonCount];
+  // Events that are not verdicts.
+  Counter flows_created;
+  Counter flows_rescheduled;  // pinned backend removed or down: moved to a new one
+
+  uint64_t dropped() const;
+  uint64_t to_control() const;
+};
+
+struct BurstContext {
+  const Snapshot& snapshot;
+  FlowTable& flows;
+  WorkerCounters& counters;
+  uint32_t now_ms;
+};
+
+// Processes `n` frames (in chunks of kMaxBurst). Each mbuf may be rewritten, grown at the front (TUN)
+// or trimmed (Ethernet padding). verdicts[i] says what to do with pkts[i]; the caller
+// transmits, enqueues to the control plane or frees accordingly. mbuf->port must be the
+// receiving port.
+void process_burst(rte_mbuf** pkts, uint16_t n, const BurstContext& ctx, Verdict* verdicts);
+
+}  // namespace shoal::dp

@@ -1,0 +1,159 @@
+// The immutable tables a worker reads: VIP index → service → backends with their Maglev
+// table, next hops, routes. The control plane builds a Snapshot off the hot path from a
+// SnapshotSpec, publishes it whole (one pointer store) and frees the previous one only after
+// every worker has passed a quiescent state. Nothing in a published Snapshot changes.
+//
+// Addresses and ports are in network byte order throughout, as they sit in packets, so the
+// hot path compares them without swapping. ipv4() and be16() build such values.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "maglev.h"
+
+struct rte_hash;
+struct rte_lpm;
+
+namespace shoal::dp {
+
+enum class ForwardMode : uint8_t { dr, nat, tun };
+enum class HashOn : uint8_t { five_tuple, source_address };
+
+inline constexpr uint16_t kNoBackend = 0xffff;  // backend ids are 0..65534
+inline constexpr uint32_t kNoNextHop = 0xffffffff;
+
+// The constexpr builders below lay bytes out for a little-endian host (x86, arm64).
+static_assert(std::endian::native == std::endian::little);
+
+constexpr uint32_t ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  return uint32_t(a) | uint32_t(b) << 8 | uint32_t(c) << 16 | uint32_t(d) << 24;
+}
+constexpr uint16_t be16(uint16_t host) { return static_cast<uint16_t>(host << 8 | host >> 8); }
+std::string ipv4_to_string(uint32_t addr);
+
+struct PortSpec {
+  rte_ether_addr mac{};
+  uint32_t local_ip = 0;  // source of TUN outer headers sent from this port
+  uint16_t mtu = 1500;
+};
+
+struct NextHopSpec {
+  uint16_t port = 0;
+  bool resolved = false;  // false until ARP has answered: packets to it are dropped, counted
+  rte_ether_addr mac{};
+};
+
+struct BackendSpec {
+  uint16_t id = kNoBackend;  // stable across reloads for the same service, address and port
+  uint32_t ip = 0;
+  uint16_t port = 0;         // NAT: destination port after DNAT; DR/TUN keep the VIP port
+  uint32_t weight = 1;       // 0 = draining: keeps its flows, takes no new ones
+  bool healthy = true;       // false: no new flows and its flows are rescheduled
+  uint32_t next_hop = kNoNextHop;
+};
+
+struct ServiceSpec {
+  uint32_t vip = 0;
+  uint16_t port = 0;
+  uint8_t proto = 6;
+  ForwardMode mode = ForwardMode::dr;
+  HashOn hash_on = HashOn::five_tuple;
+  uint32_t maglev_size = kDefaultMaglevSize;
+  std::vector<BackendSpec> backends;
+};
+
+struct RouteSpec {
+  uint32_t prefix = 0;
+  uint8_t length = 0;
+  uint32_t next_hop = kNoNextHop;
+};
+
+struct SnapshotSpec {
+  std::vector<PortSpec> ports;  // indexed by DPDK port id
+  std::vector<NextHopSpec> next_hops;
+  std::vector<RouteSpec> routes;  // where NAT replies to clients go
+  std::vector<uint32_t> local_addresses;
+  std::vector<ServiceSpec> services;
+  uint8_t tunnel_ttl = 64;  // TTL of TUN outer headers
+};
+
+struct Backend {
+  uint32_t ip;
+  uint16_t port;
+  uint16_t service;  // index into services
+  uint32_t next_hop;
+  bool accepts_existing;  // configured and healthy: its pinned flows stay with it
+};
+
+struct Service {
+  uint32_t vip;
+  uint16_t port;
+  uint8_t proto;
+  ForwardMode mode;
+  HashOn hash_on;
+  std::vector<uint16_t> backend_ids;  // Maglev table index → stable backend id
+  MaglevTable maglev;
+
+  // Stable id of the backend a new flow with this scheduling hash goes to, or kNoBackend.
+  uint16_t pick(uint32_t hash) const {
+    uint16_t i = maglev.pick(hash);
+    return i == kMaglevEmpty ? kNoBackend : backend_ids[i];
+  }
+};
+
+// What a destination address (and port, protocol) is to this director.
+enum class AddressKind : uint8_t { unknown, service, vip_address, local_address };
+
+class Snapshot {
+ public:
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+  // Builds the lookup structures (rte_hash, rte_lpm: needs a running EAL). On an
+  // inconsistent spec returns nullptr and says why in `error`.
+  static std::unique_ptr<Snapshot> build(const SnapshotSpec& spec, std::string* error);
+
+  // Hot path: classifies up to 64 destinations (ip, port, proto) in one bulk lookup.
+  // `index[i]` is the service index for AddressKind::service.
+  void classify_bulk(const uint32_t* ips, const uint16_t* ports, const uint8_t* protos,
+                     uint32_t n, AddressKind* kinds, uint16_t* index) const;
+  AddressKind classify(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const;
+  // Service whose NAT backend (ip, port, proto) sent this reply, or -1.
+  int nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t proto) const;
+  // Next hop towards `dst`, or kNoNextHop.
+  uint32_t route(uint32_t dst) const;
+
+  const Service& service(uint16_t i) const { return services_[i]; }
+  uint32_t service_count() const { return static_cast<uint32_t>(services_.size()); }
+  // Backend by stable id, or nullptr if no such backend is configured.
+  const Backend* backend(uint16_t id) const {
+    return id < backends_.size() && backends_[id].service != kNoService ? &backends_[id]
+                                                                          : nullptr;
+  }
+  const NextHopSpec& next_hop(uint32_t i) const { return next_hops_[i]; }
+  uint32_t next_hop_count() const { return static_cast<uint32_t>(next_hops_.size()); }
+  const PortSpec* port(uint16_t id) const { return id < ports_.size() ? &ports_[id] : nullptr; }
+  uint8_t tunnel_ttl() const { return tunnel_ttl_; }
+
+ private:
+  static constexpr uint16_t kNoService = 0xffff;
+  Snapshot() = default;
+
+  std::vector<PortSpec> ports_;
+  std::vector<NextHopSpec> next_hops_;
+  std::vector<Backend> backends_;  // indexed by stable id; unused ids have kNoService
+  std::vector<Service> services_;
+  rte_hash* addresses_ = nullptr;    // (ip, port, proto) → kind and service index
+  rte_hash* nat_replies_ = nullptr;  // (backend ip, port, proto) → service index
+  rte_lpm* routes_ = nullptr;
+  uint8_t tunnel_ttl_ = 64;
+};
+
+}  // namespace shoal::dp
