@@ -4,18 +4,21 @@
 //
 // Layout: a fixed array of 64-byte buckets (one cache line), three 20-byte entries each, so
 // one flow costs 64/3 ≈ 21.3 bytes (kBytesPerFlow) and a lookup touches one cache line in the
-// common case. Each key may live in one of two buckets (two-choice hashing), which keeps the
-// table usable up to nearly full. Sized once at start; never grows, never allocates after.
+// common case. Each key may live in one of two buckets (two-choice hashing, with cuckoo
+// moves on insert): it fills to about 80% before the first evictions; size it with that
+// headroom. Sized once at start; never grows, never allocates after.
 //
 // Why not rte_hash: it has no eviction policy — a full rte_hash refuses the insert, and a
 // load balancer under a SYN flood must instead give up half-open flows and keep established
 // ones. Here the victim is chosen among the two candidate buckets: expired first, then SYN,
-// closing, UDP, and established last, oldest first within a class.
+// closing, UDP, and established last, longest idle first within a class.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+
+#include "packet.h"
 
 namespace shoal::dp {
 
@@ -45,10 +48,6 @@ static_assert(sizeof(FlowEntry) == 20);
 
 inline constexpr uint32_t kFlowEntriesPerBucket = 3;
 
-inline constexpr uint8_t kTcpFinFlag = 0x01;
-inline constexpr uint8_t kTcpSynFlag = 0x02;
-inline constexpr uint8_t kTcpRstFlag = 0x04;
-inline constexpr uint8_t kTcpAckFlag = 0x10;
 
 struct alignas(64) FlowBucket {
   std::array<FlowEntry, kFlowEntriesPerBucket> entries;
@@ -88,7 +87,8 @@ class FlowTable {
   // Warms the key's first bucket ahead of lookup(); the pipeline calls it a few packets early.
   void prefetch(uint32_t hash) const;
 
-  // The live entry for `key`, or nullptr. An entry past its timeout counts as absent.
+  // The live entry for `key`, or nullptr. An entry of `key` past its timeout is freed on the
+  // way, so that the flow's next insert cannot leave a stale twin behind.
   FlowEntry* lookup(const FlowKey& key, uint32_t hash, uint32_t now_ms);
 
   // Adds `key` (absent: the caller looked it up) and returns its entry. Never fails: when
@@ -129,10 +129,16 @@ class FlowTable {
   uint32_t first_bucket(uint32_t hash) const;
   uint32_t second_bucket(uint32_t hash) const;
   uint32_t timeout_ms(FlowState s) const;
+  FlowEntry* free_slot(uint32_t bucket, uint32_t now_ms);
+  FlowEntry* make_room(uint32_t b1, uint32_t b2, uint32_t now_ms);
+  FlowEntry* choose_victim(uint32_t b1, uint32_t b2, uint32_t now_ms);
+  void release(FlowEntry& e, uint32_t now_ms);  // counts why an occupied entry is given up
 
   FlowBucket* buckets_ = nullptr;
   uint32_t bucket_count_ = 0;
+  static constexpr uint32_t kMaxCuckooMoves = 16;
   uint32_t age_cursor_ = 0;
+  uint32_t walk_seed_ = 1;  // picks the cuckoo walk's entries; deterministic for tests
   uint32_t size_ = 0;
   bool rte_allocated_ = false;
   FlowTimeouts timeouts_;

@@ -30,27 +30,21 @@ constexpr uint32_t kUdpChecksum = 6;
 
 // Rewrites one address (at ip_field in the IPv4 header) and one port (at port_field in the
 // L4 header), fixing the IPv4 header checksum and the L4 checksum, whose pseudo-header
-// covers the address. Non-first fragments carry no L4 header; UDP checksum 0 means none.
+// covers the address. UDP checksum 0 means "none" and stays 0.
 void rewrite_address_and_port(uint8_t* frame, const ParsedPacket& p, uint32_t ip_field,
                               uint32_t port_field, uint32_t new_ip, uint16_t new_port) {
   uint8_t* ip = frame + p.l3_offset;
   uint32_t old_ip = load<uint32_t>(ip + ip_field);
   store(ip + ip_field, new_ip);
   store(ip + kIpChecksum, csum_replace32(load<uint16_t>(ip + kIpChecksum), old_ip, new_ip));
-  if (!p.has_l4) return;
+  // Non-first fragments carry no L4 header; only TCP and UDP have ports to rewrite.
+  if (!p.has_l4 || (p.l4_proto != kIpProtoTcp && p.l4_proto != kIpProtoUdp)) return;
 
   uint8_t* l4 = frame + p.l4_offset;
   uint16_t old_port = load<uint16_t>(l4 + port_field);
   store(l4 + port_field, new_port);
-  uint32_t csum_field;
-  if (p.l4_proto == kIpProtoTcp) {
-    csum_field = kTcpChecksum;
-  } else if (p.l4_proto == kIpProtoUdp) {
-    csum_field = kUdpChecksum;
-    if (load<uint16_t>(l4 + csum_field) == 0) return;
-  } else {
-    return;
-  }
+  uint32_t csum_field = p.l4_proto == kIpProtoTcp ? kTcpChecksum : kUdpChecksum;
+  if (p.l4_proto == kIpProtoUdp && load<uint16_t>(l4 + csum_field) == 0) return;  // none
   uint16_t csum = load<uint16_t>(l4 + csum_field);
   csum = csum_replace32(csum, old_ip, new_ip);
   csum = csum_replace16(csum, old_port, new_port);

@@ -22,6 +22,11 @@ inline constexpr uint8_t kIpProtoVrrp = 112;
 // chain, small enough to bound the cost of a hostile one.
 inline constexpr int kMaxIpv6ExtHeaders = 8;
 
+inline constexpr uint8_t kTcpFinFlag = 0x01;
+inline constexpr uint8_t kTcpSynFlag = 0x02;
+inline constexpr uint8_t kTcpRstFlag = 0x04;
+inline constexpr uint8_t kTcpAckFlag = 0x10;
+
 struct ParsedPacket {
   L3 l3 = L3::none;
   bool has_vlan = false;

@@ -12,8 +12,8 @@
 
 int main(int argc, char** argv) {
   std::string prefix = "shoal-unit-" + std::to_string(::getpid());
-  const char* eal_argv[] = {"shoal_unit_tests", "--no-huge",       "--no-pci",
-                            "--in-memory",      "-l",              "0",
+  const char* eal_argv[] = {"shoal_unit_tests", "--no-huge", "--no-pci", "--no-shconf",
+                            "-l",              "0",
                             "-m",               "512",             "--log-level=*:error",
                             "--file-prefix",    prefix.c_str()};
   int eal_argc = static_cast<int>(sizeof(eal_argv) / sizeof(eal_argv[0]));
