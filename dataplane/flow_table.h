@@ -93,6 +93,7 @@ class FlowTable {
 
   // Adds `key` (absent: the caller looked it up) and returns its entry. Never fails: when
   // both candidate buckets are full a victim is evicted and counted in stats().evicted.
+  // Inserts may move other entries, so a pointer from an earlier call is stale after it.
   FlowEntry* insert(const FlowKey& key, uint32_t hash, uint16_t backend, FlowState state,
                     uint32_t now_ms);
 
@@ -131,6 +132,7 @@ class FlowTable {
   uint32_t timeout_ms(FlowState s) const;
   FlowEntry* free_slot(uint32_t bucket, uint32_t now_ms);
   FlowEntry* make_room(uint32_t b1, uint32_t b2, uint32_t now_ms);
+  FlowEntry* cuckoo_walk(uint32_t start_bucket, uint32_t now_ms);
   FlowEntry* choose_victim(uint32_t b1, uint32_t b2, uint32_t now_ms);
   void release(FlowEntry& e, uint32_t now_ms);  // counts why an occupied entry is given up
 

@@ -21,6 +21,7 @@ inline constexpr uint16_t kMaxBurst = 64;  // also rte_hash's bulk lookup limit
 class Counter {
  public:
   void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void sub(uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -40,6 +41,17 @@ struct alignas(64) WorkerCounters {
 
   uint64_t dropped() const;
   uint64_t to_control() const;
+
+  // After the fact, when the port or the control ring refused what process_burst decided:
+  // the packets move from tx (or to-control) to a drop reason, keeping the sums exact.
+  void transmit_failed(uint64_t n) {
+    tx.sub(n);
+    drops[static_cast<std::size_t>(DropReason::tx_queue_full)].add(n);
+  }
+  void control_failed(ControlReason r, uint64_t n) {
+    control[static_cast<std::size_t>(r)].sub(n);
+    drops[static_cast<std::size_t>(DropReason::control_ring_full)].add(n);
+  }
 };
 
 struct BurstContext {

@@ -49,7 +49,9 @@ namespace shoal::dp {
   X(neighbour_unresolved, "next hop's MAC address is not known yet")                     \
   X(no_route, "no route towards the NAT reply's client")                                 \
   X(tun_over_mtu, "encapsulated packet over MTU and DF clear")                           \
-  X(no_headroom, "mbuf lacks headroom for encapsulation")
+  X(no_headroom, "mbuf lacks headroom for encapsulation")                                \
+  X(tx_queue_full, "the port's transmit queue refused the packet")                       \
+  X(control_ring_full, "the control plane's ring was full")
 
 #define SHOAL_CONTROL_REASONS(X)                                                      \
   X(arp, "ARP request or reply")                                                      \
