@@ -12,10 +12,10 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config clang llvm
   # libraries
-  libdpdk-dev libyaml-cpp-dev libfmt-dev libspdlog-dev catch2 libbpf-dev libxdp-dev
+  libdpdk-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libbpf-dev libxdp-dev
   libnuma-dev libpcap-dev
   # lab and tests
-  iproute2 ethtool nginx-light curl wrk iperf3 python3-scapy python3-pyroute2
+  iproute2 ethtool nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
 )
 
 missing=()

@@ -1,0 +1,1096 @@
+// YAML → validated Config. Two passes over one parse: the first reads every section into the
+// model, checking shapes, types and ranges field by field and remembering where each value
+// sits; the second checks what only the whole file can tell (uniqueness, on-link and
+// reachability, NAT reply ambiguity, totals). Both passes report and carry on, so one load
+// lists every mistake. A value that did not parse is left out of the second pass's checks
+// instead of producing follow-on errors of its own.
+#include "config.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <span>
+#include <sstream>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+
+namespace shoal::cp {
+namespace {
+
+uint32_t to_host(uint32_t nbo) { return __builtin_bswap32(nbo); }
+uint32_t to_net(uint32_t host) { return __builtin_bswap32(host); }
+
+bool valid_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// Backend names default to "address:port", so they may hold dots and colons as well.
+bool valid_backend_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.' || c == ':';
+  });
+}
+
+// Why `ip` cannot be a host's unicast address, or nullptr if it can.
+const char* unicast_problem(uint32_t ip) {
+  const uint32_t h = to_host(ip);
+  if (h == 0) return "the unspecified address 0.0.0.0";
+  if (h == 0xffffffff) return "the broadcast address";
+  if ((h >> 24) == 0) return "in 0.0.0.0/8 (\"this network\")";
+  if ((h >> 24) == 127) return "a loopback address";
+  if ((h >> 28) == 0xe) return "a multicast address";
+  if ((h >> 28) == 0xf) return "a reserved (class E) address";
+  return nullptr;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+const char* describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    default: return "nothing";
+  }
+}
+
+std::string endpoint(uint32_t ip, uint16_t port) {
+  return fmt::format("{}:{}", dp::ipv4_to_string(ip), port);
+}
+
+using Keys = std::span<const std::string_view>;
+
+constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "workers",
+                                         "services", "neighbours", "routes", "tunnel_ttl"};
+constexpr std::string_view kPortKeys[] = {"name", "device", "addresses", "gateway", "mtu"};
+constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_timeouts"};
+constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
+constexpr std::string_view kServiceKeys[] = {"name",       "vip",  "port",        "protocol",
+                                             "forwarding", "hash", "maglev_size", "backends"};
+constexpr std::string_view kBackendKeys[] = {"name", "address", "port", "weight"};
+constexpr std::string_view kNeighbourKeys[] = {"address", "mac"};
+constexpr std::string_view kRouteKeys[] = {"prefix", "via"};
+
+// One value of a map, with the line of its key (1-based): a value's mistakes are reported
+// where its key is, which is also right for empty values (yaml-cpp marks those at the next
+// token, possibly lines later).
+struct Field {
+  std::string key;
+  YAML::Node value;
+  int line = 0;
+};
+
+// Where the parsed pieces sit in the file, parallel to the model's vectors, and which of
+// them parsed (the second pass skips checks on values that did not).
+struct PortRec {
+  int line = 0, name_line = 0, device_line = 0, gateway_line = 0;
+  bool name_ok = false, device_ok = false;
+  std::vector<int> address_lines;  // parallel to PortConfig::addresses
+};
+
+struct BackendRec {
+  int line = 0, address_line = 0, port_line = 0, name_line = 0;
+  bool address_ok = false, port_ok = false;
+};
+
+struct ServiceRec {
+  int line = 0, name_line = 0, vip_line = 0, port_line = 0, maglev_line = 0;
+  bool name_ok = false, vip_ok = false, port_ok = false, protocol_ok = true, mode_ok = false;
+  bool maglev_ok = true;
+  std::vector<BackendRec> backends;
+};
+
+struct NeighbourRec {
+  int line = 0, address_line = 0;
+  bool address_ok = false;
+};
+
+struct RouteRec {
+  int line = 0, prefix_line = 0, via_line = 0;
+  bool prefix_ok = false, via_ok = false;
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string name) : name_(std::move(name)) {}
+
+  LoadResult run(const std::string& text) {
+    config_.source = name_;
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(text);
+    } catch (const YAML::ParserException& e) {
+      error(e.mark.line + 1, fmt::format("YAML syntax error: {}", e.msg));
+      return finish();
+    }
+    if (docs.size() > 1) {
+      error(line_of(docs[1], 1), "more than one YAML document: a configuration is one document");
+    } else if (docs.empty() || docs[0].IsNull()) {
+      error(1, "the configuration is empty: expected a map with 'ports' and 'services'");
+    } else {
+      try {
+        parse(docs[0]);
+        check();
+      } catch (const YAML::Exception& e) {  // not expected: every access is checked first
+        error(e.mark.line + 1, e.msg);
+      }
+    }
+    return finish();
+  }
+
+ private:
+  // ---- reporting ----
+
+  void error(int line, std::string text) { errors_.emplace_back(std::max(line, 1), std::move(text)); }
+  void warn(int line, std::string text) { warnings_.emplace_back(std::max(line, 1), std::move(text)); }
+
+  static int line_of(const YAML::Node& n, int fallback) {
+    const YAML::Mark m = n.Mark();
+    return m.line >= 0 ? m.line + 1 : fallback;
+  }
+
+  std::vector<std::string> render(std::vector<std::pair<int, std::string>>& list) const {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> out;
+    out.reserve(list.size());
+    for (const auto& [line, text] : list) out.push_back(fmt::format("{}:{}: {}", name_, line, text));
+    return out;
+  }
+
+  LoadResult finish() {
+    LoadResult r;
+    r.errors = render(errors_);
+    r.warnings = render(warnings_);
+    if (r.errors.empty()) {
+      assign_backend_ids(config_, nullptr);
+      r.config = std::move(config_);
+    }
+    return r;
+  }
+
+  // ---- maps ----
+
+  // The entries of a map, after reporting a non-map, non-string keys, unknown keys (with the
+  // allowed ones and the likeliest intended one) and duplicate keys.
+  class Map {
+   public:
+    Map(Loader& l, const YAML::Node& node, int line, std::string what, Keys allowed)
+        : loader_(l), line_(line), what_(std::move(what)) {
+      if (!node.IsMap()) {
+        l.error(line, fmt::format("{} must be a map, got {}", what_, describe(node)));
+        return;
+      }
+      ok_ = true;
+      for (const auto& kv : node) {
+        const int key_line = line_of(kv.first, line);
+        if (!kv.first.IsScalar()) {
+          l.error(key_line, fmt::format("keys in {} must be plain words, got {}", what_,
+                                        describe(kv.first)));
+          continue;
+        }
+        const std::string& key = kv.first.Scalar();
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+          l.error(key_line, unknown_key(key, allowed));
+          continue;
+        }
+        if (const Field* first = find(key)) {
+          l.error(key_line, fmt::format("duplicate key '{}' in {} (first given at line {})", key,
+                                        what_, first->line));
+          continue;
+        }
+        fields_.push_back(Field{key, kv.second, key_line});
+      }
+    }
+
+    bool ok() const { return ok_; }
+    int line() const { return line_; }
+    const Field* get(std::string_view key) const { return find(key); }
+    const Field* require(std::string_view key) const {
+      const Field* f = find(key);
+      // A misspelt required key is one mistake: the unknown-key error already names it.
+      const bool suggested = std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end();
+      if (!f && ok_ && !suggested)
+        loader_.error(line_, fmt::format("missing required key '{}' in {}", key, what_));
+      return f;
+    }
+
+   private:
+    const Field* find(std::string_view key) const {
+      for (const Field& f : fields_)
+        if (f.key == key) return &f;
+      return nullptr;
+    }
+
+    std::string unknown_key(const std::string& key, Keys allowed) {
+      std::string list;
+      std::string_view best;
+      size_t best_distance = 3;  // suggest only close misspellings
+      for (std::string_view a : allowed) {
+        list += list.empty() ? "" : ", ";
+        list += a;
+        const size_t d = edit_distance(key, a);
+        if (d < best_distance) best_distance = d, best = a;
+      }
+      std::string text = fmt::format("unknown key '{}' in {} (allowed: {})", key, what_, list);
+      if (!best.empty()) {
+        text += fmt::format("; did you mean '{}'?", best);
+        suggested_.push_back(best);
+      }
+      return text;
+    }
+
+    Loader& loader_;
+    int line_;
+    std::string what_;
+    bool ok_ = false;
+    std::vector<Field> fields_;
+    std::vector<std::string_view> suggested_;  // allowed keys offered as "did you mean"
+  };
+
+  // ---- scalars ----
+
+  std::optional<std::string> string(const YAML::Node& n, int line, std::string_view what) {
+    if (!n.IsScalar()) {
+      error(line, fmt::format("{} must be a string, got {}", what, describe(n)));
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<uint64_t> integer(const YAML::Node& n, int line, std::string_view what,
+                                  uint64_t lo, uint64_t hi) {
+    if (!n.IsScalar()) {
+      error(line, fmt::format("{} must be an integer in {}..{}, got {}", what, lo, hi, describe(n)));
+      return std::nullopt;
+    }
+    const std::string& s = n.Scalar();
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || end != s.data() + s.size() || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+      error(line, fmt::format("{} must be an integer in {}..{}, got '{}'", what, lo, hi, s));
+      return std::nullopt;
+    }
+    if (ec == std::errc::result_out_of_range || v < lo || v > hi) {
+      error(line, fmt::format("{} {} is out of range {}..{}", what, s, lo, hi));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<uint64_t> integer(const Field& f, uint64_t lo, uint64_t hi) {
+    return integer(f.value, f.line, quoted(f.key), lo, hi);
+  }
+
+  // A unicast IPv4 address.
+  std::optional<uint32_t> address(const YAML::Node& n, int line, std::string_view what) {
+    const auto s = string(n, line, what);
+    if (!s) return std::nullopt;
+    const auto ip = parse_ipv4(*s);
+    if (!ip) {
+      error(line, fmt::format("{} '{}' is not an IPv4 address (expected a.b.c.d)", what, *s));
+      return std::nullopt;
+    }
+    if (const char* problem = unicast_problem(*ip)) {
+      error(line, fmt::format("{} {} is {}: expected a unicast address", what, *s, problem));
+      return std::nullopt;
+    }
+    return ip;
+  }
+
+  std::optional<uint32_t> address(const Field& f) { return address(f.value, f.line, quoted(f.key)); }
+
+  template <class E>
+  std::optional<E> choice(const Field& f, std::initializer_list<std::pair<std::string_view, E>> options) {
+    std::string names;
+    for (const auto& [name, value] : options) names += fmt::format("{}{}", names.empty() ? "" : "|", name);
+    if (!f.value.IsScalar()) {
+      error(f.line, fmt::format("'{}' must be one of {}, got {}", f.key, names, describe(f.value)));
+      return std::nullopt;
+    }
+    for (const auto& [name, value] : options)
+      if (f.value.Scalar() == name) return value;
+    error(f.line, fmt::format("'{}' must be one of {}, got '{}'", f.key, names, f.value.Scalar()));
+    return std::nullopt;
+  }
+
+  // The items of a list, after reporting a non-list.
+  std::optional<std::vector<YAML::Node>> list(const Field& f) {
+    if (!f.value.IsSequence()) {
+      error(f.line, fmt::format("'{}' must be a list, got {}", f.key, describe(f.value)));
+      return std::nullopt;
+    }
+    std::vector<YAML::Node> items;
+    for (const auto& item : f.value) items.push_back(item);
+    return items;
+  }
+
+  static std::string quoted(std::string_view key) { return fmt::format("'{}'", key); }
+
+  // ---- first pass: sections ----
+
+  void parse(const YAML::Node& root) {
+    Map top(*this, root, line_of(root, 1), "the configuration", kTopKeys);
+    if (!top.ok()) return;
+
+    if (const Field* f = top.get("eal"))
+      if (auto items = list(*f))
+        for (const auto& item : *items)
+          if (auto s = string(item, line_of(item, f->line), "each EAL argument"))
+            config_.eal.push_back(*s);
+
+    if (const Field* f = top.get("log_level"))
+      if (auto v = choice<LogLevel>(*f, {{"trace", LogLevel::trace},
+                                         {"debug", LogLevel::debug},
+                                         {"info", LogLevel::info},
+                                         {"warn", LogLevel::warn},
+                                         {"error", LogLevel::error}}))
+        config_.log_level = *v;
+
+    if (const Field* f = top.require("ports")) {
+      if (auto items = list(*f)) {
+        if (items->empty()) error(f->line, "'ports' must list at least one port");
+        for (const auto& item : *items) parse_port(item, line_of(item, f->line));
+      }
+    }
+
+    if (const Field* f = top.get("workers")) parse_workers(*f);
+
+    if (const Field* f = top.require("services"))
+      if (auto items = list(*f))
+        for (const auto& item : *items) parse_service(item, line_of(item, f->line));
+
+    if (const Field* f = top.get("neighbours"))
+      if (auto items = list(*f))
+        for (const auto& item : *items) parse_neighbour(item, line_of(item, f->line));
+
+    if (const Field* f = top.get("routes"))
+      if (auto items = list(*f))
+        for (const auto& item : *items) parse_route(item, line_of(item, f->line));
+
+    if (const Field* f = top.get("tunnel_ttl"))
+      if (auto v = integer(*f, 1, 255)) config_.tunnel_ttl = static_cast<uint8_t>(*v);
+  }
+
+  void parse_port(const YAML::Node& node, int line) {
+    PortConfig port;
+    PortRec rec;
+    rec.line = line;
+    Map m(*this, node, line, "a port", kPortKeys);
+    if (m.ok()) {
+      if (const Field* f = m.require("name")) {
+        rec.name_line = f->line;
+        if (auto s = string(f->value, f->line, "'name'")) {
+          if (valid_name(*s)) {
+            port.name = *s;
+            rec.name_ok = true;
+          } else {
+            error(f->line, fmt::format("port name '{}' must be made of a-z, 0-9, '_' and '-'", *s));
+          }
+        }
+      }
+      if (const Field* f = m.require("device")) {
+        rec.device_line = f->line;
+        if (auto s = string(f->value, f->line, "'device'")) {
+          if (s->empty()) {
+            error(f->line, "'device' must not be empty (a PCI address or a vdev such as "
+                           "net_af_packet0,iface=eth1)");
+          } else {
+            port.device = *s;
+            rec.device_ok = true;
+          }
+        }
+      }
+      if (const Field* f = m.require("addresses")) {
+        if (auto items = list(*f)) {
+          if (items->empty()) error(f->line, "'addresses' must list at least one address/prefix");
+          for (const auto& item : *items) {
+            const int item_line = line_of(item, f->line);
+            if (auto p = port_address(item, item_line)) {
+              port.addresses.push_back(*p);
+              rec.address_lines.push_back(item_line);
+            } else {
+              network_known_ = false;
+            }
+          }
+        } else {
+          network_known_ = false;
+        }
+      } else {
+        network_known_ = false;
+      }
+      if (const Field* f = m.get("gateway")) {
+        rec.gateway_line = f->line;
+        if (auto ip = address(*f))
+          port.gateway = *ip;
+        else
+          network_known_ = false;
+      }
+      if (const Field* f = m.get("mtu"))
+        if (auto v = integer(*f, kMinMtu, kMaxMtu)) port.mtu = static_cast<uint16_t>(*v);
+    } else {
+      network_known_ = false;
+    }
+    config_.ports.push_back(std::move(port));
+    ports_.push_back(std::move(rec));
+  }
+
+  // A local address with the prefix length of its subnet: a usable host address in it.
+  std::optional<Ipv4Prefix> port_address(const YAML::Node& n, int line) {
+    const auto s = string(n, line, "each port address");
+    if (!s) return std::nullopt;
+    const auto p = parse_ipv4_prefix(*s);
+    if (!p) {
+      error(line, fmt::format("port address '{}' is not an IPv4 address with a prefix length "
+                              "(expected a.b.c.d/len)", *s));
+      return std::nullopt;
+    }
+    if (p->length == 0) {
+      error(line, fmt::format("port address {} needs a prefix length of 1..32", *s));
+      return std::nullopt;
+    }
+    if (const char* problem = unicast_problem(p->address)) {
+      error(line, fmt::format("port address {} is {}: expected a unicast address", *s, problem));
+      return std::nullopt;
+    }
+    if (p->length <= 30) {
+      const uint32_t host_bits = to_host(p->address) & ~to_host(p->mask());
+      const uint32_t all_ones = ~to_host(p->mask());
+      if (host_bits == 0 || host_bits == all_ones) {
+        error(line, fmt::format("port address {} is the {} address of its subnet, not a host "
+                                "address", *s, host_bits == 0 ? "network" : "broadcast"));
+        return std::nullopt;
+      }
+    }
+    return p;
+  }
+
+  void parse_workers(const Field& field) {
+    Map m(*this, field.value, field.line, "'workers'", kWorkerKeys);
+    if (!m.ok()) return;
+    WorkersConfig& w = config_.workers;
+    if (const Field* f = m.get("count"))
+      if (auto v = integer(*f, 1, kMaxWorkers)) w.count = static_cast<uint32_t>(*v);
+    if (const Field* f = m.get("flow_table_size"))
+      if (auto v = integer(*f, kMinFlowTableSize, kMaxFlowTableSize))
+        w.flow_table_size = static_cast<uint32_t>(*v);
+    if (const Field* f = m.get("flow_timeouts")) {
+      Map t(*this, f->value, f->line, "'flow_timeouts'", kTimeoutKeys);
+      if (!t.ok()) return;
+      const std::pair<std::string_view, uint32_t*> timeouts[] = {
+          {"syn", &w.flow_timeouts.syn_ms},
+          {"established", &w.flow_timeouts.established_ms},
+          {"closing", &w.flow_timeouts.closing_ms},
+          {"udp", &w.flow_timeouts.udp_ms}};
+      for (const auto& [key, ms] : timeouts)
+        if (const Field* g = t.get(key))
+          if (auto v = integer(*g, 1, kMaxFlowTimeoutSeconds)) *ms = static_cast<uint32_t>(*v * 1000);
+    }
+  }
+
+  void parse_service(const YAML::Node& node, int line) {
+    ServiceConfig svc;
+    ServiceRec rec;
+    rec.line = line;
+    Map m(*this, node, line, "a service", kServiceKeys);
+    if (m.ok()) {
+      if (const Field* f = m.require("name")) {
+        rec.name_line = f->line;
+        if (auto s = string(f->value, f->line, "'name'")) {
+          if (valid_name(*s)) {
+            svc.name = *s;
+            rec.name_ok = true;
+          } else {
+            error(f->line, fmt::format("service name '{}' must be made of a-z, 0-9, '_' and '-'", *s));
+          }
+        }
+      }
+      if (const Field* f = m.require("vip")) {
+        rec.vip_line = f->line;
+        if (auto ip = address(*f)) svc.vip = *ip, rec.vip_ok = true;
+      }
+      if (const Field* f = m.require("port")) {
+        rec.port_line = f->line;
+        if (auto v = integer(*f, 1, 65535)) svc.port = static_cast<uint16_t>(*v), rec.port_ok = true;
+      }
+      if (const Field* f = m.get("protocol")) {
+        auto v = choice<Protocol>(*f, {{"tcp", Protocol::tcp}, {"udp", Protocol::udp}});
+        if (v) svc.protocol = *v;
+        rec.protocol_ok = v.has_value();
+      }
+      if (const Field* f = m.require("forwarding")) {
+        auto v = choice<dp::ForwardMode>(
+            *f, {{"dr", dp::ForwardMode::dr}, {"nat", dp::ForwardMode::nat}, {"tun", dp::ForwardMode::tun}});
+        if (v) svc.forwarding = *v, rec.mode_ok = true;
+      }
+      if (const Field* f = m.get("hash"))
+        if (auto v = choice<dp::HashOn>(*f, {{"5-tuple", dp::HashOn::five_tuple},
+                                             {"source-address", dp::HashOn::source_address}}))
+          svc.hash = *v;
+      if (const Field* f = m.get("maglev_size")) {
+        rec.maglev_line = f->line;
+        rec.maglev_ok = false;
+        if (auto v = integer(*f, 2, kMaxMaglevSize)) {
+          if (dp::is_prime(static_cast<uint32_t>(*v))) {
+            svc.maglev_size = static_cast<uint32_t>(*v);
+            rec.maglev_ok = true;
+          } else {
+            error(f->line, fmt::format("'maglev_size' {} is not prime (Maglev needs a prime "
+                                       "table size; the default is {})", *v, dp::kDefaultMaglevSize));
+          }
+        }
+      }
+      if (const Field* f = m.require("backends")) {
+        if (auto items = list(*f)) {
+          if (items->empty())
+            error(f->line, "'backends' must list at least one backend (set a backend's weight "
+                           "to 0 to drain it)");
+          for (const auto& item : *items) {
+            BackendConfig b;
+            BackendRec r;
+            parse_backend(item, line_of(item, f->line), svc, rec, b, r);
+            svc.backends.push_back(std::move(b));
+            rec.backends.push_back(r);
+          }
+        }
+      }
+    }
+    config_.services.push_back(std::move(svc));
+    services_.push_back(std::move(rec));
+  }
+
+  void parse_backend(const YAML::Node& node, int line, const ServiceConfig& svc,
+                     const ServiceRec& srec, BackendConfig& b, BackendRec& r) {
+    r.line = line;
+    Map m(*this, node, line, "a backend", kBackendKeys);
+    if (!m.ok()) return;
+    bool named = false;
+    if (const Field* f = m.get("name")) {
+      r.name_line = f->line;
+      if (auto s = string(f->value, f->line, "'name'")) {
+        if (valid_backend_name(*s)) {
+          b.name = *s;
+          named = true;
+        } else {
+          error(f->line, fmt::format("backend name '{}' must be made of letters, digits and "
+                                     "'_', '-', '.', ':'", *s));
+        }
+      }
+    }
+    if (const Field* f = m.require("address")) {
+      r.address_line = f->line;
+      if (auto ip = address(*f)) b.address = *ip, r.address_ok = true;
+    }
+    if (const Field* f = m.get("port")) {
+      r.port_line = f->line;
+      if (auto v = integer(*f, 1, 65535)) b.port = static_cast<uint16_t>(*v), r.port_ok = true;
+    } else {
+      r.port_line = line;
+      b.port = svc.port;
+      r.port_ok = srec.port_ok;
+    }
+    if (const Field* f = m.get("weight"))
+      if (auto v = integer(*f, 0, 65535)) b.weight = static_cast<uint32_t>(*v);
+    if (!named && r.address_ok && r.port_ok) b.name = endpoint(b.address, b.port);
+    if (!r.name_line) r.name_line = line;
+  }
+
+  void parse_neighbour(const YAML::Node& node, int line) {
+    NeighbourConfig n;
+    NeighbourRec rec;
+    rec.line = line;
+    Map m(*this, node, line, "a neighbour", kNeighbourKeys);
+    if (m.ok()) {
+      if (const Field* f = m.require("address")) {
+        rec.address_line = f->line;
+        if (auto ip = address(*f)) n.address = *ip, rec.address_ok = true;
+      }
+      if (const Field* f = m.require("mac")) {
+        if (auto s = string(f->value, f->line, "'mac'")) {
+          auto mac = parse_mac(*s);
+          if (!mac) {
+            error(f->line, fmt::format("'mac' '{}' is not a MAC address (expected "
+                                       "xx:xx:xx:xx:xx:xx)", *s));
+          } else if ((*mac)[0] & 1) {
+            error(f->line, fmt::format("'mac' {} is a multicast/broadcast MAC address", *s));
+          } else if (*mac == MacAddress{}) {
+            error(f->line, "'mac' 00:00:00:00:00:00 is not a usable MAC address");
+          } else {
+            n.mac = *mac;
+          }
+        }
+      }
+    }
+    config_.neighbours.push_back(n);
+    neighbours_.push_back(rec);
+  }
+
+  void parse_route(const YAML::Node& node, int line) {
+    RouteConfig route;
+    RouteRec rec;
+    rec.line = line;
+    Map m(*this, node, line, "a route", kRouteKeys);
+    if (m.ok()) {
+      if (const Field* f = m.require("prefix")) {
+        rec.prefix_line = f->line;
+        if (auto s = string(f->value, f->line, "'prefix'")) {
+          auto p = parse_ipv4_prefix(*s);
+          if (!p) {
+            error(f->line, fmt::format("'prefix' '{}' is not an IPv4 prefix (expected a.b.c.d/len)", *s));
+          } else if ((p->address & ~p->mask()) != 0) {
+            error(f->line, fmt::format("'prefix' {} has host bits set (did you mean {}?)", *s,
+                                       to_string(Ipv4Prefix{p->address & p->mask(), p->length})));
+          } else {
+            route.prefix = *p;
+            rec.prefix_ok = true;
+          }
+        }
+      }
+      if (const Field* f = m.require("via")) {
+        rec.via_line = f->line;
+        if (auto ip = address(*f)) route.via = *ip, rec.via_ok = true;
+      }
+    }
+    if (!rec.prefix_ok || !rec.via_ok) network_known_ = false;
+    config_.routes.push_back(route);
+    routes_.push_back(rec);
+  }
+
+  // ---- second pass: the file as a whole ----
+
+  struct LocalAddress {
+    std::string port;
+    int line;
+  };
+
+  bool is_local(uint32_t ip) const { return locals_.count(ip) != 0; }
+  bool on_link(uint32_t ip) const { return config_.on_link_port(ip) >= 0; }
+  bool routed(uint32_t ip) const {
+    if (has_gateway_) return true;
+    for (size_t i = 0; i < config_.routes.size(); ++i)
+      if (routes_[i].prefix_ok && config_.routes[i].prefix.contains(ip)) return true;
+    return false;
+  }
+
+  void check() {
+    check_ports();
+    check_routes();
+    check_neighbours();
+    check_services();
+  }
+
+  void check_ports() {
+    std::map<std::string, int> names, devices;
+    int gateway_line = 0;
+    std::string gateway_port;
+    for (size_t i = 0; i < config_.ports.size(); ++i) {
+      const PortConfig& p = config_.ports[i];
+      const PortRec& r = ports_[i];
+      if (r.name_ok && !names.emplace(p.name, r.name_line).second)
+        error(r.name_line, fmt::format("duplicate port name '{}' (first at line {})", p.name,
+                                       names[p.name]));
+      if (r.device_ok && !devices.emplace(p.device, r.device_line).second)
+        error(r.device_line, fmt::format("device '{}' is already used by another port (line {})",
+                                         p.device, devices[p.device]));
+      for (size_t a = 0; a < p.addresses.size(); ++a) {
+        const uint32_t ip = p.addresses[a].address;
+        auto [it, fresh] = locals_.emplace(ip, LocalAddress{p.name, r.address_lines[a]});
+        if (!fresh)
+          error(r.address_lines[a],
+                fmt::format("duplicate local address {}: already an address of port '{}' (line {})",
+                            dp::ipv4_to_string(ip), it->second.port, it->second.line));
+      }
+    }
+    for (size_t i = 0; i < config_.ports.size(); ++i) {
+      const PortConfig& p = config_.ports[i];
+      const PortRec& r = ports_[i];
+      if (!p.gateway) continue;
+      const std::string gw = dp::ipv4_to_string(*p.gateway);
+      if (is_local(*p.gateway)) {
+        error(r.gateway_line, fmt::format("gateway {} is one of this director's own addresses", gw));
+      } else if (network_known_ && std::none_of(p.addresses.begin(), p.addresses.end(),
+                              [&](const Ipv4Prefix& s) { return s.contains(*p.gateway); })) {
+        std::vector<std::string> subnets;
+        for (const Ipv4Prefix& s : p.addresses) {
+          std::string net = to_string(Ipv4Prefix{s.address & s.mask(), s.length});
+          if (std::find(subnets.begin(), subnets.end(), net) == subnets.end())
+            subnets.push_back(std::move(net));
+        }
+        error(r.gateway_line, fmt::format("gateway {} is not inside a subnet of port '{}' ({})", gw,
+                                          p.name, fmt::join(subnets, ", ")));
+      }
+      if (gateway_line) {
+        error(r.gateway_line, fmt::format("only one port may have a gateway (the default route): "
+                                          "port '{}' has one at line {}", gateway_port, gateway_line));
+      } else {
+        gateway_line = r.gateway_line;
+        gateway_port = p.name;
+      }
+      has_gateway_ = true;
+    }
+    gateway_line_ = gateway_line;
+  }
+
+  void check_routes() {
+    std::map<std::pair<uint32_t, uint8_t>, int> seen;
+    for (size_t i = 0; i < config_.routes.size(); ++i) {
+      const RouteConfig& rt = config_.routes[i];
+      const RouteRec& r = routes_[i];
+      if (r.prefix_ok) {
+        auto [it, fresh] = seen.emplace(std::pair{rt.prefix.address, rt.prefix.length}, r.prefix_line);
+        if (!fresh)
+          error(r.prefix_line, fmt::format("duplicate route for {} (first at line {})",
+                                           to_string(rt.prefix), it->second));
+        else if (rt.prefix.length == 0 && gateway_line_)
+          error(r.prefix_line, fmt::format("route for 0.0.0.0/0 conflicts with the gateway at line "
+                                           "{}, which is already the default route", gateway_line_));
+      }
+      if (r.via_ok) {
+        const std::string via = dp::ipv4_to_string(rt.via);
+        if (is_local(rt.via))
+          error(r.via_line, fmt::format("route via {}: that is one of this director's own addresses", via));
+        else if (network_known_ && !on_link(rt.via))
+          error(r.via_line, fmt::format("route via {}: the next hop is not on-link (not inside any "
+                                        "port's subnet)", via));
+      }
+    }
+  }
+
+  void check_neighbours() {
+    std::map<uint32_t, int> seen;
+    for (size_t i = 0; i < config_.neighbours.size(); ++i) {
+      const NeighbourConfig& n = config_.neighbours[i];
+      const NeighbourRec& r = neighbours_[i];
+      if (!r.address_ok) continue;
+      const std::string ip = dp::ipv4_to_string(n.address);
+      auto [it, fresh] = seen.emplace(n.address, r.address_line);
+      if (!fresh)
+        error(r.address_line, fmt::format("duplicate neighbour {} (first at line {})", ip, it->second));
+      else if (is_local(n.address))
+        error(r.address_line, fmt::format("neighbour {} is one of this director's own addresses", ip));
+      else if (network_known_ && !on_link(n.address))
+        error(r.address_line, fmt::format("neighbour {} is not on-link (not inside any port's "
+                                          "subnet), so it can have no ARP entry", ip));
+    }
+  }
+
+  void check_services() {
+    std::map<std::string, int> names;
+    std::map<std::tuple<uint32_t, uint16_t, Protocol>, std::pair<std::string, int>> endpoints;
+    std::map<uint32_t, std::string> vips;
+    // NAT replies are matched to their service by (backend address, port, protocol) alone.
+    std::map<std::tuple<uint32_t, uint16_t, Protocol>, std::pair<std::string, int>> nat_backends;
+    size_t total = 0;
+
+    for (size_t i = 0; i < config_.services.size(); ++i)
+      if (services_[i].vip_ok) vips.emplace(config_.services[i].vip, config_.services[i].name);
+
+    for (size_t i = 0; i < config_.services.size(); ++i) {
+      const ServiceConfig& s = config_.services[i];
+      const ServiceRec& r = services_[i];
+      const std::string label = r.name_ok ? fmt::format("service '{}'", s.name) : "service";
+      const std::string_view mode = to_string(s.forwarding);
+      if (r.name_ok && !names.emplace(s.name, r.name_line).second)
+        error(r.name_line, fmt::format("duplicate service name '{}' (first at line {})", s.name,
+                                       names[s.name]));
+      if (r.vip_ok) {
+        if (auto it = locals_.find(s.vip); it != locals_.end())
+          error(r.vip_line, fmt::format("{}: VIP {} is a local address of port '{}' (line {}); a "
+                                        "VIP must be an address of its own", label,
+                                        dp::ipv4_to_string(s.vip), it->second.port, it->second.line));
+      }
+      if (r.vip_ok && r.port_ok && r.protocol_ok) {
+        auto [it, fresh] = endpoints.emplace(std::tuple{s.vip, s.port, s.protocol},
+                                             std::pair{s.name, r.vip_line});
+        if (!fresh)
+          error(r.vip_line, fmt::format("{}: {}/{} is already served by service '{}' (line {})",
+                                        label, endpoint(s.vip, s.port), to_string(s.protocol),
+                                        it->second.first, it->second.second));
+      }
+
+      std::map<std::pair<uint32_t, uint16_t>, int> seen;
+      std::map<std::string, int> backend_names;
+      for (size_t j = 0; j < s.backends.size(); ++j) {
+        const BackendConfig& b = s.backends[j];
+        const BackendRec& br = r.backends[j];
+        if (++total == kMaxBackends + 1)
+          error(br.line, fmt::format("too many backends: at most {} in total over every service",
+                                     kMaxBackends));
+        bool duplicate = false;
+        if (br.address_ok && br.port_ok) {
+          auto [it, fresh] = seen.emplace(std::pair{b.address, b.port}, br.address_line);
+          if (!fresh) {
+            error(br.address_line, fmt::format("{}: duplicate backend {} (first at line {})", label,
+                                               endpoint(b.address, b.port), it->second));
+            duplicate = true;  // its default name repeats too: one mistake, one error
+          }
+        }
+        if (!duplicate && !b.name.empty() && !backend_names.emplace(b.name, br.name_line).second)
+          error(br.name_line, fmt::format("{}: duplicate backend name '{}' (first at line {})",
+                                          label, b.name, backend_names[b.name]));
+        if (!br.address_ok) continue;
+        const std::string ip = dp::ipv4_to_string(b.address);
+        if (auto it = locals_.find(b.address); it != locals_.end()) {
+          error(br.address_line, fmt::format("{}: backend {} is a local address of port '{}'",
+                                             label, ip, it->second.port));
+          continue;
+        }
+        if (auto it = vips.find(b.address); it != vips.end()) {
+          error(br.address_line, fmt::format("{}: backend {} is the VIP of service '{}'", label,
+                                             ip, it->second));
+          continue;
+        }
+        if (!r.mode_ok) continue;
+        if (s.forwarding != dp::ForwardMode::nat && br.port_ok && r.port_ok && b.port != s.port)
+          error(br.port_line, fmt::format("{}: backend {} has port {} but {} forwarding cannot "
+                                          "change the destination port (only nat can): use {} "
+                                          "or omit it", label, ip, b.port, mode, s.port));
+        if (network_known_) {
+          if (s.forwarding == dp::ForwardMode::dr) {
+            if (!on_link(b.address))
+              error(br.address_line, fmt::format("{}: dr backend {} is not on-link (not inside "
+                                                 "any port's subnet); direct routing needs the "
+                                                 "real servers on the director's L2 segment",
+                                                 label, ip));
+          } else if (!on_link(b.address) && !routed(b.address)) {
+            error(br.address_line, fmt::format("{}: {} backend {} is unreachable: not inside any "
+                                               "port's subnet and no gateway or route covers it",
+                                               label, mode, ip));
+          }
+        }
+        if (s.forwarding == dp::ForwardMode::nat && br.port_ok && r.protocol_ok) {
+          auto [it, fresh] = nat_backends.emplace(std::tuple{b.address, b.port, s.protocol},
+                                                  std::pair{s.name, br.address_line});
+          if (!fresh && it->second.first != s.name)
+            error(br.address_line,
+                  fmt::format("{}: nat backend {}/{} is also a backend of nat service '{}' (line "
+                              "{}); replies are matched to a service by their source alone, so "
+                              "a backend address:port can serve one nat service only",
+                              label, endpoint(b.address, b.port), to_string(s.protocol),
+                              it->second.first, it->second.second));
+        }
+      }
+
+      if (r.maglev_ok && !s.backends.empty()) {
+        const int line = r.maglev_line ? r.maglev_line : r.line;
+        const uint64_t n = s.backends.size();
+        if (s.maglev_size <= n)
+          error(line, fmt::format("{}: 'maglev_size' {} must be larger than its number of "
+                                  "backends ({})", label, s.maglev_size, n));
+        else if (s.maglev_size <= 100 * n)
+          warn(line, fmt::format("{}: 'maglev_size' {} is at most 100 x its {} backends: load "
+                                 "will be spread unevenly; use a prime above {}", label,
+                                 s.maglev_size, n, 100 * n));
+        if (std::all_of(s.backends.begin(), s.backends.end(),
+                        [](const BackendConfig& b) { return b.weight == 0; }))
+          warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));
+      }
+    }
+  }
+
+  std::string name_;
+  Config config_;
+  std::vector<PortRec> ports_;
+  std::vector<ServiceRec> services_;
+  std::vector<NeighbourRec> neighbours_;
+  std::vector<RouteRec> routes_;
+  // False when a port address, gateway or route did not parse: on-link and reachability
+  // checks would then report mistakes that are not there.
+  bool network_known_ = true;
+  bool has_gateway_ = false;
+  int gateway_line_ = 0;
+  std::unordered_map<uint32_t, LocalAddress> locals_;
+  std::vector<std::pair<int, std::string>> errors_, warnings_;
+};
+
+}  // namespace
+
+uint32_t Ipv4Prefix::mask() const {
+  return length == 0 ? 0 : to_net(0xffffffffu << (32 - length));
+}
+
+int Config::on_link_port(uint32_t ip) const {
+  for (size_t i = 0; i < ports.size(); ++i)
+    for (const Ipv4Prefix& p : ports[i].addresses)
+      if (p.contains(ip)) return static_cast<int>(i);
+  return -1;
+}
+
+size_t Config::backend_count() const {
+  size_t n = 0;
+  for (const ServiceConfig& s : services) n += s.backends.size();
+  return n;
+}
+
+LoadResult load_config_string(const std::string& text, const std::string& name) {
+  return Loader(name).run(text);
+}
+
+LoadResult load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult r;
+    r.errors.push_back(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    return r;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    LoadResult r;
+    r.errors.push_back(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+    return r;
+  }
+  return load_config_string(text.str(), path);
+}
+
+void assign_backend_ids(Config& next, const Config* previous) {
+  constexpr size_t kIds = size_t{kMaxBackendId} + 1;
+  std::map<std::tuple<std::string, uint32_t, uint16_t>, uint16_t> before;
+  std::vector<bool> used_before(kIds, false);
+  std::vector<bool> taken(kIds, false);
+  if (previous)
+    for (const ServiceConfig& s : previous->services)
+      for (const BackendConfig& b : s.backends)
+        if (b.id <= kMaxBackendId) {
+          before.emplace(std::tuple{s.name, b.address, b.port}, b.id);
+          used_before[b.id] = true;
+        }
+
+  for (ServiceConfig& s : next.services)
+    for (BackendConfig& b : s.backends) {
+      b.id = dp::kNoBackend;
+      auto it = before.find(std::tuple{s.name, b.address, b.port});
+      if (it != before.end() && !taken[it->second]) {
+        b.id = it->second;
+        taken[b.id] = true;
+      }
+    }
+
+  size_t fresh = 0;  // lowest id no backend of `previous` used
+  size_t freed = 0;  // lowest id not taken at all: reused only once `fresh` runs out
+  for (ServiceConfig& s : next.services)
+    for (BackendConfig& b : s.backends) {
+      if (b.id != dp::kNoBackend) continue;
+      while (fresh < kIds && (used_before[fresh] || taken[fresh])) ++fresh;
+      size_t id = fresh;
+      if (id == kIds) {
+        while (freed < kIds && taken[freed]) ++freed;
+        id = freed;
+      }
+      if (id == kIds) return;  // more backends than ids: a validated Config never gets here
+      b.id = static_cast<uint16_t>(id);
+      taken[id] = true;
+    }
+}
+
+std::optional<uint32_t> parse_ipv4(std::string_view text) {
+  uint8_t bytes[4];
+  size_t pos = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) {
+      if (pos >= text.size() || text[pos] != '.') return std::nullopt;
+      ++pos;
+    }
+    const size_t start = pos;
+    unsigned value = 0;
+    while (pos < text.size() && pos - start < 4 && text[pos] >= '0' && text[pos] <= '9')
+      value = value * 10 + unsigned(text[pos++] - '0');
+    const size_t digits = pos - start;
+    // No leading zeros: "010" means 8 to inet_aton and 10 to others.
+    if (digits == 0 || digits > 3 || value > 255 || (digits > 1 && text[start] == '0'))
+      return std::nullopt;
+    bytes[i] = static_cast<uint8_t>(value);
+  }
+  if (pos != text.size()) return std::nullopt;
+  return dp::ipv4(bytes[0], bytes[1], bytes[2], bytes[3]);
+}
+
+std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto ip = parse_ipv4(text.substr(0, slash));
+  const std::string_view len = text.substr(slash + 1);
+  if (!ip || len.empty() || len.size() > 2 || (len.size() > 1 && len[0] == '0')) return std::nullopt;
+  unsigned length = 0;
+  const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), length);
+  if (ec != std::errc() || end != len.data() + len.size() || length > 32) return std::nullopt;
+  return Ipv4Prefix{*ip, static_cast<uint8_t>(length)};
+}
+
+std::optional<MacAddress> parse_mac(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  MacAddress mac{};
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
+    const char* first = text.data() + i * 3;
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(first, first + 2, value, 16);
+    if (ec != std::errc() || end != first + 2 || first[0] == '+' || first[0] == '-')
+      return std::nullopt;
+    mac[i] = static_cast<uint8_t>(value);
+  }
+  return mac;
+}
+
+std::string to_string(const Ipv4Prefix& prefix) {
+  return fmt::format("{}/{}", dp::ipv4_to_string(prefix.address), prefix.length);
+}
+
+std::string to_string(const MacAddress& mac) {
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3],
+                     mac[4], mac[5]);
+}
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
+std::string_view to_string(Protocol protocol) {
+  return protocol == Protocol::udp ? "udp" : "tcp";
+}
+
+std::string_view to_string(dp::ForwardMode mode) {
+  switch (mode) {
+    case dp::ForwardMode::dr: return "dr";
+    case dp::ForwardMode::nat: return "nat";
+    case dp::ForwardMode::tun: return "tun";
+  }
+  return "?";
+}
+
+std::string_view to_string(dp::HashOn hash) {
+  return hash == dp::HashOn::source_address ? "source-address" : "5-tuple";
+}
+
+}  // namespace shoal::cp

@@ -1,0 +1,145 @@
+// The daemon's configuration: a YAML file turned into a validated model. Loading either
+// yields a Config in which every cross-reference has been checked (addresses unique, modes
+// workable with the ports given, backends reachable), or refuses the whole file with one
+// `FILE:LINE: reason` per mistake — all of them, not just the first — so that a start-up
+// fails with a complete list and a reload leaves the running config untouched.
+//
+// The model is host-friendly but speaks the dataplane's units where they meet: IPv4
+// addresses are uint32_t in network byte order (as dp::ipv4() builds them, as they sit in
+// packets), ports are uint16_t in host order (be16() them when building a SnapshotSpec),
+// flow timeouts are dp::FlowTimeouts (milliseconds).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flow_table.h"
+#include "maglev.h"
+#include "snapshot.h"
+
+namespace shoal::cp {
+
+enum class LogLevel : uint8_t { trace, debug, info, warn, error };
+enum class Protocol : uint8_t { tcp = 6, udp = 17 };  // values are IP protocol numbers
+
+using MacAddress = std::array<uint8_t, 6>;
+
+inline constexpr uint32_t kMaxWorkers = 64;
+inline constexpr uint32_t kDefaultFlowTableSize = 1u << 20;
+inline constexpr uint32_t kMinFlowTableSize = 1024;
+inline constexpr uint32_t kMaxFlowTableSize = 1u << 28;
+inline constexpr uint32_t kMaxFlowTimeoutSeconds = 7 * 24 * 3600;  // well inside uint32 ms
+inline constexpr uint16_t kMinMtu = 576;
+inline constexpr uint16_t kMaxMtu = 9000;
+inline constexpr uint32_t kMaxMaglevSize = 1u << 24;
+inline constexpr uint32_t kMaxBackends = 65534;  // in total, over every service
+inline constexpr uint16_t kMaxBackendId = dp::kNoBackend - 1;
+
+// An IPv4 address with a prefix length: a port's local address and its subnet, or a route's
+// destination (whose host bits are then zero).
+struct Ipv4Prefix {
+  uint32_t address = 0;  // network byte order
+  uint8_t length = 0;    // 0..32
+
+  // Netmask in network byte order.
+  uint32_t mask() const;
+  bool contains(uint32_t ip) const { return ((ip ^ address) & mask()) == 0; }
+  bool operator==(const Ipv4Prefix&) const = default;
+};
+
+struct PortConfig {
+  std::string name;    // [a-z0-9_-]+, unique
+  std::string device;  // DPDK device string: a PCI address or a vdev with its arguments
+  std::vector<Ipv4Prefix> addresses;  // at least one; on-link subnets of this port
+  std::optional<uint32_t> gateway;    // default route; inside one of `addresses`
+  uint16_t mtu = 1500;
+};
+
+struct WorkersConfig {
+  uint32_t count = 1;
+  uint32_t flow_table_size = kDefaultFlowTableSize;  // flows per worker
+  dp::FlowTimeouts flow_timeouts;                    // given in seconds in the file
+};
+
+struct BackendConfig {
+  std::string name;  // unique within its service; defaults to "address:port"
+  uint32_t address = 0;
+  uint16_t port = 0;      // defaults to the service port; DR/TUN cannot change it
+  uint32_t weight = 1;    // 0..65535; 0 = drain
+  uint16_t id = dp::kNoBackend;  // stable id: see assign_backend_ids()
+};
+
+struct ServiceConfig {
+  std::string name;  // [a-z0-9_-]+, unique
+  uint32_t vip = 0;
+  uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
+  dp::ForwardMode forwarding = dp::ForwardMode::dr;
+  dp::HashOn hash = dp::HashOn::five_tuple;
+  uint32_t maglev_size = dp::kDefaultMaglevSize;  // prime, > number of backends
+  std::vector<BackendConfig> backends;            // at least one
+};
+
+struct NeighbourConfig {  // a static ARP entry
+  uint32_t address = 0;
+  MacAddress mac{};
+};
+
+struct RouteConfig {
+  Ipv4Prefix prefix;  // host bits zero
+  uint32_t via = 0;   // on-link next hop
+};
+
+struct Config {
+  std::string source;  // the file (or name) it was loaded from, for messages
+  std::vector<std::string> eal;  // extra EAL arguments
+  LogLevel log_level = LogLevel::info;
+  std::vector<PortConfig> ports;  // at least one; index = DPDK port id, in file order
+  WorkersConfig workers;
+  std::vector<ServiceConfig> services;
+  std::vector<NeighbourConfig> neighbours;
+  std::vector<RouteConfig> routes;
+  uint8_t tunnel_ttl = 64;
+
+  // Index of the first port with a subnet containing `ip`, or -1 if it is not on-link.
+  int on_link_port(uint32_t ip) const;
+  size_t backend_count() const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set if and only if `errors` is empty
+  std::vector<std::string> errors;    // "FILE:LINE: reason", in line order
+  std::vector<std::string> warnings;  // same format; never refuse the file
+};
+
+// Loads and validates. Backend ids are assigned as for a first load (0, 1, 2, … in file
+// order); call assign_backend_ids(next, &running) before publishing a reload.
+LoadResult load_config_file(const std::string& path);
+LoadResult load_config_string(const std::string& text, const std::string& name = "<string>");
+
+// Gives every backend of `next` a stable id. A backend keeps its id if `previous` had the
+// same (service name, address, port). Newcomers get the lowest ids no backend of `previous`
+// used, so that a removed backend's id is not handed on at once (the flow tables may still
+// pin its flows to that id); only when those run out are ids freed by removed backends
+// reused, lowest first. `previous` may be null (first load). `next` must hold at most
+// kMaxBackends backends, as a validated Config does.
+void assign_backend_ids(Config& next, const Config* previous);
+
+// Strict parsers, shared with the API and shoalctl: dotted quad without leading zeros;
+// "a.b.c.d/len"; "xx:xx:xx:xx:xx:xx" (hex, either case).
+std::optional<uint32_t> parse_ipv4(std::string_view text);
+std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
+std::optional<MacAddress> parse_mac(std::string_view text);
+
+std::string to_string(const Ipv4Prefix& prefix);
+std::string to_string(const MacAddress& mac);
+std::string_view to_string(LogLevel level);
+std::string_view to_string(Protocol protocol);
+std::string_view to_string(dp::ForwardMode mode);
+std::string_view to_string(dp::HashOn hash);
+
+}  // namespace shoal::cp

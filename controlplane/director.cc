@@ -1,0 +1,402 @@
+#include "director.h"
+
+#include <rte_arp.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "control_packets.h"
+#include "packet.h"
+
+namespace shoal::cp {
+namespace {
+
+constexpr uint16_t kRxDescriptors = 1024;
+constexpr uint16_t kTxDescriptors = 1024;
+constexpr uint32_t kControlRingSize = 4096;
+constexpr uint32_t kControlTxRingSize = 1024;
+constexpr uint32_t kNeighbourTickMs = 100;
+constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP after start
+
+[[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
+
+bool is_vdev(const std::string& device) { return device.rfind("net_", 0) == 0; }
+
+std::string device_name(const std::string& device) { return device.substr(0, device.find(',')); }
+
+bool has_option(const std::vector<std::string>& args, std::initializer_list<const char*> names) {
+  for (const std::string& a : args)
+    for (const char* n : names)
+      if (a == n || a.rfind(std::string(n) + "=", 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Director::Director(Config config, std::string config_path, std::vector<std::string> eal_override)
+    : config_(std::move(config)), config_path_(std::move(config_path)),
+      eal_override_(std::move(eal_override)) {}
+
+Director::~Director() {
+  for (const PortHandle& p : ports_) {
+    rte_eth_dev_stop(p.id);
+    rte_eth_dev_close(p.id);
+  }
+  publisher_.reset();
+  workers_.clear();
+  for (rte_ring* r : control_tx_) rte_ring_free(r);
+  rte_ring_free(to_control_);
+  rte_mempool_free(pool_);
+  if (eal_started_) rte_eal_cleanup();
+}
+
+void Director::start_eal() {
+  std::vector<std::string> args = {"shoald"};
+  const std::vector<std::string>& extra = eal_override_.empty() ? config_.eal : eal_override_;
+  args.insert(args.end(), extra.begin(), extra.end());
+  // Several directors share a lab machine: keep no hugepage files behind (--in-memory), unless
+  // the EAL runs without hugepages, where that option is refused.
+  if (!has_option(args, {"--no-huge", "--in-memory", "--file-prefix"})) args.push_back("--in-memory");
+  if (!has_option(args, {"-l", "-c", "--lcores"})) {
+    long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+    // Main lcore plus one per worker, all free to run on any CPU: on a small machine they
+    // share, and the workers' adaptive polling leaves room for each other.
+    args.push_back("--lcores=(0-" + std::to_string(config_.workers.count) + ")@(0-" +
+                   std::to_string(cpus - 1) + ")");
+  }
+  bool any_pci = false;
+  for (const PortConfig& p : config_.ports) {
+    if (is_vdev(p.device)) {
+      std::string dev = p.device;
+      // net_af_packet spreads received flows over its queue pairs (PACKET_FANOUT): one per worker.
+      if (dev.rfind("net_af_packet", 0) == 0 && dev.find("qpairs=") == std::string::npos &&
+          config_.workers.count > 1)
+        dev += ",qpairs=" + std::to_string(config_.workers.count);
+      args.push_back("--vdev=" + dev);
+    } else {
+      args.push_back("-a");
+      args.push_back(p.device);
+      any_pci = true;
+    }
+  }
+  if (!any_pci && !has_option(args, {"--no-pci", "-a", "-b"})) args.push_back("--no-pci");
+
+  std::string joined;
+  for (const std::string& a : args) joined += " " + a;
+  spdlog::info("starting EAL:{}", joined);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0)
+    fatal(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
+  eal_started_ = true;
+  if (rte_lcore_count() < config_.workers.count + 1)
+    fatal("the EAL has " + std::to_string(rte_lcore_count()) + " lcores; " +
+          std::to_string(config_.workers.count) + " workers need " +
+          std::to_string(config_.workers.count + 1));
+}
+
+void Director::start_ports() {
+  uint16_t queues = static_cast<uint16_t>(config_.workers.count);
+  uint32_t mbufs = static_cast<uint32_t>(config_.ports.size()) * queues *
+                       (kRxDescriptors + kTxDescriptors) +
+                   kControlRingSize + kControlTxRingSize * config_.ports.size() + 4096;
+  pool_ = rte_pktmbuf_pool_create("shoal_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  static_cast<int>(rte_socket_id()));
+  if (pool_ == nullptr) fatal(std::string("cannot create the mbuf pool: ") + rte_strerror(rte_errno));
+
+  for (const PortConfig& pc : config_.ports) {
+    PortHandle handle;
+    std::string name = device_name(pc.device);
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &handle.id) != 0)
+      fatal("port " + pc.name + ": no DPDK device named '" + name + "' (device: " + pc.device + ")");
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(handle.id, &info) != 0) fatal("port " + pc.name + ": no device info");
+    if (info.max_rx_queues < queues || info.max_tx_queues < queues)
+      fatal("port " + pc.name + ": device has " + std::to_string(info.max_rx_queues) +
+            " queues, " + std::to_string(queues) + " workers need one each");
+    rte_eth_conf conf{};
+    if (queues > 1 && info.flow_type_rss_offloads != 0) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
+                                         info.flow_type_rss_offloads;
+    }
+    int rc = rte_eth_dev_configure(handle.id, queues, queues, &conf);
+    if (rc != 0) fatal("port " + pc.name + ": configure failed: " + rte_strerror(-rc));
+    if (rte_eth_dev_set_mtu(handle.id, pc.mtu) != 0)
+      spdlog::warn("port {}: cannot set MTU {}; using the device's", pc.name, pc.mtu);
+    int socket = rte_eth_dev_socket_id(handle.id);
+    for (uint16_t q = 0; q < queues; ++q) {
+      if ((rc = rte_eth_rx_queue_setup(handle.id, q, kRxDescriptors, socket, nullptr, pool_)) != 0 ||
+          (rc = rte_eth_tx_queue_setup(handle.id, q, kTxDescriptors, socket, nullptr)) != 0)
+        fatal("port " + pc.name + ": queue setup failed: " + rte_strerror(-rc));
+    }
+    if ((rc = rte_eth_dev_start(handle.id)) != 0)
+      fatal("port " + pc.name + ": start failed: " + rte_strerror(-rc));
+    rte_eth_macaddr_get(handle.id, &handle.mac);
+    char mac[RTE_ETHER_ADDR_FMT_SIZE];
+    rte_ether_format_addr(mac, sizeof mac, &handle.mac);
+    spdlog::info("port {}: {} is DPDK port {}, MAC {}, {} queue(s)", pc.name, pc.device, handle.id,
+                 mac, queues);
+    ports_.push_back(handle);
+
+    std::string ring = "shoal_ctl_tx" + std::to_string(handle.id);
+    rte_ring* r = rte_ring_create(ring.c_str(), kControlTxRingSize, socket,
+                                  RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (r == nullptr) fatal("cannot create ring " + ring);
+    control_tx_.push_back(r);
+  }
+  to_control_ = rte_ring_create("shoal_to_control", kControlRingSize,
+                                static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  if (to_control_ == nullptr) fatal("cannot create the control ring");
+}
+
+void Director::start_workers() {
+  publisher_ = std::make_unique<SnapshotPublisher>(config_.workers.count);
+  neighbours_.set_wanted(wanted_neighbours(config_, ports_), now_ms());
+  for (const NeighbourConfig& n : config_.neighbours) {
+    int port = config_.on_link_port(n.address);
+    rte_ether_addr mac;
+    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
+    neighbours_.add_static(n.address, ports_[static_cast<std::size_t>(std::max(port, 0))].id, mac);
+  }
+  publish("start");
+
+  WorkerPorts wp;
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    wp.port_ids.push_back(ports_[i].id);
+    wp.control_tx.push_back(control_tx_[i]);
+  }
+  unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+  for (uint32_t w = 0; w < config_.workers.count; ++w, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+    workers_.push_back(std::make_unique<Worker>(
+        w, static_cast<uint16_t>(w), wp, *publisher_, to_control_, config_.workers.flow_table_size,
+        config_.workers.flow_timeouts, static_cast<int>(rte_lcore_to_socket_id(lcore))));
+    Worker* worker = workers_.back().get();
+    auto body = [](void* arg) -> int {
+      auto* self = static_cast<std::pair<Worker*, std::atomic<bool>*>*>(arg);
+      self->first->run(*self->second);
+      delete self;
+      return 0;
+    };
+    auto* arg = new std::pair<Worker*, std::atomic<bool>*>(worker, &workers_stop_);
+    if (rte_eal_remote_launch(body, arg, lcore) != 0) fatal("cannot launch worker " + std::to_string(w));
+    spdlog::info("worker {} on lcore {}: flow table of {} flows ({:.1f} MiB)", w, lcore,
+                 worker->flows().capacity(), worker->flows().memory_bytes() / 1048576.0);
+  }
+}
+
+int Director::run(Signals& signals) {
+  start_eal();
+  start_ports();
+  start_workers();
+  announce_addresses();
+  spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",
+               config_.services.size(), config_.backend_count(), config_.workers.count);
+  control_loop(signals);
+  spdlog::info("stopping");
+  workers_stop_ = true;
+  rte_eal_mp_wait_lcore();
+  dump_counters();
+  return 0;
+}
+
+void Director::control_loop(Signals& signals) {
+  rte_mbuf* pkts[32];
+  uint32_t last_tick = now_ms();
+  uint32_t started = last_tick;
+  bool announced_twice = false;
+  while (!signals.stop.load()) {
+    unsigned n = rte_ring_dequeue_burst(to_control_, reinterpret_cast<void**>(pkts), 32, nullptr);
+    for (unsigned i = 0; i < n; ++i) handle_control_frame(pkts[i]);
+
+    uint32_t now = now_ms();
+    if (now - last_tick >= kNeighbourTickMs) {
+      last_tick = now;
+      bool lost = false;
+      for (const Neighbours::Probe& probe : neighbours_.tick(now, lost)) {
+        int index = port_index(probe.port);
+        if (index < 0) continue;
+        uint8_t frame[kArpFrameLen];
+        write_arp_request(frame, ports_[static_cast<std::size_t>(index)].mac,
+                          config_.ports[static_cast<std::size_t>(index)].addresses.front().address,
+                          probe.ip);
+        send(static_cast<uint16_t>(index), frame, kArpFrameLen);
+      }
+      if (lost) snapshot_dirty_ = true;
+      if (!announced_twice && now - started >= kAnnounceRepeatMs) {
+        announce_addresses();
+        announced_twice = true;
+      }
+    }
+    if (snapshot_dirty_) publish("neighbours changed");
+    if (signals.reload.exchange(false)) reload();
+    if (signals.dump_counters.exchange(false)) dump_counters();
+    if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+int Director::port_index(uint16_t dpdk_id) const {
+  for (std::size_t i = 0; i < ports_.size(); ++i)
+    if (ports_[i].id == dpdk_id) return static_cast<int>(i);
+  return -1;
+}
+
+bool Director::owns_address(uint32_t ip) const {
+  for (const PortConfig& p : config_.ports)
+    for (const Ipv4Prefix& a : p.addresses)
+      if (a.address == ip) return true;
+  for (const ServiceConfig& s : config_.services)
+    if (s.vip == ip) return true;
+  return false;
+}
+
+void Director::send(uint16_t port_index, const uint8_t* frame, uint16_t len) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) return;
+  char* data = rte_pktmbuf_append(m, len);
+  if (data == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  std::memcpy(data, frame, len);
+  if (rte_ring_enqueue(control_tx_[port_index], m) != 0) rte_pktmbuf_free(m);
+}
+
+void Director::handle_control_frame(rte_mbuf* m) {
+  ++control_frames_;
+  auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  uint32_t len = rte_pktmbuf_data_len(m);
+  int index = port_index(m->port);
+  dp::ParsedPacket p;
+  if (index < 0 || !dp::parse_packet(frame, len, p).ok) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const auto port = static_cast<std::size_t>(index);
+  if (auto arp = read_arp(frame, p)) {
+    // Learn who is on our subnets: the clients of NAT services announce themselves this way.
+    if (config_.on_link_port(arp->sender_ip) == index &&
+        neighbours_.learn(arp->sender_ip, m->port, arp->sender_mac, now_ms()))
+      snapshot_dirty_ = true;
+    if (arp->op == RTE_ARP_OP_REQUEST && owns_address(arp->target_ip) &&
+        arp->sender_ip != arp->target_ip) {
+      uint8_t reply[kArpFrameLen];
+      write_arp_reply(reply, ports_[port].mac, arp->target_ip, arp->sender_mac, arp->sender_ip);
+      send(static_cast<uint16_t>(index), reply, kArpFrameLen);
+    }
+  } else if (p.l3 == dp::L3::ipv4 && owns_address(p.dst_ip) && make_echo_reply(frame, len, p)) {
+    if (rte_ring_enqueue(control_tx_[port], m) == 0) return;
+  } else if (p.l3 == dp::L3::ipv4 && p.has_l4 && !owns_address(p.src_ip)) {
+    // The dataplane handed this up because the sender must be told: TUN encapsulation over
+    // the MTU with DF set, or a NAT hop that would expire the TTL. Either way the answer is
+    // an ICMP error from our address; which one follows from the packet.
+    const PortConfig& pc = config_.ports[port];
+    uint8_t out[kIcmpErrorMaxFrame];
+    uint16_t out_len = 0;
+    bool df = frame[p.l3_offset + 6] & 0x40;
+    if (p.ttl <= 1)
+      out_len = write_icmp_error(out, frame, p, pc.addresses.front().address, 11, 0, 0);
+    else if (df && p.l3_end - p.l3_offset + 20u > pc.mtu)
+      out_len = write_icmp_error(out, frame, p, pc.addresses.front().address, 3, 4,
+                                 static_cast<uint16_t>(pc.mtu - 20));
+    if (out_len) send(static_cast<uint16_t>(index), out, out_len);
+  }
+  rte_pktmbuf_free(m);
+}
+
+void Director::announce_addresses() {
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    std::vector<uint32_t> addresses;
+    for (const Ipv4Prefix& a : config_.ports[i].addresses) addresses.push_back(a.address);
+    for (const ServiceConfig& s : config_.services)
+      if (config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0)
+        addresses.push_back(s.vip);
+    std::sort(addresses.begin(), addresses.end());
+    addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+    for (uint32_t ip : addresses) {
+      uint8_t frame[kArpFrameLen];
+      write_arp_request(frame, ports_[i].mac, ip, ip);  // gratuitous: sender = target
+      send(static_cast<uint16_t>(i), frame, kArpFrameLen);
+    }
+  }
+}
+
+void Director::publish(const char* why) {
+  snapshot_dirty_ = false;
+  std::string error;
+  auto snapshot = dp::Snapshot::build(build_snapshot_spec(config_, ports_, neighbours_), &error);
+  if (!snapshot) {
+    spdlog::error("cannot build a snapshot ({}): {}", why, error);
+    return;
+  }
+  auto took = publisher_->publish(std::move(snapshot));
+  spdlog::debug("published a snapshot ({}) in {} us", why, took.count());
+}
+
+void Director::reload() {
+  spdlog::info("reloading {}", config_path_);
+  LoadResult result = load_config_file(config_path_);
+  for (const std::string& w : result.warnings) spdlog::warn("{}", w);
+  if (!result.config) {
+    for (const std::string& e : result.errors) spdlog::error("{}", e);
+    spdlog::error("reload refused: {} error(s); still serving the running config",
+                  result.errors.size());
+    return;
+  }
+  Config next = std::move(*result.config);
+  // Ports and workers are set up once; changing them takes a restart.
+  bool ports_same = next.ports.size() == config_.ports.size();
+  for (std::size_t i = 0; ports_same && i < next.ports.size(); ++i)
+    ports_same = next.ports[i].device == config_.ports[i].device &&
+                 next.ports[i].mtu == config_.ports[i].mtu;
+  if (!ports_same || next.workers.count != config_.workers.count ||
+      next.workers.flow_table_size != config_.workers.flow_table_size) {
+    spdlog::error("{}: reload refused: ports and workers can only change with a restart; still "
+                  "serving the running config", config_path_);
+    return;
+  }
+  assign_backend_ids(next, &config_);
+  config_ = std::move(next);
+  neighbours_.set_wanted(wanted_neighbours(config_, ports_), now_ms());
+  for (const NeighbourConfig& n : config_.neighbours) {
+    rte_ether_addr mac;
+    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
+    neighbours_.add_static(n.address, ports_[static_cast<std::size_t>(std::max(config_.on_link_port(n.address), 0))].id, mac);
+  }
+  publish("reload");
+  announce_addresses();
+  spdlog::info("reloaded: {} service(s), {} backend(s)", config_.services.size(),
+               config_.backend_count());
+}
+
+void Director::dump_counters() const {
+  uint64_t rx = 0, tx = 0, drops = 0, control = 0;
+  for (const auto& w : workers_) {
+    const dp::WorkerCounters& c = w->counters();
+    std::string detail;
+    for (std::size_t r = 0; r < dp::kDropReasonCount; ++r)
+      if (uint64_t v = c.drops[r].get())
+        detail += fmt::format(" drop.{}={}", dp::name(static_cast<dp::DropReason>(r)), v);
+    for (std::size_t r = 0; r < dp::kControlReasonCount; ++r)
+      if (uint64_t v = c.control[r].get())
+        detail += fmt::format(" control.{}={}", dp::name(static_cast<dp::ControlReason>(r)), v);
+    spdlog::info("counters worker {}: rx={} tx={} dropped={} to_control={} flows={} created={} "
+                 "rescheduled={}{}", w->id(), c.rx.get(), c.tx.get(), c.dropped(), c.to_control(),
+                 w->flows().size(), c.flows_created.get(), c.flows_rescheduled.get(), detail);
+    rx += c.rx.get();
+    tx += c.tx.get();
+    drops += c.dropped();
+    control += c.to_control();
+  }
+  spdlog::info("counters total: rx={} tx={} dropped={} to_control={} balanced={}", rx, tx, drops,
+               control, rx == tx + drops + control ? "yes" : "NO");
+}
+
+}  // namespace shoal::cp

@@ -1,0 +1,68 @@
+// The running director: EAL, ports, worker lcores and the control loop on the main lcore.
+// The control loop answers ARP and ICMP, resolves next hops, reloads the config on SIGHUP and
+// publishes every change as a new Snapshot.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "neighbours.h"
+#include "publisher.h"
+#include "snapshot_builder.h"
+#include "worker.h"
+
+namespace shoal::cp {
+
+// Set from signal handlers, read by the control loop.
+struct Signals {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> reload{false};
+  std::atomic<bool> dump_counters{false};
+};
+
+class Director {
+ public:
+  // `eal_override`: EAL arguments from the command line, used instead of the config's.
+  Director(Config config, std::string config_path, std::vector<std::string> eal_override);
+  ~Director();
+
+  // Starts everything and runs the control loop until a stop signal. Returns the exit code.
+  int run(Signals& signals);
+
+ private:
+  void start_eal();
+  void start_ports();
+  void start_workers();
+  void control_loop(Signals& signals);
+  void handle_control_frame(rte_mbuf* m);
+  void send(uint16_t port_index, const uint8_t* frame, uint16_t len);
+  void announce_addresses();
+  void publish(const char* why);
+  void reload();
+  void dump_counters() const;
+  int port_index(uint16_t dpdk_id) const;
+  bool owns_address(uint32_t ip) const;
+
+  Config config_;
+  std::string config_path_;
+  std::vector<std::string> eal_override_;
+  bool eal_started_ = false;
+  std::vector<PortHandle> ports_;
+  rte_mempool* pool_ = nullptr;
+  rte_ring* to_control_ = nullptr;
+  std::vector<rte_ring*> control_tx_;  // per port, drained by worker 0
+  std::unique_ptr<SnapshotPublisher> publisher_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> workers_stop_{false};
+  Neighbours neighbours_;
+  bool snapshot_dirty_ = false;
+  uint64_t control_frames_ = 0;
+};
+
+}  // namespace shoal::cp

@@ -1,0 +1,30 @@
+// Turns the running Config and the neighbour table into the SnapshotSpec the dataplane's
+// Snapshot is built from: which next hop each backend and client is reached through, with
+// the MACs ARP has found so far.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <vector>
+
+#include "config.h"
+#include "neighbours.h"
+#include "snapshot.h"
+
+namespace shoal::cp {
+
+// A configured port as DPDK knows it. Indexed like Config::ports.
+struct PortHandle {
+  uint16_t id = 0;  // DPDK port id
+  rte_ether_addr mac{};
+};
+
+// The addresses ARP must resolve for this config: backends (or the gateway or route they
+// are reached through), gateways and route next hops.
+std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
+                                                 const std::vector<PortHandle>& ports);
+
+dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
+                                     const Neighbours& neighbours);
+
+}  // namespace shoal::cp

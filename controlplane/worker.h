@@ -1,0 +1,54 @@
+// A worker lcore: polls its receive queue on every port, runs the packet core's entry point
+// on each burst, transmits, hands frames for the control plane to its ring and frees drops.
+// Polls adaptively: after a run of empty polls it sleeps a little, longer while it stays idle,
+// so that several directors, clients and servers can share a small machine.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "flow_table.h"
+#include "pipeline.h"
+#include "publisher.h"
+
+namespace shoal::cp {
+
+struct WorkerPorts {
+  std::vector<uint16_t> port_ids;       // every port the director drives
+  std::vector<rte_ring*> control_tx;    // per port: frames the control plane sends (worker 0)
+};
+
+class Worker {
+ public:
+  Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
+         rte_ring* to_control, uint32_t flow_capacity, const dp::FlowTimeouts& timeouts,
+         int socket);
+
+  // The lcore's body; returns when `stop` becomes true.
+  void run(const std::atomic<bool>& stop);
+
+  const dp::WorkerCounters& counters() const { return counters_; }
+  const dp::FlowTable& flows() const { return flows_; }
+  uint32_t id() const { return id_; }
+
+ private:
+  void dispatch(rte_mbuf** pkts, const dp::Verdict* verdicts, uint16_t n);
+  void transmit(uint16_t port, rte_mbuf** pkts, uint16_t n);
+  void drain_control_tx();
+
+  uint32_t id_;
+  uint16_t queue_;
+  WorkerPorts ports_;
+  SnapshotPublisher& publisher_;
+  rte_ring* to_control_;
+  dp::FlowTable flows_;         // this worker's alone
+  dp::WorkerCounters counters_;  // dp: wo, cp: ro
+};
+
+// Milliseconds on a monotonic clock, as the flow table counts time.
+uint32_t now_ms();
+
+}  // namespace shoal::cp
