@@ -25,8 +25,12 @@
 namespace shoal::cp {
 namespace {
 
-uint32_t to_host(uint32_t nbo) { return __builtin_bswap32(nbo); }
-uint32_t to_net(uint32_t host) { return __builtin_bswap32(host); }
+uint32_t to_host(uint32_t nbo) {
+  return __builtin_bswap32(nbo);
+}
+uint32_t to_net(uint32_t host) {
+  return __builtin_bswap32(host);
+}
 
 bool valid_name(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -37,8 +41,8 @@ bool valid_name(std::string_view s) {
 // Backend names default to "address:port", so they may hold dots and colons as well.
 bool valid_backend_name(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
   });
 }
 
@@ -71,10 +75,14 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 const char* describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    default: return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "nothing";
   }
 }
 
@@ -165,8 +173,12 @@ class Loader {
  private:
   // ---- reporting ----
 
-  void error(int line, std::string text) { errors_.emplace_back(std::max(line, 1), std::move(text)); }
-  void warn(int line, std::string text) { warnings_.emplace_back(std::max(line, 1), std::move(text)); }
+  void error(int line, std::string text) {
+    errors_.emplace_back(std::max(line, 1), std::move(text));
+  }
+  void warn(int line, std::string text) {
+    warnings_.emplace_back(std::max(line, 1), std::move(text));
+  }
 
   static int line_of(const YAML::Node& n, int fallback) {
     const YAML::Mark m = n.Mark();
@@ -178,7 +190,8 @@ class Loader {
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<std::string> out;
     out.reserve(list.size());
-    for (const auto& [line, text] : list) out.push_back(fmt::format("{}:{}: {}", name_, line, text));
+    for (const auto& [line, text] : list)
+      out.push_back(fmt::format("{}:{}: {}", name_, line, text));
     return out;
   }
 
@@ -209,8 +222,8 @@ class Loader {
       for (const auto& kv : node) {
         const int key_line = line_of(kv.first, line);
         if (!kv.first.IsScalar()) {
-          l.error(key_line, fmt::format("keys in {} must be plain words, got {}", what_,
-                                        describe(kv.first)));
+          l.error(key_line,
+                  fmt::format("keys in {} must be plain words, got {}", what_, describe(kv.first)));
           continue;
         }
         const std::string& key = kv.first.Scalar();
@@ -233,7 +246,8 @@ class Loader {
     const Field* require(std::string_view key) const {
       const Field* f = find(key);
       // A misspelt required key is one mistake: the unknown-key error already names it.
-      const bool suggested = std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end();
+      const bool suggested =
+          std::find(suggested_.begin(), suggested_.end(), key) != suggested_.end();
       if (!f && ok_ && !suggested)
         loader_.error(line_, fmt::format("missing required key '{}' in {}", key, what_));
       return f;
@@ -282,16 +296,18 @@ class Loader {
     return n.Scalar();
   }
 
-  std::optional<uint64_t> integer(const YAML::Node& n, int line, std::string_view what,
-                                  uint64_t lo, uint64_t hi) {
+  std::optional<uint64_t> integer(const YAML::Node& n, int line, std::string_view what, uint64_t lo,
+                                  uint64_t hi) {
     if (!n.IsScalar()) {
-      error(line, fmt::format("{} must be an integer in {}..{}, got {}", what, lo, hi, describe(n)));
+      error(line,
+            fmt::format("{} must be an integer in {}..{}, got {}", what, lo, hi, describe(n)));
       return std::nullopt;
     }
     const std::string& s = n.Scalar();
     uint64_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || end != s.data() + s.size() || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    if (s.empty() || end != s.data() + s.size() ||
+        (ec != std::errc() && ec != std::errc::result_out_of_range)) {
       error(line, fmt::format("{} must be an integer in {}..{}, got '{}'", what, lo, hi, s));
       return std::nullopt;
     }
@@ -322,12 +338,16 @@ class Loader {
     return ip;
   }
 
-  std::optional<uint32_t> address(const Field& f) { return address(f.value, f.line, quoted(f.key)); }
+  std::optional<uint32_t> address(const Field& f) {
+    return address(f.value, f.line, quoted(f.key));
+  }
 
   template <class E>
-  std::optional<E> choice(const Field& f, std::initializer_list<std::pair<std::string_view, E>> options) {
+  std::optional<E> choice(const Field& f,
+                          std::initializer_list<std::pair<std::string_view, E>> options) {
     std::string names;
-    for (const auto& [name, value] : options) names += fmt::format("{}{}", names.empty() ? "" : "|", name);
+    for (const auto& [name, value] : options)
+      names += fmt::format("{}{}", names.empty() ? "" : "|", name);
     if (!f.value.IsScalar()) {
       error(f.line, fmt::format("'{}' must be one of {}, got {}", f.key, names, describe(f.value)));
       return std::nullopt;
@@ -417,8 +437,9 @@ class Loader {
         rec.device_line = f->line;
         if (auto s = string(f->value, f->line, "'device'")) {
           if (s->empty()) {
-            error(f->line, "'device' must not be empty (a PCI address or a vdev such as "
-                           "net_af_packet0,iface=eth1)");
+            error(f->line,
+                  "'device' must not be empty (a PCI address or a vdev such as "
+                  "net_af_packet0,iface=eth1)");
           } else {
             port.device = *s;
             rec.device_ok = true;
@@ -466,7 +487,8 @@ class Loader {
     const auto p = parse_ipv4_prefix(*s);
     if (!p) {
       error(line, fmt::format("port address '{}' is not an IPv4 address with a prefix length "
-                              "(expected a.b.c.d/len)", *s));
+                              "(expected a.b.c.d/len)",
+                              *s));
       return std::nullopt;
     }
     if (p->length == 0) {
@@ -482,7 +504,8 @@ class Loader {
       const uint32_t all_ones = ~to_host(p->mask());
       if (host_bits == 0 || host_bits == all_ones) {
         error(line, fmt::format("port address {} is the {} address of its subnet, not a host "
-                                "address", *s, host_bits == 0 ? "network" : "broadcast"));
+                                "address",
+                                *s, host_bits == 0 ? "network" : "broadcast"));
         return std::nullopt;
       }
     }
@@ -508,7 +531,8 @@ class Loader {
           {"udp", &w.flow_timeouts.udp_ms}};
       for (const auto& [key, ms] : timeouts)
         if (const Field* g = t.get(key))
-          if (auto v = integer(*g, 1, kMaxFlowTimeoutSeconds)) *ms = static_cast<uint32_t>(*v * 1000);
+          if (auto v = integer(*g, 1, kMaxFlowTimeoutSeconds))
+            *ms = static_cast<uint32_t>(*v * 1000);
     }
   }
 
@@ -525,7 +549,8 @@ class Loader {
             svc.name = *s;
             rec.name_ok = true;
           } else {
-            error(f->line, fmt::format("service name '{}' must be made of a-z, 0-9, '_' and '-'", *s));
+            error(f->line,
+                  fmt::format("service name '{}' must be made of a-z, 0-9, '_' and '-'", *s));
           }
         }
       }
@@ -535,7 +560,8 @@ class Loader {
       }
       if (const Field* f = m.require("port")) {
         rec.port_line = f->line;
-        if (auto v = integer(*f, 1, 65535)) svc.port = static_cast<uint16_t>(*v), rec.port_ok = true;
+        if (auto v = integer(*f, 1, 65535))
+          svc.port = static_cast<uint16_t>(*v), rec.port_ok = true;
       }
       if (const Field* f = m.get("protocol")) {
         auto v = choice<Protocol>(*f, {{"tcp", Protocol::tcp}, {"udp", Protocol::udp}});
@@ -543,8 +569,9 @@ class Loader {
         rec.protocol_ok = v.has_value();
       }
       if (const Field* f = m.require("forwarding")) {
-        auto v = choice<dp::ForwardMode>(
-            *f, {{"dr", dp::ForwardMode::dr}, {"nat", dp::ForwardMode::nat}, {"tun", dp::ForwardMode::tun}});
+        auto v = choice<dp::ForwardMode>(*f, {{"dr", dp::ForwardMode::dr},
+                                              {"nat", dp::ForwardMode::nat},
+                                              {"tun", dp::ForwardMode::tun}});
         if (v) svc.forwarding = *v, rec.mode_ok = true;
       }
       if (const Field* f = m.get("hash"))
@@ -560,15 +587,17 @@ class Loader {
             rec.maglev_ok = true;
           } else {
             error(f->line, fmt::format("'maglev_size' {} is not prime (Maglev needs a prime "
-                                       "table size; the default is {})", *v, dp::kDefaultMaglevSize));
+                                       "table size; the default is {})",
+                                       *v, dp::kDefaultMaglevSize));
           }
         }
       }
       if (const Field* f = m.require("backends")) {
         if (auto items = list(*f)) {
           if (items->empty())
-            error(f->line, "'backends' must list at least one backend (set a backend's weight "
-                           "to 0 to drain it)");
+            error(f->line,
+                  "'backends' must list at least one backend (set a backend's weight "
+                  "to 0 to drain it)");
           for (const auto& item : *items) {
             BackendConfig b;
             BackendRec r;
@@ -597,7 +626,8 @@ class Loader {
           named = true;
         } else {
           error(f->line, fmt::format("backend name '{}' must be made of letters, digits and "
-                                     "'_', '-', '.', ':'", *s));
+                                     "'_', '-', '.', ':'",
+                                     *s));
         }
       }
     }
@@ -634,7 +664,8 @@ class Loader {
           auto mac = parse_mac(*s);
           if (!mac) {
             error(f->line, fmt::format("'mac' '{}' is not a MAC address (expected "
-                                       "xx:xx:xx:xx:xx:xx)", *s));
+                                       "xx:xx:xx:xx:xx:xx)",
+                                       *s));
           } else if ((*mac)[0] & 1) {
             error(f->line, fmt::format("'mac' {} is a multicast/broadcast MAC address", *s));
           } else if (*mac == MacAddress{}) {
@@ -660,7 +691,8 @@ class Loader {
         if (auto s = string(f->value, f->line, "'prefix'")) {
           auto p = parse_ipv4_prefix(*s);
           if (!p) {
-            error(f->line, fmt::format("'prefix' '{}' is not an IPv4 prefix (expected a.b.c.d/len)", *s));
+            error(f->line,
+                  fmt::format("'prefix' '{}' is not an IPv4 prefix (expected a.b.c.d/len)", *s));
           } else if ((p->address & ~p->mask()) != 0) {
             error(f->line, fmt::format("'prefix' {} has host bits set (did you mean {}?)", *s,
                                        to_string(Ipv4Prefix{p->address & p->mask(), p->length})));
@@ -711,8 +743,8 @@ class Loader {
       const PortConfig& p = config_.ports[i];
       const PortRec& r = ports_[i];
       if (r.name_ok && !names.emplace(p.name, r.name_line).second)
-        error(r.name_line, fmt::format("duplicate port name '{}' (first at line {})", p.name,
-                                       names[p.name]));
+        error(r.name_line,
+              fmt::format("duplicate port name '{}' (first at line {})", p.name, names[p.name]));
       if (r.device_ok && !devices.emplace(p.device, r.device_line).second)
         error(r.device_line, fmt::format("device '{}' is already used by another port (line {})",
                                          p.device, devices[p.device]));
@@ -731,8 +763,10 @@ class Loader {
       if (!p.gateway) continue;
       const std::string gw = dp::ipv4_to_string(*p.gateway);
       if (is_local(*p.gateway)) {
-        error(r.gateway_line, fmt::format("gateway {} is one of this director's own addresses", gw));
-      } else if (network_known_ && std::none_of(p.addresses.begin(), p.addresses.end(),
+        error(r.gateway_line,
+              fmt::format("gateway {} is one of this director's own addresses", gw));
+      } else if (network_known_ &&
+                 std::none_of(p.addresses.begin(), p.addresses.end(),
                               [&](const Ipv4Prefix& s) { return s.contains(*p.gateway); })) {
         std::vector<std::string> subnets;
         for (const Ipv4Prefix& s : p.addresses) {
@@ -745,7 +779,8 @@ class Loader {
       }
       if (gateway_line) {
         error(r.gateway_line, fmt::format("only one port may have a gateway (the default route): "
-                                          "port '{}' has one at line {}", gateway_port, gateway_line));
+                                          "port '{}' has one at line {}",
+                                          gateway_port, gateway_line));
       } else {
         gateway_line = r.gateway_line;
         gateway_port = p.name;
@@ -761,21 +796,25 @@ class Loader {
       const RouteConfig& rt = config_.routes[i];
       const RouteRec& r = routes_[i];
       if (r.prefix_ok) {
-        auto [it, fresh] = seen.emplace(std::pair{rt.prefix.address, rt.prefix.length}, r.prefix_line);
+        auto [it, fresh] =
+            seen.emplace(std::pair{rt.prefix.address, rt.prefix.length}, r.prefix_line);
         if (!fresh)
           error(r.prefix_line, fmt::format("duplicate route for {} (first at line {})",
                                            to_string(rt.prefix), it->second));
         else if (rt.prefix.length == 0 && gateway_line_)
           error(r.prefix_line, fmt::format("route for 0.0.0.0/0 conflicts with the gateway at line "
-                                           "{}, which is already the default route", gateway_line_));
+                                           "{}, which is already the default route",
+                                           gateway_line_));
       }
       if (r.via_ok) {
         const std::string via = dp::ipv4_to_string(rt.via);
         if (is_local(rt.via))
-          error(r.via_line, fmt::format("route via {}: that is one of this director's own addresses", via));
+          error(r.via_line,
+                fmt::format("route via {}: that is one of this director's own addresses", via));
         else if (network_known_ && !on_link(rt.via))
           error(r.via_line, fmt::format("route via {}: the next hop is not on-link (not inside any "
-                                        "port's subnet)", via));
+                                        "port's subnet)",
+                                        via));
       }
     }
   }
@@ -789,12 +828,15 @@ class Loader {
       const std::string ip = dp::ipv4_to_string(n.address);
       auto [it, fresh] = seen.emplace(n.address, r.address_line);
       if (!fresh)
-        error(r.address_line, fmt::format("duplicate neighbour {} (first at line {})", ip, it->second));
+        error(r.address_line,
+              fmt::format("duplicate neighbour {} (first at line {})", ip, it->second));
       else if (is_local(n.address))
-        error(r.address_line, fmt::format("neighbour {} is one of this director's own addresses", ip));
+        error(r.address_line,
+              fmt::format("neighbour {} is one of this director's own addresses", ip));
       else if (network_known_ && !on_link(n.address))
         error(r.address_line, fmt::format("neighbour {} is not on-link (not inside any port's "
-                                          "subnet), so it can have no ARP entry", ip));
+                                          "subnet), so it can have no ARP entry",
+                                          ip));
     }
   }
 
@@ -815,17 +857,18 @@ class Loader {
       const std::string label = r.name_ok ? fmt::format("service '{}'", s.name) : "service";
       const std::string_view mode = to_string(s.forwarding);
       if (r.name_ok && !names.emplace(s.name, r.name_line).second)
-        error(r.name_line, fmt::format("duplicate service name '{}' (first at line {})", s.name,
-                                       names[s.name]));
+        error(r.name_line,
+              fmt::format("duplicate service name '{}' (first at line {})", s.name, names[s.name]));
       if (r.vip_ok) {
         if (auto it = locals_.find(s.vip); it != locals_.end())
-          error(r.vip_line, fmt::format("{}: VIP {} is a local address of port '{}' (line {}); a "
-                                        "VIP must be an address of its own", label,
-                                        dp::ipv4_to_string(s.vip), it->second.port, it->second.line));
+          error(r.vip_line,
+                fmt::format("{}: VIP {} is a local address of port '{}' (line {}); a "
+                            "VIP must be an address of its own",
+                            label, dp::ipv4_to_string(s.vip), it->second.port, it->second.line));
       }
       if (r.vip_ok && r.port_ok && r.protocol_ok) {
-        auto [it, fresh] = endpoints.emplace(std::tuple{s.vip, s.port, s.protocol},
-                                             std::pair{s.name, r.vip_line});
+        auto [it, fresh] =
+            endpoints.emplace(std::tuple{s.vip, s.port, s.protocol}, std::pair{s.name, r.vip_line});
         if (!fresh)
           error(r.vip_line, fmt::format("{}: {}/{} is already served by service '{}' (line {})",
                                         label, endpoint(s.vip, s.port), to_string(s.protocol),
@@ -860,15 +903,16 @@ class Loader {
           continue;
         }
         if (auto it = vips.find(b.address); it != vips.end()) {
-          error(br.address_line, fmt::format("{}: backend {} is the VIP of service '{}'", label,
-                                             ip, it->second));
+          error(br.address_line,
+                fmt::format("{}: backend {} is the VIP of service '{}'", label, ip, it->second));
           continue;
         }
         if (!r.mode_ok) continue;
         if (s.forwarding != dp::ForwardMode::nat && br.port_ok && r.port_ok && b.port != s.port)
           error(br.port_line, fmt::format("{}: backend {} has port {} but {} forwarding cannot "
                                           "change the destination port (only nat can): use {} "
-                                          "or omit it", label, ip, b.port, mode, s.port));
+                                          "or omit it",
+                                          label, ip, b.port, mode, s.port));
         if (network_known_) {
           if (s.forwarding == dp::ForwardMode::dr) {
             if (!on_link(b.address))
@@ -900,15 +944,16 @@ class Loader {
         const uint64_t n = s.backends.size();
         if (s.maglev_size <= n)
           error(line, fmt::format("{}: 'maglev_size' {} must be larger than its number of "
-                                  "backends ({})", label, s.maglev_size, n));
+                                  "backends ({})",
+                                  label, s.maglev_size, n));
         else if (s.maglev_size <= 100 * n)
           warn(line, fmt::format("{}: 'maglev_size' {} is at most 100 x its {} backends: load "
-                                 "will be spread unevenly; use a prime above {}", label,
-                                 s.maglev_size, n, 100 * n));
-        if (std::all_of(s.backends.begin(), s.backends.end(),
-                        [](const BackendConfig& b) { return b.weight == 0; }))
-          warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));
+                                 "will be spread unevenly; use a prime above {}",
+                                 label, s.maglev_size, n, 100 * n));
       }
+      if (!s.backends.empty() && std::all_of(s.backends.begin(), s.backends.end(),
+                                             [](const BackendConfig& b) { return b.weight == 0; }))
+        warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));
     }
   }
 
@@ -1034,7 +1079,8 @@ std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {
   if (slash == std::string_view::npos) return std::nullopt;
   const auto ip = parse_ipv4(text.substr(0, slash));
   const std::string_view len = text.substr(slash + 1);
-  if (!ip || len.empty() || len.size() > 2 || (len.size() > 1 && len[0] == '0')) return std::nullopt;
+  if (!ip || len.empty() || len.size() > 2 || (len.size() > 1 && len[0] == '0'))
+    return std::nullopt;
   unsigned length = 0;
   const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), length);
   if (ec != std::errc() || end != len.data() + len.size() || length > 32) return std::nullopt;
@@ -1067,11 +1113,16 @@ std::string to_string(const MacAddress& mac) {
 
 std::string_view to_string(LogLevel level) {
   switch (level) {
-    case LogLevel::trace: return "trace";
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
+    case LogLevel::trace:
+      return "trace";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::error:
+      return "error";
   }
   return "?";
 }
@@ -1082,9 +1133,12 @@ std::string_view to_string(Protocol protocol) {
 
 std::string_view to_string(dp::ForwardMode mode) {
   switch (mode) {
-    case dp::ForwardMode::dr: return "dr";
-    case dp::ForwardMode::nat: return "nat";
-    case dp::ForwardMode::tun: return "tun";
+    case dp::ForwardMode::dr:
+      return "dr";
+    case dp::ForwardMode::nat:
+      return "nat";
+    case dp::ForwardMode::tun:
+      return "tun";
   }
   return "?";
 }

@@ -68,8 +68,8 @@ struct WorkersConfig {
 struct BackendConfig {
   std::string name;  // unique within its service; defaults to "address:port"
   uint32_t address = 0;
-  uint16_t port = 0;      // defaults to the service port; DR/TUN cannot change it
-  uint32_t weight = 1;    // 0..65535; 0 = drain
+  uint16_t port = 0;             // defaults to the service port; DR/TUN cannot change it
+  uint32_t weight = 1;           // 0..65535; 0 = drain
   uint16_t id = dp::kNoBackend;  // stable id: see assign_backend_ids()
 };
 
@@ -95,7 +95,7 @@ struct RouteConfig {
 };
 
 struct Config {
-  std::string source;  // the file (or name) it was loaded from, for messages
+  std::string source;            // the file (or name) it was loaded from, for messages
   std::vector<std::string> eal;  // extra EAL arguments
   LogLevel log_level = LogLevel::info;
   std::vector<PortConfig> ports;  // at least one; index = DPDK port id, in file order
@@ -111,7 +111,7 @@ struct Config {
 };
 
 struct LoadResult {
-  std::optional<Config> config;  // set if and only if `errors` is empty
+  std::optional<Config> config;       // set if and only if `errors` is empty
   std::vector<std::string> errors;    // "FILE:LINE: reason", in line order
   std::vector<std::string> warnings;  // same format; never refuse the file
 };

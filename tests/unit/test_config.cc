@@ -32,7 +32,9 @@ using shoal::dp::kNoBackend;
 
 namespace {
 
-LoadResult load(const std::string& text) { return load_config_string(text, "t.yaml"); }
+LoadResult load(const std::string& text) {
+  return load_config_string(text, "t.yaml");
+}
 
 std::string all(const std::vector<std::string>& lines) {
   std::string out;
@@ -271,7 +273,8 @@ TEST_CASE("config: YAML syntax errors carry their line", "[config]") {
   expect_error("ports:\n  - name: lan\n   bad: 1\n", "t.yaml:3: ", "YAML syntax error");
   expect_error("", "t.yaml:1: ", "empty");
   expect_error("# only a comment\n", "t.yaml:1: ", "empty");
-  expect_error(kPort + "services: []\n---\nports: []\n", "t.yaml:7: ", "more than one YAML document");
+  expect_error(kPort + "services: []\n---\nports: []\n",
+               "t.yaml:7: ", "more than one YAML document");
   expect_error("- a\n- b\n", "t.yaml:1: ", "the configuration must be a map, got a list");
 }
 
@@ -305,9 +308,10 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
   SECTION("in flow_timeouts and in a port") {
     expect_error(kPort + "services: []\nworkers:\n  flow_timeouts:\n    tcp: 10\n", "t.yaml:8: ",
                  "unknown key 'tcp' in 'flow_timeouts' (allowed: syn, established, closing, udp)");
-    expect_error("ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24]\n    speed: 10\n"
-                 "services: []\n",
-                 "t.yaml:5: ", "unknown key 'speed' in a port");
+    expect_error(
+        "ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24]\n    speed: 10\n"
+        "services: []\n",
+        "t.yaml:5: ", "unknown key 'speed' in a port");
   }
   SECTION("a misspelt required key is one mistake, not two") {
     expect_error(kPort + R"(services:
@@ -317,9 +321,10 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
     forwading: nat
     backends: [{address: 10.0.0.11}]
 )",
-                 "t.yaml:9: ", "unknown key 'forwading' in a service (allowed: name, vip, port, "
-                               "protocol, forwarding, hash, maglev_size, backends); did you mean "
-                               "'forwarding'?");
+                 "t.yaml:9: ",
+                 "unknown key 'forwading' in a service (allowed: name, vip, port, "
+                 "protocol, forwarding, hash, maglev_size, backends); did you mean "
+                 "'forwarding'?");
   }
   SECTION("a key given twice") {
     expect_error(kPort + "services: []\ntunnel_ttl: 3\ntunnel_ttl: 4\n", "t.yaml:7: ",
@@ -333,46 +338,53 @@ TEST_CASE("config: wrong types and out-of-range values", "[config]") {
     vip: 10.0.0.100
 )";  // the service's keys from line 8 on
   const std::string tail = "    forwarding: dr\n    backends: [{address: 10.0.0.11}]\n";
-  expect_error(head + "    port: http\n" + tail, "t.yaml:8: ",
-               "'port' must be an integer in 1..65535, got 'http'");
-  expect_error(head + "    port: 70000\n" + tail, "t.yaml:8: ", "'port' 70000 is out of range 1..65535");
-  expect_error(head + "    port: [80]\n" + tail, "t.yaml:8: ", "'port' must be an integer in 1..65535, got a list");
+  expect_error(head + "    port: http\n" + tail,
+               "t.yaml:8: ", "'port' must be an integer in 1..65535, got 'http'");
+  expect_error(head + "    port: 70000\n" + tail,
+               "t.yaml:8: ", "'port' 70000 is out of range 1..65535");
+  expect_error(head + "    port: [80]\n" + tail,
+               "t.yaml:8: ", "'port' must be an integer in 1..65535, got a list");
   expect_error(head + "    port: 80\n    forwarding: dr\n    backends: {address: 10.0.0.11}\n",
                "t.yaml:10: ", "'backends' must be a list, got a map");
-  expect_error(head + "    port: 80\n    forwarding: direct\n    backends: [{address: 10.0.0.11}]\n",
-               "t.yaml:9: ", "'forwarding' must be one of dr|nat|tun, got 'direct'");
-  expect_error(head + "    port: 80\n    protocol: sctp\n" + tail, "t.yaml:9: ",
-               "'protocol' must be one of tcp|udp");
-  expect_error(head + "    port: 80\n    hash: random\n" + tail, "t.yaml:9: ",
-               "'hash' must be one of 5-tuple|source-address");
+  expect_error(
+      head + "    port: 80\n    forwarding: direct\n    backends: [{address: 10.0.0.11}]\n",
+      "t.yaml:9: ", "'forwarding' must be one of dr|nat|tun, got 'direct'");
+  expect_error(head + "    port: 80\n    protocol: sctp\n" + tail,
+               "t.yaml:9: ", "'protocol' must be one of tcp|udp");
+  expect_error(head + "    port: 80\n    hash: random\n" + tail,
+               "t.yaml:9: ", "'hash' must be one of 5-tuple|source-address");
   expect_error(head + "    port: 80\n" + tail.substr(0, tail.size() - 3) + ", weight: 70000}]\n",
                "t.yaml:10: ", "'weight' 70000 is out of range 0..65535");
   expect_error("ports:\n  - name: lan\n    device: x\n    addresses: 10.0.0.2/24\nservices: []\n",
                "t.yaml:4: ", "'addresses' must be a list, got a scalar");
-  expect_error("ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24]\n    mtu: 100\n"
-               "services: []\n",
-               "t.yaml:5: ", "'mtu' 100 is out of range 576..9000");
-  expect_error("ports:\n  - name: Lan!\n    device: x\n    addresses: [10.0.0.2/24]\nservices: []\n",
-               "t.yaml:2: ", "port name 'Lan!' must be made of a-z, 0-9");
-  expect_error(kPort + "services: []\nworkers: {count: 65}\n", "t.yaml:6: ",
-               "'count' 65 is out of range 1..64");
-  expect_error(kPort + "services: []\nworkers: {flow_table_size: 100}\n", "t.yaml:6: ",
-               "'flow_table_size' 100 is out of range 1024..268435456");
-  expect_error(kPort + "services: []\nworkers:\n  flow_timeouts: {syn: 0}\n", "t.yaml:7: ",
-               "'syn' 0 is out of range");
-  expect_error(kPort + "services: []\ntunnel_ttl: 0\n", "t.yaml:6: ", "'tunnel_ttl' 0 is out of range 1..255");
+  expect_error(
+      "ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24]\n    mtu: 100\n"
+      "services: []\n",
+      "t.yaml:5: ", "'mtu' 100 is out of range 576..9000");
+  expect_error(
+      "ports:\n  - name: Lan!\n    device: x\n    addresses: [10.0.0.2/24]\nservices: []\n",
+      "t.yaml:2: ", "port name 'Lan!' must be made of a-z, 0-9");
+  expect_error(kPort + "services: []\nworkers: {count: 65}\n",
+               "t.yaml:6: ", "'count' 65 is out of range 1..64");
+  expect_error(kPort + "services: []\nworkers: {flow_table_size: 100}\n",
+               "t.yaml:6: ", "'flow_table_size' 100 is out of range 1024..268435456");
+  expect_error(kPort + "services: []\nworkers:\n  flow_timeouts: {syn: 0}\n",
+               "t.yaml:7: ", "'syn' 0 is out of range");
+  expect_error(kPort + "services: []\ntunnel_ttl: 0\n",
+               "t.yaml:6: ", "'tunnel_ttl' 0 is out of range 1..255");
   expect_error(kPort + "services: []\nlog_level: verbose\n", "t.yaml:6: ",
                "'log_level' must be one of trace|debug|info|warn|error, got 'verbose'");
   expect_error(kPort + "services: []\neal: \"--no-huge\"\n", "t.yaml:6: ", "'eal' must be a list");
-  expect_error(kPort + "services: []\nworkers:\n", "t.yaml:6: ", "'workers' must be a map, got nothing");
+  expect_error(kPort + "services: []\nworkers:\n",
+               "t.yaml:6: ", "'workers' must be a map, got nothing");
 }
 
 TEST_CASE("config: missing required keys", "[config]") {
   expect_error(kPort, "t.yaml:1: ", "missing required key 'services' in the configuration");
   expect_error("services: []\n", "t.yaml:1: ", "missing required key 'ports'");
   expect_error("ports: []\nservices: []\n", "t.yaml:1: ", "'ports' must list at least one port");
-  expect_error("ports:\n  - name: lan\n    addresses: [10.0.0.2/24]\nservices: []\n", "t.yaml:2: ",
-               "missing required key 'device' in a port");
+  expect_error("ports:\n  - name: lan\n    addresses: [10.0.0.2/24]\nservices: []\n",
+               "t.yaml:2: ", "missing required key 'device' in a port");
   expect_error(kPort + R"(services:
   - name: web
     port: 80
@@ -403,16 +415,20 @@ TEST_CASE("config: malformed addresses, prefixes and MACs", "[config]") {
   auto port_with = [](const std::string& addresses) {
     return "ports:\n  - name: lan\n    device: x\n    addresses: " + addresses + "\nservices: []\n";
   };
-  expect_error(port_with("[10.0.0.256/24]"), "t.yaml:4: ", "'10.0.0.256/24' is not an IPv4 address with a prefix length");
-  expect_error(port_with("[10.0.0.2]"), "t.yaml:4: ", "'10.0.0.2' is not an IPv4 address with a prefix length");
-  expect_error(port_with("[10.0.0.2/33]"), "t.yaml:4: ", "is not an IPv4 address with a prefix length");
+  expect_error(port_with("[10.0.0.256/24]"),
+               "t.yaml:4: ", "'10.0.0.256/24' is not an IPv4 address with a prefix length");
+  expect_error(port_with("[10.0.0.2]"),
+               "t.yaml:4: ", "'10.0.0.2' is not an IPv4 address with a prefix length");
+  expect_error(port_with("[10.0.0.2/33]"),
+               "t.yaml:4: ", "is not an IPv4 address with a prefix length");
   expect_error(port_with("[10.0.0.2/0]"), "t.yaml:4: ", "needs a prefix length of 1..32");
   expect_error(port_with("[010.0.0.2/24]"), "t.yaml:4: ", "is not an IPv4 address");
   expect_error(port_with("[10.0.0.0/24]"), "t.yaml:4: ", "is the network address of its subnet");
-  expect_error(port_with("[10.0.0.255/24]"), "t.yaml:4: ", "is the broadcast address of its subnet");
+  expect_error(port_with("[10.0.0.255/24]"),
+               "t.yaml:4: ", "is the broadcast address of its subnet");
   expect_error(port_with("[127.0.0.1/8]"), "t.yaml:4: ", "is a loopback address");
-  expect_error(port_with("\n      - 10.0.0.2/24\n      - 10.0.0.3/24x"), "t.yaml:6: ",
-               "'10.0.0.3/24x' is not an IPv4 address");
+  expect_error(port_with("\n      - 10.0.0.2/24\n      - 10.0.0.3/24x"),
+               "t.yaml:6: ", "'10.0.0.3/24x' is not an IPv4 address");
   CHECK(load(port_with("[10.0.0.2/31, 10.0.1.1/32]")).errors.empty());
 
   expect_error(kPort + R"(services:
@@ -431,21 +447,28 @@ TEST_CASE("config: malformed addresses, prefixes and MACs", "[config]") {
     backends: [{address: 10.0.0.11}]
 )",
                "t.yaml:7: ", "'vip' 224.0.0.18 is a multicast address");
-  expect_error(kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"02:00:00:00:11\"}\n",
-               "t.yaml:7: ", "'mac' '02:00:00:00:11' is not a MAC address");
-  expect_error(kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"02:00:00:00:00:1g\"}\n",
-               "t.yaml:7: ", "is not a MAC address");
-  expect_error(kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"ff:ff:ff:ff:ff:ff\"}\n",
-               "t.yaml:7: ", "multicast/broadcast MAC");
-  expect_error(kPort + "services: []\nroutes:\n  - {prefix: 192.0.2.1/24, via: 10.0.0.1}\n", "t.yaml:7: ",
-               "'prefix' 192.0.2.1/24 has host bits set (did you mean 192.0.2.0/24?)");
-  expect_error(kPort + "services: []\nroutes:\n  - {prefix: 192.0.2.0, via: 10.0.0.1}\n", "t.yaml:7: ",
-               "'prefix' '192.0.2.0' is not an IPv4 prefix");
-  expect_error(kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"02:00:00:00:00:11\"}\n"
-                       "  - {address: 10.0.0.11, mac: \"02:00:00:00:00:12\"}\n",
-               "t.yaml:8: ", "duplicate neighbour 10.0.0.11 (first at line 7)");
-  expect_error(kPort + "services: []\nneighbours:\n  - {address: 10.9.0.11, mac: \"02:00:00:00:00:11\"}\n",
-               "t.yaml:7: ", "neighbour 10.9.0.11 is not on-link");
+  expect_error(
+      kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"02:00:00:00:11\"}\n",
+      "t.yaml:7: ", "'mac' '02:00:00:00:11' is not a MAC address");
+  expect_error(
+      kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"02:00:00:00:00:1g\"}\n",
+      "t.yaml:7: ", "is not a MAC address");
+  expect_error(
+      kPort + "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"ff:ff:ff:ff:ff:ff\"}\n",
+      "t.yaml:7: ", "multicast/broadcast MAC");
+  expect_error(
+      kPort + "services: []\nroutes:\n  - {prefix: 192.0.2.1/24, via: 10.0.0.1}\n",
+      "t.yaml:7: ", "'prefix' 192.0.2.1/24 has host bits set (did you mean 192.0.2.0/24?)");
+  expect_error(kPort + "services: []\nroutes:\n  - {prefix: 192.0.2.0, via: 10.0.0.1}\n",
+               "t.yaml:7: ", "'prefix' '192.0.2.0' is not an IPv4 prefix");
+  expect_error(
+      kPort +
+          "services: []\nneighbours:\n  - {address: 10.0.0.11, mac: \"02:00:00:00:00:11\"}\n"
+          "  - {address: 10.0.0.11, mac: \"02:00:00:00:00:12\"}\n",
+      "t.yaml:8: ", "duplicate neighbour 10.0.0.11 (first at line 7)");
+  expect_error(
+      kPort + "services: []\nneighbours:\n  - {address: 10.9.0.11, mac: \"02:00:00:00:00:11\"}\n",
+      "t.yaml:7: ", "neighbour 10.9.0.11 is not on-link");
 }
 
 TEST_CASE("config: duplicate and conflicting addresses", "[config]") {
@@ -460,7 +483,8 @@ TEST_CASE("config: duplicate and conflicting addresses", "[config]") {
                  "t.yaml:7: ", "VIP 10.0.0.2 is a local address of port 'lan' (line 4)");
   }
   SECTION("the same local address on two ports") {
-    expect_error(R"(ports:
+    expect_error(
+        R"(ports:
   - name: a
     device: x0
     addresses: [10.0.0.2/24]
@@ -471,7 +495,7 @@ TEST_CASE("config: duplicate and conflicting addresses", "[config]") {
       - 10.0.0.2/24
 services: []
 )",
-                 "t.yaml:9: ", "duplicate local address 10.0.0.2: already an address of port 'a' (line 4)");
+        "t.yaml:9: ", "duplicate local address 10.0.0.2: already an address of port 'a' (line 4)");
   }
   SECTION("duplicate port names and devices") {
     const LoadResult r = load(R"(ports:
@@ -603,29 +627,34 @@ services:
 }
 
 TEST_CASE("config: forwarding modes that cannot work with the ports given", "[config]") {
-  auto svc = [](const std::string& mode, const std::string& backend, const std::string& extra = "") {
-    return kPort + "services:\n  - name: web\n    vip: 10.0.0.100\n    port: 80\n    forwarding: " +
-           mode + "\n    backends:\n      - address: " + backend + "\n" + extra;
+  auto svc = [](const std::string& mode, const std::string& backend,
+                const std::string& extra = "") {
+    return kPort +
+           "services:\n  - name: web\n    vip: 10.0.0.100\n    port: 80\n    forwarding: " + mode +
+           "\n    backends:\n      - address: " + backend + "\n" + extra;
   };
   SECTION("DR needs every backend on-link, even with a gateway") {
-    expect_error(svc("dr", "10.0.5.11"), "t.yaml:11: ",
-                 "service 'web': dr backend 10.0.5.11 is not on-link (not inside any port's subnet)");
-    expect_error(std::string(svc("dr", "10.0.5.11"))
-                     .replace(kPort.size() - 1, 0, "\n    gateway: 10.0.0.1"),
-                 "t.yaml:12: ", "dr backend 10.0.5.11 is not on-link");
+    expect_error(
+        svc("dr", "10.0.5.11"), "t.yaml:11: ",
+        "service 'web': dr backend 10.0.5.11 is not on-link (not inside any port's subnet)");
+    expect_error(
+        std::string(svc("dr", "10.0.5.11")).replace(kPort.size() - 1, 0, "\n    gateway: 10.0.0.1"),
+        "t.yaml:12: ", "dr backend 10.0.5.11 is not on-link");
     expect_valid(svc("dr", "10.0.0.254"));
   }
   SECTION("DR and TUN cannot change the port; NAT can") {
-    expect_error(svc("dr", "10.0.0.11", "        port: 8080\n"), "t.yaml:12: ",
-                 "backend 10.0.0.11 has port 8080 but dr forwarding cannot change the destination port");
-    expect_error(svc("tun", "10.0.0.11", "        port: 8080\n"), "t.yaml:12: ",
-                 "but tun forwarding cannot change the destination port");
+    expect_error(
+        svc("dr", "10.0.0.11", "        port: 8080\n"), "t.yaml:12: ",
+        "backend 10.0.0.11 has port 8080 but dr forwarding cannot change the destination port");
+    expect_error(svc("tun", "10.0.0.11", "        port: 8080\n"),
+                 "t.yaml:12: ", "but tun forwarding cannot change the destination port");
     expect_valid(svc("nat", "10.0.0.11", "        port: 8080\n"));
   }
   SECTION("NAT and TUN need a reachable backend: on-link, by gateway or by route") {
-    expect_error(svc("nat", "10.0.5.11"), "t.yaml:11: ",
-                 "service 'web': nat backend 10.0.5.11 is unreachable: not inside any port's subnet "
-                 "and no gateway or route covers it");
+    expect_error(
+        svc("nat", "10.0.5.11"), "t.yaml:11: ",
+        "service 'web': nat backend 10.0.5.11 is unreachable: not inside any port's subnet "
+        "and no gateway or route covers it");
     expect_error(svc("tun", "10.0.5.11"), "t.yaml:11: ", "tun backend 10.0.5.11 is unreachable");
     expect_valid(svc("nat", "10.0.5.11", "routes:\n  - {prefix: 10.0.4.0/23, via: 10.0.0.1}\n"));
     expect_valid(svc("tun", "10.0.5.11", "routes:\n  - {prefix: 10.0.4.0/23, via: 10.0.0.1}\n"));
@@ -638,39 +667,48 @@ TEST_CASE("config: forwarding modes that cannot work with the ports given", "[co
 }
 
 TEST_CASE("config: gateways and routes must be on-link", "[config]") {
-  expect_error("ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24, 10.0.1.1/24]\n"
-               "    gateway: 10.0.2.1\nservices: []\n",
-               "t.yaml:5: ",
-               "gateway 10.0.2.1 is not inside a subnet of port 'lan' (10.0.0.0/24, 10.0.1.0/24)");
-  expect_error("ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24]\n"
-               "    gateway: 10.0.0.2\nservices: []\n",
-               "t.yaml:5: ", "gateway 10.0.0.2 is one of this director's own addresses");
+  expect_error(
+      "ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24, 10.0.1.1/24]\n"
+      "    gateway: 10.0.2.1\nservices: []\n",
+      "t.yaml:5: ",
+      "gateway 10.0.2.1 is not inside a subnet of port 'lan' (10.0.0.0/24, 10.0.1.0/24)");
+  expect_error(
+      "ports:\n  - name: lan\n    device: x\n    addresses: [10.0.0.2/24]\n"
+      "    gateway: 10.0.0.2\nservices: []\n",
+      "t.yaml:5: ", "gateway 10.0.0.2 is one of this director's own addresses");
   // Inside another port's subnet is not enough: the gateway is this port's.
-  expect_error("ports:\n  - {name: a, device: x0, addresses: [10.0.0.2/24], gateway: 10.0.1.9}\n"
-               "  - {name: b, device: x1, addresses: [10.0.1.2/24]}\nservices: []\n",
-               "t.yaml:2: ", "gateway 10.0.1.9 is not inside a subnet of port 'a'");
-  expect_error("ports:\n  - {name: a, device: x0, addresses: [10.0.0.2/24], gateway: 10.0.0.1}\n"
-               "  - {name: b, device: x1, addresses: [10.0.1.2/24], gateway: 10.0.1.1}\nservices: []\n",
-               "t.yaml:3: ", "only one port may have a gateway");
+  expect_error(
+      "ports:\n  - {name: a, device: x0, addresses: [10.0.0.2/24], gateway: 10.0.1.9}\n"
+      "  - {name: b, device: x1, addresses: [10.0.1.2/24]}\nservices: []\n",
+      "t.yaml:2: ", "gateway 10.0.1.9 is not inside a subnet of port 'a'");
+  expect_error(
+      "ports:\n  - {name: a, device: x0, addresses: [10.0.0.2/24], gateway: 10.0.0.1}\n"
+      "  - {name: b, device: x1, addresses: [10.0.1.2/24], gateway: 10.0.1.1}\nservices: []\n",
+      "t.yaml:3: ", "only one port may have a gateway");
   expect_error(kPort + "services: []\nroutes:\n  - prefix: 192.0.2.0/24\n    via: 10.0.9.1\n",
                "t.yaml:8: ", "route via 10.0.9.1: the next hop is not on-link");
   expect_error(kPort + "services: []\nroutes:\n  - {prefix: 192.0.2.0/24, via: 10.0.0.2}\n",
                "t.yaml:7: ", "route via 10.0.0.2: that is one of this director's own addresses");
-  expect_error(kPort + "services: []\nroutes:\n  - {prefix: 192.0.2.0/24, via: 10.0.0.1}\n"
-                       "  - {prefix: 192.0.2.0/24, via: 10.0.0.3}\n",
+  expect_error(kPort +
+                   "services: []\nroutes:\n  - {prefix: 192.0.2.0/24, via: 10.0.0.1}\n"
+                   "  - {prefix: 192.0.2.0/24, via: 10.0.0.3}\n",
                "t.yaml:8: ", "duplicate route for 192.0.2.0/24 (first at line 7)");
   expect_valid(kPort + "services: []\nroutes:\n  - {prefix: 0.0.0.0/0, via: 10.0.0.1}\n");
 }
 
 TEST_CASE("config: Maglev table size", "[config]") {
   auto svc = [](const std::string& size, int backends) {
-    std::string s = kPort + "services:\n  - name: web\n    vip: 10.0.0.100\n    port: 80\n"
-                            "    forwarding: dr\n    maglev_size: " + size + "\n    backends:\n";
-    for (int i = 0; i < backends; ++i) s += "      - address: 10.0.0." + std::to_string(10 + i) + "\n";
+    std::string s = kPort +
+                    "services:\n  - name: web\n    vip: 10.0.0.100\n    port: 80\n"
+                    "    forwarding: dr\n    maglev_size: " +
+                    size + "\n    backends:\n";
+    for (int i = 0; i < backends; ++i)
+      s += "      - address: 10.0.0." + std::to_string(10 + i) + "\n";
     return s;
   };
   expect_error(svc("65536", 1), "t.yaml:10: ", "'maglev_size' 65536 is not prime");
-  expect_error(svc("3", 3), "t.yaml:10: ", "service 'web': 'maglev_size' 3 must be larger than its number of backends (3)");
+  expect_error(svc("3", 3), "t.yaml:10: ",
+               "service 'web': 'maglev_size' 3 must be larger than its number of backends (3)");
   const LoadResult small = load(svc("7", 3));  // allowed (tests pin tiny tables), but warned
   CHECK(small.errors.empty());
   REQUIRE(small.warnings.size() == 1);
@@ -682,22 +720,25 @@ TEST_CASE("config: Maglev table size", "[config]") {
 TEST_CASE("config: at most 65534 backends in total", "[config]") {
   // Two NAT services behind a gateway: any address is reachable, so only the total counts.
   auto many = [](int first, int second) {
-    std::string s = "ports:\n  - {name: lan, device: x, addresses: [10.0.0.2/24], gateway: 10.0.0.1}\n"
-                    "services:\n";
+    std::string s =
+        "ports:\n  - {name: lan, device: x, addresses: [10.0.0.2/24], gateway: 10.0.0.1}\n"
+        "services:\n";
     int n = 0;
     int svc = 0;
     for (int count : {first, second}) {
       s += "  - name: s" + std::to_string(svc) + "\n    vip: 10.0.0." + std::to_string(100 + svc) +
            "\n    port: 80\n    forwarding: nat\n    backends:\n";
       for (int i = 0; i < count; ++i, ++n)
-        s += "      - {address: 11." + std::to_string(n >> 8) + "." + std::to_string(n & 255) + ".1}\n";
+        s += "      - {address: 11." + std::to_string(n >> 8) + "." + std::to_string(n & 255) +
+             ".1}\n";
       ++svc;
     }
     return s;
   };
   const LoadResult ok = load(many(40000, 25534));
-  INFO("errors:\n" << all(std::vector<std::string>(ok.errors.begin(),
-                                                    ok.errors.begin() + std::min<size_t>(3, ok.errors.size()))));
+  INFO("errors:\n"
+       << all(std::vector<std::string>(ok.errors.begin(),
+                                       ok.errors.begin() + std::min<size_t>(3, ok.errors.size()))));
   CHECK(ok.errors.empty());
   REQUIRE(ok.config);
   CHECK(ok.config->backend_count() == 65534);
@@ -765,11 +806,15 @@ TEST_CASE("config: a file that cannot be read", "[config]") {
 
 TEST_CASE("config: backend ids stay stable across reloads", "[config]") {
   auto config = [](const std::string& backends_a, const std::string& backends_b) {
-    std::string text = kPort + "services:\n  - name: a\n    vip: 10.0.0.100\n    port: 80\n"
-                               "    forwarding: nat\n    backends: [" + backends_a + "]\n";
+    std::string text = kPort +
+                       "services:\n  - name: a\n    vip: 10.0.0.100\n    port: 80\n"
+                       "    forwarding: nat\n    backends: [" +
+                       backends_a + "]\n";
     if (!backends_b.empty())
-      text += "  - name: b\n    vip: 10.0.0.101\n    port: 80\n    forwarding: nat\n"
-              "    backends: [" + backends_b + "]\n";
+      text +=
+          "  - name: b\n    vip: 10.0.0.101\n    port: 80\n    forwarding: nat\n"
+          "    backends: [" +
+          backends_b + "]\n";
     const LoadResult r = load(text);
     INFO("errors:\n" << all(r.errors));
     REQUIRE(r.config);
@@ -783,17 +828,19 @@ TEST_CASE("config: backend ids stay stable across reloads", "[config]") {
   };
   using Ids = std::vector<std::pair<std::string, uint16_t>>;
 
-  Config v1 = config("{name: r1, address: 10.0.0.11}, {name: r2, address: 10.0.0.12}, "
-                     "{name: r3, address: 10.0.0.13}",
-                     "{name: r1, address: 10.0.0.21}");
+  Config v1 = config(
+      "{name: r1, address: 10.0.0.11}, {name: r2, address: 10.0.0.12}, "
+      "{name: r3, address: 10.0.0.13}",
+      "{name: r1, address: 10.0.0.21}");
   // A first load numbers backends in file order.
   CHECK(ids(v1) == Ids{{"a/r1", 0}, {"a/r2", 1}, {"a/r3", 2}, {"b/r1", 3}});
 
   // r2 removed, r4 added and listed first, r3 reordered, r1's weight changed, and b's r1
   // moved to port 81 (a different backend for flow pinning).
-  Config v2 = config("{name: r4, address: 10.0.0.14}, {name: r3, address: 10.0.0.13}, "
-                     "{name: r1, address: 10.0.0.11, weight: 5}",
-                     "{name: r1, address: 10.0.0.21, port: 81}");
+  Config v2 = config(
+      "{name: r4, address: 10.0.0.14}, {name: r3, address: 10.0.0.13}, "
+      "{name: r1, address: 10.0.0.11, weight: 5}",
+      "{name: r1, address: 10.0.0.21, port: 81}");
   assign_backend_ids(v2, &v1);
   // Survivors keep theirs; newcomers take ids nobody in v1 had (not r2's freed 1, not 3).
   CHECK(ids(v2) == Ids{{"a/r4", 4}, {"a/r3", 2}, {"a/r1", 0}, {"b/r1", 5}});
@@ -847,4 +894,19 @@ TEST_CASE("config: freed ids are reused only when no fresh id is left", "[config
   for (const auto& b : bs) unique.insert(b.id);
   CHECK(unique.size() == bs.size());
   CHECK(unique.count(kNoBackend) == 0);
+}
+
+TEST_CASE("config: a service whose backends are all drained loads with a warning", "[config]") {
+  const LoadResult r = load(kPort + R"(services:
+  - name: web
+    vip: 10.0.0.100
+    port: 80
+    forwarding: dr
+    backends: [{address: 10.0.0.11, weight: 0}]
+)");
+  CHECK(r.errors.empty());
+  CHECK(r.config);
+  REQUIRE(r.warnings.size() == 1);
+  CHECK(r.warnings[0] ==
+        "t.yaml:6: service 'web': every backend has weight 0: it takes no new flows");
 }
