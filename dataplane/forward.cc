@@ -27,6 +27,7 @@ constexpr uint32_t kIpSrc = 12;
 constexpr uint32_t kIpDst = 16;
 constexpr uint32_t kTcpChecksum = 16;
 constexpr uint32_t kUdpChecksum = 6;
+constexpr uint32_t kIcmpHeaderLen = 8;
 
 // Rewrites one address (at ip_field in the IPv4 header) and one port (at port_field in the
 // L4 header), fixing the IPv4 header checksum and the L4 checksum, whose pseudo-header
@@ -67,6 +68,52 @@ void rewrite_dnat(uint8_t* frame, const ParsedPacket& p, uint32_t new_dst_ip,
 void rewrite_snat(uint8_t* frame, const ParsedPacket& p, uint32_t new_src_ip,
                   uint16_t new_src_port) {
   rewrite_address_and_port(frame, p, kIpSrc, 0, new_src_ip, new_src_port);
+}
+
+bool read_icmp_quote(const uint8_t* frame, const ParsedPacket& p, QuotedFlow& out) {
+  if (p.l4_proto != kIpProtoIcmp || !p.has_l4 || !is_icmp_error(p.icmp_type)) return false;
+  const uint8_t* inner = frame + p.l4_offset + kIcmpHeaderLen;
+  uint32_t avail = p.l3_end - (p.l4_offset + kIcmpHeaderLen);
+  uint32_t ihl = (inner[0] & 0x0f) * 4u;
+  if (avail < ihl + 4) return false;  // the parser guarantees ihl + 8; be explicit anyway
+  out.src_ip = load<uint32_t>(inner + kIpSrc);
+  out.dst_ip = load<uint32_t>(inner + kIpDst);
+  out.proto = inner[9];
+  out.src_port = load<uint16_t>(inner + ihl);
+  out.dst_port = load<uint16_t>(inner + ihl + 2);
+  return true;
+}
+
+void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
+                               uint16_t new_port) {
+  uint8_t* icmp = frame + p.l4_offset;
+  uint8_t* inner = icmp + kIcmpHeaderLen;
+  uint32_t avail = p.l3_end - (p.l4_offset + kIcmpHeaderLen);
+  uint32_t ihl = (inner[0] & 0x0f) * 4u;
+  uint16_t icmp_csum = load<uint16_t>(icmp + 2);
+  // Every word changed inside the ICMP payload is also folded into the ICMP checksum.
+  auto replace16 = [&](uint8_t* at, uint16_t to) {
+    icmp_csum = csum_replace16(icmp_csum, load<uint16_t>(at), to);
+    store(at, to);
+  };
+
+  uint32_t old_ip = load<uint32_t>(inner + kIpSrc);
+  uint16_t old_port = load<uint16_t>(inner + ihl);
+  replace16(inner + kIpChecksum, csum_replace32(load<uint16_t>(inner + kIpChecksum), old_ip, new_ip));
+  replace16(inner + kIpSrc, static_cast<uint16_t>(new_ip));
+  replace16(inner + kIpSrc + 2, static_cast<uint16_t>(new_ip >> 16));
+  replace16(inner + ihl, new_port);
+
+  uint32_t csum_at = inner[9] == kIpProtoTcp ? kTcpChecksum : kUdpChecksum;
+  if (avail >= ihl + csum_at + 2) {
+    uint8_t* l4_csum = inner + ihl + csum_at;
+    uint16_t c = load<uint16_t>(l4_csum);
+    if (!(inner[9] == kIpProtoUdp && c == 0)) {
+      c = csum_replace16(csum_replace32(c, old_ip, new_ip), old_port, new_port);
+      replace16(l4_csum, inner[9] == kIpProtoUdp ? udp_csum_nonzero(c) : c);
+    }
+  }
+  store(icmp + 2, icmp_csum);
 }
 
 void decrement_ttl(uint8_t* frame, const ParsedPacket& p) {

@@ -23,6 +23,22 @@ void rewrite_dnat(uint8_t* frame, const ParsedPacket& p, uint32_t new_dst_ip,
 void rewrite_snat(uint8_t* frame, const ParsedPacket& p, uint32_t new_src_ip,
                   uint16_t new_src_port);
 
+// The flow an ICMP error quotes: the offending packet's addresses, protocol and ports.
+struct QuotedFlow {
+  uint32_t src_ip, dst_ip;
+  uint16_t src_port, dst_port;
+  uint8_t proto;
+};
+// False unless `p` is an ICMP error quoting an IPv4 header and at least 4 bytes past it.
+bool read_icmp_quote(const uint8_t* frame, const ParsedPacket& p, QuotedFlow& out);
+
+// NAT for an ICMP error on its way to a backend: the quoted packet's source (VIP:vport, as
+// the client saw it) becomes the backend's address and port, with the quoted IP header
+// checksum, the quoted L4 checksum (when quoted) and the ICMP checksum fixed incrementally.
+// The outer destination is rewritten separately (rewrite_dnat).
+void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
+                               uint16_t new_port);
+
 // Routed hops (NAT) lower the TTL by one; the caller has checked that it is above 1.
 void decrement_ttl(uint8_t* frame, const ParsedPacket& p);
 

@@ -15,8 +15,8 @@ constexpr uint32_t kSourceHashSeed = 0x50a1c0de;
 inline bool is_tcp_or_udp(uint8_t proto) { return proto == kIpProtoTcp || proto == kIpProtoUdp; }
 
 // Maglev input: the same on every director and worker for the same flow (or client).
-inline uint32_t scheduling_hash(const Service& svc, const ParsedPacket& p, uint32_t flow_hash) {
-  return svc.hash_on == HashOn::source_address ? rte_hash_crc_4byte(p.src_ip, kSourceHashSeed)
+inline uint32_t scheduling_hash(const Service& svc, uint32_t client_ip, uint32_t flow_hash) {
+  return svc.hash_on == HashOn::source_address ? rte_hash_crc_4byte(client_ip, kSourceHashSeed)
                                                : flow_hash;
 }
 
@@ -36,6 +36,7 @@ class Burst {
 
   bool parse(uint16_t i, rte_mbuf* m);
   void classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m);
+  void icmp_error_to_vip(uint16_t i, rte_mbuf* m);
   void schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash);
   void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
@@ -102,6 +103,9 @@ void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
     case AddressKind::vip_address:
       if (p.is_fragment && is_tcp_or_udp(p.l4_proto))
         drop(i, DropReason::ipv4_fragment);
+      else if (p.l4_proto == kIpProtoIcmp && p.has_l4 && !p.is_fragment &&
+               is_icmp_error(p.icmp_type))
+        icmp_error_to_vip(i, m);
       else if (p.l4_proto == kIpProtoIcmp)
         control(i, ControlReason::local);
       else
@@ -128,6 +132,36 @@ void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
   drop(i, DropReason::not_for_us);
 }
 
+// An ICMP error addressed to a VIP is about a packet a backend sent as the VIP (in DR and TUN
+// backends answer clients directly): a router could not deliver it, or needs it smaller
+// (path MTU discovery). It belongs to the backend that owns the flow it quotes.
+void Burst::icmp_error_to_vip(uint16_t i, rte_mbuf* m) {
+  const ParsedPacket& p = parsed_[i];
+  QuotedFlow q;
+  uint16_t service_index = 0;
+  if (!read_icmp_quote(frame_of(m), p, q) || !is_tcp_or_udp(q.proto) ||
+      snap_.classify(q.src_ip, q.src_port, q.proto, &service_index) != AddressKind::service) {
+    control(i, ControlReason::icmp_error);
+    return;
+  }
+  const Service& svc = snap_.service(service_index);
+  // The quoted packet went service → client; the flow is its reverse.
+  FlowKey key{q.dst_ip, q.src_ip, q.dst_port, q.src_port, q.proto};
+  uint32_t flow_hash = FlowTable::hash(key);
+  const FlowEntry* e = flows_.lookup(key, flow_hash, now_);
+  const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
+  if (b == nullptr || !b->accepts_existing) {
+    uint16_t id = svc.pick(scheduling_hash(svc, q.dst_ip, flow_hash));
+    b = id == kNoBackend ? nullptr : snap_.backend(id);
+  }
+  if (b == nullptr) {
+    drop(i, DropReason::no_backend);
+    return;
+  }
+  if (svc.mode == ForwardMode::nat) rewrite_icmp_quote_source(frame_of(m), p, b->ip, b->port);
+  forward(i, m, svc, *b);
+}
+
 void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash) {
   const ParsedPacket& p = parsed_[i];
   const Service& svc = snap_.service(service_index);
@@ -136,22 +170,29 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
   const Backend* b = nullptr;
   if (e != nullptr) {
     b = snap_.backend(e->backend);
-    if (b == nullptr || !b->accepts_existing || b->service != service_index) {
-      uint16_t id = svc.pick(scheduling_hash(svc, p, flow_hash));
+    // A SYN on a closing flow opens a new connection on a reused 5-tuple: it is scheduled as
+    // a new flow, or a drained (weight 0) backend would keep getting new connections.
+    const bool reused = p.l4_proto == kIpProtoTcp && e->state == FlowState::closing &&
+                        (p.tcp_flags & (kTcpSynFlag | kTcpAckFlag)) == kTcpSynFlag;
+    if (reused || b == nullptr || !b->accepts_existing || b->service != service_index) {
+      uint16_t id = svc.pick(scheduling_hash(svc, p.src_ip, flow_hash));
       if (id == kNoBackend) {
         drop(i, DropReason::no_backend);
         return;
       }
       e->backend = id;
       b = snap_.backend(id);
-      ctr_.flows_rescheduled.add();
+      if (reused)
+        ctr_.flows_created.add();
+      else
+        ctr_.flows_rescheduled.add();
     }
     if (p.l4_proto == kIpProtoTcp)
       FlowTable::observe_tcp(*e, p.tcp_flags, now_);
     else
       FlowTable::observe_udp(*e, now_);
   } else {
-    uint16_t id = svc.pick(scheduling_hash(svc, p, flow_hash));
+    uint16_t id = svc.pick(scheduling_hash(svc, p.src_ip, flow_hash));
     if (id == kNoBackend) {
       drop(i, DropReason::no_backend);
       return;

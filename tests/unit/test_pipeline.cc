@@ -371,10 +371,12 @@ TEST_CASE("pipeline: frames the dataplane does not forward get their verdict", "
        "control local"},
       {"TCP to a local address",
        PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kLocal).tcp(1, 22).build(), "control local"},
-      {"ICMP error from a router",
+      {"ICMP error about a service flow: to its backend",
        PacketBuilder().eth(kClientMac, kOurMac).ipv4(ipv4(192, 0, 2, 9), kVip).icmp(3, 4)
            .payload(PacketBuilder().ipv4(kVip, kClient).tcp(80, 40000).build_l3()).build(),
-       "control local"},
+       "transmit"},
+      {"ICMP echo request to a VIP",
+       PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kVip).icmp(8).build(), "control local"},
       {"ICMP error to nobody we know",
        PacketBuilder().eth(kClientMac, kOurMac).ipv4(ipv4(192, 0, 2, 9), ipv4(10, 9, 9, 9)).icmp(3, 4)
            .payload(PacketBuilder().ipv4(kVip, kClient).tcp(80, 40000).build_l3()).build(),
@@ -481,4 +483,51 @@ TEST_CASE("snapshot: inconsistent specs are refused with a reason", "[pipeline]"
     CHECK(Snapshot::build(s, &error) == nullptr);
     CHECK(error.find("local address") != std::string::npos);
   }
+}
+
+TEST_CASE("pipeline: ICMP errors about a flow reach the backend that owns it", "[pipeline]") {
+  Harness h;
+  // A router on the client's path tells the VIP that a reply (VIP:port → client) needs a
+  // smaller MTU. The backend that owns the client's flow sent that reply.
+  auto icmp_about = [](uint16_t vport, uint16_t cport) {
+    Bytes quoted = PacketBuilder().ipv4(kVip, kClient).df().tcp(vport, cport, kTcpAckFlag)
+                       .payload(1400).build_l3();
+    quoted.resize(20 + 20 + 8);  // the IP header, the TCP header, 8 bytes of data
+    return PacketBuilder().eth(mac(0x99), kOurMac).ipv4(ipv4(192, 0, 2, 1), kVip).icmp(3, 4)
+        .payload(quoted).build();
+  };
+
+  SECTION("DR: forwarded unchanged to the flow's backend") {
+    for (uint16_t cport = 41000; cport < 41100; ++cport) {
+      int owner = backend_of(h.run1(to_vip(cport).build()).out);
+      Bytes icmp = icmp_about(80, cport);
+      Result r = h.run1(icmp);
+      REQUIRE(verdict_text(r.verdict) == "transmit");
+      CHECK(backend_of(r.out) == owner);
+      CHECK(std::equal(r.out.begin() + 12, r.out.end(), icmp.begin() + 12));
+    }
+  }
+  SECTION("NAT: outer destination and quoted source become the backend's") {
+    Result fwd = h.run1(to_vip(42000, 8080).build());
+    uint32_t rip = load32(fwd.out, 14 + 16);
+    Result r = h.run1(icmp_about(8080, 42000));
+    REQUIRE(verdict_text(r.verdict) == "transmit");
+    CHECK(load32(r.out, 14 + 16) == rip);                   // outer destination
+    constexpr std::size_t kQuote = 14 + 20 + 8;             // quoted IP header
+    CHECK(load32(r.out, kQuote + 12) == rip);               // quoted source address
+    CHECK(load16(r.out, kQuote + 20) == be16(kBackends[rip == kBackends[3].ip ? 3 : 4].port));
+    CHECK(shoal::test::ipv4_checksums_valid(r.out));        // outer IP and ICMP checksums
+    Bytes quoted(r.out.begin() + kQuote, r.out.begin() + kQuote + 20);
+    uint32_t sum = 0;
+    for (std::size_t k = 0; k < 20; k += 2) sum += uint32_t(quoted[k]) << 8 | quoted[k + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    CHECK(sum == 0xffff);  // quoted IP header checksum still right
+  }
+  SECTION("an error quoting no service flow goes to the control plane") {
+    Bytes quoted = PacketBuilder().ipv4(kVip, kClient).tcp(9999, 1).build_l3();
+    Bytes icmp = PacketBuilder().eth(mac(0x99), kOurMac).ipv4(ipv4(192, 0, 2, 1), kVip).icmp(3, 1)
+                     .payload(quoted).build();
+    CHECK(verdict_text(h.run1(icmp).verdict) == "control icmp_error");
+  }
+  CHECK(h.balanced());
 }
