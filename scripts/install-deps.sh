@@ -15,7 +15,7 @@ packages=(
   libdpdk-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libbpf-dev libxdp-dev
   libnuma-dev libpcap-dev
   # lab and tests
-  iproute2 ethtool nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
+  iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
 )
 
 missing=()
