@@ -176,17 +176,12 @@ void Director::start_workers() {
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   for (uint32_t w = 0; w < config_.workers.count; ++w, lcore = rte_get_next_lcore(lcore, 1, 0)) {
     workers_.push_back(std::make_unique<Worker>(
-        w, static_cast<uint16_t>(w), wp, *publisher_, to_control_, config_.workers.flow_table_size,
-        config_.workers.flow_timeouts, static_cast<int>(rte_lcore_to_socket_id(lcore))));
+        w, static_cast<uint16_t>(w), wp, *publisher_, to_control_, workers_stop_,
+        config_.workers.flow_table_size, config_.workers.flow_timeouts,
+        static_cast<int>(rte_lcore_to_socket_id(lcore))));
     Worker* worker = workers_.back().get();
-    auto body = [](void* arg) -> int {
-      auto* self = static_cast<std::pair<Worker*, std::atomic<bool>*>*>(arg);
-      self->first->run(*self->second);
-      delete self;
-      return 0;
-    };
-    auto* arg = new std::pair<Worker*, std::atomic<bool>*>(worker, &workers_stop_);
-    if (rte_eal_remote_launch(body, arg, lcore) != 0) fatal("cannot launch worker " + std::to_string(w));
+    if (rte_eal_remote_launch(Worker::launch, worker, lcore) != 0)
+      fatal("cannot launch worker " + std::to_string(w));
     spdlog::info("worker {} on lcore {}: flow table of {} flows ({:.1f} MiB)", w, lcore,
                  worker->flows().capacity(), worker->flows().memory_bytes() / 1048576.0);
   }

@@ -26,12 +26,12 @@ uint32_t now_ms() {
 }
 
 Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
-               rte_ring* to_control, uint32_t flow_capacity, const dp::FlowTimeouts& timeouts,
-               int socket)
+               rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
+               const dp::FlowTimeouts& timeouts, int socket)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      flows_(flow_capacity, timeouts, socket) {}
+      stop_(stop), flows_(flow_capacity, timeouts, socket) {}
 
-void Worker::run(const std::atomic<bool>& stop) {
+void Worker::run() {
   // The default 50 µs timer slack would stretch every short idle sleep to ~60 µs and add it to
   // the latency of the packet that ends the idle spell.
   prctl(PR_SET_TIMERSLACK, 1000UL);
@@ -40,7 +40,7 @@ void Worker::run(const std::atomic<bool>& stop) {
   dp::Verdict verdicts[kRxBurst];
   uint32_t idle_polls = 0;
   uint32_t sleep_us = kMinSleepUs;
-  while (!stop.load(std::memory_order_relaxed)) {
+  while (!stop_.load(std::memory_order_relaxed)) {
     const dp::Snapshot* snap = publisher_.current();
     uint32_t now = now_ms();
     uint32_t received = 0;

@@ -24,11 +24,16 @@ struct WorkerPorts {
 class Worker {
  public:
   Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
-         rte_ring* to_control, uint32_t flow_capacity, const dp::FlowTimeouts& timeouts,
-         int socket);
+         rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
+         const dp::FlowTimeouts& timeouts, int socket);
 
   // The lcore's body; returns when `stop` becomes true.
-  void run(const std::atomic<bool>& stop);
+  void run();
+  // rte_eal_remote_launch's signature for run().
+  static int launch(void* worker) {
+    static_cast<Worker*>(worker)->run();
+    return 0;
+  }
 
   const dp::WorkerCounters& counters() const { return counters_; }
   const dp::FlowTable& flows() const { return flows_; }
@@ -44,6 +49,7 @@ class Worker {
   WorkerPorts ports_;
   SnapshotPublisher& publisher_;
   rte_ring* to_control_;
+  const std::atomic<bool>& stop_;
   dp::FlowTable flows_;         // this worker's alone
   dp::WorkerCounters counters_;  // dp: wo, cp: ro
 };
