@@ -170,7 +170,7 @@ void FlowTable::release(FlowEntry& e, uint32_t now_ms) {
   else
     ++stats_.evicted[static_cast<std::size_t>(e.state)];
   e.state = FlowState::empty;
-  --size_;
+  size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint16_t backend,
@@ -184,7 +184,7 @@ FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint16_t backend
   release(*slot, now_ms);
   *slot = FlowEntry{key.src_ip, key.dst_ip, key.src_port, key.dst_port,
                     now_ms,     backend,    key.proto,    state};
-  ++size_;
+  size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   ++stats_.inserted;
   return slot;
 }
@@ -195,7 +195,7 @@ void FlowTable::age(uint32_t now_ms, uint32_t max_buckets) {
     for (FlowEntry& e : buckets_[age_cursor_].entries) {
       if (e.state != FlowState::empty && expired(e, now_ms)) {
         e.state = FlowState::empty;
-        --size_;
+        size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         ++stats_.expired;
       }
     }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -113,7 +114,7 @@ class FlowTable {
   uint32_t capacity() const { return bucket_count_ * kFlowEntriesPerBucket; }
   uint32_t bucket_count() const { return bucket_count_; }
   // Occupied entries, including expired ones not yet aged out.
-  uint32_t size() const { return size_; }
+  uint32_t size() const { return size_.load(std::memory_order_relaxed); }
   const FlowTableStats& stats() const { return stats_; }
   const FlowTimeouts& timeouts() const { return timeouts_; }
   std::size_t memory_bytes() const { return std::size_t(bucket_count_) * sizeof(FlowBucket); }
@@ -141,7 +142,7 @@ class FlowTable {
   static constexpr uint32_t kMaxCuckooMoves = 16;
   uint32_t age_cursor_ = 0;
   uint32_t walk_seed_ = 1;  // picks the cuckoo walk's entries; deterministic for tests
-  uint32_t size_ = 0;
+  std::atomic<uint32_t> size_{0};  // dp: wo (its worker), cp: ro (flow counts)
   bool rte_allocated_ = false;
   FlowTimeouts timeouts_;
   FlowTableStats stats_;
