@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds shoal (release and ASan+UBSan) and runs its test suites.
 #   ./scripts/test.sh          every suite
-#   ./scripts/test.sh unit     one suite (unit; later also e2e, fuzz)
+#   ./scripts/test.sh unit     one suite: unit (Catch2, release and ASan+UBSan builds) or
+#                              e2e (pytest in the network-namespace lab)
 # Ends with one line "N passed, N failed" counting test cases across every suite run, and
 # exits non-zero if any failed.
 set -uo pipefail
@@ -9,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 suite=${1:-all}
 case "$suite" in
-  all | unit) ;;
-  *) echo "test.sh: unknown suite '$suite' (expected: unit)" >&2; exit 2 ;;
+  all | unit | e2e) ;;
+  *) echo "test.sh: unknown suite '$suite' (expected: unit or e2e)" >&2; exit 2 ;;
 esac
 
 ./scripts/install-deps.sh || exit 1
@@ -22,6 +23,7 @@ echo "== build: asan+ubsan"
 
 total_passed=0
 total_failed=0
+total_skipped=0
 
 # Runs one Catch2 binary and adds its test-case counts to the totals.
 run_catch() {  # run_catch LABEL BINARY [ARGS...]
@@ -60,5 +62,43 @@ if [[ $suite == all || $suite == unit ]]; then
     run_catch "unit (asan+ubsan)" build/asan/tests/unit/shoal_unit_tests
 fi
 
-echo "$total_passed passed, $total_failed failed"
+# Runs a pytest suite and adds its counts (from its JUnit report) to the totals.
+run_pytest() {  # run_pytest LABEL PATH...
+  local label=$1; shift
+  local report
+  report=$(mktemp --suffix=.xml)
+  echo "== $label"
+  SHOAL_BUILD_DIR=build/release /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    --junitxml="$report" "$@" 2>&1 | tail -30
+  local counts
+  counts=$(/usr/bin/python3 - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 1 0"); sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+tests = sum(int(s.get("tests", 0)) for s in suites)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+# A run that collected nothing has failed: a suite that cannot fail is no suite.
+print(tests - bad - skipped, bad if tests else 1, skipped)
+PY
+)
+  read -r passed failed skipped <<<"$counts"
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+  total_skipped=$((total_skipped + skipped))
+  rm -f "$report"
+}
+
+if [[ $suite == all || $suite == e2e ]]; then
+  run_pytest "e2e (network-namespace lab)" tests/e2e
+fi
+
+if ((total_skipped)); then
+  echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+else
+  echo "$total_passed passed, $total_failed failed"
+fi
 [[ $total_failed -eq 0 ]]
