@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "check_spec.h"
 #include "flow_table.h"
 #include "maglev.h"
 #include "snapshot.h"
@@ -71,6 +72,9 @@ struct BackendConfig {
   uint16_t port = 0;             // defaults to the service port; DR/TUN cannot change it
   uint32_t weight = 1;           // 0..65535; 0 = drain
   uint16_t id = dp::kNoBackend;  // stable id: see assign_backend_ids()
+  // The check this backend gets: its service's `health_check:` with the backend's own
+  // `health_check:` keys laid over it; type none (always up) when neither has one.
+  hc::CheckSpec health;
 };
 
 struct ServiceConfig {
@@ -82,6 +86,8 @@ struct ServiceConfig {
   dp::HashOn hash = dp::HashOn::five_tuple;
   uint32_t maglev_size = dp::kDefaultMaglevSize;  // prime, > number of backends
   std::vector<BackendConfig> backends;            // at least one
+  // The service's `health_check:` as written (backends hold the effective spec).
+  hc::CheckSpec health;
 };
 
 struct NeighbourConfig {  // a static ARP entry
@@ -128,6 +134,10 @@ LoadResult load_config_string(const std::string& text, const std::string& name =
 // reused, lowest first. `previous` may be null (first load). `next` must hold at most
 // kMaxBackends backends, as a validated Config does.
 void assign_backend_ids(Config& next, const Config* previous);
+
+// The health checker's targets: one per backend, keyed by (service name, backend name),
+// checked at the backend's address with its effective health_check.
+std::vector<hc::Target> health_targets(const Config& config);
 
 // Strict parsers, shared with the API and shoalctl: dotted quad without leading zeros;
 // "a.b.c.d/len"; "xx:xx:xx:xx:xx:xx" (hex, either case).

@@ -295,8 +295,8 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
         wieght: 2
 )",
                  "t.yaml:12: ",
-                 "unknown key 'wieght' in a backend (allowed: name, address, port, weight); "
-                 "did you mean 'weight'?");
+                 "unknown key 'wieght' in a backend (allowed: name, address, port, weight, "
+                 "health_check); did you mean 'weight'?");
   }
   SECTION("no suggestion when nothing is close") {
     const LoadResult r = load(kPort + "services: []\nworkers: {colour: blue}\n");
@@ -323,8 +323,8 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
-                 "protocol, forwarding, hash, maglev_size, backends); did you mean "
-                 "'forwarding'?");
+                 "protocol, forwarding, hash, maglev_size, backends, health_check); did you "
+                 "mean 'forwarding'?");
   }
   SECTION("a key given twice") {
     expect_error(kPort + "services: []\ntunnel_ttl: 3\ntunnel_ttl: 4\n", "t.yaml:7: ",
@@ -909,4 +909,323 @@ TEST_CASE("config: a service whose backends are all drained loads with a warning
   REQUIRE(r.warnings.size() == 1);
   CHECK(r.warnings[0] ==
         "t.yaml:6: service 'web': every backend has weight 0: it takes no new flows");
+}
+
+// ---- health checks ----
+
+namespace {
+
+using shoal::hc::CheckSpec;
+using shoal::hc::CheckType;
+using shoal::hc::StatusRange;
+
+// A service "web" whose keys start at line 5; `health` is inserted at the service level
+// (from line 10 on) and `backends` is the backends list, both indented as in a service.
+std::string web(const std::string& health, const std::string& backends =
+                                               "      - address: 10.0.0.11\n") {
+  return kPort + R"(services:
+  - name: web
+    vip: 10.0.0.100
+    port: 80
+    forwarding: dr
+)" + health + "    backends:\n" + backends;
+}
+
+}  // namespace
+
+TEST_CASE("config: health checks default to none, and to the documented values", "[config][health]") {
+  SECTION("no health_check: type none (always up)") {
+    const LoadResult r = load(web(""));
+    INFO("errors:\n" << all(r.errors));
+    REQUIRE(r.config);
+    CHECK(r.config->services[0].health == CheckSpec{});
+    CHECK(r.config->services[0].backends[0].health.type == CheckType::none);
+  }
+  SECTION("a type alone: every other key at its default") {
+    const LoadResult r = load(web("    health_check: {type: http}\n"));
+    INFO("errors:\n" << all(r.errors));
+    REQUIRE(r.config);
+    CHECK(r.warnings.empty());
+    const CheckSpec& h = r.config->services[0].backends[0].health;
+    CHECK(h.type == CheckType::http);
+    CHECK(h.interval_ms == 2000);
+    CHECK(h.timeout_ms == 1000);
+    CHECK(h.rise == 2);
+    CHECK(h.fall == 3);
+    CHECK_FALSE(h.initial_up);
+    CHECK(h.spread == 1.0);
+    CHECK(h.port == 0);
+    CHECK(h.path == "/");
+    CHECK(h.host.empty());
+    CHECK(h.expect_status == std::vector<StatusRange>{{200, 399}});
+    CHECK(h.body.empty());
+    CHECK(h.read_limit == 65536);
+    CHECK_FALSE(h.verify_tls);
+  }
+}
+
+TEST_CASE("config: a service's health_check, and backends that override its keys",
+          "[config][health]") {
+  const LoadResult r = load(web(R"(    health_check:
+      type: https
+      interval: 0.5
+      timeout: 0.25
+      rise: 1
+      fall: 5
+      initial: up
+      spread: 0.3
+      port: 8443
+      path: /healthz?full=1
+      host: www.example.com
+      expect: [200, "204-206", 301-302]
+      body: OK
+      read_limit: 1024
+      verify_tls: true
+)",
+                                R"(      - name: rs1
+        address: 10.0.0.11
+      - name: rs2
+        address: 10.0.0.12
+        health_check: {type: tcp, port: 22, interval: 3, timeout: 2}
+      - name: rs3
+        address: 10.0.0.13
+        health_check:
+          path: /other
+          expect: 503
+      - name: rs4
+        address: 10.0.0.14
+        health_check: {type: udp, payload: ping, expect: pong}
+      - name: rs5
+        address: 10.0.0.15
+        health_check:
+          type: exec
+          command: "curl -sf http://$SHOAL_BACKEND_ADDRESS/"
+      - name: rs6
+        address: 10.0.0.16
+        health_check:
+          type: exec
+          command: [/usr/local/bin/check, --port, "80"]
+          weight_from_output: true
+      - name: rs7
+        address: 10.0.0.17
+        health_check: {type: none}
+)"));
+  INFO("errors:\n" << all(r.errors) << "warnings:\n" << all(r.warnings));
+  REQUIRE(r.config);
+  CHECK(r.warnings.empty());
+  const ServiceConfig& s = r.config->services[0];
+  REQUIRE(s.backends.size() == 7);
+
+  CheckSpec https;
+  https.type = CheckType::https;
+  https.interval_ms = 500;
+  https.timeout_ms = 250;
+  https.rise = 1;
+  https.fall = 5;
+  https.initial_up = true;
+  https.spread = 0.3;
+  https.port = 8443;
+  https.path = "/healthz?full=1";
+  https.host = "www.example.com";
+  https.expect_status = {{200, 200}, {204, 206}, {301, 302}};
+  https.body = "OK";
+  https.read_limit = 1024;
+  https.verify_tls = true;
+  CHECK(s.health == https);
+  CHECK(s.backends[0].health == https);
+
+  const CheckSpec& tcp = s.backends[1].health;  // inherits the timing it does not override
+  CHECK(tcp.type == CheckType::tcp);
+  CHECK(tcp.port == 22);
+  CHECK(tcp.interval_ms == 3000);
+  CHECK(tcp.timeout_ms == 2000);
+  CHECK(tcp.rise == 1);
+  CHECK(tcp.fall == 5);
+  CHECK(tcp.initial_up);
+
+  CheckSpec other = https;
+  other.path = "/other";
+  other.expect_status = {{503, 503}};
+  CHECK(s.backends[2].health == other);
+
+  const CheckSpec& udp = s.backends[3].health;
+  CHECK(udp.type == CheckType::udp);
+  CHECK(udp.payload == "ping");
+  CHECK(udp.expect_reply == "pong");
+  CHECK(udp.port == 8443);
+
+  const CheckSpec& sh = s.backends[4].health;
+  CHECK(sh.type == CheckType::exec);
+  CHECK(sh.command ==
+        std::vector<std::string>{"/bin/sh", "-c", "curl -sf http://$SHOAL_BACKEND_ADDRESS/"});
+  CHECK_FALSE(sh.weight_from_output);
+  const CheckSpec& argv = s.backends[5].health;
+  CHECK(argv.command == std::vector<std::string>{"/usr/local/bin/check", "--port", "80"});
+  CHECK(argv.weight_from_output);
+
+  CHECK(s.backends[6].health.type == CheckType::none);
+}
+
+TEST_CASE("config: health_check mistakes are reported on their line", "[config][health]") {
+  auto hc = [](const std::string& keys) { return web("    health_check:\n" + keys); };
+  // The service's health_check keys start at line 11.
+  expect_error(hc("      type: icmp\n"), "t.yaml:11: ",
+               "'type' must be one of tcp|http|https|udp|exec|none, got 'icmp'");
+  expect_error(hc("      type: tcp\n      interval: 2s\n"), "t.yaml:12: ",
+               "'interval' must be a number of seconds in 0.1..3600 s (at most 3 decimals), got "
+               "'2s'");
+  expect_error(hc("      type: tcp\n      interval: 0.05\n"), "t.yaml:12: ",
+               "'interval' 0.05 s is out of range 0.1..3600 s");
+  expect_error(hc("      type: tcp\n      timeout: 0.0001\n"), "t.yaml:12: ",
+               "at most 3 decimals");
+  expect_error(hc("      type: tcp\n      timeout: 2\n"), "t.yaml:12: ",
+               "'timeout' (2 s) must be less than 'interval' (2 s): checks of one backend must "
+               "not overlap");
+  expect_error(hc("      type: tcp\n      interval: 0.5\n"), "t.yaml:12: ",
+               "'timeout' (1 s) must be less than 'interval' (0.5 s)");
+  expect_error(hc("      type: tcp\n      rise: 0\n"), "t.yaml:12: ",
+               "'rise' 0 is out of range 1..100");
+  expect_error(hc("      type: tcp\n      fall: many\n"), "t.yaml:12: ",
+               "'fall' must be an integer in 1..100, got 'many'");
+  expect_error(hc("      type: tcp\n      initial: maybe\n"), "t.yaml:12: ",
+               "'initial' must be one of up|down, got 'maybe'");
+  expect_error(hc("      type: tcp\n      spread: 1.5\n"), "t.yaml:12: ",
+               "'spread' must be a number in 0..1");
+  expect_error(hc("      type: tcp\n      port: 0\n"), "t.yaml:12: ",
+               "'port' 0 is out of range 1..65535");
+  expect_error(hc("      type: http\n      path: health\n"), "t.yaml:12: ",
+               "'path' 'health' must start with '/'");
+  expect_error(hc("      type: http\n      host: \"bad host\"\n"), "t.yaml:12: ",
+               "'host' 'bad host' is not a host name");
+  expect_error(hc("      type: http\n      expect: 2xx\n"), "t.yaml:12: ",
+               "'expect' '2xx' is not an HTTP status (100..599) or a range of them such as "
+               "200-299");
+  expect_error(hc("      type: http\n      expect:\n        - 200\n        - 300-200\n"),
+               "t.yaml:14: ", "'expect' '300-200' is not an HTTP status");
+  expect_error(hc("      type: http\n      expect: []\n"), "t.yaml:12: ",
+               "'expect' must list at least one status or range");
+  expect_error(hc("      type: https\n      verify_tls: yes\n"), "t.yaml:12: ",
+               "'verify_tls' must be true or false, got 'yes'");
+  expect_error(hc("      type: http\n      read_limit: 0\n"), "t.yaml:12: ",
+               "'read_limit' 0 is out of range 1..16777216");
+  expect_error(hc("      type: http\n      body: \"0123456789\"\n      read_limit: 5\n"),
+               "t.yaml:12: ", "'body' (10 bytes) is longer than 'read_limit' (5 bytes)");
+  expect_error(hc("      type: exec\n"), "t.yaml:11: ",
+               "an exec check needs a 'command' (a list of arguments, or a string run by "
+               "/bin/sh -c)");
+  expect_error(hc("      type: exec\n      command: []\n"), "t.yaml:12: ",
+               "'command' must be a string (run by /bin/sh -c) or a non-empty list of "
+               "arguments, got an empty list");
+  expect_error(hc("      type: exec\n      command: [\"\", x]\n"), "t.yaml:12: ",
+               "'command' must start with the program to run");
+  expect_error(hc("      type: exec\n      command: true\n      weight_from_output: 1\n"),
+               "t.yaml:13: ", "'weight_from_output' must be true or false, got '1'");
+  expect_error(hc("      type: tcp\n      intervall: 3\n"), "t.yaml:12: ",
+               "unknown key 'intervall' in 'health_check' (allowed: type, interval, timeout, "
+               "rise, fall, initial, spread, port, path, host, expect, body, read_limit, "
+               "verify_tls, payload, command, weight_from_output); did you mean 'interval'?");
+  expect_error(web("    health_check: tcp\n"), "t.yaml:10: ",
+               "'health_check' must be a map, got a scalar");
+}
+
+TEST_CASE("config: health_check keys of another check type", "[config][health]") {
+  auto hc = [](const std::string& keys, const std::string& backends =
+                                            "      - address: 10.0.0.11\n") {
+    return web("    health_check:\n" + keys, backends);
+  };
+  expect_error(hc("      type: tcp\n      path: /health\n"), "t.yaml:12: ",
+               "'path' does not apply to a tcp check (it is for http and https checks)");
+  expect_error(hc("      type: http\n      verify_tls: true\n"), "t.yaml:12: ",
+               "'verify_tls' does not apply to a http check (it is for https checks)");
+  expect_error(hc("      type: exec\n      command: x\n      payload: hi\n"), "t.yaml:13: ",
+               "'payload' does not apply to a exec check (it is for udp checks)");
+  expect_error(hc("      type: udp\n      weight_from_output: true\n"), "t.yaml:12: ",
+               "'weight_from_output' does not apply to a udp check (it is for exec checks)");
+  SECTION("one mistake, one error, however many backends inherit it") {
+    const LoadResult r = load(hc("      type: tcp\n      path: /health\n      interval: x\n",
+                                 "      - address: 10.0.0.11\n      - address: 10.0.0.12\n"
+                                 "      - address: 10.0.0.13\n"));
+    INFO("errors:\n" << all(r.errors));
+    REQUIRE(r.errors.size() == 2);
+    CHECK(r.errors[0].rfind("t.yaml:12: 'path' does not apply to a tcp check", 0) == 0);
+    CHECK(r.errors[1].rfind("t.yaml:13: 'interval' must be a number of seconds", 0) == 0);
+  }
+  SECTION("a backend's own key for another type is reported at the backend") {
+    expect_error(web("    health_check: {type: http}\n",
+                     "      - address: 10.0.0.11\n        health_check: {type: tcp, body: x}\n"),
+                 "t.yaml:13: ", "'body' does not apply to a tcp check");
+  }
+  SECTION("a service's http keys serve the backends that keep the http check") {
+    expect_valid(web("    health_check: {type: http, path: /h, expect: 204}\n",
+                     "      - address: 10.0.0.11\n      - address: 10.0.0.12\n"
+                     "        health_check: {type: tcp}\n"));
+    // With no type at the service, its keys wait for the backends' types.
+    expect_valid(web("    health_check: {path: /h}\n",
+                     "      - address: 10.0.0.11\n        health_check: {type: http}\n"));
+  }
+  SECTION("a service key no backend can use") {
+    expect_error(web("    health_check: {type: http, path: /h}\n",
+                     "      - address: 10.0.0.11\n        health_check: {type: tcp}\n"),
+                 "t.yaml:10: ",
+                 "'path' is used by no backend: every backend that inherits it has a check of "
+                 "another type (it is for http and https checks)");
+  }
+  SECTION("expect means a status for http and a reply substring for udp") {
+    const LoadResult r = load(web("    health_check: {type: udp, expect: \"200\"}\n",
+                                  "      - address: 10.0.0.11\n      - address: 10.0.0.12\n"
+                                  "        health_check: {type: http}\n"));
+    INFO("errors:\n" << all(r.errors));
+    REQUIRE(r.config);
+    CHECK(r.config->services[0].backends[0].health.expect_reply == "200");
+    CHECK(r.config->services[0].backends[1].health.expect_status ==
+          std::vector<StatusRange>{{200, 200}});
+  }
+}
+
+TEST_CASE("config: a health_check spec is checked whole for each backend", "[config][health]") {
+  SECTION("a backend's interval against the service's timeout: reported at the backend") {
+    const LoadResult r = load(web("    health_check: {type: tcp, timeout: 1.5}\n",
+                                  "      - address: 10.0.0.11\n"
+                                  "      - address: 10.0.0.12\n"
+                                  "        health_check: {interval: 1}\n"));
+    INFO("errors:\n" << all(r.errors));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0] == "t.yaml:14: 'timeout' (1.5 s) must be less than 'interval' (1 s): checks "
+                         "of one backend must not overlap");
+  }
+  SECTION("an exec check whose command each backend gives") {
+    expect_valid(web("    health_check: {type: exec, timeout: 0.5}\n",
+                     "      - address: 10.0.0.11\n        health_check: {command: \"true\"}\n"));
+    expect_error(web("    health_check: {type: exec}\n",
+                     "      - address: 10.0.0.11\n        health_check: {command: \"true\"}\n"
+                     "      - address: 10.0.0.12\n"),
+                 "t.yaml:10: ", "an exec check needs a 'command'");
+  }
+  SECTION("a health_check without a type runs no check: a warning") {
+    const LoadResult r = load(web("    health_check: {interval: 5}\n"));
+    INFO("errors:\n" << all(r.errors));
+    REQUIRE(r.config);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0] ==
+          "t.yaml:10: 'health_check' has no 'type': no check runs (the type defaults to none)");
+  }
+}
+
+TEST_CASE("config: health_targets() gives the checker one target per backend", "[config][health]") {
+  const LoadResult r = load(web("    health_check: {type: tcp}\n",
+                                "      - address: 10.0.0.11\n      - name: rs2\n"
+                                "        address: 10.0.0.12\n"
+                                "        health_check: {type: http, port: 8080}\n"));
+  INFO("errors:\n" << all(r.errors));
+  REQUIRE(r.config);
+  const std::vector<shoal::hc::Target> targets = shoal::cp::health_targets(*r.config);
+  REQUIRE(targets.size() == 2);
+  CHECK(targets[0].key == shoal::hc::TargetKey{"web", "10.0.0.11:80"});
+  CHECK(targets[0].address == ipv4(10, 0, 0, 11));
+  CHECK(targets[0].port == 80);
+  CHECK(targets[0].check_port() == 80);
+  CHECK(targets[0].spec.type == CheckType::tcp);
+  CHECK(targets[1].key == shoal::hc::TargetKey{"web", "rs2"});
+  CHECK(targets[1].spec.type == CheckType::http);
+  CHECK(targets[1].check_port() == 8080);
 }
