@@ -166,6 +166,8 @@ void Director::start_workers() {
     std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
     neighbours_.add_static(n.address, ports_[static_cast<std::size_t>(std::max(port, 0))].id, mac);
   }
+  health_checker_ = std::make_unique<hc::HealthChecker>();
+  update_health_targets();
   publish("start");
 
   WorkerPorts wp;
@@ -230,7 +232,8 @@ void Director::control_loop(Signals& signals) {
         announced_twice = true;
       }
     }
-    if (snapshot_dirty_) publish("neighbours changed");
+    apply_health_transitions();
+    if (snapshot_dirty_) publish("neighbours or health changed");
     if (signals.reload.exchange(false)) reload();
     if (signals.dump_counters.exchange(false)) dump_counters();
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -326,7 +329,8 @@ void Director::announce_addresses() {
 void Director::publish(const char* why) {
   snapshot_dirty_ = false;
   std::string error;
-  auto snapshot = dp::Snapshot::build(build_snapshot_spec(config_, ports_, neighbours_), &error);
+  auto snapshot =
+      dp::Snapshot::build(build_snapshot_spec(config_, ports_, neighbours_, health_), &error);
   if (!snapshot) {
     spdlog::error("cannot build a snapshot ({}): {}", why, error);
     return;
@@ -359,6 +363,7 @@ void Director::reload() {
   }
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
+  update_health_targets();
   neighbours_.set_wanted(wanted_neighbours(config_, ports_), now_ms());
   for (const NeighbourConfig& n : config_.neighbours) {
     rte_ether_addr mac;
@@ -369,6 +374,34 @@ void Director::reload() {
   announce_addresses();
   spdlog::info("reloaded: {} service(s), {} backend(s)", config_.services.size(),
                config_.backend_count());
+}
+
+// Hands the checker the backends of the running config. Backends that stay keep their state;
+// new ones start in their check's initial state.
+void Director::update_health_targets() {
+  health_checker_->set_targets(health_targets(config_));
+  HealthView view;
+  for (const ServiceConfig& svc : config_.services) {
+    for (const BackendConfig& b : svc.backends) {
+      hc::TargetKey key{svc.name, b.name};
+      if (auto status = health_checker_->last_result(key)) view[key] = {status->up, status->weight};
+    }
+  }
+  health_ = std::move(view);
+}
+
+void Director::apply_health_transitions() {
+  for (const hc::Transition& t : health_checker_->take_transitions()) {
+    auto it = health_.find(t.key);
+    if (it == health_.end()) continue;  // a backend a reload has just removed
+    if (t.up)
+      spdlog::info("{}", hc::to_string(t));
+    else
+      spdlog::warn("{}", hc::to_string(t));
+    it->second.up = t.up;
+    if (t.weight) it->second.weight = t.weight;
+    snapshot_dirty_ = true;
+  }
 }
 
 void Director::dump_counters() const {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "checker.h"
 #include "config.h"
 #include "neighbours.h"
 #include "publisher.h"
@@ -45,6 +46,8 @@ class Director {
   void announce_addresses();
   void publish(const char* why);
   void reload();
+  void update_health_targets();
+  void apply_health_transitions();
   void dump_counters() const;
   int port_index(uint16_t dpdk_id) const;
   bool owns_address(uint32_t ip) const;
@@ -61,6 +64,8 @@ class Director {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> workers_stop_{false};
   Neighbours neighbours_;
+  std::unique_ptr<hc::HealthChecker> health_checker_;
+  HealthView health_;
   bool snapshot_dirty_ = false;
   uint64_t control_frames_ = 0;
 };

@@ -86,7 +86,7 @@ std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
 }
 
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
-                                     const Neighbours& neighbours) {
+                                     const Neighbours& neighbours, const HealthView& health) {
   dp::SnapshotSpec spec;
   spec.tunnel_ttl = config.tunnel_ttl;
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
@@ -133,8 +133,10 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
       bs.id = b.id;
       bs.ip = b.address;
       bs.port = dp::be16(b.port);
-      bs.weight = b.weight;
-      bs.healthy = true;
+      auto h = health.find(hc::TargetKey{svc.name, b.name});
+      bs.healthy = h == health.end() || h->second.up;
+      // A configured weight of 0 drains the backend whatever its check says.
+      bs.weight = b.weight == 0 || h == health.end() ? b.weight : h->second.weight.value_or(b.weight);
       int port = -1;
       uint32_t hop = next_hop_address(config, b.address, port);
       if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);

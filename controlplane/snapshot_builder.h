@@ -5,8 +5,11 @@
 
 #include <rte_ether.h>
 
+#include <map>
+#include <optional>
 #include <vector>
 
+#include "check_spec.h"
 #include "config.h"
 #include "neighbours.h"
 #include "snapshot.h"
@@ -24,7 +27,14 @@ struct PortHandle {
 std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
                                                  const std::vector<PortHandle>& ports);
 
+// What the health checks last said of a backend. Backends without an entry count as up.
+struct BackendHealth {
+  bool up = true;
+  std::optional<uint32_t> weight;  // from an exec check's output
+};
+using HealthView = std::map<hc::TargetKey, BackendHealth>;
+
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
-                                     const Neighbours& neighbours);
+                                     const Neighbours& neighbours, const HealthView& health);
 
 }  // namespace shoal::cp
