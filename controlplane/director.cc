@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "control_packets.h"
+#include "forward.h"
 #include "packet.h"
 
 namespace shoal::cp {
@@ -24,6 +25,8 @@ constexpr uint32_t kControlRingSize = 4096;
 constexpr uint32_t kControlTxRingSize = 1024;
 constexpr uint32_t kNeighbourTickMs = 100;
 constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP after start
+constexpr uint32_t kResolveIntervalMs = 200;   // between on-demand ARP requests for a client
+constexpr std::size_t kMaxResolving = 4096;    // bounds the on-demand table under a scan
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
 
@@ -267,6 +270,7 @@ void Director::send(uint16_t port_index, const uint8_t* frame, uint16_t len) {
   if (rte_ring_enqueue(control_tx_[port_index], m) != 0) rte_pktmbuf_free(m);
 }
 
+// The worker stored why it handed the frame over in mbuf->hash.usr (see Worker::dispatch).
 void Director::handle_control_frame(rte_mbuf* m) {
   ++control_frames_;
   auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
@@ -278,33 +282,57 @@ void Director::handle_control_frame(rte_mbuf* m) {
     return;
   }
   const auto port = static_cast<std::size_t>(index);
-  if (auto arp = read_arp(frame, p)) {
-    // Learn who is on our subnets: the clients of NAT services announce themselves this way.
-    if (config_.on_link_port(arp->sender_ip) == index &&
-        neighbours_.learn(arp->sender_ip, m->port, arp->sender_mac, now_ms()))
-      snapshot_dirty_ = true;
-    if (arp->op == RTE_ARP_OP_REQUEST && owns_address(arp->target_ip) &&
-        arp->sender_ip != arp->target_ip) {
-      uint8_t reply[kArpFrameLen];
-      write_arp_reply(reply, ports_[port].mac, arp->target_ip, arp->sender_mac, arp->sender_ip);
-      send(static_cast<uint16_t>(index), reply, kArpFrameLen);
+  const PortConfig& pc = config_.ports[port];
+  const uint32_t our_ip = pc.addresses.front().address;
+  switch (static_cast<dp::ControlReason>(m->hash.usr)) {
+    case dp::ControlReason::arp:
+      if (auto arp = read_arp(frame, p)) {
+        // Learn who is on our subnets: clients of NAT services announce themselves this way.
+        if (config_.on_link_port(arp->sender_ip) == index &&
+            neighbours_.learn(arp->sender_ip, m->port, arp->sender_mac, now_ms()))
+          snapshot_dirty_ = true;
+        if (arp->op == RTE_ARP_OP_REQUEST && owns_address(arp->target_ip) &&
+            arp->sender_ip != arp->target_ip) {
+          uint8_t reply[kArpFrameLen];
+          write_arp_reply(reply, ports_[port].mac, arp->target_ip, arp->sender_mac,
+                          arp->sender_ip);
+          send(static_cast<uint16_t>(index), reply, kArpFrameLen);
+        }
+      }
+      break;
+    case dp::ControlReason::local:
+      if (make_echo_reply(frame, len, p) && rte_ring_enqueue(control_tx_[port], m) == 0) return;
+      break;
+    case dp::ControlReason::frag_needed: {
+      uint8_t out[kIcmpErrorMaxFrame];
+      uint16_t n = write_icmp_error(out, frame, p, our_ip, 3, 4,
+                                    static_cast<uint16_t>(pc.mtu - dp::kIpipOverhead));
+      send(static_cast<uint16_t>(index), out, n);
+      break;
     }
-  } else if (p.l3 == dp::L3::ipv4 && owns_address(p.dst_ip) && make_echo_reply(frame, len, p)) {
-    if (rte_ring_enqueue(control_tx_[port], m) == 0) return;
-  } else if (p.l3 == dp::L3::ipv4 && p.has_l4 && !owns_address(p.src_ip)) {
-    // The dataplane handed this up because the sender must be told: TUN encapsulation over
-    // the MTU with DF set, or a NAT hop that would expire the TTL. Either way the answer is
-    // an ICMP error from our address; which one follows from the packet.
-    const PortConfig& pc = config_.ports[port];
-    uint8_t out[kIcmpErrorMaxFrame];
-    uint16_t out_len = 0;
-    bool df = frame[p.l3_offset + 6] & 0x40;
-    if (p.ttl <= 1)
-      out_len = write_icmp_error(out, frame, p, pc.addresses.front().address, 11, 0, 0);
-    else if (df && p.l3_end - p.l3_offset + 20u > pc.mtu)
-      out_len = write_icmp_error(out, frame, p, pc.addresses.front().address, 3, 4,
-                                 static_cast<uint16_t>(pc.mtu - 20));
-    if (out_len) send(static_cast<uint16_t>(index), out, out_len);
+    case dp::ControlReason::ttl_exceeded: {
+      uint8_t out[kIcmpErrorMaxFrame];
+      uint16_t n = write_icmp_error(out, frame, p, our_ip, 11, 0, 0);
+      send(static_cast<uint16_t>(index), out, n);
+      break;
+    }
+    case dp::ControlReason::resolve: {
+      // A NAT reply to an on-link client ARP has not resolved: ask, at most every 200 ms per
+      // address. The sender retransmits; the answer is learned like any ARP.
+      uint32_t now = now_ms();
+      auto [it, fresh] = resolving_.try_emplace(p.dst_ip, now);
+      if (fresh || now - it->second >= kResolveIntervalMs) {
+        it->second = now;
+        uint8_t request[kArpFrameLen];
+        write_arp_request(request, ports_[port].mac, our_ip, p.dst_ip);
+        send(static_cast<uint16_t>(index), request, kArpFrameLen);
+      }
+      if (resolving_.size() > kMaxResolving) resolving_.clear();
+      break;
+    }
+    case dp::ControlReason::vrrp:
+    case dp::ControlReason::icmp_error:
+      break;  // no VRRP yet; ICMP errors about no flow of ours are for nobody
   }
   rte_pktmbuf_free(m);
 }

@@ -7,6 +7,7 @@
 #include <rte_ring.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,7 @@ class Director {
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   bool snapshot_dirty_ = false;
+  std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
   uint64_t control_frames_ = 0;
 };
 

@@ -80,6 +80,7 @@ void Worker::dispatch(rte_mbuf** pkts, const dp::Verdict* verdicts, uint16_t n) 
   }
   for (uint16_t i = 0; i < n; ++i) {
     if (verdicts[i].action == dp::Action::to_control) {
+      pkts[i]->hash.usr = verdicts[i].reason;  // tells the control plane what to do with it
       control[n_control++] = pkts[i];
     } else if (verdicts[i].action == dp::Action::drop) {
       rte_pktmbuf_free(pkts[i]);

@@ -265,7 +265,9 @@ void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
   }
   const NextHopSpec& nh = snap_.next_hop(hop);
   if (!nh.resolved) {
-    drop(i, DropReason::neighbour_unresolved);
+    // Clients are learned from their ARP; one whose entry the director lacks (it restarted,
+    // or took over, while the client's cache still held the VIP) is resolved on demand.
+    control(i, ControlReason::resolve);
     return;
   }
   uint8_t* frame = frame_of(m);

@@ -75,12 +75,13 @@ def pytest_runtest_makereport(item, call):
 class Lab:
     """One scripts/lab topology: client, director d1, real servers rs1..rsN."""
 
-    def __init__(self, mode, servers=3, prefix=LAB_PREFIX):
+    def __init__(self, mode, servers=3, prefix=LAB_PREFIX, mgmt=False):
         # Interface names (at most 15 characters) are made of it: "<prefix>-clientp".
         assert re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix), \
             f"SHOAL_E2E_LAB={prefix!r}: up to 7 lower-case letters and digits"
         self.mode = mode
         self.servers = servers
+        self.mgmt = mgmt  # the director's kernel gets a management interface (health checks)
         self.prefix = prefix
         self.state = Path(f"/run/{prefix}-lab")
         self.env = dict(os.environ, SHOAL_LAB=prefix, SHOAL_BUILD_DIR=str(build_dir()))
@@ -91,7 +92,8 @@ class Lab:
         return run(REPO / "scripts" / "lab", *args, env=self.env, timeout=timeout)
 
     def up(self):
-        self.lab("up", "--mode", self.mode, "--servers", self.servers)
+        self.lab("up", "--mode", self.mode, "--servers", self.servers,
+                 *(["--mgmt"] if self.mgmt else []))
         # Ephemeral ports stay clear of 10000-29999, which tests bind explicitly: a fixed set
         # of 5-tuples spreads over the servers the same way on every run, and the warm-up's
         # ports (Lab.fresh_port) are never reused.
@@ -345,7 +347,7 @@ class Shoald:
         return fc
 
 
-def start_lab(request, tmp_path_factory, spec, servers=3):
+def start_lab(request, tmp_path_factory, spec, servers=3, mgmt=False):
     """For a module fixture: a lab for `spec` ('dr', 'nat-2w', ...) and a Shoald (not yet
     started) in it, torn down in order when the module is done — shoald stopped with SIGTERM
     (its exit dump must balance), then every namespace of the lab removed, also when the
@@ -353,7 +355,7 @@ def start_lab(request, tmp_path_factory, spec, servers=3):
     if not shoald_path().exists():
         pytest.fail(f"shoald not built at {shoald_path()} (./scripts/build.sh release)")
     mode, workers = mode_params(spec)
-    lab = Lab(mode, servers=servers)
+    lab = Lab(mode, servers=servers, mgmt=mgmt)
     request.addfinalizer(lab.down)  # registered first: runs last
     d = Shoald(lab, tmp_path_factory.mktemp(spec))
     d.workers = workers

@@ -239,6 +239,7 @@ def test_invalid_reload_changes_nothing(rl):
     named = [ln for ln in lines if where in ln]
     assert named and "wieght" in named[0], rl.diag(f"no error naming {where} and the key: {lines}")
     assert any("reload refused" in ln for ln in lines), lines
+    print(f"refused: {named[0]}")
 
     after = rl.lab.client("http", "--vip", VIP, "--port", 80, "--count", 300,
                           "--sport-base", 12000)
