@@ -162,13 +162,7 @@ void Director::start_ports() {
 
 void Director::start_workers() {
   publisher_ = std::make_unique<SnapshotPublisher>(config_.workers.count);
-  neighbours_.set_wanted(wanted_neighbours(config_, ports_), now_ms());
-  for (const NeighbourConfig& n : config_.neighbours) {
-    int port = config_.on_link_port(n.address);
-    rte_ether_addr mac;
-    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
-    neighbours_.add_static(n.address, ports_[static_cast<std::size_t>(std::max(port, 0))].id, mac);
-  }
+  update_neighbours();
   health_checker_ = std::make_unique<hc::HealthChecker>();
   update_health_targets();
   publish("start");
@@ -392,16 +386,23 @@ void Director::reload() {
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
   update_health_targets();
-  neighbours_.set_wanted(wanted_neighbours(config_, ports_), now_ms());
-  for (const NeighbourConfig& n : config_.neighbours) {
-    rte_ether_addr mac;
-    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
-    neighbours_.add_static(n.address, ports_[static_cast<std::size_t>(std::max(config_.on_link_port(n.address), 0))].id, mac);
-  }
+  update_neighbours();
   publish("reload");
   announce_addresses();
   spdlog::info("reloaded: {} service(s), {} backend(s)", config_.services.size(),
                config_.backend_count());
+}
+
+// The next hops the running config needs resolved, and its static entries (the config
+// validated that each is on-link).
+void Director::update_neighbours() {
+  neighbours_.set_wanted(wanted_neighbours(config_, ports_), now_ms());
+  for (const NeighbourConfig& n : config_.neighbours) {
+    rte_ether_addr mac;
+    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
+    int port = std::max(config_.on_link_port(n.address), 0);
+    neighbours_.add_static(n.address, ports_[static_cast<std::size_t>(port)].id, mac);
+  }
 }
 
 // Hands the checker the backends of the running config. Backends that stay keep their state;

@@ -47,6 +47,7 @@ class Director {
   void announce_addresses();
   void publish(const char* why);
   void reload();
+  void update_neighbours();
   void update_health_targets();
   void apply_health_transitions();
   void dump_counters() const;
