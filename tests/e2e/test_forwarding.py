@@ -15,11 +15,12 @@ shoald with SIGTERM and checking its exit dump.
 Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_forwarding.py
 """
 
+import json
 import re
 
 import pytest
 
-from conftest import VIP, make_config, requirements_missing, shares_ok, start_lab
+from conftest import PY, VIP, make_config, requirements_missing, shares_ok, start_lab
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
@@ -125,3 +126,39 @@ def test_persistence_source_address(fwd):
         assert len(names) == 1, (s, names)
     print(f"client address → server: {backend_of}")
     fwd.assert_balanced()
+
+
+PMTU_PROBE = r"""
+import json, socket, time
+IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_MTU = 10, 2, 14
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)  # DF on every datagram
+s.bind(("10.0.0.1", 29999))
+s.connect(("10.0.0.100", 7))
+s.settimeout(2)
+out = {}
+try:
+    # 1496 bytes: the echo (4 bytes longer) still fits 1500; with TUN's 20, the request
+    # does not.
+    s.send(b"x" * 1468)
+    out["reply"] = len(s.recv(4000))
+except OSError as e:
+    out["error"] = e.errno
+time.sleep(0.3)
+out["mtu"] = s.getsockopt(socket.IPPROTO_IP, IP_MTU)
+print(json.dumps(out))
+"""
+
+
+def test_full_size_datagram_with_df(fwd):
+    """DR and NAT add no bytes: a near-MTU DF datagram is echoed. TUN adds 20: the director
+    answers "fragmentation needed" with MTU 1480, and the client's path MTU follows."""
+    out = json.loads(fwd.lab.exec("client", PY, "-c", PMTU_PROBE).stdout.strip().splitlines()[-1])
+    fwd.assert_balanced()  # also logs the counter dump read below
+    if fwd.lab.mode == "tun":
+        assert out["mtu"] == 1480, fwd.diag(f"client path MTU {out}; expected 1480 after "
+                                            "ICMP fragmentation-needed from the director")
+        assert "control.frag_needed=" in fwd.log_text(), fwd.diag("no frag_needed counted")
+    else:
+        assert out.get("reply") == 1468 + len("rsN:"), fwd.diag(f"echo of 1468 bytes: {out}")
+        assert out["mtu"] == 1500, fwd.diag(str(out))
