@@ -113,16 +113,16 @@ FlowEntry* FlowTable::free_slot(uint32_t bucket, uint32_t now_ms) {
 // moves nothing and the eviction policy below still decides who goes. Measured with random
 // keys: without it 1.7% of inserts evict at 90% load; with 16 moves none do at 80% and 0.7%
 // at 90%. It costs extra bucket reads only for inserts into crowded buckets.
-FlowEntry* FlowTable::make_room(uint32_t b1, uint32_t b2, uint32_t now_ms) {
+FlowEntry* FlowTable::make_room(uint32_t b1, uint32_t b2, uint32_t max_moves, uint32_t now_ms) {
   // Start from either candidate bucket at random; if nothing in it can move, from the other.
   bool first = walk_seed_ & 1;
-  FlowEntry* room = cuckoo_walk(first ? b1 : b2, now_ms);
-  return room != nullptr ? room : cuckoo_walk(first ? b2 : b1, now_ms);
+  FlowEntry* room = cuckoo_walk(first ? b1 : b2, max_moves, now_ms);
+  return room != nullptr ? room : cuckoo_walk(first ? b2 : b1, max_moves, now_ms);
 }
 
-FlowEntry* FlowTable::cuckoo_walk(uint32_t bucket, uint32_t now_ms) {
+FlowEntry* FlowTable::cuckoo_walk(uint32_t bucket, uint32_t max_moves, uint32_t now_ms) {
   FlowEntry* path[kMaxCuckooMoves];
-  for (uint32_t depth = 0; depth < kMaxCuckooMoves; ++depth) {
+  for (uint32_t depth = 0; depth < max_moves; ++depth) {
     // Next link: an entry of this bucket, not already on the path, that has another bucket.
     walk_seed_ = walk_seed_ * 1103515245u + 12345u;
     FlowEntry* slot = nullptr;
@@ -179,8 +179,20 @@ FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint16_t backend
   uint32_t b2 = second_bucket(hash);
   FlowEntry* slot = free_slot(b1, now_ms);
   if (slot == nullptr) slot = free_slot(b2, now_ms);
-  if (slot == nullptr) slot = make_room(b1, b2, now_ms);
-  if (slot == nullptr) slot = choose_victim(b1, b2, now_ms);
+  if (slot == nullptr) {
+    // Moving entries costs a cache miss per step. Below kCuckooMaxLoadPercent a walk usually
+    // finds room within a few steps. Past it, long walks rarely do, and a flood of new flows
+    // would pay for every failed one: there a half-open or closing victim
+    // goes at once, and only an established or UDP one earns a single move (which still
+    // reaches slots that expired but are not aged out yet).
+    FlowEntry* victim = choose_victim(b1, b2, now_ms);
+    bool crowded = uint64_t(size()) * 100 >= uint64_t(capacity()) * kCuckooMaxLoadPercent;
+    if (!crowded)
+      slot = make_room(b1, b2, kMaxCuckooMoves, now_ms);
+    else if (victim->state == FlowState::established || victim->state == FlowState::udp)
+      slot = make_room(b1, b2, 1, now_ms);
+    if (slot == nullptr) slot = victim;
+  }
   release(*slot, now_ms);
   *slot = FlowEntry{key.src_ip, key.dst_ip, key.src_port, key.dst_port,
                     now_ms,     backend,    key.proto,    state};

@@ -132,14 +132,15 @@ class FlowTable {
   uint32_t second_bucket(uint32_t hash) const;
   uint32_t timeout_ms(FlowState s) const;
   FlowEntry* free_slot(uint32_t bucket, uint32_t now_ms);
-  FlowEntry* make_room(uint32_t b1, uint32_t b2, uint32_t now_ms);
-  FlowEntry* cuckoo_walk(uint32_t start_bucket, uint32_t now_ms);
+  FlowEntry* make_room(uint32_t b1, uint32_t b2, uint32_t max_moves, uint32_t now_ms);
+  FlowEntry* cuckoo_walk(uint32_t start_bucket, uint32_t max_moves, uint32_t now_ms);
   FlowEntry* choose_victim(uint32_t b1, uint32_t b2, uint32_t now_ms);
   void release(FlowEntry& e, uint32_t now_ms);  // counts why an occupied entry is given up
 
   FlowBucket* buckets_ = nullptr;
   uint32_t bucket_count_ = 0;
   static constexpr uint32_t kMaxCuckooMoves = 16;
+  static constexpr uint32_t kCuckooMaxLoadPercent = 95;  // past it, one move at most
   uint32_t age_cursor_ = 0;
   uint32_t walk_seed_ = 1;  // picks the cuckoo walk's entries; deterministic for tests
   std::atomic<uint32_t> size_{0};  // dp: wo (its worker), cp: ro (flow counts)
