@@ -65,7 +65,11 @@ uint32_t FlowTable::second_bucket(uint32_t hash) const {
   return range(hash * 0x9e3779b1u, bucket_count_);
 }
 
-void FlowTable::prefetch(uint32_t hash) const { rte_prefetch0(&buckets_[first_bucket(hash)]); }
+// Both candidate buckets: a new flow's lookup reads both, and so does one living in its second.
+void FlowTable::prefetch(uint32_t hash) const {
+  rte_prefetch0(&buckets_[first_bucket(hash)]);
+  rte_prefetch0(&buckets_[second_bucket(hash)]);
+}
 
 uint32_t FlowTable::timeout_ms(FlowState s) const {
   switch (s) {

@@ -85,7 +85,7 @@ class FlowTable {
 
   static uint32_t hash(const FlowKey& key);
 
-  // Warms the key's first bucket ahead of lookup(); the pipeline calls it a few packets early.
+  // Warms the key's buckets ahead of lookup(); the pipeline calls it a few packets early.
   void prefetch(uint32_t hash) const;
 
   // The live entry for `key`, or nullptr. An entry of `key` past its timeout is freed on the
