@@ -266,7 +266,6 @@ void Director::send(uint16_t port_index, const uint8_t* frame, uint16_t len) {
 
 // The worker stored why it handed the frame over in mbuf->hash.usr (see Worker::dispatch).
 void Director::handle_control_frame(rte_mbuf* m) {
-  ++control_frames_;
   auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
   uint32_t len = rte_pktmbuf_data_len(m);
   int index = port_index(m->port);

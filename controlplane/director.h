@@ -70,7 +70,6 @@ class Director {
   HealthView health_;
   bool snapshot_dirty_ = false;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
-  uint64_t control_frames_ = 0;
 };
 
 }  // namespace shoal::cp

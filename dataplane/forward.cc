@@ -6,21 +6,11 @@
 
 #include <cstring>
 
+#include "bytes.h"
 #include "checksum.h"
 
 namespace shoal::dp {
 namespace {
-
-template <typename T>
-inline T load(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
-inline void store(uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 constexpr uint32_t kIpChecksum = 10;
 constexpr uint32_t kIpSrc = 12;

@@ -8,7 +8,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
-#include <cstring>
+#include "bytes.h"
 
 namespace shoal::dp {
 namespace {
@@ -32,16 +32,6 @@ constexpr uint32_t kIcmpErrorQuote = 8;  // bytes of the offending datagram past
 
 // Reads a big-endian 16-bit field at any alignment.
 inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline uint16_t load_u16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 inline ParseResult fail(DropReason r) { return {false, r}; }
 inline ParseResult pass() { return {true, DropReason::frame_too_short}; }
@@ -73,8 +63,8 @@ ParseResult parse_l4(const uint8_t* frame, uint32_t off, uint32_t end, bool whol
       uint32_t doff = (l4[12] >> 4) * 4u;
       if (doff < sizeof(rte_tcp_hdr)) return fail(DropReason::tcp_bad_data_offset);
       if (doff > avail) return fail(DropReason::tcp_data_offset_past_end);
-      out.src_port = load_u16(l4);
-      out.dst_port = load_u16(l4 + 2);
+      out.src_port = load<uint16_t>(l4);
+      out.dst_port = load<uint16_t>(l4 + 2);
       out.tcp_flags = l4[13];
       break;
     }
@@ -83,8 +73,8 @@ ParseResult parse_l4(const uint8_t* frame, uint32_t off, uint32_t end, bool whol
       uint32_t ulen = load_be16(l4 + 4);
       if (whole_datagram && (ulen < sizeof(rte_udp_hdr) || ulen > avail))
         return fail(DropReason::udp_bad_length);
-      out.src_port = load_u16(l4);
-      out.dst_port = load_u16(l4 + 2);
+      out.src_port = load<uint16_t>(l4);
+      out.dst_port = load<uint16_t>(l4 + 2);
       break;
     }
     case kIpProtoIcmp:
@@ -122,8 +112,8 @@ ParseResult parse_ipv4(const uint8_t* frame, uint32_t off, uint32_t len, ParsedP
   out.has_ip_options = ihl > kIpv4MinHeader;
   out.ttl = ip[8];
   out.l4_proto = ip[9];
-  out.src_ip = load_u32(ip + 12);
-  out.dst_ip = load_u32(ip + 16);
+  out.src_ip = load<uint32_t>(ip + 12);
+  out.dst_ip = load<uint32_t>(ip + 16);
   uint16_t frag = load_be16(ip + 6);
   uint16_t frag_offset = frag & RTE_IPV4_HDR_OFFSET_MASK;
   out.is_fragment = (frag & RTE_IPV4_HDR_MF_FLAG) || frag_offset != 0;
