@@ -100,8 +100,9 @@ constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_ti
 constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
 constexpr std::string_view kServiceKeys[] = {"name",        "vip",      "port",        "protocol",
                                              "forwarding",  "hash",     "maglev_size", "backends",
-                                             "health_check"};
-constexpr std::string_view kBackendKeys[] = {"name", "address", "port", "weight", "health_check"};
+                                             "health_check", "all_down"};
+constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
+                                             "sorry",  "health_check"};
 // Every key of a `health_check:` map; the first eight apply to every check type.
 constexpr std::string_view kHealthKeys[] = {
     "type", "interval", "timeout", "rise", "fall", "initial", "spread", "port",  // common
@@ -190,12 +191,12 @@ struct PortRec {
 };
 
 struct BackendRec {
-  int line = 0, address_line = 0, port_line = 0, name_line = 0;
+  int line = 0, address_line = 0, port_line = 0, name_line = 0, sorry_line = 0;
   bool address_ok = false, port_ok = false;
 };
 
 struct ServiceRec {
-  int line = 0, name_line = 0, vip_line = 0, port_line = 0, maglev_line = 0;
+  int line = 0, name_line = 0, vip_line = 0, port_line = 0, maglev_line = 0, all_down_line = 0;
   bool name_ok = false, vip_ok = false, port_ok = false, protocol_ok = true, mode_ok = false;
   bool maglev_ok = true;
   std::vector<BackendRec> backends;
@@ -679,6 +680,13 @@ class Loader {
           }
         }
       }
+      if (const Field* f = m.get("all_down")) {
+        rec.all_down_line = f->line;
+        if (auto v = choice<AllDownPolicy>(*f, {{"drop", AllDownPolicy::drop},
+                                                {"fail-open", AllDownPolicy::fail_open},
+                                                {"sorry", AllDownPolicy::sorry}}))
+          svc.all_down = *v;
+      }
       std::optional<Map> health;
       if (const Field* f = m.get("health_check")) {
         health.emplace(*this, f->value, f->line, "'health_check'", kHealthKeys);
@@ -741,6 +749,10 @@ class Loader {
     }
     if (const Field* f = m.get("weight"))
       if (auto v = integer(*f, 0, 65535)) b.weight = static_cast<uint32_t>(*v);
+    if (const Field* f = m.get("sorry")) {
+      r.sorry_line = f->line;
+      if (auto v = boolean(*f)) b.sorry = *v;
+    }
     std::optional<Map> own;
     if (const Field* f = m.get("health_check"))
       own.emplace(*this, f->value, f->line, "'health_check'", kHealthKeys);
@@ -1361,10 +1373,32 @@ class Loader {
                                  "will be spread unevenly; use a prime above {}",
                                  label, s.maglev_size, n, 100 * n));
       }
+      check_sorry_servers(s, r, label);
       if (!s.backends.empty() && std::all_of(s.backends.begin(), s.backends.end(),
                                              [](const BackendConfig& b) { return b.weight == 0; }))
         warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));
     }
+  }
+
+  // Sorry servers stand in only under the `all_down: sorry` policy, and never alone.
+  void check_sorry_servers(const ServiceConfig& s, const ServiceRec& r, const std::string& label) {
+    const auto sorry = [](const BackendConfig& b) { return b.sorry; };
+    const size_t count = static_cast<size_t>(std::count_if(s.backends.begin(), s.backends.end(), sorry));
+    if (s.all_down == AllDownPolicy::sorry && count == 0)
+      error(r.all_down_line, fmt::format("{}: 'all_down: sorry' needs a backend marked "
+                                         "'sorry: true' to send new flows to",
+                                         label));
+    if (count > 0 && s.all_down != AllDownPolicy::sorry)
+      for (size_t j = 0; j < s.backends.size(); ++j)
+        if (s.backends[j].sorry)
+          error(r.backends[j].sorry_line,
+                fmt::format("{}: backend '{}' is a sorry server but the service's 'all_down' is "
+                            "{}: set 'all_down: sorry' to use it",
+                            label, s.backends[j].name, to_string(s.all_down)));
+    if (count > 0 && count == s.backends.size())
+      error(r.line, fmt::format("{}: every backend is a sorry server; a service needs at least "
+                                "one real backend",
+                                label));
   }
 
   std::string name_;
@@ -1564,6 +1598,15 @@ std::string_view to_string(dp::ForwardMode mode) {
 
 std::string_view to_string(dp::HashOn hash) {
   return hash == dp::HashOn::source_address ? "source-address" : "5-tuple";
+}
+
+std::string_view to_string(AllDownPolicy policy) {
+  switch (policy) {
+    case AllDownPolicy::drop: return "drop";
+    case AllDownPolicy::fail_open: return "fail-open";
+    case AllDownPolicy::sorry: return "sorry";
+  }
+  return "?";
 }
 
 }  // namespace shoal::cp

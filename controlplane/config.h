@@ -71,10 +71,19 @@ struct BackendConfig {
   uint32_t address = 0;
   uint16_t port = 0;             // defaults to the service port; DR/TUN cannot change it
   uint32_t weight = 1;           // 0..65535; 0 = drain
+  bool sorry = false;            // a sorry server: takes new flows only when all others are down
   uint16_t id = dp::kNoBackend;  // stable id: see assign_backend_ids()
   // The check this backend gets: its service's `health_check:` with the backend's own
   // `health_check:` keys laid over it; type none (always up) when neither has one.
   hc::CheckSpec health;
+};
+
+// What a service does with new flows when none of its (non-sorry) backends is both healthy and
+// enabled.
+enum class AllDownPolicy : uint8_t {
+  drop,       // drop them, counted as no_backend
+  fail_open,  // forward to every enabled backend as if its checks passed
+  sorry,      // forward to the service's sorry servers
 };
 
 struct ServiceConfig {
@@ -85,7 +94,8 @@ struct ServiceConfig {
   dp::ForwardMode forwarding = dp::ForwardMode::dr;
   dp::HashOn hash = dp::HashOn::five_tuple;
   uint32_t maglev_size = dp::kDefaultMaglevSize;  // prime, > number of backends
-  std::vector<BackendConfig> backends;            // at least one
+  std::vector<BackendConfig> backends;            // at least one that is not a sorry server
+  AllDownPolicy all_down = AllDownPolicy::drop;   // sorry: at least one backend is a sorry server
   // The service's `health_check:` as written (backends hold the effective spec).
   hc::CheckSpec health;
 };
@@ -151,5 +161,6 @@ std::string_view to_string(LogLevel level);
 std::string_view to_string(Protocol protocol);
 std::string_view to_string(dp::ForwardMode mode);
 std::string_view to_string(dp::HashOn hash);
+std::string_view to_string(AllDownPolicy policy);
 
 }  // namespace shoal::cp

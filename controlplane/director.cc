@@ -351,7 +351,7 @@ void Director::publish(const char* why) {
   snapshot_dirty_ = false;
   std::string error;
   auto snapshot =
-      dp::Snapshot::build(build_snapshot_spec(config_, ports_, neighbours_, health_), &error);
+      dp::Snapshot::build(build_snapshot_spec(config_, ports_, neighbours_, health_, admin_), &error);
   if (!snapshot) {
     spdlog::error("cannot build a snapshot ({}): {}", why, error);
     return;
@@ -384,6 +384,7 @@ void Director::reload() {
   }
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
+  admin_.retain(config_);
   update_health_targets();
   update_neighbours();
   publish("reload");

@@ -68,6 +68,7 @@ class Director {
   Neighbours neighbours_;
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
+  AdminStates admin_;
   bool snapshot_dirty_ = false;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
 };

@@ -86,7 +86,8 @@ std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
 }
 
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
-                                     const Neighbours& neighbours, const HealthView& health) {
+                                     const Neighbours& neighbours, const HealthView& health,
+                                     const AdminStates& admin) {
   dp::SnapshotSpec spec;
   spec.tunnel_ttl = config.tunnel_ttl;
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
@@ -128,19 +129,34 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.mode = svc.forwarding;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
+    bool any_serving = false;  // a real backend both healthy and enabled
+    std::vector<bool> disabled;
     for (const BackendConfig& b : svc.backends) {
+      const hc::TargetKey key{svc.name, b.name};
+      const auto h = health.find(key);
+      const BackendAdmin a = admin.get(key);
       dp::BackendSpec bs;
       bs.id = b.id;
       bs.ip = b.address;
       bs.port = dp::be16(b.port);
-      auto h = health.find(hc::TargetKey{svc.name, b.name});
-      bs.healthy = h == health.end() || h->second.up;
-      // A configured weight of 0 drains the backend whatever its check says.
-      bs.weight = b.weight == 0 || h == health.end() ? b.weight : h->second.weight.value_or(b.weight);
+      disabled.push_back(a.state == AdminState::disabled);
+      bs.healthy = (h == health.end() || h->second.up) && !disabled.back();
+      // A weight of 0 in the file or a drain drains the backend whatever else is said.
+      const bool drained = b.weight == 0 || a.state == AdminState::draining;
+      bs.weight = drained ? 0
+                          : a.weight.value_or(h == health.end() ? b.weight
+                                                                : h->second.weight.value_or(b.weight));
+      if (!b.sorry && bs.healthy) any_serving = true;
       int port = -1;
       uint32_t hop = next_hop_address(config, b.address, port);
       if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);
       s.backends.push_back(bs);
+    }
+    for (std::size_t i = 0; i < svc.backends.size(); ++i) {
+      const BackendConfig& b = svc.backends[i];
+      dp::BackendSpec& bs = s.backends[i];
+      if (b.sorry && any_serving) bs.weight = 0;  // its flows finish; new ones go to the others
+      if (!any_serving && svc.all_down == AllDownPolicy::fail_open && !disabled[i]) bs.healthy = true;
     }
     spec.services.push_back(std::move(s));
   }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "admin_state.h"
 #include "check_spec.h"
 #include "config.h"
 #include "neighbours.h"
@@ -34,7 +35,11 @@ struct BackendHealth {
 };
 using HealthView = std::map<hc::TargetKey, BackendHealth>;
 
+// Each backend's part in the Maglev table follows from its file weight, its health, the
+// operator's word (AdminStates) and, when no real backend of its service is both healthy and
+// enabled, the service's all_down policy. Sorry servers drain (keep their flows) otherwise.
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
-                                     const Neighbours& neighbours, const HealthView& health);
+                                     const Neighbours& neighbours, const HealthView& health,
+                                     const AdminStates& admin);
 
 }  // namespace shoal::cp

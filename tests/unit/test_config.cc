@@ -296,7 +296,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:12: ",
                  "unknown key 'wieght' in a backend (allowed: name, address, port, weight, "
-                 "health_check); did you mean 'weight'?");
+                 "sorry, health_check); did you mean 'weight'?");
   }
   SECTION("no suggestion when nothing is close") {
     const LoadResult r = load(kPort + "services: []\nworkers: {colour: blue}\n");
@@ -323,8 +323,8 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
-                 "protocol, forwarding, hash, maglev_size, backends, health_check); did you "
-                 "mean 'forwarding'?");
+                 "protocol, forwarding, hash, maglev_size, backends, health_check, all_down); "
+                 "did you mean 'forwarding'?");
   }
   SECTION("a key given twice") {
     expect_error(kPort + "services: []\ntunnel_ttl: 3\ntunnel_ttl: 4\n", "t.yaml:7: ",
