@@ -94,7 +94,9 @@ std::string endpoint(uint32_t ip, uint16_t port) {
 using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "workers",
-                                         "services", "neighbours", "routes", "tunnel_ttl"};
+                                         "services", "neighbours", "routes", "tunnel_ttl",
+                                         "api"};
+constexpr std::string_view kApiKeys[] = {"socket"};
 constexpr std::string_view kPortKeys[] = {"name", "device", "addresses", "gateway", "mtu"};
 constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_timeouts"};
 constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
@@ -502,6 +504,21 @@ class Loader {
 
     if (const Field* f = top.get("tunnel_ttl"))
       if (auto v = integer(*f, 1, 255)) config_.tunnel_ttl = static_cast<uint8_t>(*v);
+    if (const Field* f = top.get("api")) parse_api(*f);
+  }
+
+  void parse_api(const Field& field) {
+    Map m(*this, field.value, field.line, "'api'", kApiKeys);
+    if (!m.ok()) return;
+    if (const Field* f = m.get("socket"))
+      if (auto s = string(f->value, f->line, "'socket'")) {
+        if (s->empty() || s->front() != '/' || s->size() >= 108)
+          error(f->line, fmt::format("'socket' must be an absolute path shorter than 108 "
+                                     "characters, got '{}'",
+                                     *s));
+        else
+          config_.api.socket = *s;
+      }
   }
 
   void parse_port(const YAML::Node& node, int line) {

@@ -110,6 +110,12 @@ struct RouteConfig {
   uint32_t via = 0;   // on-link next hop
 };
 
+inline constexpr const char* kDefaultApiSocket = "/run/shoal/shoald.sock";
+
+struct ApiConfig {
+  std::string socket = kDefaultApiSocket;  // Unix socket of the control API (mode 0600)
+};
+
 struct Config {
   std::string source;            // the file (or name) it was loaded from, for messages
   std::vector<std::string> eal;  // extra EAL arguments
@@ -120,6 +126,7 @@ struct Config {
   std::vector<NeighbourConfig> neighbours;
   std::vector<RouteConfig> routes;
   uint8_t tunnel_ttl = 64;
+  ApiConfig api;
 
   // Index of the first port with a subnet containing `ip`, or -1 if it is not on-link.
   int on_link_port(uint32_t ip) const;

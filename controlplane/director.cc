@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
 
@@ -27,6 +28,9 @@ constexpr uint32_t kNeighbourTickMs = 100;
 constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP after start
 constexpr uint32_t kResolveIntervalMs = 200;   // between on-demand ARP requests for a client
 constexpr std::size_t kMaxResolving = 4096;    // bounds the on-demand table under a scan
+// How long an API request waits for the control loop; it runs within a millisecond or two
+// unless a reload builds a large Snapshot.
+constexpr auto kApiWait = std::chrono::seconds(10);
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
 
@@ -190,15 +194,28 @@ int Director::run(Signals& signals) {
   start_eal();
   start_ports();
   start_workers();
+  start_api();
   announce_addresses();
   spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",
                config_.services.size(), config_.backend_count(), config_.workers.count);
   control_loop(signals);
   spdlog::info("stopping");
+  api_server_.reset();
   workers_stop_ = true;
   rte_eal_mp_wait_lcore();
   dump_counters();
   return 0;
+}
+
+void Director::start_api() {
+  api_server_ = std::make_unique<HttpServer>(config_.api.socket, [this](const HttpRequest& r) {
+    // By value: a request the loop has not run within kApiWait may still run after this returns.
+    std::optional<HttpResponse> response =
+        api_queue_.run([this, r] { return api_.handle(r); }, kApiWait);
+    if (response) return *response;
+    return HttpResponse{503, R"({"error":"the control loop did not answer in time"})" "\n"};
+  });
+  spdlog::info("API on {}", config_.api.socket);
 }
 
 void Director::control_loop(Signals& signals) {
@@ -233,6 +250,7 @@ void Director::control_loop(Signals& signals) {
     if (snapshot_dirty_) publish("neighbours or health changed");
     if (signals.reload.exchange(false)) reload();
     if (signals.dump_counters.exchange(false)) dump_counters();
+    api_queue_.drain();
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -350,25 +368,27 @@ void Director::announce_addresses() {
 void Director::publish(const char* why) {
   snapshot_dirty_ = false;
   std::string error;
-  auto snapshot =
-      dp::Snapshot::build(build_snapshot_spec(config_, ports_, neighbours_, health_, admin_), &error);
+  dp::SnapshotSpec spec = build_snapshot_spec(config_, ports_, neighbours_, health_, admin_);
+  auto snapshot = dp::Snapshot::build(spec, &error);
   if (!snapshot) {
     spdlog::error("cannot build a snapshot ({}): {}", why, error);
     return;
   }
+  published_ = std::move(spec);
   auto took = publisher_->publish(std::move(snapshot));
   spdlog::debug("published a snapshot ({}) in {} us", why, took.count());
 }
 
-void Director::reload() {
+ReloadResult Director::reload() {
   spdlog::info("reloading {}", config_path_);
   LoadResult result = load_config_file(config_path_);
-  for (const std::string& w : result.warnings) spdlog::warn("{}", w);
+  ReloadResult out{false, std::move(result.errors), std::move(result.warnings)};
+  for (const std::string& w : out.warnings) spdlog::warn("{}", w);
   if (!result.config) {
-    for (const std::string& e : result.errors) spdlog::error("{}", e);
+    for (const std::string& e : out.errors) spdlog::error("{}", e);
     spdlog::error("reload refused: {} error(s); still serving the running config",
-                  result.errors.size());
-    return;
+                  out.errors.size());
+    return out;
   }
   Config next = std::move(*result.config);
   // Ports and workers are set up once; changing them takes a restart.
@@ -378,10 +398,15 @@ void Director::reload() {
                  next.ports[i].mtu == config_.ports[i].mtu;
   if (!ports_same || next.workers.count != config_.workers.count ||
       next.workers.flow_table_size != config_.workers.flow_table_size) {
-    spdlog::error("{}: reload refused: ports and workers can only change with a restart; still "
-                  "serving the running config", config_path_);
-    return;
+    out.errors.push_back(fmt::format("{}: reload refused: ports and workers can only change "
+                                     "with a restart; still serving the running config",
+                                     config_path_));
+    spdlog::error("{}", out.errors.back());
+    return out;
   }
+  if (next.api.socket != config_.api.socket)
+    out.warnings.push_back(fmt::format("{}: the API socket changes only with a restart; still "
+                                       "on {}", config_path_, config_.api.socket));
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
   admin_.retain(config_);
@@ -391,6 +416,8 @@ void Director::reload() {
   announce_addresses();
   spdlog::info("reloaded: {} service(s), {} backend(s)", config_.services.size(),
                config_.backend_count());
+  out.applied = true;
+  return out;
 }
 
 // The next hops the running config needs resolved, and its static entries (the config
@@ -431,6 +458,47 @@ void Director::apply_health_transitions() {
     if (t.weight) it->second.weight = t.weight;
     snapshot_dirty_ = true;
   }
+}
+
+const dp::BackendSpec* Director::published_backend(uint16_t id) const {
+  for (const dp::ServiceSpec& s : published_.services)
+    for (const dp::BackendSpec& b : s.backends)
+      if (b.id == id) return &b;
+  return nullptr;
+}
+
+nlohmann::json Director::counters_json() const {
+  // Sums into `j`, so that the same call gives one worker's counters and the total.
+  auto add = [](const dp::WorkerCounters& c, nlohmann::json& j) {
+    auto sum = [](nlohmann::json& into, const std::string& key, uint64_t v) {
+      into[key] = into.value(key, uint64_t{0}) + v;
+    };
+    sum(j, "rx", c.rx.get());
+    sum(j, "tx", c.tx.get());
+    sum(j, "dropped", c.dropped());
+    sum(j, "to_control", c.to_control());
+    sum(j, "flows_created", c.flows_created.get());
+    sum(j, "flows_rescheduled", c.flows_rescheduled.get());
+    nlohmann::json& drops = j["drops"];
+    nlohmann::json& control = j["control"];
+    if (drops.is_null()) drops = control = nlohmann::json::object();
+    for (std::size_t r = 0; r < dp::kDropReasonCount; ++r)
+      sum(drops, std::string(dp::name(static_cast<dp::DropReason>(r))), c.drops[r].get());
+    for (std::size_t r = 0; r < dp::kControlReasonCount; ++r)
+      sum(control, std::string(dp::name(static_cast<dp::ControlReason>(r))), c.control[r].get());
+  };
+  nlohmann::json workers = nlohmann::json::array();
+  nlohmann::json total = nlohmann::json::object();
+  for (const auto& w : workers_) {
+    nlohmann::json j = {{"worker", w->id()}, {"flows", w->flows().size()}};
+    add(w->counters(), j);
+    add(w->counters(), total);
+    workers.push_back(std::move(j));
+  }
+  total["balanced"] = total.value("rx", uint64_t{0}) ==
+                      total.value("tx", uint64_t{0}) + total.value("dropped", uint64_t{0}) +
+                          total.value("to_control", uint64_t{0});
+  return {{"workers", std::move(workers)}, {"total", std::move(total)}};
 }
 
 void Director::dump_counters() const {

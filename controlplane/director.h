@@ -7,13 +7,19 @@
 #include <rte_ring.h>
 
 #include <atomic>
+#include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "admin_state.h"
 #include "checker.h"
 #include "config.h"
+#include "control_api.h"
+#include "control_queue.h"
+#include "http_server.h"
 #include "neighbours.h"
 #include "publisher.h"
 #include "snapshot_builder.h"
@@ -26,6 +32,13 @@ struct Signals {
   std::atomic<bool> stop{false};
   std::atomic<bool> reload{false};
   std::atomic<bool> dump_counters{false};
+};
+
+// What a reload did: applied, or refused with the reasons (the running config then stays).
+struct ReloadResult {
+  bool applied = false;
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
 };
 
 class Director {
@@ -45,12 +58,18 @@ class Director {
   void handle_control_frame(rte_mbuf* m);
   void send(uint16_t port_index, const uint8_t* frame, uint16_t len);
   void announce_addresses();
+  friend class ControlApi;  // the API reads and changes the running state on the control loop
+
+  void start_api();
   void publish(const char* why);
-  void reload();
+  ReloadResult reload();
   void update_neighbours();
   void update_health_targets();
   void apply_health_transitions();
   void dump_counters() const;
+  nlohmann::json counters_json() const;
+  // The backend with stable id `id` as last published to the workers, or nullptr.
+  const dp::BackendSpec* published_backend(uint16_t id) const;
   int port_index(uint16_t dpdk_id) const;
   bool owns_address(uint32_t ip) const;
 
@@ -69,8 +88,13 @@ class Director {
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;
+  dp::SnapshotSpec published_;  // the spec of the Snapshot the workers run
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  ControlApi api_{*this};
+  ControlQueue<HttpResponse> api_queue_;
   bool snapshot_dirty_ = false;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
+  std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
 };
 
 }  // namespace shoal::cp

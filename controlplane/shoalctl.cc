@@ -1,0 +1,220 @@
+// shoalctl: the operator's command line over shoald's control API (a Unix socket).
+//
+// Exit codes, for scripts: 0 done; 1 shoald refused (the message says why: unknown backend,
+// invalid config...); 2 wrong usage; 3 shoald not reachable.
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "config.h"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kRefused = 1;
+constexpr int kUsage = 2;
+constexpr int kUnreachable = 3;
+
+struct Reply {
+  long status = 0;
+  json body;
+};
+
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+size_t collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// One request to the API; throws ApiError when shoald cannot be reached or answers nonsense.
+Reply call(const std::string& socket, const std::string& method, const std::string& path,
+           const std::string& body = "") {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) throw ApiError(kUnreachable, "cannot initialise libcurl");
+  std::string text;
+  const std::string url = "http://shoald" + path;
+  curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  const CURLcode rc = curl_easy_perform(curl);
+  Reply reply;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK)
+    throw ApiError(kUnreachable, fmt::format("cannot reach shoald on {}: {} (is it running? "
+                                             "--socket names another socket)",
+                                             socket, curl_easy_strerror(rc)));
+  reply.body = json::parse(text, nullptr, false);
+  if (reply.body.is_discarded())
+    throw ApiError(kUnreachable, fmt::format("shoald on {} answered HTTP {} with no JSON", socket,
+                                             reply.status));
+  return reply;
+}
+
+std::string str(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "-";
+}
+
+// The layout of `ipvsadm -L -n`: a line per service, a line per backend under it.
+void print_list(const json& services) {
+  std::printf("Prot LocalAddress:Port Scheduler           Service\n");
+  std::printf("  -> RemoteAddress:Port    Forward Weight Effective Admin     Health\n");
+  for (const json& s : services) {
+    std::string proto = str(s, "protocol");
+    for (char& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string vip = fmt::format("{}:{}", str(s, "vip"), s.value("port", 0));
+    std::printf("%-4s %-21s %-19s %s%s\n", proto.c_str(), vip.c_str(),
+                ("maglev " + str(s, "hash")).c_str(), str(s, "name").c_str(),
+                str(s, "all_down") == "drop" ? "" : (" (all down: " + str(s, "all_down") + ")").c_str());
+    const std::string mode = str(s, "forwarding");
+    const char* forward = mode == "dr" ? "Route" : mode == "tun" ? "Tunnel" : "Masq";
+    for (const json& b : s["backends"]) {
+      const std::string rip = fmt::format("{}:{}", str(b, "address"), b.value("port", 0));
+      const json& h = b["health"];
+      std::string health = h.contains("up") ? (h["up"].get<bool>() ? "up" : "down") : "-";
+      if (h.value("check", "none") == "none") health = "unchecked";
+      if (h.contains("last") && !h["last"]["pass"].get<bool>())
+        health += " (" + h["last"].value("detail", "") + ")";
+      const std::string effective =
+          b.contains("effective_weight") ? std::to_string(b["effective_weight"].get<uint32_t>()) : "-";
+      std::printf("  -> %-22s %-7s %-6u %-9s %-9s %s%s\n", rip.c_str(), forward,
+                  b.value("weight", 0u), effective.c_str(), str(b, "admin_state").c_str(),
+                  health.c_str(), b.value("sorry", false) ? " [sorry server]" : "");
+    }
+  }
+}
+
+void print_counters(const json& counters) {
+  const json& t = counters["total"];
+  std::printf("rx %lu  tx %lu  dropped %lu  to control %lu  flows created %lu  rescheduled %lu\n",
+              t.value("rx", 0UL), t.value("tx", 0UL), t.value("dropped", 0UL),
+              t.value("to_control", 0UL), t.value("flows_created", 0UL),
+              t.value("flows_rescheduled", 0UL));
+  for (const char* group : {"drops", "control"})
+    for (const auto& [reason, value] : t[group].items())
+      if (value.get<uint64_t>() != 0) std::printf("  %s.%s %lu\n", group, reason.c_str(), value.get<uint64_t>());
+  for (const json& w : counters["workers"])
+    std::printf("worker %u: rx %lu tx %lu dropped %lu flows %lu\n", w.value("worker", 0u),
+                w.value("rx", 0UL), w.value("tx", 0UL), w.value("dropped", 0UL),
+                w.value("flows", 0UL));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shoalctl: look at and change a running shoald through its control API"};
+  app.require_subcommand(1);
+  const char* env_socket = std::getenv("SHOAL_SOCKET");
+  std::string socket = env_socket ? env_socket : shoal::cp::kDefaultApiSocket;
+  bool as_json = false;
+  app.add_option("-s,--socket", socket, "shoald's API socket (env SHOAL_SOCKET)")
+      ->capture_default_str();
+  app.add_flag("--json", as_json, "print the API's JSON answer as is");
+
+  std::string service, backend, file;
+  uint32_t weight = 0;
+  auto* status = app.add_subcommand("status", "this director: version, uptime, counts");
+  auto* list = app.add_subcommand("list", "services and their backends, like ipvsadm -L -n");
+  auto* counters = app.add_subcommand("counters", "packet counters and drops by reason");
+  auto* reload = app.add_subcommand("reload", "reload shoald's config file (all or nothing)");
+  auto* check = app.add_subcommand("check", "validate a config file here, without shoald");
+  check->add_option("FILE", file, "the config file")->required()->check(CLI::ExistingFile);
+  std::map<std::string, CLI::App*> ops;
+  for (const auto& [name, help] :
+       {std::pair{"enable", "put a backend back in service"},
+        std::pair{"disable", "take a backend out now: its flows move to the others"},
+        std::pair{"drain", "no new flows to a backend; its flows finish there"},
+        std::pair{"weight", "set a backend's weight (kept until the file's weight changes)"}}) {
+    CLI::App* op = app.add_subcommand(name, help);
+    op->add_option("SERVICE", service, "service name")->required();
+    op->add_option("BACKEND", backend, "backend name (as `shoalctl list` shows)")->required();
+    if (std::string(name) == "weight")
+      op->add_option("WEIGHT", weight, "0..65535")->required()->check(CLI::Range(0, 65535));
+    ops[name] = op;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kUsage;  // --help is no error
+  }
+
+  if (check->parsed()) {
+    const shoal::cp::LoadResult r = shoal::cp::load_config_file(file);
+    if (as_json) {
+      std::printf("%s\n", json{{"valid", r.config.has_value()}, {"errors", r.errors},
+                               {"warnings", r.warnings}}.dump(2).c_str());
+    } else {
+      for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+      for (const std::string& e : r.errors) std::fprintf(stderr, "%s\n", e.c_str());
+      if (r.config) std::printf("%s: ok\n", file.c_str());
+    }
+    return r.config ? 0 : kRefused;
+  }
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  try {
+    Reply reply;
+    if (status->parsed()) reply = call(socket, "GET", "/v1/status");
+    if (list->parsed()) reply = call(socket, "GET", "/v1/services");
+    if (counters->parsed()) reply = call(socket, "GET", "/v1/counters");
+    if (reload->parsed()) reply = call(socket, "POST", "/v1/reload");
+    for (const auto& [name, op] : ops)
+      if (op->parsed())
+        reply = call(socket, "POST", fmt::format("/v1/services/{}/backends/{}/{}", service, backend, name),
+                     name == "weight" ? json{{"weight", weight}}.dump() : "");
+    const json& body = reply.body;
+    if (as_json) {
+      std::printf("%s\n", body.dump(2).c_str());
+    } else if (reply.status >= 400) {
+      for (const json& e : body.value("errors", json::array()))
+        if (e.is_string()) std::fprintf(stderr, "%s\n", e.get<std::string>().c_str());
+      if (body.value("errors", json::array()).empty())
+        std::fprintf(stderr, "shoalctl: %s\n", body.value("error", "request refused").c_str());
+    } else if (status->parsed()) {
+      std::printf("node %s  shoald %s  pid %d  up %.0f s\nconfig %s: %zu service(s), %zu "
+                  "backend(s), %u worker(s)\n",
+                  str(body, "node").c_str(), str(body, "version").c_str(), body.value("pid", 0),
+                  body.value("uptime_seconds", 0.0), str(body, "config").c_str(),
+                  body.value("services", size_t{0}), body.value("backends", size_t{0}),
+                  body.value("workers", 0u));
+    } else if (list->parsed()) {
+      print_list(body["services"]);
+    } else if (counters->parsed()) {
+      print_counters(body);
+    } else if (reload->parsed()) {
+      for (const json& w : body["warnings"]) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+      std::printf("reloaded\n");
+    } else {
+      std::printf("%s/%s: %s, weight %u\n", service.c_str(), backend.c_str(),
+                  str(body, "admin_state").c_str(), body.value("effective_weight", 0u));
+    }
+    return reply.status >= 400 ? kRefused : 0;
+  } catch (const ApiError& e) {
+    std::fprintf(stderr, "shoalctl: %s\n", e.what());
+    return e.code();
+  }
+}
