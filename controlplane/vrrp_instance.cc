@@ -15,6 +15,7 @@ constexpr std::array<std::string_view, kVrrpStateCount> kStateNames = {"init", "
 constexpr std::array<std::string_view, 7> kActionNames = {
     "send_advert", "become_master", "become_backup", "become_fault",
     "become_init", "send_garp",     "log"};
+static_assert(kActionNames.size() == static_cast<std::size_t>(VrrpActionKind::log) + 1);
 
 constexpr uint8_t kOwnerPriority = 255;
 constexpr uint64_t kMsPerCs = 10;

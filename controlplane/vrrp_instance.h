@@ -37,9 +37,10 @@ struct VrrpTrack {
   int32_t weight = 0;  // -254..254
 };
 
-// Defaults are keepalived's (vrrp_instance, vrrp_garp_*), except garp_interval_ms: keepalived
-// sends a burst back to back (0 ms); spacing the five frames by 100 ms lets one survive a
-// switch port that is still coming up.
+// Defaults are keepalived's (vrrp_instance, vrrp_garp_*) with two exceptions. The virtual
+// MAC is on, as RFC 9568 §7.2 has it (keepalived's use_vmac is opt-in). garp_interval_ms:
+// keepalived sends a burst back to back (0 ms); spacing the five frames by 100 ms lets one
+// survive a switch port that is still coming up.
 struct VrrpInstanceConfig {
   std::string name;
   uint8_t vrid = 1;                   // 1..255
