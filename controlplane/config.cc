@@ -39,6 +39,15 @@ bool valid_name(std::string_view s) {
   });
 }
 
+// A Linux interface name (IFNAMSIZ - 1 characters), without the characters that need quoting.
+bool valid_interface_name(std::string_view s) {
+  return !s.empty() && s.size() <= 15 && s != "." && s != ".." &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+         });
+}
+
 // Backend names default to "address:port", so they may hold dots and colons as well.
 bool valid_backend_name(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -97,7 +106,7 @@ constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "wo
                                          "services", "neighbours", "routes", "tunnel_ttl",
                                          "api"};
 constexpr std::string_view kApiKeys[] = {"socket"};
-constexpr std::string_view kPortKeys[] = {"name", "device", "addresses", "gateway", "mtu"};
+constexpr std::string_view kPortKeys[] = {"name", "device", "addresses", "gateway", "mtu", "tap"};
 constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_timeouts"};
 constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
 constexpr std::string_view kServiceKeys[] = {"name",        "vip",      "port",        "protocol",
@@ -187,7 +196,7 @@ struct Field {
 // Where the parsed pieces sit in the file, parallel to the model's vectors, and which of
 // them parsed (the second pass skips checks on values that did not).
 struct PortRec {
-  int line = 0, name_line = 0, device_line = 0, gateway_line = 0;
+  int line = 0, name_line = 0, device_line = 0, gateway_line = 0, tap_line = 0;
   bool name_ok = false, device_ok = false;
   std::vector<int> address_lines;  // parallel to PortConfig::addresses
 };
@@ -578,6 +587,17 @@ class Loader {
       }
       if (const Field* f = m.get("mtu"))
         if (auto v = integer(*f, kMinMtu, kMaxMtu)) port.mtu = static_cast<uint16_t>(*v);
+      if (const Field* f = m.get("tap")) {
+        rec.tap_line = f->line;
+        if (auto s = string(f->value, f->line, "'tap'")) {
+          if (valid_interface_name(*s))
+            port.tap = *s;
+          else
+            error(f->line, fmt::format("'tap' interface name '{}' must be 1 to 15 letters, digits, "
+                                       "'_', '-' or '.'",
+                                       *s));
+        }
+      }
     } else {
       network_known_ = false;
     }
@@ -1175,7 +1195,7 @@ class Loader {
   }
 
   void check_ports() {
-    std::map<std::string, int> names, devices;
+    std::map<std::string, int> names, devices, taps;
     int gateway_line = 0;
     std::string gateway_port;
     for (size_t i = 0; i < config_.ports.size(); ++i) {
@@ -1184,6 +1204,10 @@ class Loader {
       if (r.name_ok && !names.emplace(p.name, r.name_line).second)
         error(r.name_line,
               fmt::format("duplicate port name '{}' (first at line {})", p.name, names[p.name]));
+      if (!p.tap.empty() && !taps.emplace(p.tap, r.tap_line).second)
+        error(r.tap_line, fmt::format("tap '{}' is already the exception path of another port "
+                                      "(line {})",
+                                      p.tap, taps[p.tap]));
       if (r.device_ok && !devices.emplace(p.device, r.device_line).second)
         error(r.device_line, fmt::format("device '{}' is already used by another port (line {})",
                                          p.device, devices[p.device]));

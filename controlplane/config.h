@@ -58,6 +58,10 @@ struct PortConfig {
   std::vector<Ipv4Prefix> addresses;  // at least one; on-link subnets of this port
   std::optional<uint32_t> gateway;    // default route; inside one of `addresses`
   uint16_t mtu = 1500;
+  // The exception path: a TAP interface of this name on which the kernel holds the port's
+  // addresses; traffic to them (not to VIPs) goes to the kernel, and the kernel's to the wire.
+  // Empty: none; the control plane then answers only ARP and ping for the port's addresses.
+  std::string tap;
 };
 
 struct WorkersConfig {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "control_packets.h"
+#include "kernel_interface.h"
 #include "forward.h"
 #include "packet.h"
 
@@ -52,6 +53,7 @@ Director::Director(Config config, std::string config_path, std::vector<std::stri
       eal_override_(std::move(eal_override)) {}
 
 Director::~Director() {
+  taps_.clear();
   for (const PortHandle& p : ports_) {
     rte_eth_dev_stop(p.id);
     rte_eth_dev_close(p.id);
@@ -79,6 +81,9 @@ void Director::start_eal() {
                    std::to_string(cpus - 1) + ")");
   }
   bool any_pci = false;
+  for (std::size_t i = 0; i < config_.ports.size(); ++i)
+    if (!config_.ports[i].tap.empty())
+      args.push_back("--vdev=" + ExceptionPath::vdev_argument(config_, i));
   for (const PortConfig& p : config_.ports) {
     if (is_vdev(p.device)) {
       std::string dev = p.device;
@@ -111,9 +116,11 @@ void Director::start_eal() {
 
 void Director::start_ports() {
   uint16_t queues = static_cast<uint16_t>(config_.workers.count);
+  // Every descriptor of every queue, the rings, the exception paths' queues, and headroom.
   uint32_t mbufs = static_cast<uint32_t>(config_.ports.size()) * queues *
                        (kRxDescriptors + kTxDescriptors) +
-                   kControlRingSize + kControlTxRingSize * config_.ports.size() + 4096;
+                   kControlRingSize + kControlTxRingSize * config_.ports.size() +
+                   2048 * static_cast<uint32_t>(config_.ports.size()) + 4096;
   pool_ = rte_pktmbuf_pool_create("shoal_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                   static_cast<int>(rte_socket_id()));
   if (pool_ == nullptr) fatal(std::string("cannot create the mbuf pool: ") + rte_strerror(rte_errno));
@@ -158,6 +165,14 @@ void Director::start_ports() {
                                   RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (r == nullptr) fatal("cannot create ring " + ring);
     control_tx_.push_back(r);
+  }
+  for (std::size_t i = 0; i < config_.ports.size(); ++i) {
+    taps_.push_back(config_.ports[i].tap.empty()
+                        ? nullptr
+                        : std::make_unique<ExceptionPath>(config_, i, ports_[i].mac, pool_));
+    if (taps_.back())
+      spdlog::info("port {}: exception path {} holds {} for the kernel", config_.ports[i].name,
+                   config_.ports[i].tap, to_string(config_.ports[i].addresses.front()));
   }
   to_control_ = rte_ring_create("shoal_to_control", kControlRingSize,
                                 static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
@@ -226,6 +241,7 @@ void Director::control_loop(Signals& signals) {
   while (!signals.stop.load()) {
     unsigned n = rte_ring_dequeue_burst(to_control_, reinterpret_cast<void**>(pkts), 32, nullptr);
     for (unsigned i = 0; i < n; ++i) handle_control_frame(pkts[i]);
+    n += forward_from_kernel();
 
     uint32_t now = now_ms();
     if (now - last_tick >= kNeighbourTickMs) {
@@ -255,16 +271,36 @@ void Director::control_loop(Signals& signals) {
   }
 }
 
+// What the kernel sent on the exception paths goes out of their ports, through worker 0.
+unsigned Director::forward_from_kernel() {
+  unsigned total = 0;
+  for (std::size_t i = 0; i < taps_.size(); ++i) {
+    if (!taps_[i]) continue;
+    rte_mbuf* pkts[32];
+    const uint16_t n = taps_[i]->from_kernel(pkts, 32);
+    const unsigned queued =
+        rte_ring_enqueue_burst(control_tx_[i], reinterpret_cast<void**>(pkts), n, nullptr);
+    for (unsigned k = queued; k < n; ++k) rte_pktmbuf_free(pkts[k]);
+    total += n;
+  }
+  return total;
+}
+
 int Director::port_index(uint16_t dpdk_id) const {
   for (std::size_t i = 0; i < ports_.size(); ++i)
     if (ports_[i].id == dpdk_id) return static_cast<int>(i);
   return -1;
 }
 
-bool Director::owns_address(uint32_t ip) const {
+bool Director::is_port_address(uint32_t ip) const {
   for (const PortConfig& p : config_.ports)
     for (const Ipv4Prefix& a : p.addresses)
       if (a.address == ip) return true;
+  return false;
+}
+
+bool Director::owns_address(uint32_t ip) const {
+  if (is_port_address(ip)) return true;
   for (const ServiceConfig& s : config_.services)
     if (s.vip == ip) return true;
   return false;
@@ -309,9 +345,20 @@ void Director::handle_control_frame(rte_mbuf* m) {
                           arp->sender_ip);
           send(static_cast<uint16_t>(index), reply, kArpFrameLen);
         }
+        // The kernel learns its neighbours from the same ARP (it answers none itself).
+        if (taps_[port]) {
+          taps_[port]->to_kernel(m);
+          return;
+        }
       }
       break;
     case dp::ControlReason::local:
+      // The port's own addresses belong to the kernel when it has an exception path; VIPs
+      // (pinged) are always answered here: the kernel does not hold them.
+      if (taps_[port] && is_port_address(p.dst_ip)) {
+        taps_[port]->to_kernel(m);
+        return;
+      }
       if (make_echo_reply(frame, len, p) && rte_ring_enqueue(control_tx_[port], m) == 0) return;
       break;
     case dp::ControlReason::frag_needed: {
@@ -395,7 +442,8 @@ ReloadResult Director::reload() {
   bool ports_same = next.ports.size() == config_.ports.size();
   for (std::size_t i = 0; ports_same && i < next.ports.size(); ++i)
     ports_same = next.ports[i].device == config_.ports[i].device &&
-                 next.ports[i].mtu == config_.ports[i].mtu;
+                 next.ports[i].mtu == config_.ports[i].mtu &&
+                 next.ports[i].tap == config_.ports[i].tap;
   if (!ports_same || next.workers.count != config_.workers.count ||
       next.workers.flow_table_size != config_.workers.flow_table_size) {
     out.errors.push_back(fmt::format("{}: reload refused: ports and workers can only change "
@@ -410,6 +458,16 @@ ReloadResult Director::reload() {
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
   admin_.retain(config_);
+  // New addresses and routes reach the kernel; ones the file no longer has stay until a restart.
+  for (std::size_t i = 0; i < taps_.size(); ++i)
+    if (taps_[i]) {
+      try {
+        configure_kernel_interface(taps_[i]->ifname(), config_, i);
+      } catch (const std::exception& e) {
+        out.warnings.push_back(e.what());
+        spdlog::warn("{}", e.what());
+      }
+    }
   update_health_targets();
   update_neighbours();
   publish("reload");
@@ -498,7 +556,15 @@ nlohmann::json Director::counters_json() const {
   total["balanced"] = total.value("rx", uint64_t{0}) ==
                       total.value("tx", uint64_t{0}) + total.value("dropped", uint64_t{0}) +
                           total.value("to_control", uint64_t{0});
-  return {{"workers", std::move(workers)}, {"total", std::move(total)}};
+  nlohmann::json taps = nlohmann::json::array();
+  for (const auto& t : taps_)
+    if (t)
+      taps.push_back({{"interface", t->ifname()},
+                      {"to_kernel", t->to_kernel_count()},
+                      {"from_kernel", t->from_kernel_count()},
+                      {"dropped", t->dropped_count()}});
+  return {{"workers", std::move(workers)}, {"total", std::move(total)},
+          {"exception_paths", std::move(taps)}};
 }
 
 void Director::dump_counters() const {
@@ -520,6 +586,10 @@ void Director::dump_counters() const {
     drops += c.dropped();
     control += c.to_control();
   }
+  for (const auto& t : taps_)
+    if (t)
+      spdlog::info("counters exception path {}: to_kernel={} from_kernel={} dropped={}",
+                   t->ifname(), t->to_kernel_count(), t->from_kernel_count(), t->dropped_count());
   spdlog::info("counters total: rx={} tx={} dropped={} to_control={} balanced={}", rx, tx, drops,
                control, rx == tx + drops + control ? "yes" : "NO");
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "control_api.h"
 #include "control_queue.h"
+#include "exception_path.h"
 #include "http_server.h"
 #include "neighbours.h"
 #include "publisher.h"
@@ -70,7 +71,9 @@ class Director {
   nlohmann::json counters_json() const;
   // The backend with stable id `id` as last published to the workers, or nullptr.
   const dp::BackendSpec* published_backend(uint16_t id) const;
+  unsigned forward_from_kernel();
   int port_index(uint16_t dpdk_id) const;
+  bool is_port_address(uint32_t ip) const;
   bool owns_address(uint32_t ip) const;
 
   Config config_;
@@ -81,6 +84,7 @@ class Director {
   rte_mempool* pool_ = nullptr;
   rte_ring* to_control_ = nullptr;
   std::vector<rte_ring*> control_tx_;  // per port, drained by worker 0
+  std::vector<std::unique_ptr<ExceptionPath>> taps_;  // per port; null without one
   std::unique_ptr<SnapshotPublisher> publisher_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> workers_stop_{false};

@@ -41,6 +41,10 @@ def shoald_path() -> Path:
     return build_dir() / "controlplane" / "shoald"
 
 
+def shoalctl_path() -> Path:
+    return build_dir() / "controlplane" / "shoalctl"
+
+
 def run(*cmd, check=True, timeout=60, env=None):
     p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
                        env=env)
@@ -144,11 +148,12 @@ class Lab:
             self.exec("client", "ip", "addr", "add", f"{a}/24", "dev", "eth0")
 
 
-def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None):
+def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=None):
     """A config for the lab, made from the mode's demo config: the director's interface and
     EAL file prefix follow the lab prefix, and the web (80/tcp) and echo (7/udp) services get
     the backends asked for. web/echo: {server index: weight}; default rs1:1 rs2:1 rs3:2 (the
-    demo's) and rs1..rs3 for echo. Returns the config as a dict (see write_config)."""
+    demo's) and rs1..rs3 for echo. tap: the name of the port's exception path, if any.
+    Returns the config as a dict (see write_config)."""
     text = (REPO / "configs" / DEMO[lab.mode]).read_text()
     text = text.replace("iface=shoal-d1", f"iface={lab.prefix}-d1")
     text = text.replace('"--file-prefix", "shoal-d1"', f'"--file-prefix", "{lab.prefix}-d1"')
@@ -156,6 +161,8 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None):
     assert f"iface={lab.prefix}-d1" in cfg["ports"][0]["device"], cfg["ports"]
     assert f"{lab.prefix}-d1" in cfg["eal"], cfg["eal"]
     cfg["workers"]["count"] = workers
+    if tap:
+        cfg["ports"][0]["tap"] = tap
     web = web if web is not None else {1: 1, 2: 1, 3: 2}
     echo = echo if echo is not None else {1: 1, 2: 1, 3: 1}
 
@@ -198,12 +205,16 @@ class Shoald:
         self.dir = Path(tmpdir)
         self.config_path = self.dir / f"{name}.yaml"
         self.log_path = self.dir / f"{name}.log"
+        self.api_socket = self.dir / f"{name}.sock"  # each daemon its own control API
         self.proc = None
         self.final_counters = None
         _DAEMONS.append(self)
 
     # --- config and log -----------------------------------------------------------------
     def write_config(self, cfg_or_text):
+        if not isinstance(cfg_or_text, str):
+            cfg_or_text = dict(cfg_or_text)
+            cfg_or_text.setdefault("api", {"socket": str(self.api_socket)})
         text = cfg_or_text if isinstance(cfg_or_text, str) else config_text(cfg_or_text)
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(text)
@@ -278,6 +289,15 @@ class Shoald:
             time.sleep(0.2)
         raise AssertionError(self.diag(f"no HTTP answer through the VIP within {timeout}s: "
                                        f"{last}"))
+
+    def ctl(self, *args, check=True, timeout=30):
+        """shoalctl against this daemon's API; returns the CompletedProcess."""
+        return run(shoalctl_path(), "--socket", self.api_socket, *args, check=check,
+                   timeout=timeout)
+
+    def api(self, *args):
+        """shoalctl --json ARGS, parsed."""
+        return json.loads(self.ctl("--json", *args).stdout)
 
     def signal(self, sig):
         assert self.proc is not None and self.proc.poll() is None, self.diag("shoald is not running")

@@ -1,5 +1,5 @@
 """Health checks end to end (DR lab): shoald's HTTP checks of the real servers, made from the
-director's kernel through its management interface, take a server whose nginx stopped out of
+director's kernel through the port's exception path (a TAP), take a server whose nginx stopped out of
 the Maglev table within interval × fall + timeout — after which no request fails — and bring
 it back once it answers again for `rise` checks.
 
@@ -22,8 +22,8 @@ DETECT = INTERVAL * FALL + TIMEOUT  # the longest a dead server may still get ne
 
 @pytest.fixture(scope="module")
 def hc(request, tmp_path_factory):
-    lab, d = start_lab(request, tmp_path_factory, "dr", servers=3, mgmt=True)
-    cfg = make_config(lab)
+    lab, d = start_lab(request, tmp_path_factory, "dr", servers=3)
+    cfg = make_config(lab, tap="lan0")
     for svc in cfg["services"]:
         if svc["name"] == "web":
             svc["health_check"] = {"type": "http", "path": "/", "interval": INTERVAL,

@@ -1229,3 +1229,40 @@ TEST_CASE("config: health_targets() gives the checker one target per backend", "
   CHECK(targets[1].spec.type == CheckType::http);
   CHECK(targets[1].check_port() == 8080);
 }
+
+TEST_CASE("config: a port's exception path and the API socket", "[config]") {
+  const std::string two_ports = R"(ports:
+  - name: lan
+    device: net_null0
+    addresses: [10.0.0.2/24]
+    tap: lan0
+  - name: wan
+    device: net_null1
+    addresses: [10.0.1.2/24]
+)";
+  SECTION("valid: the tap and socket reach the model; both default to none and /run/shoal") {
+    const LoadResult r = load(two_ports + "services: []\napi: {socket: /tmp/x/api.sock}\n");
+    REQUIRE(r.config);
+    CHECK(r.config->ports[0].tap == "lan0");
+    CHECK(r.config->ports[1].tap.empty());
+    CHECK(r.config->api.socket == "/tmp/x/api.sock");
+    const LoadResult d = load(kPort + "services: []\n");
+    REQUIRE(d.config);
+    CHECK(d.config->api.socket == "/run/shoal/shoald.sock");
+  }
+  SECTION("an interface name Linux would refuse") {
+    expect_error(kPort + "    tap: a-name-far-too-long\nservices: []\n", "t.yaml:5: ",
+                 "'tap' interface name 'a-name-far-too-long' must be 1 to 15");
+    expect_error(kPort + "    tap: \"a b\"\nservices: []\n", "t.yaml:5: ", "must be 1 to 15");
+  }
+  SECTION("one tap per port") {
+    expect_error(two_ports + "    tap: lan0\nservices: []\n", "t.yaml:9: ",
+                 "tap 'lan0' is already the exception path of another port (line 5)");
+  }
+  SECTION("the API socket is an absolute path") {
+    expect_error(kPort + "services: []\napi: {socket: run/api.sock}\n", "t.yaml:6: ",
+                 "'socket' must be an absolute path");
+    expect_error(kPort + "services: []\napi: {port: 80}\n", "t.yaml:6: ",
+                 "unknown key 'port' in 'api'");
+  }
+}
