@@ -86,10 +86,14 @@ s.sendto(b"hello", ("10.0.0.100", 7))
 print("  " + s.recv(100).decode())
 PY
 
+echo "== shoalctl list: the services, their real servers and what the health checks say"
+build/release/controlplane/shoalctl list || failed=$((failed + 1))
+
 if $once; then
   [[ $failed -eq 0 && ${#seen[@]} -eq 3 ]] || { echo "demo.sh: FAILED"; exit 1; }
   echo "demo.sh: every request succeeded and every real server answered"
   exit 0
 fi
-echo "== running; try: ip netns exec shoal-client curl http://10.0.0.100/  (Ctrl-C to stop)"
+echo "== running; try: ip netns exec shoal-client curl http://10.0.0.100/"
+echo "   build/release/controlplane/shoalctl drain web rs3   (then: enable web rs3)  (Ctrl-C to stop)"
 wait "$shoald_pid"

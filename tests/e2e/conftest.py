@@ -161,6 +161,9 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=Non
     assert f"iface={lab.prefix}-d1" in cfg["ports"][0]["device"], cfg["ports"]
     assert f"{lab.prefix}-d1" in cfg["eal"], cfg["eal"]
     cfg["workers"]["count"] = workers
+    # The demo's exception path and health check are opt-in here: most suites test
+    # forwarding with backends that are simply up.
+    cfg["ports"][0].pop("tap", None)
     if tap:
         cfg["ports"][0]["tap"] = tap
     web = web if web is not None else {1: 1, 2: 1, 3: 2}
@@ -177,6 +180,7 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=Non
         return out
 
     for svc in cfg["services"]:
+        svc.pop("health_check", None)
         if svc["name"] == "web":
             svc["hash"] = web_hash
             svc["backends"] = backends(web, 80)
