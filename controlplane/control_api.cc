@@ -76,6 +76,10 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
       }
     }
     j["health"] = std::move(health);
+    const BackendTraffic t = d.backend_stats_.get(b.id);
+    j["traffic"] = {{"packets", t.packets},         {"bytes", t.bytes},
+                    {"new_flows", t.new_flows},     {"packets_per_second", t.packet_rate},
+                    {"bytes_per_second", t.byte_rate}, {"new_flows_per_second", t.flow_rate}};
     return j;
   };
   auto service_json = [&](const ServiceConfig& svc) {

@@ -267,6 +267,7 @@ void Director::control_loop(Signals& signals) {
     if (signals.reload.exchange(false)) reload();
     if (signals.dump_counters.exchange(false)) dump_counters();
     api_queue_.drain();
+    sample_backend_stats();
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -516,6 +517,17 @@ void Director::apply_health_transitions() {
     if (t.weight) it->second.weight = t.weight;
     snapshot_dirty_ = true;
   }
+}
+
+void Director::sample_backend_stats() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!backend_stats_.due(now)) return;
+  std::vector<uint16_t> ids;
+  for (const ServiceConfig& s : config_.services)
+    for (const BackendConfig& b : s.backends) ids.push_back(b.id);
+  std::vector<const dp::WorkerCounters*> counters;
+  for (const auto& w : workers_) counters.push_back(&w->counters());
+  backend_stats_.sample(ids, counters, now);
 }
 
 const dp::BackendSpec* Director::published_backend(uint16_t id) const {

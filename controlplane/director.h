@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "admin_state.h"
+#include "backend_stats.h"
 #include "checker.h"
 #include "config.h"
 #include "control_api.h"
@@ -68,6 +69,7 @@ class Director {
   void update_health_targets();
   void apply_health_transitions();
   void dump_counters() const;
+  void sample_backend_stats();
   nlohmann::json counters_json() const;
   // The backend with stable id `id` as last published to the workers, or nullptr.
   const dp::BackendSpec* published_backend(uint16_t id) const;
@@ -92,6 +94,7 @@ class Director {
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;
+  BackendStats backend_stats_;
   dp::SnapshotSpec published_;  // the spec of the Snapshot the workers run
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   ControlApi api_{*this};

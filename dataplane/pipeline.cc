@@ -182,6 +182,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
       }
       e->backend = id;
       b = snap_.backend(id);
+      ctr_.backends[id].new_flows.add();
       if (reused)
         ctr_.flows_created.add();
       else
@@ -201,6 +202,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
                                                 : FlowState::udp;
     flows_.insert(key, flow_hash, id, state, now_);
     ctr_.flows_created.add();
+    ctr_.backends[id].new_flows.add();
     b = snap_.backend(id);
   }
   forward(i, m, svc, *b);
@@ -214,6 +216,7 @@ void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& 
   }
   const NextHopSpec& nh = snap_.next_hop(b.next_hop);
   const PortSpec& out = *snap_.port(nh.port);
+  const uint32_t received_len = rte_pktmbuf_pkt_len(m);
   uint8_t* frame = frame_of(m);
   switch (svc.mode) {
     case ForwardMode::dr:
@@ -250,6 +253,9 @@ void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& 
   }
   rewrite_macs(frame, out.mac, nh.mac);
   verdicts_[i] = Verdict::transmit(nh.port);
+  BackendCounters& bc = ctr_.backends[b.id];
+  bc.packets.add();
+  bc.bytes.add(received_len);
 }
 
 void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "flow_table.h"
 #include "snapshot.h"
@@ -28,6 +29,13 @@ class Counter {
   std::atomic<uint64_t> v_{0};
 };
 
+// What one worker sent one backend. dp: wo, cp: ro.
+struct BackendCounters {
+  Counter packets;
+  Counter bytes;      // frames as received, before any encapsulation
+  Counter new_flows;  // flows scheduled to it (new, reused 5-tuples, rescheduled)
+};
+
 // One worker's counters, cache-line aligned so workers never share a line. dp: wo, cp: ro.
 // rx = tx + Σ drops + Σ control, exactly, after every burst.
 struct alignas(64) WorkerCounters {
@@ -38,6 +46,8 @@ struct alignas(64) WorkerCounters {
   // Events that are not verdicts.
   Counter flows_created;
   Counter flows_rescheduled;  // pinned backend removed or down: moved to a new one
+  // Indexed by stable backend id; allocated once, never resized (readers index it unlocked).
+  std::vector<BackendCounters> backends = std::vector<BackendCounters>(kNoBackend);
 
   uint64_t dropped() const;
   uint64_t to_control() const;

@@ -118,12 +118,12 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
       if (b.id == kNoBackend) return fail("backend " + bwhat + " of " + what + " has no id");
       if (b.id >= s->backends_.size())
-        s->backends_.resize(b.id + 1u, Backend{0, 0, kNoService, kNoNextHop, false});
+        s->backends_.resize(b.id + 1u, Backend{0, 0, kNoService, kNoNextHop, kNoBackend, false});
       if (s->backends_[b.id].service != kNoService)
         return fail("backend id " + std::to_string(b.id) + " used twice");
       if (b.next_hop != kNoNextHop && b.next_hop >= spec.next_hops.size())
         return fail("backend " + bwhat + " of " + what + " has an unknown next hop");
-      s->backends_[b.id] = Backend{b.ip, b.port, index, b.next_hop, b.healthy};
+      s->backends_[b.id] = Backend{b.ip, b.port, index, b.next_hop, b.id, b.healthy};
       if (spec_svc.mode == ForwardMode::nat) {
         // A reply from a NAT backend is translated back by its source alone, so each
         // backend address may serve one NAT service only.

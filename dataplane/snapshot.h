@@ -88,6 +88,7 @@ struct Backend {
   uint16_t port;
   uint16_t service;  // index into services
   uint32_t next_hop;
+  uint16_t id;            // its stable id: where its counters are
   bool accepts_existing;  // configured and healthy: its pinned flows stay with it
 };
 
