@@ -114,14 +114,15 @@ run http --type http --count "$count" --interval 2 --timeout 1 --duration "$dura
 run http-1s --type http --count "$count" --interval 1 --timeout 0.5 --duration "$((duration * 3 / 4))"
 
 echo
-echo "| run | targets | interval s | checks/s scheduled | started/s | completed/s | failed/s | up at end | checker CPU % | µs/check | RSS before → steady (peak) MiB | latency p50 / p99 / max ms | lateness p50 / p99 / max ms |"
+echo "| run | targets | interval s | checks/s scheduled | started/s | completed/s | failed/s | up at end | checker CPU % (user + sys) | µs/check | RSS before → steady (peak) MiB | latency p50 / p99 / max ms | lateness p50 / p99 / max ms |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${results[@]}"; do
   declare -A v=()
   for kv in $r; do [[ $kv == *=* ]] && v[${kv%%=*}]=${kv#*=}; done
   printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s → %s (%s) | %s / %s / %s | %s / %s / %s |\n' \
     "${v[label]}" "${v[targets]}" "${v[interval]}" "${v[scheduled]}" "${v[started]}" \
-    "${v[completed]}" "${v[failed]}" "${v[up]}" "${v[cpu_pct]}" "${v[us_per_check]}" \
+    "${v[completed]}" "${v[failed]}" "${v[up]}" "${v[cpu_pct]} (${v[user_pct]} + ${v[sys_pct]})" \
+    "${v[us_per_check]}" \
     "${v[rss_before_mib]}" "${v[rss_steady_mib]}" "${v[rss_peak_mib]}" \
     "${v[lat_p50_ms]}" "${v[lat_p99_ms]}" "${v[lat_max_ms]}" \
     "${v[late_p50_ms]}" "${v[late_p99_ms]}" "${v[late_max_ms]}"

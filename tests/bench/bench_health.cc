@@ -57,11 +57,17 @@ double seconds(Steady::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-double cpu_seconds(int who) {
+struct Cpu {
+  double user = 0, sys = 0;
+  Cpu operator-(const Cpu& o) const { return {user - o.user, sys - o.sys}; }
+  double total() const { return user + sys; }
+};
+
+Cpu cpu_of(int who) {
   rusage ru{};
   getrusage(who, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return {static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6,
+          static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6};
 }
 
 // VmRSS and VmHWM of this process, in KiB.
@@ -112,8 +118,12 @@ int main(int argc, char** argv) {
   }
   if (o.label.empty()) o.label = o.idle ? "idle" : fmt::format("{}-{}", o.type, o.count);
 
-  const auto interval = std::chrono::duration_cast<Steady::duration>(
-      std::chrono::duration<double>(o.interval));
+  HealthChecker checker;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the thread is up and idle
+  // Before the targets exist: they are moved into the checker, so what they take counts as
+  // the checker's.
+  const long rss_before = rss_kib().first;
+
   std::vector<Target> targets;
   std::vector<double> grid_offset;  // seconds from set_targets to each target's first due time
   if (!o.idle) {
@@ -137,10 +147,6 @@ int main(int argc, char** argv) {
   std::vector<TargetKey> keys;
   for (const Target& t : targets) keys.push_back(t.key);
 
-  HealthChecker checker;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the thread is up and idle
-  const long rss_before = rss_kib().first;
-
   const Steady::time_point t_set = Steady::now();
   checker.set_targets(std::move(targets));
   const double set_seconds = seconds(Steady::now() - t_set);
@@ -163,7 +169,7 @@ int main(int argc, char** argv) {
   std::vector<Steady::time_point> seen(keys.size());  // the last completion counted, per target
   bool in_window = false;
   CheckerStats s0{};
-  double cpu0 = 0, main_cpu0 = 0;
+  Cpu cpu0, main_cpu0;
   Steady::time_point w0{};
   long rss_sum = 0, rss_samples = 0;
   size_t in_flight_max = 0;
@@ -174,8 +180,8 @@ int main(int argc, char** argv) {
     if (!in_window && now >= t_steady) {
       in_window = true;
       s0 = checker.stats();
-      cpu0 = cpu_seconds(RUSAGE_SELF);
-      main_cpu0 = cpu_seconds(RUSAGE_THREAD);
+      cpu0 = cpu_of(RUSAGE_SELF);
+      main_cpu0 = cpu_of(RUSAGE_THREAD);
       w0 = now;
       // Checks that completed before the window are not counted below.
       for (size_t i = 0; i < keys.size(); ++i)
@@ -200,8 +206,10 @@ int main(int argc, char** argv) {
   const Steady::time_point w1 = Steady::now();
   const CheckerStats s1 = checker.stats();
   const double window = seconds(w1 - w0);
-  const double main_cpu = cpu_seconds(RUSAGE_THREAD) - main_cpu0;
-  const double checker_cpu = cpu_seconds(RUSAGE_SELF) - cpu0 - main_cpu;
+  const Cpu main_used = cpu_of(RUSAGE_THREAD) - main_cpu0;
+  const Cpu checker_used = cpu_of(RUSAGE_SELF) - cpu0 - main_used;
+  const double main_cpu = main_used.total();
+  const double checker_cpu = checker_used.total();
   const auto [rss_end, rss_peak] = rss_kib();
   size_t up = 0;
   for (const TargetKey& k : keys)
@@ -230,22 +238,25 @@ int main(int argc, char** argv) {
               "failed %.0f (timed out %.0f); in flight at most %zu\n",
               window, scheduled, started, completed, static_cast<double>(failed) / window,
               static_cast<double>(timed_out) / window, in_flight_max);
-  std::printf("  checker thread CPU %.2f%% of one CPU (%.1f us per check); sampling thread "
-              "%.1f%%\n",
-              cpu_share, us_per_check, main_cpu / window * 100.0);
+  std::printf("  checker thread CPU %.2f%% of one CPU (user %.2f%%, sys %.2f%%; %.1f us per "
+              "check); sampling thread %.1f%%\n",
+              cpu_share, checker_used.user / window * 100.0, checker_used.sys / window * 100.0,
+              us_per_check, main_cpu / window * 100.0);
   std::printf("  RSS before targets %.1f MiB, steady %.1f MiB, peak %.1f MiB\n",
               rss_before / 1024.0, rss_steady / 1024.0, rss_peak / 1024.0);
   std::printf("  up at the end %zu of %zu; %zu checks timed: latency ms p50 %.2f p99 %.2f max "
               "%.2f; lateness ms p50 %.2f p99 %.2f max %.2f\n",
               up, keys.size(), measured, lat50, lat99, lat_max, late50, late99, late_max);
   std::printf("RESULT label=%s type=%s targets=%zu interval=%.2f scheduled=%.0f started=%.0f "
-              "completed=%.0f failed=%.0f timed_out=%.0f up=%zu cpu_pct=%.2f us_per_check=%.1f "
+              "completed=%.0f failed=%.0f timed_out=%.0f up=%zu cpu_pct=%.2f user_pct=%.2f "
+              "sys_pct=%.2f us_per_check=%.1f "
               "rss_before_mib=%.1f rss_steady_mib=%.1f rss_peak_mib=%.1f lat_p50_ms=%.2f "
               "lat_p99_ms=%.2f lat_max_ms=%.2f late_p50_ms=%.2f late_p99_ms=%.2f "
               "late_max_ms=%.2f\n",
               o.label.c_str(), o.idle ? "none" : o.type.c_str(), keys.size(), o.interval,
               scheduled, started, completed, static_cast<double>(failed) / window,
-              static_cast<double>(timed_out) / window, up, cpu_share, us_per_check,
+              static_cast<double>(timed_out) / window, up, cpu_share,
+              checker_used.user / window * 100.0, checker_used.sys / window * 100.0, us_per_check,
               rss_before / 1024.0, rss_steady / 1024.0, rss_peak / 1024.0, lat50, lat99, lat_max,
               late50, late99, late_max);
   return 0;
