@@ -34,6 +34,11 @@ INTERVAL, TIMEOUT, RISE, FALL = 0.5, 0.3, 2, 3
 DETECT = INTERVAL * FALL + TIMEOUT  # the longest a failing server may still be up
 RECOVER = INTERVAL * RISE + TIMEOUT  # the longest a mended one may still be down
 SLACK = 0.7  # log polling, process start-up and a machine shared with other work
+# The exec check starts a shell (and `date`) per run: on two CPUs busy with other builds that
+# has taken over 300 ms, so it gets a longer timeout, and with it a longer interval.
+EXEC_INTERVAL, EXEC_TIMEOUT = 1.0, 0.8
+EXEC_DETECT = EXEC_INTERVAL * FALL + EXEC_TIMEOUT
+EXEC_RECOVER = EXEC_INTERVAL * RISE + EXEC_TIMEOUT
 BAD_PORT = 8081  # rs1's check port, served by bad_http_server.py
 MARKER = "shoal-ok"
 WEB = {1: 1, 2: 1, 3: 2}
@@ -75,6 +80,8 @@ class Rig:
                         b["health_check"] = {"port": BAD_PORT, "body": MARKER}
                     elif b["name"] == "rs2":
                         b["health_check"] = {"type": "exec", "weight_from_output": True,
+                                             "interval": EXEC_INTERVAL,
+                                             "timeout": EXEC_TIMEOUT,
                                              "command": ["/bin/sh",
                                                          str(self.exec_dir / "check.sh")]}
             elif svc["name"] == "echo":
@@ -164,6 +171,9 @@ class Rig:
 
     # --- traffic through the VIP --------------------------------------------------------
     def http(self, count, base):
+        """`count` new connections from source ports base, base+1, ...: every call in the
+        module has ports of its own, since a reused 5-tuple could still be in TIME_WAIT at the
+        client or pinned to its old backend by the director's flow table."""
         return self.lab.client("http", "--vip", VIP, "--port", 80, "--count", count,
                                "--sport-base", base, "--timeout", 3, timeout=120)
 
@@ -257,8 +267,8 @@ def exec_lateness(runs, t_from, t_to):
         return times, None
     offsets = []
     for t in times:
-        k = round((t - times[0]) / INTERVAL)
-        offsets.append(t - times[0] - k * INTERVAL)
+        k = round((t - times[0]) / EXEC_INTERVAL)
+        offsets.append(t - times[0] - k * EXEC_INTERVAL)
     return times, max(offsets) - min(offsets)
 
 
@@ -278,7 +288,7 @@ def test_http_hang_does_not_delay_other_checks(rig):
                                                     rf"\({FALL}/{FALL}\)"), since3, DETECT, mark3)
         res = rig.http(100, 23000)
         assert res["ok"] == 100 and set(res["hist"]) == {"rs2"}, d.diag(str(res))
-        time.sleep(1.0)  # more hung checks of rs1, for the exec cadence below
+        time.sleep(2.0)  # more hung checks of rs1, for the exec cadence below
         wall1 = time.time()
     finally:
         rig.nginx(3, "start")
@@ -288,9 +298,10 @@ def test_http_hang_does_not_delay_other_checks(rig):
     # The exec check of rs2 kept its fixed rate all along (a loop stalled by rs1's hung
     # connections would have pushed some runs back by up to the timeout).
     times, spread = exec_lateness(rig.exec_runs(), wall0, wall1)
-    assert len(times) >= 0.8 * (wall1 - wall0) / INTERVAL, f"{len(times)} exec runs in {wall1 - wall0:.1f} s"
+    assert len(times) >= 0.8 * (wall1 - wall0) / EXEC_INTERVAL, f"{len(times)} exec runs in {wall1 - wall0:.1f} s"
     assert spread is not None and spread < 0.25, \
-        f"exec runs strayed {spread:.3f} s from their 0.5 s grid during the hang: {times}"
+        f"exec runs strayed {spread:.3f} s from their {EXEC_INTERVAL} s grid during the hang: " \
+        f"{times}"
     # No unexpected flip of the others meanwhile.
     expected = (web_line(1, "down", "http timeout"), web_line(3, "down", "http connect"))
     flips = [ln for ln in d.log_lines()[mark:] if re.search(TRANSITION, ln)
@@ -381,7 +392,7 @@ def test_exec_check(rig):
     (rig.exec_dir / "healthy").unlink()
     try:
         wait_flip(d, web_line(2, "down", rf"exec exit status 1: in maintenance "
-                                         rf"\({FALL}/{FALL}\)"), since, DETECT, mark)
+                                         rf"\({FALL}/{FALL}\)"), since, EXEC_DETECT, mark)
         res = rig.http(200, 26000)
         assert res["ok"] == 200 and set(res["hist"]) == {"rs1", "rs3"}, d.diag(str(res))
     finally:
@@ -389,13 +400,13 @@ def test_exec_check(rig):
     mark = len(d.log_lines())
     since = time.monotonic()
     wait_flip(d, web_line(2, "up", rf"exec exit status 0, weight 1 \({RISE}/{RISE}\)"), since,
-              RECOVER, mark)
+              EXEC_RECOVER, mark)
 
     # weight_from_output: the command's word moves rs2's share of new connections.
     mark = len(d.log_lines())
     (rig.exec_dir / "weight").write_text("6\n")
     d.wait_log(r"rs2 10\.0\.0\.12:80 weight 6 from command output", after=mark,
-               timeout=INTERVAL + TIMEOUT + SLACK + 2)
+               timeout=EXEC_INTERVAL + EXEC_TIMEOUT + SLACK + 2)
     try:
         res = rig.http(600, 26500)
         assert res["ok"] == 600, d.diag(str(res))
@@ -405,7 +416,7 @@ def test_exec_check(rig):
         mark = len(d.log_lines())
         (rig.exec_dir / "weight").write_text("1\n")
         d.wait_log(r"rs2 10\.0\.0\.12:80 weight 1 from command output", after=mark,
-                   timeout=INTERVAL + TIMEOUT + SLACK + 2)
+                   timeout=EXEC_INTERVAL + EXEC_TIMEOUT + SLACK + 2)
     print(f"weight 6: {res['hist']}")
     d.assert_balanced()
 
@@ -469,7 +480,7 @@ def test_drain_keeps_long_transfer(rig):
         drained_at = time.monotonic()
         # New connections while the transfer runs: never the drained server.
         hist = {}
-        for base in (27000, 27300):
+        for base in (28000, 28200):
             res = rig.http(150, base)
             assert res["ok"] == 150, d.diag(str(res))
             for k, v in res["hist"].items():
@@ -498,7 +509,7 @@ def test_drain_keeps_long_transfer(rig):
 
     ok, lines, _, _ = d.reload(rig.config())
     assert ok, d.diag(lines)
-    res = rig.http(200, 27600)
+    res = rig.http(200, 28400)
     assert res["ok"] == 200 and set(res["hist"]) == {"rs1", "rs2", "rs3"}, d.diag(str(res))
     print(f"drained rs{serving} {drained_at - t0:.2f} s into a {ended - t0:.2f} s transfer; "
           f"new connections meanwhile: {hist}")
