@@ -1,4 +1,4 @@
-"""Every kind of health check end to end (DR lab, director with a management interface): real
+"""Every kind of health check end to end (DR lab, checks through the exception path): real
 checks by shoald of real servers that misbehave on purpose, each judged twice — by the
 transition line shoald logs (`rs1 10.0.0.11:80 down: http status 503 (3/3)`) and by what the
 VIP does with the traffic (a backend that is down gets no new connection; the others keep
@@ -69,7 +69,7 @@ class Rig:
 
     # --- configuration ------------------------------------------------------------------
     def config(self, web=None):
-        cfg = make_config(self.lab, web=web or WEB)
+        cfg = make_config(self.lab, web=web or WEB, tap="lan0")
         common = {"interval": INTERVAL, "timeout": TIMEOUT, "rise": RISE, "fall": FALL,
                   "initial": "down"}
         for svc in cfg["services"]:
@@ -214,7 +214,7 @@ def wait_flip(d, pattern, since, limit, mark):
 
 @pytest.fixture(scope="module")
 def rig(request, tmp_path_factory):
-    lab, d = start_lab(request, tmp_path_factory, "dr", servers=3, mgmt=True)
+    lab, d = start_lab(request, tmp_path_factory, "dr", servers=3)
     r = Rig(lab, d, tmp_path_factory.mktemp("hc-work"))
     request.addfinalizer(r.stop_helpers)  # before the lab goes (finalizers run last first)
     r.write_exec_script()
