@@ -207,3 +207,35 @@ def test_reload_and_check_report_the_line(d, tmp_path):
     assert spread(d, 100, 28000)  # still serving the running config
     p = d.ctl("reload")
     assert "reloaded" in p.stdout
+
+
+def test_simulate_agrees_with_the_dataplane(d):
+    res = d.lab.client("http", "--vip", VIP, "--port", 80, "--count", 24, "--sport-base", 31000,
+                       "--timeline")
+    assert res["ok"] == 24, res
+    for start, end, server, sport in res["timeline"]:
+        sim = d.api("simulate", f"10.0.0.1:{sport}", f"{VIP}:80")
+        assert sim["backend"]["name"] == server, (sport, server, sim)
+    text = d.ctl("simulate", "10.0.0.1:31000", f"{VIP}:80").stdout
+    assert re.search(r"^web -> rs\d 10\.0\.0\.1\d:80$", text, re.M) and "Maglev slot" in text, text
+    # The echo service hashes the source address alone: no port needed, same answer for all.
+    a = d.api("simulate", "10.0.0.1", f"{VIP}:7", "udp")["backend"]["name"]
+    b = d.api("simulate", "10.0.0.1:5555", f"{VIP}:7", "udp")["backend"]["name"]
+    assert a == b
+    p = d.ctl("simulate", "10.0.0.1", f"{VIP}:80", check=False)  # 5-tuple needs the port
+    assert p.returncode == 1 and "give the client's port" in p.stderr
+    p = d.ctl("simulate", "10.0.0.1:1", f"{VIP}:81", check=False)
+    assert p.returncode == 1 and "no service on" in p.stderr
+
+
+def test_flows_sample(d):
+    spread(d, 10, 32000)
+    flows = d.api("flows", "--client", "10.0.0.1", "--limit", "5")
+    assert flows["complete"] is True and 1 <= len(flows["flows"]) <= 5, flows
+    for f in flows["flows"]:
+        assert f["client"].startswith("10.0.0.1:") and f["vip"] in (f"{VIP}:80", f"{VIP}:7"), f
+        assert f["backend"].split("/")[1] in ("rs1", "rs2", "rs3"), f
+    assert d.api("flows", "--client", "10.0.0.99")["flows"] == []
+    text = d.ctl("flows", "--vip", VIP, "--limit", "3").stdout
+    assert text.splitlines()[0].split()[:3] == ["Worker", "Client", "VIP"] and \
+        len(text.splitlines()) == 4, text
