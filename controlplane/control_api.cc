@@ -64,6 +64,10 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
   const std::vector<std::string_view> p = split_path(request.path);
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
+  if (request.path == "/metrics") {
+    if (!get) return error(405, "use GET");
+    return {200, d.metrics_.render(d), "text/plain; version=0.0.4; charset=utf-8"};
+  }
   if (p.empty() || p[0] != "v1") return error(404, "no such resource: " + request.path + " (the API is under /v1/)");
 
   auto backend_json = [&](const ServiceConfig& svc, const BackendConfig& b) {
@@ -178,6 +182,7 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
   if (p.size() == 2 && p[1] == "reload") {
     if (!post) return error(405, "use POST");
     const ReloadResult r = d.reload();
+    d.metrics_.reloaded(r.applied);
     json body = {{"applied", r.applied}, {"errors", r.errors}, {"warnings", r.warnings}};
     if (!r.applied) body["error"] = r.errors.empty() ? "reload refused" : r.errors.front();
     return {r.applied ? 200 : 422, body.dump() + "\n"};
@@ -199,6 +204,7 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
                  {"warnings", located(candidate.warnings)},
                  {"diff", std::move(diff)}});
     const ReloadResult r = d.apply(request.body);
+    d.metrics_.reloaded(r.applied);
     json body = {{"applied", r.applied}, {"errors", located(r.errors)},
                  {"warnings", located(r.warnings)}, {"diff", r.applied ? diff : json::array()}};
     if (!r.applied) body["error"] = r.errors.empty() ? "refused" : r.errors.front();

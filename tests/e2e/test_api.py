@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+import time
 
 import yaml
 
@@ -239,3 +240,44 @@ def test_flows_sample(d):
     text = d.ctl("flows", "--vip", VIP, "--limit", "3").stdout
     assert text.splitlines()[0].split()[:3] == ["Worker", "Client", "VIP"] and \
         len(text.splitlines()) == 4, text
+
+
+def metric(text, name, **labels):
+    """The value of the sample `name{labels...}` (labels in any order) in an exposition."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        sample, _, value = line.rpartition(" ")
+        have = dict(re.findall(r'(\w+)="([^"]*)"', sample))
+        if sample.split("{")[0] == name and all(have.get(k) == v for k, v in labels.items()):
+            return float(value)
+    raise AssertionError(f"no {name}{labels} in the exposition")
+
+
+def test_prometheus_metrics(d):
+    def scrape():
+        p = run("curl", "-s", "--unix-socket", d.api_socket, "http://shoald/metrics")
+        return p.stdout
+
+    before = scrape()
+    assert "# TYPE shoal_packets_total counter" in before
+    rs1 = metric(before, "shoal_backend_connections_total", service="web", backend="rs1")
+    spread(d, 200, 33000)
+    d.ctl("drain", "web", "rs2")
+    time.sleep(1.2)  # per-backend traffic is sampled once a second
+    after = scrape()
+    assert metric(after, "shoal_backend_connections_total", service="web", backend="rs1") > rs1
+    assert metric(after, "shoal_backend_bytes_total", service="web", backend="rs1") > 0
+    assert metric(after, "shoal_packets_total", worker="0", direction="rx") > \
+        metric(before, "shoal_packets_total", worker="0", direction="rx")
+    assert metric(after, "shoal_backend_admin_state", backend="rs2", state="draining") == 1
+    assert metric(after, "shoal_backend_weight", backend="rs2") == 0
+    assert metric(after, "shoal_backend_up", backend="rs2") == 1
+    assert metric(after, "shoal_reloads_total", result="applied") >= 1  # earlier tests reloaded
+    assert metric(after, "shoal_snapshot_publish_seconds_count") >= 2
+    assert metric(after, "shoal_drops_total", worker="0", reason="no_backend") >= 0
+    d.ctl("enable", "web", "rs2")
+    status, _ = http(d, "GET", "/metrics")
+    assert status == 401
+    status, text = http(d, "GET", "/metrics", "-H", f"Authorization: Bearer {TOKEN}")
+    assert status == 200 and "shoal_uptime_seconds" in text
