@@ -561,6 +561,7 @@ void Director::apply_health_transitions() {
       spdlog::info("{}", hc::to_string(t));
     else
       spdlog::warn("{}", hc::to_string(t));
+    if (t.state_changed) metrics_.health_transition(t.key.service, t.key.backend, t.up);
     it->second.up = t.up;
     if (t.weight) it->second.weight = t.weight;
     snapshot_dirty_ = true;

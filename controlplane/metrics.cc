@@ -48,6 +48,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Register(*registry_);
   reloads_applied_ = &reloads.Add({{"result", "applied"}});
   reloads_refused_ = &reloads.Add({{"result", "refused"}});
+  transitions_ = &prometheus::BuildCounter()
+                      .Name("shoal_health_transitions_total")
+                      .Help("Backends going up or down by their health checks")
+                      .Register(*registry_);
   publish_seconds_ = &prometheus::BuildHistogram()
                           .Name("shoal_snapshot_publish_seconds")
                           .Help("From a new Snapshot's publication to every worker having left "
@@ -55,6 +59,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Register(*registry_)
                           .Add({}, prometheus::Histogram::BucketBoundaries{
                                        1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5});
+}
+
+void Metrics::health_transition(const std::string& service, const std::string& backend, bool up) {
+  transitions_->Add({{"service", service}, {"backend", backend}, {"to", up ? "up" : "down"}}).Increment();
 }
 
 void Metrics::reloaded(bool applied) { (applied ? reloads_applied_ : reloads_refused_)->Increment(); }

@@ -22,6 +22,7 @@ class Metrics {
   Metrics();
   void reloaded(bool applied);
   void published(std::chrono::microseconds took);
+  void health_transition(const std::string& service, const std::string& backend, bool up);
   // The whole exposition; on the control loop.
   std::string render(const Director& director) const;
 
@@ -30,6 +31,7 @@ class Metrics {
   prometheus::Counter* reloads_applied_;
   prometheus::Counter* reloads_refused_;
   prometheus::Histogram* publish_seconds_;
+  prometheus::Family<prometheus::Counter>* transitions_;
 };
 
 }  // namespace shoal::cp

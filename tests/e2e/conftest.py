@@ -380,6 +380,41 @@ class Shoald:
         return fc
 
 
+# Load generators shared by the suites that change things under traffic.
+WRK_CONNECTIONS = 8
+
+
+def start_wrk(d, seconds):
+    """wrk against the VIP from the client, WRK_CONNECTIONS keep-alive connections."""
+    return d.lab.popen("client", "wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s",
+                       f"http://{VIP}/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+
+
+def start_client(d, seconds):
+    """client.py opening a connection per request for `seconds`, with its timeline."""
+    return d.lab.popen("client", PY, CLIENT, "http", "--vip", VIP, "--port", 80, "--duration",
+                       seconds, "--timeline", "--timeout", 3, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+
+
+def parse_wrk(out):
+    """wrk's summary: requests and every kind of error."""
+    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
+    assert m, f"cannot read wrk's output:\n{out}"
+    res = {"requests": int(m.group(1)), "connect": 0, "read": 0, "write": 0, "timeout": 0,
+           "non2xx": 0}
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res.update(connect=int(m.group(1)), read=int(m.group(2)), write=int(m.group(3)),
+                   timeout=int(m.group(4)))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["non2xx"] = int(m.group(1))
+    res["errors"] = res["connect"] + res["read"] + res["write"] + res["timeout"] + res["non2xx"]
+    return res
+
+
 def start_lab(request, tmp_path_factory, spec, servers=3, mgmt=False):
     """For a module fixture: a lab for `spec` ('dr', 'nat-2w', ...) and a Shoald (not yet
     started) in it, torn down in order when the module is done — shoald stopped with SIGTERM

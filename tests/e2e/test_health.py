@@ -6,12 +6,14 @@ it back once it answers again for `rise` checks.
 Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_health.py
 """
 
+import json
 import re
 import time
 
 import pytest
 
-from conftest import VIP, make_config, requirements_missing, start_lab
+from conftest import (VIP, make_config, parse_wrk, requirements_missing, start_client, start_lab,
+                      start_wrk)
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
@@ -82,4 +84,39 @@ def test_dead_server_removed_then_back(hc):
                 timeout=INTERVAL * RISE + TIMEOUT + 3)
     res = answered(hc, 300, 23000)
     assert res["ok"] == 300 and res["hist"].get("rs2", 0) > 30, hc.diag(str(res))
+    hc.assert_balanced()
+
+
+def test_under_wrk_load_no_request_fails_once_detected(hc):
+    """wrk keeps the VIP busy (keep-alive) and client.py opens a connection per request while
+    rs1's nginx stops: from its detection on, no new connection reaches rs1 and no request
+    fails; a second wrk run after detection sees no error at all."""
+    seconds = DETECT + 4
+    wrk = start_wrk(hc, seconds)
+    client = start_client(hc, seconds)
+    time.sleep(1)
+    mark = len(hc.log_lines())
+    nginx(hc, 1, "stop")
+    stopped = time.time()
+    try:
+        hc.wait_log(r"rs1 10\.0\.0\.11:80 down: ", after=mark, timeout=DETECT + 3)
+        detected = time.time()
+        assert detected - stopped <= DETECT + 0.5, hc.diag(f"down after {detected - stopped:.2f} s")
+        out, _ = client.communicate(timeout=seconds + 30)
+        timeline = json.loads(out.strip().splitlines()[-1])["timeline"]
+        late = [t for t in timeline if t[0] > detected + 0.05]
+        assert len(late) > 20, f"too few requests after detection: {len(late)}"
+        bad = [t for t in late if t[2] == "rs1" or t[2].startswith("!")]
+        assert not bad, hc.diag(f"after detection: {bad[:5]}")
+        wrk.communicate(timeout=seconds + 30)
+        after = start_wrk(hc, 2)
+        res = parse_wrk(after.communicate(timeout=40)[0])
+        assert res["requests"] > 100 and res["errors"] == 0, res
+    finally:
+        for p in (wrk, client):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        nginx(hc, 1, "start")
+    hc.wait_log(r"rs1 10\.0\.0\.11:80 up: ", after=mark, timeout=INTERVAL * RISE + TIMEOUT + 5)
     hc.assert_balanced()

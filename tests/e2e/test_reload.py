@@ -21,15 +21,13 @@ Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_reload.py
 """
 
 import json
-import re
 import shutil
-import subprocess
 import time
 
 import pytest
 
-from conftest import (PY, CLIENT, VIP, config_text, make_config, requirements_missing,
-                      shares_ok, start_lab)
+from conftest import (VIP, WRK_CONNECTIONS, config_text, make_config, parse_wrk,
+                      requirements_missing, shares_ok, start_client, start_lab, start_wrk)
 
 pytestmark = [
     pytest.mark.skipif(requirements_missing() is not None, reason=requirements_missing() or ""),
@@ -40,7 +38,6 @@ START = {1: 1, 2: 1, 3: 1}  # rs4 is in the lab, not in the config
 RELOADS = 20
 RELOAD_SPACING = 0.5  # seconds between SIGHUPs
 WRK_SECONDS = 14
-WRK_CONNECTIONS = 8
 
 
 @pytest.fixture(scope="module", params=["dr", "nat", "tun", "dr-2w", "nat-2w"])
@@ -80,34 +77,6 @@ def steps_with_removal():
                 what = f"add rs{x}"
         steps.append((what, {i: (k + i) % 4 + 1 for i in sorted(members)}))
     return steps
-
-
-def start_wrk(d, seconds):
-    return d.lab.popen("client", "wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s",
-                       f"http://{VIP}/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-
-
-def start_client(d, seconds):
-    return d.lab.popen("client", PY, CLIENT, "http", "--vip", VIP, "--port", 80, "--duration",
-                       seconds, "--timeline", "--timeout", 3, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-
-
-def parse_wrk(out):
-    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
-    assert m, f"cannot read wrk's output:\n{out}"
-    res = {"requests": int(m.group(1)), "connect": 0, "read": 0, "write": 0, "timeout": 0,
-           "non2xx": 0}
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        res.update(connect=int(m.group(1)), read=int(m.group(2)), write=int(m.group(3)),
-                   timeout=int(m.group(4)))
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        res["non2xx"] = int(m.group(1))
-    res["errors"] = res["connect"] + res["read"] + res["write"] + res["timeout"] + res["non2xx"]
-    return res
 
 
 def reload_under_load(d, steps):
