@@ -100,6 +100,12 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
     }
     j["health"] = std::move(health);
     const BackendTraffic t = d.backend_stats_.get(b.id);
+    uint32_t active = 0, inactive = 0;
+    for (const auto& w : d.workers_) {
+      active += w->census().active(b.id);
+      inactive += w->census().inactive(b.id);
+    }
+    j["connections"] = {{"active", active}, {"inactive", inactive}};
     j["traffic"] = {{"packets", t.packets},         {"bytes", t.bytes},
                     {"new_flows", t.new_flows},     {"packets_per_second", t.packet_rate},
                     {"bytes_per_second", t.byte_rate}, {"new_flows_per_second", t.flow_rate}};

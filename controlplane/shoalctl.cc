@@ -79,10 +79,18 @@ std::string str(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "-";
 }
 
-// The layout of `ipvsadm -L -n`: a line per service, a line per backend under it.
-void print_list(const json& services) {
+enum class ListView { state, stats, rate };
+
+// The layout of `ipvsadm -L -n`: a line per service, a line per backend under it; --stats
+// and --rate replace the state columns with totals or per-second rates, as ipvsadm's do.
+void print_list(const json& services, ListView view) {
   std::printf("Prot LocalAddress:Port Scheduler           Service\n");
-  std::printf("  -> RemoteAddress:Port    Forward Weight Effective Admin     Health\n");
+  if (view == ListView::state)
+    std::printf("  -> RemoteAddress:Port    Forward Weight Effective Admin     ActiveConn InActConn Health\n");
+  else if (view == ListView::stats)
+    std::printf("  -> RemoteAddress:Port    Conns      InPkts       InBytes\n");
+  else
+    std::printf("  -> RemoteAddress:Port    CPS        InPPS        InBPS\n");
   for (const json& s : services) {
     std::string proto = str(s, "protocol");
     for (char& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -101,8 +109,21 @@ void print_list(const json& services) {
         health += " (" + h["last"].value("detail", "") + ")";
       const std::string effective =
           b.contains("effective_weight") ? std::to_string(b["effective_weight"].get<uint32_t>()) : "-";
-      std::printf("  -> %-22s %-7s %-6u %-9s %-9s %s%s\n", rip.c_str(), forward,
+      const json& t = b["traffic"];
+      if (view == ListView::stats) {
+        std::printf("  -> %-22s %-10lu %-12lu %lu\n", rip.c_str(), t.value("new_flows", 0UL),
+                    t.value("packets", 0UL), t.value("bytes", 0UL));
+        continue;
+      }
+      if (view == ListView::rate) {
+        std::printf("  -> %-22s %-10.0f %-12.0f %.0f\n", rip.c_str(),
+                    t.value("new_flows_per_second", 0.0), t.value("packets_per_second", 0.0),
+                    t.value("bytes_per_second", 0.0));
+        continue;
+      }
+      std::printf("  -> %-22s %-7s %-6u %-9s %-9s %-10u %-9u %s%s\n", rip.c_str(), forward,
                   b.value("weight", 0u), effective.c_str(), str(b, "admin_state").c_str(),
+                  b["connections"].value("active", 0u), b["connections"].value("inactive", 0u),
                   health.c_str(), b.value("sorry", false) ? " [sorry server]" : "");
     }
   }
@@ -139,6 +160,9 @@ int main(int argc, char** argv) {
   uint32_t weight = 0;
   auto* status = app.add_subcommand("status", "this director: version, uptime, counts");
   auto* list = app.add_subcommand("list", "services and their backends, like ipvsadm -L -n");
+  bool list_stats = false, list_rate = false;
+  list->add_flag("--stats", list_stats, "totals: connections, packets and bytes to each backend")
+      ->excludes(list->add_flag("--rate", list_rate, "per second, over the last second"));
   auto* counters = app.add_subcommand("counters", "packet counters and drops by reason");
   auto* reload = app.add_subcommand("reload", "reload shoald's config file (all or nothing)");
   std::string client, vip, proto = "tcp", flow_vip, flow_client;
@@ -219,7 +243,9 @@ int main(int argc, char** argv) {
                   body.value("services", size_t{0}), body.value("backends", size_t{0}),
                   body.value("workers", 0u));
     } else if (list->parsed()) {
-      print_list(body["services"]);
+      print_list(body["services"], list_stats ? ListView::stats
+                                   : list_rate ? ListView::rate
+                                               : ListView::state);
     } else if (counters->parsed()) {
       print_counters(body);
     } else if (simulate->parsed()) {

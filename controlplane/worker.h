@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "connection_census.h"
 #include "flow_sampler.h"
 #include "flow_table.h"
 #include "pipeline.h"
@@ -39,6 +40,7 @@ class Worker {
   const dp::WorkerCounters& counters() const { return counters_; }
   const dp::FlowTable& flows() const { return flows_; }
   FlowSampler& flow_sampler() { return sampler_; }
+  const ConnectionCensus& census() const { return census_; }
   uint32_t id() const { return id_; }
 
  private:
@@ -55,6 +57,7 @@ class Worker {
   dp::FlowTable flows_;         // this worker's alone
   dp::WorkerCounters counters_;  // dp: wo, cp: ro
   FlowSampler sampler_;
+  ConnectionCensus census_;
 };
 
 // Milliseconds on a monotonic clock, as the flow table counts time.

@@ -10,13 +10,14 @@ import json
 import os
 import re
 import stat
+import subprocess
 import time
 
 import yaml
 
 import pytest
 
-from conftest import VIP, make_config, requirements_missing, run, shoalctl_path, start_lab
+from conftest import PY, VIP, make_config, requirements_missing, run, shoalctl_path, start_lab
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
@@ -76,7 +77,8 @@ def test_status_and_list(d):
     assert status["pid"] == d.proc.pid and status["services"] == 2 and status["backends"] == 6
     text = d.ctl("list").stdout
     assert re.search(r"^TCP  10\.0\.0\.100:80 +maglev 5-tuple +web$", text, re.M), text
-    assert re.search(r"^  -> 10\.0\.0\.13:80 +Route +2 +2 +enabled +unchecked$", text, re.M), text
+    assert re.search(r"^  -> 10\.0\.0\.13:80 +Route +2 +2 +enabled +\d+ +\d+ +unchecked$", text,
+                     re.M), text
     assert re.search(r"^UDP  10\.0\.0\.100:7 ", text, re.M), text
     counters = d.api("counters")
     assert counters["total"]["balanced"] is True and counters["total"]["rx"] > 0
@@ -281,3 +283,35 @@ def test_prometheus_metrics(d):
     assert status == 401
     status, text = http(d, "GET", "/metrics", "-H", f"Authorization: Bearer {TOKEN}")
     assert status == 200 and "shoal_uptime_seconds" in text
+
+
+def test_connections_and_list_views(d):
+    """Held-open connections show as active on their backend (the workers' census of their
+    flow tables), and list --stats / --rate give ipvsadm's totals and rates."""
+    holder = d.lab.popen("client", PY, "-c", (
+        "import socket, time\n"
+        "socks = []\n"
+        "for i in range(12):\n"
+        "    s = socket.create_connection(('10.0.0.100', 80), timeout=5)\n"
+        "    socks.append(s)\n"
+        "print('open', flush=True)\n"
+        "time.sleep(8)\n"), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        deadline = time.time() + 5
+        while True:
+            web = next(s for s in d.api("list")["services"] if s["name"] == "web")
+            active = sum(b["connections"]["active"] for b in web["backends"])
+            if active >= 12 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert active >= 12, web
+    finally:
+        holder.kill()
+        holder.wait()
+    stats = d.ctl("list", "--stats").stdout
+    assert "Conns      InPkts       InBytes" in stats
+    m = re.search(r"^  -> 10\.0\.0\.11:80 +(\d+) +(\d+) +(\d+)$", stats, re.M)
+    assert m and int(m.group(1)) > 0 and int(m.group(3)) > int(m.group(2)), stats
+    assert "CPS" in d.ctl("list", "--rate").stdout
+    assert d.ctl("list", "--stats", "--rate", check=False).returncode == 2
