@@ -105,7 +105,7 @@ using Keys = std::span<const std::string_view>;
 constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "workers",
                                          "services", "neighbours", "routes", "tunnel_ttl",
                                          "api"};
-constexpr std::string_view kApiKeys[] = {"socket"};
+constexpr std::string_view kApiKeys[] = {"socket", "listen", "token_file", "dashboard"};
 constexpr std::string_view kPortKeys[] = {"name", "device", "addresses", "gateway", "mtu", "tap"};
 constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_timeouts"};
 constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
@@ -528,6 +528,30 @@ class Loader {
         else
           config_.api.socket = *s;
       }
+    if (const Field* f = m.get("listen"))
+      if (auto s = string(f->value, f->line, "'listen'")) {
+        const size_t colon = s->rfind(':');
+        const bool ok = colon != std::string::npos && parse_ipv4(s->substr(0, colon)) &&
+                        s->size() - colon - 1 >= 1 && s->size() - colon - 1 <= 5 &&
+                        std::all_of(s->begin() + static_cast<long>(colon) + 1, s->end(),
+                                    [](char c) { return c >= '0' && c <= '9'; }) &&
+                        std::stoul(s->substr(colon + 1)) >= 1 && std::stoul(s->substr(colon + 1)) <= 65535;
+        if (ok)
+          config_.api.listen = *s;
+        else
+          error(f->line, fmt::format("'listen' must be address:port (e.g. 127.0.0.1:8080), got '{}'", *s));
+        if (!m.get("token_file"))
+          error(f->line, "'listen' needs 'token_file': the API over TCP is never open to all");
+      }
+    for (auto [key, field] : {std::pair{"token_file", &config_.api.token_file},
+                              std::pair{"dashboard", &config_.api.dashboard}})
+      if (const Field* f = m.get(key))
+        if (auto s = string(f->value, f->line, fmt::format("'{}'", key))) {
+          if (s->empty() || s->front() != '/')
+            error(f->line, fmt::format("'{}' must be an absolute path, got '{}'", key, *s));
+          else
+            *field = *s;
+        }
   }
 
   void parse_port(const YAML::Node& node, int line) {

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <string_view>
 #include <vector>
 
+#include "config_diff.h"
 #include "director.h"
 
 namespace shoal::cp {
@@ -32,6 +34,20 @@ std::vector<std::string_view> split_path(std::string_view path) {
     path.remove_prefix(end == std::string_view::npos ? path.size() : end);
   }
   return parts;
+}
+
+// "FILE:LINE: message" → {"line": LINE, "message": message}; other messages keep line null.
+json located(const std::vector<std::string>& messages) {
+  static const std::regex kLocated(R"(^.*?:(\d+): (.*)$)");
+  json out = json::array();
+  for (const std::string& m : messages) {
+    std::smatch match;
+    if (std::regex_match(m, match, kLocated))
+      out.push_back({{"line", std::stoi(match[1])}, {"message", match[2].str()}, {"text", m}});
+    else
+      out.push_back({{"line", nullptr}, {"message", m}, {"text", m}});
+  }
+  return out;
 }
 
 double seconds_since(hc::TimePoint t) {
@@ -161,6 +177,28 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
     const ReloadResult r = d.reload();
     json body = {{"applied", r.applied}, {"errors", r.errors}, {"warnings", r.warnings}};
     if (!r.applied) body["error"] = r.errors.empty() ? "reload refused" : r.errors.front();
+    return {r.applied ? 200 : 422, body.dump() + "\n"};
+  }
+  if (p.size() >= 2 && p[1] == "config") {
+    if (p.size() == 2) {
+      if (!get) return error(405, "use GET");
+      return ok({{"path", d.config_path_}, {"text", d.running_text_}});
+    }
+    if (p.size() != 3 || (p[2] != "validate" && p[2] != "apply"))
+      return error(404, "no such resource: " + request.path + " (config, config/validate, config/apply)");
+    if (!post) return error(405, "use POST, with the candidate YAML as the body");
+    LoadResult candidate = load_config_string(request.body, "candidate");
+    json diff = json::array();
+    if (candidate.config) diff = diff_configs(d.config_, *candidate.config);
+    if (p[2] == "validate")
+      return ok({{"valid", candidate.config.has_value()},
+                 {"errors", located(candidate.errors)},
+                 {"warnings", located(candidate.warnings)},
+                 {"diff", std::move(diff)}});
+    const ReloadResult r = d.apply(request.body);
+    json body = {{"applied", r.applied}, {"errors", located(r.errors)},
+                 {"warnings", located(r.warnings)}, {"diff", r.applied ? diff : json::array()}};
+    if (!r.applied) body["error"] = r.errors.empty() ? "refused" : r.errors.front();
     return {r.applied ? 200 : 422, body.dump() + "\n"};
   }
   if (p.size() == 2 && p[1] == "counters") {

@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
@@ -48,8 +52,39 @@ bool has_option(const std::vector<std::string>& args, std::initializer_list<cons
 
 }  // namespace
 
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Whole or not at all: a reader (a reload, an editor) never sees half a file.
+bool write_file(const std::string& path, const std::string& text, std::string& error) {
+  const std::string tmp = path + ".shoald-new";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!(out << text) || !out.flush()) {
+      error = fmt::format("{}: cannot write: {}", tmp, std::strerror(errno));
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = fmt::format("{}: cannot replace: {}", path, std::strerror(errno));
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Director::Director(Config config, std::string config_path, std::vector<std::string> eal_override)
     : config_(std::move(config)), config_path_(std::move(config_path)),
+      running_text_(read_file(config_path_).value_or("")),
       eal_override_(std::move(eal_override)) {}
 
 Director::~Director() {
@@ -223,14 +258,24 @@ int Director::run(Signals& signals) {
 }
 
 void Director::start_api() {
-  api_server_ = std::make_unique<HttpServer>(config_.api.socket, [this](const HttpRequest& r) {
-    // By value: a request the loop has not run within kApiWait may still run after this returns.
+  // By value: a request the loop has not run within kApiWait may still run after this returns.
+  auto on_control_loop = [this](const HttpRequest& r) {
     std::optional<HttpResponse> response =
         api_queue_.run([this, r] { return api_.handle(r); }, kApiWait);
     if (response) return *response;
     return HttpResponse{503, R"({"error":"the control loop did not answer in time"})" "\n"};
-  });
+  };
+  api_server_ = std::make_unique<HttpServer>(config_.api.socket, on_control_loop);
   spdlog::info("API on {}", config_.api.socket);
+  if (config_.api.listen.empty()) return;
+  const std::string dashboard =
+      config_.api.dashboard.empty() ? SHOAL_DASHBOARD_DIR : config_.api.dashboard;
+  web_access_ = std::make_unique<WebAccess>(WebAccess::read_token(config_.api.token_file),
+                                            dashboard, on_control_loop);
+  api_tcp_ = HttpServer::tcp(config_.api.listen,
+                             [this](const HttpRequest& r) { return web_access_->handle(r); });
+  spdlog::info("API and dashboard on http://{}/ (dashboard files in {})", config_.api.listen,
+               dashboard);
 }
 
 void Director::control_loop(Signals& signals) {
@@ -429,7 +474,8 @@ void Director::publish(const char* why) {
 
 ReloadResult Director::reload() {
   spdlog::info("reloading {}", config_path_);
-  LoadResult result = load_config_file(config_path_);
+  const std::optional<std::string> text = read_file(config_path_);
+  LoadResult result = text ? load_config_string(*text, config_path_) : load_config_file(config_path_);
   ReloadResult out{false, std::move(result.errors), std::move(result.warnings)};
   for (const std::string& w : out.warnings) spdlog::warn("{}", w);
   if (!result.config) {
@@ -458,6 +504,7 @@ ReloadResult Director::reload() {
                                        "on {}", config_path_, config_.api.socket));
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
+  running_text_ = *text;
   admin_.retain(config_);
   // New addresses and routes reach the kernel; ones the file no longer has stay until a restart.
   for (std::size_t i = 0; i < taps_.size(); ++i)
@@ -528,6 +575,18 @@ void Director::sample_backend_stats() {
   std::vector<const dp::WorkerCounters*> counters;
   for (const auto& w : workers_) counters.push_back(&w->counters());
   backend_stats_.sample(ids, counters, now);
+}
+
+ReloadResult Director::apply(const std::string& text) {
+  LoadResult candidate = load_config_string(text, config_path_);
+  if (!candidate.config) return ReloadResult{false, std::move(candidate.errors), std::move(candidate.warnings)};
+  const std::string before = read_file(config_path_).value_or(running_text_);
+  std::string error;
+  if (!write_file(config_path_, text, error)) return ReloadResult{false, {error}, {}};
+  spdlog::info("{}: new contents written through the API", config_path_);
+  ReloadResult r = reload();
+  if (!r.applied && !write_file(config_path_, before, error)) r.errors.push_back(error);
+  return r;
 }
 
 const dp::BackendSpec* Director::published_backend(uint16_t id) const {

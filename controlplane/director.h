@@ -22,6 +22,7 @@
 #include "control_queue.h"
 #include "exception_path.h"
 #include "http_server.h"
+#include "web_access.h"
 #include "neighbours.h"
 #include "publisher.h"
 #include "snapshot_builder.h"
@@ -65,6 +66,9 @@ class Director {
   void start_api();
   void publish(const char* why);
   ReloadResult reload();
+  // Validates `text` as the new config file; if valid, writes it over the file and reloads.
+  // The file is put back if the reload refuses it (a port change, say).
+  ReloadResult apply(const std::string& text);
   void update_neighbours();
   void update_health_targets();
   void apply_health_transitions();
@@ -80,6 +84,7 @@ class Director {
 
   Config config_;
   std::string config_path_;
+  std::string running_text_;  // the file as last loaded
   std::vector<std::string> eal_override_;
   bool eal_started_ = false;
   std::vector<PortHandle> ports_;
@@ -101,6 +106,8 @@ class Director {
   ControlQueue<HttpResponse> api_queue_;
   bool snapshot_dirty_ = false;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
+  std::unique_ptr<HttpServer> api_tcp_;     // with web_access_: login, then the same API
+  std::unique_ptr<WebAccess> web_access_;
   std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
 };
 

@@ -3,19 +3,24 @@
 #include <microhttpd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+
+#include "config.h"
 
 namespace shoal::cp {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error("API socket " + path + ": " + what);
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw std::runtime_error("API on " + where + ": " + what);
 }
 
 sockaddr_un unix_address(const std::string& path) {
@@ -73,12 +78,46 @@ MHD_Result add_query(void* cls, MHD_ValueKind, const char* key, const char* valu
   return MHD_YES;
 }
 
+MHD_Result add_header(void* cls, MHD_ValueKind, const char* key, const char* value) {
+  std::string name = key;
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static_cast<HttpRequest*>(cls)->headers[name] = value ? value : "";
+  return MHD_YES;
+}
+
+int listen_tcp(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  const auto ip = colon == std::string::npos ? std::nullopt : parse_ipv4(address.substr(0, colon));
+  int port = 0;
+  try {
+    port = colon == std::string::npos ? 0 : std::stoi(address.substr(colon + 1));
+  } catch (...) {
+  }
+  if (!ip || port < 1 || port > 65535) fail(address, "expected address:port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = *ip;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(address, std::strerror(errno));
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0) {
+    const int e = errno;
+    close(fd);
+    fail(address, std::strerror(e));
+  }
+  return fd;
+}
+
 MHD_Result reply(MHD_Connection* connection, const HttpResponse& r) {
   MHD_Response* response = MHD_create_response_from_buffer(
       r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, "Content-Type", r.content_type.c_str());
   MHD_add_response_header(response, "Cache-Control", "no-store");
+  for (const auto& [name, value] : r.headers)
+    MHD_add_response_header(response, name.c_str(), value.c_str());
   MHD_Result rc = MHD_queue_response(connection, static_cast<unsigned>(r.status), response);
   MHD_destroy_response(response);
   return rc;
@@ -99,6 +138,7 @@ struct HttpServer::Context {
       pending->request.method = method;
       pending->request.path = url;
       MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, add_query, &pending->request);
+      MHD_get_connection_values(connection, MHD_HEADER_KIND, add_header, &pending->request);
       *con_cls = pending;
       return MHD_YES;
     }
@@ -122,22 +162,28 @@ struct HttpServer::Context {
 };
 
 HttpServer::HttpServer(const std::string& path, HttpHandler handler)
-    : path_(path), context_(std::make_unique<Context>(Context{std::move(handler)})) {
-  const int fd = listen_unix(path);
+    : HttpServer(listen_unix(path), path, std::move(handler)) {}
+
+std::unique_ptr<HttpServer> HttpServer::tcp(const std::string& address, HttpHandler handler) {
+  return std::unique_ptr<HttpServer>(new HttpServer(listen_tcp(address), "", std::move(handler)));
+}
+
+HttpServer::HttpServer(int fd, std::string unlink_path, HttpHandler handler)
+    : path_(std::move(unlink_path)), context_(std::make_unique<Context>(Context{std::move(handler)})) {
   daemon_ = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, nullptr, nullptr, &Context::access,
       context_.get(), MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
       &Context::completed, nullptr, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
   if (daemon_ == nullptr) {
     close(fd);
-    unlink(path.c_str());
-    fail(path, "libmicrohttpd could not start");
+    if (!path_.empty()) unlink(path_.c_str());
+    fail(path_, "libmicrohttpd could not start");
   }
 }
 
 HttpServer::~HttpServer() {
   if (daemon_ != nullptr) MHD_stop_daemon(daemon_);  // closes the listening socket
-  unlink(path_.c_str());
+  if (!path_.empty()) unlink(path_.c_str());
 }
 
 }  // namespace shoal::cp

@@ -303,6 +303,15 @@ class Shoald:
         """shoalctl --json ARGS, parsed."""
         return json.loads(self.ctl("--json", *args).stdout)
 
+    def api_json(self, method, path, body=None):
+        """A raw API request on the Unix socket (curl); the JSON answer, whatever the status."""
+        args = ["curl", "-s", "-X", method, "--unix-socket", self.api_socket]
+        if body is not None:
+            args += ["--data-binary", "@-"]
+        p = subprocess.run([*map(str, args), f"http://shoald{path}"], input=body,
+                           capture_output=True, text=True, timeout=30)
+        return json.loads(p.stdout)
+
     def signal(self, sig):
         assert self.proc is not None and self.proc.poll() is None, self.diag("shoald is not running")
         self.proc.send_signal(sig)

@@ -6,9 +6,12 @@ reload.
 Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_api.py
 """
 
+import json
 import os
 import re
 import stat
+
+import yaml
 
 import pytest
 
@@ -18,12 +21,30 @@ pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
 
 
+TOKEN = "lab-token-0123456789abcdef"
+LISTEN = "127.0.0.1:8080"  # inside the director's namespace
+
+
 @pytest.fixture(scope="module")
 def d(request, tmp_path_factory):
     lab, d = start_lab(request, tmp_path_factory, "dr", servers=3)
+    token_file = d.dir / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
     d.cfg = make_config(lab)
+    d.cfg["api"] = {"socket": str(d.api_socket), "listen": LISTEN, "token_file": str(token_file)}
     d.start(d.cfg)
     return d
+
+
+def http(d, method, path, *curl_args, body=None):
+    """curl in the director's namespace against the TCP listener: (status, body text)."""
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, *curl_args]
+    if body is not None:
+        args += ["--data-binary", body]
+    out = d.lab.exec("d1", *args, f"http://{LISTEN}{path}").stdout
+    text, _, status = out.rpartition("\n")
+    return int(status), text
 
 
 def spread(d, count, base):
@@ -114,6 +135,58 @@ def test_errors_and_exit_codes(d, tmp_path):
     out = run("curl", "-s", "-w", " %{http_code}", "--unix-socket", d.api_socket,
               "http://shoald/v2/nothing").stdout
     assert out.endswith(" 404") and '"error"' in out, out
+
+
+def test_tcp_needs_the_token_or_a_session(d, tmp_path):
+    status, text = http(d, "GET", "/v1/status")
+    assert status == 401 and "log in" in text, (status, text)
+    status, _ = http(d, "GET", "/v1/status", "-H", "Authorization: Bearer wrong-token")
+    assert status == 401
+    status, text = http(d, "GET", "/v1/status", "-H", f"Authorization: Bearer {TOKEN}")
+    assert status == 200 and json.loads(text)["pid"] == d.proc.pid, text
+    status, _ = http(d, "POST", "/v1/login", body='{"token": "nope"}')
+    assert status == 401
+    jar = tmp_path / "cookies"  # curl runs in the namespace but sees the same files
+    status, _ = http(d, "POST", "/v1/login", "-c", str(jar), body=json.dumps({"token": TOKEN}))
+    assert status == 200
+    assert "shoal_session" in jar.read_text() and "#HttpOnly_" in jar.read_text()
+    status, text = http(d, "GET", "/v1/services", "-b", str(jar))
+    assert status == 200 and json.loads(text)["services"][0]["name"] == "web"
+    status, _ = http(d, "POST", "/v1/logout", "-b", str(jar), "-c", str(jar))
+    assert status == 200
+    status, _ = http(d, "GET", "/v1/services", "-b", str(jar))
+    assert status == 401
+
+
+def test_config_view_validate_and_apply(d):
+    running = d.api_json("GET", "/v1/config")
+    assert running["path"] == str(d.config_path) and "services:" in running["text"]
+    bad = running["text"].replace("forwarding: dr", "forwarding: teleport", 1)
+    line = next(i for i, ln in enumerate(bad.splitlines(), 1) if "teleport" in ln)
+    v = d.api_json("POST", "/v1/config/validate", bad)
+    assert v["valid"] is False and v["errors"][0]["line"] == line, v
+    assert "teleport" in v["errors"][0]["message"]
+
+    cfg = yaml.safe_load(running["text"])
+    web = next(s for s in cfg["services"] if s["name"] == "web")
+    web["backends"][0]["weight"] = 5
+    web["backends"].pop()  # rs3 removed
+    candidate = yaml.safe_dump(cfg, sort_keys=False)
+    v = d.api_json("POST", "/v1/config/validate", candidate)
+    assert v["valid"] is True, v
+    assert "service web: backend rs1: weight 1 -> 5" in v["diff"], v["diff"]
+    assert "service web: backend rs3 10.0.0.13:80 removed" in v["diff"], v["diff"]
+
+    status, text = http(d, "POST", "/v1/config/apply", "-H", f"Authorization: Bearer {TOKEN}",
+                        body=bad)
+    assert status == 422 and json.loads(text)["applied"] is False
+    assert d.config_path.read_text() == running["text"]  # the file is untouched
+
+    a = d.api_json("POST", "/v1/config/apply", candidate)
+    assert a["applied"] is True and a["diff"] == v["diff"], a
+    assert "rs3" not in spread(d, 200, 29000)
+    assert d.api_json("POST", "/v1/config/apply", running["text"])["applied"] is True
+    assert set(spread(d, 300, 29500)) == {"rs1", "rs2", "rs3"}
 
 
 def test_reload_and_check_report_the_line(d, tmp_path):

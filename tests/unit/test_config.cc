@@ -1266,3 +1266,18 @@ TEST_CASE("config: a port's exception path and the API socket", "[config]") {
                  "unknown key 'port' in 'api'");
   }
 }
+
+TEST_CASE("config: the API over TCP needs a token file", "[config]") {
+  const LoadResult r = load(kPort + "services: []\napi: {listen: \"127.0.0.1:8080\", token_file: /etc/shoal/token}\n");
+  REQUIRE(r.config);
+  CHECK(r.config->api.listen == "127.0.0.1:8080");
+  CHECK(r.config->api.token_file == "/etc/shoal/token");
+  expect_error(kPort + "services: []\napi: {listen: \"127.0.0.1:8080\"}\n", "t.yaml:6: ",
+               "'listen' needs 'token_file'");
+  expect_error(kPort + "services: []\napi: {listen: \"localhost:80\", token_file: /t}\n",
+               "t.yaml:6: ", "'listen' must be address:port");
+  expect_error(kPort + "services: []\napi: {listen: \"127.0.0.1:99999\", token_file: /t}\n",
+               "t.yaml:6: ", "'listen' must be address:port");
+  expect_error(kPort + "services: []\napi: {listen: \"127.0.0.1:80\", token_file: token}\n",
+               "t.yaml:6: ", "'token_file' must be an absolute path");
+}
