@@ -1,7 +1,7 @@
 // The control API as the dashboard calls it. The session is an HttpOnly cookie set by
 // POST /v1/login, so scripts never see it: the browser sends it on every same-origin fetch,
 // and the only sign that it is missing or expired is a 401, which is turned into one
-// "unauthorized" event that app.js answers with the login form.
+// "unauthorized" event that app.js answers by going back to login.html.
 
 export class ApiError extends Error {
   constructor(status, message, body) {

@@ -90,6 +90,10 @@ function diffList(diff) {
       }, d))));
 }
 
+// The candidate outlives the page: an operator who looks at the services halfway through an
+// edit finds the edit where it was.
+let draft = null;
+
 export function mount(root, state) {
   const running = editor({ id: 'running', readOnly: true });
   const candidate = editor({ id: 'candidate' });
@@ -132,6 +136,7 @@ export function mount(root, state) {
       runningPath.textContent = cfg.path ?? '';
       running.value = cfg.text ?? '';
       if (intoCandidate) {
+        draft = null;
         candidate.value = cfg.text ?? '';
         candidate.flag([]);
         clear(outcome);
@@ -172,6 +177,8 @@ export function mount(root, state) {
   });
   resetButton.addEventListener('click', () => loadRunning(true));
 
-  loadRunning(true);
+  candidate.text.addEventListener('input', () => { draft = candidate.value; });
+  if (draft !== null) candidate.value = draft;
+  loadRunning(draft === null);
   return { update() {} };  // the config does not change by the second: no polling here
 }
