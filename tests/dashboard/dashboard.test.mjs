@@ -1,5 +1,6 @@
 // Drives shoald's web dashboard in headless Chromium (Debian's, through playwright-core) the
-// way an operator would: refused without logging in, logs in, reads the services, drains a
+// way an operator would: refused without logging in (shoald serves only login.html to a
+// stranger), logs in, reads the services, drains a
 // backend and enables it again, submits a broken config and finds the error at its line,
 // logs out. Run by tests/e2e/test_dashboard.py, which starts the lab and shoald:
 //
@@ -117,17 +118,19 @@ try {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(`console: ${m.text()}`);
   });
 
-  await step('the entry page is the login form', async () => {
-    await page.goto(opt.url);
+  await step('a stranger gets the login page, and nothing else', async () => {
+    const response = await page.goto(opt.url);
+    check(response.status() === 401, `the entry page answered ${response.status()}, not 401`);
     await page.locator('#login-form').waitFor({ state: 'visible' });
-    check(await page.locator('header#top').isHidden(), 'the navigation shows before login');
+    check(await page.locator('header#top').count() === 0, 'the dashboard shows before login');
     await shot('login');
   });
 
-  await step('the API refuses the page without a session (401)', async () => {
-    for (const u of ['/v1/status', '/v1/services', '/v1/config']) {
+  await step('the API and the dashboard files are refused without a session (401)', async () => {
+    for (const u of ['/v1/status', '/v1/services', '/v1/config', '/js/app.js', '/style.css']) {
       const r = await pageFetch('GET', u);
-      check(r.status === 401, `${u} answered ${r.status} without a session: ${r.text}`);
+      check(r.status === 401, `${u} answered ${r.status} without a session`);
+      check(!/export |:root/.test(r.text), `${u} was served without a session`);
     }
     const r = await pageFetch('POST', `/v1/services/${opt.service}/backends/${opt.backend}/drain`);
     check(r.status === 401, `drain answered ${r.status} without a session`);
@@ -139,7 +142,7 @@ try {
     await page.locator('#login-error').waitFor({ state: 'visible' });
     const text = await page.locator('#login-error').textContent();
     check(/refused/i.test(text), `login error reads "${text}"`);
-    check(await page.locator('header#top').isHidden(), 'the navigation shows after a wrong token');
+    check(await page.locator('header#top').count() === 0, 'the dashboard shows after a wrong token');
     const cookies = await page.context().cookies();
     check(!cookies.some((c) => c.name === 'shoal_session'), 'a wrong token got a session cookie');
     await shot('login-refused');
@@ -281,21 +284,25 @@ try {
     await shot('config-valid');
   });
 
-  await step('a lost session brings the login form back', async () => {
-    await page.locator('nav a[data-route="overview"]').click();
+  await step('a lost session brings the login page back, and the login returns to the page', async () => {
+    await page.locator('nav a[data-route="services"]').click();
+    await row(opt.service, opt.backend).waitFor();
     await page.context().clearCookies();
     await page.locator('#login-form').waitFor({ state: 'visible', timeout });
     const text = await page.locator('#login-error').textContent();
-    check(/session has ended/.test(text), `login form reads "${text}"`);
+    check(/session has ended/.test(text), `login page reads "${text}"`);
+    await page.locator('#token').fill(opt.token);
+    await page.locator('#login-form button[type=submit]').click();
+    await row(opt.service, opt.backend).waitFor();
+    check(new URL(page.url()).hash === '#/services', `back at ${page.url()}, not on the services page`);
   });
 
   await step('logging out ends the session on the server', async () => {
-    await page.locator('#token').fill(opt.token);
-    await page.locator('#login-form button[type=submit]').click();
-    await page.locator('header#top').waitFor({ state: 'visible' });
     const cookie = (await page.context().cookies()).find((c) => c.name === 'shoal_session');
     await page.locator('#logout').click();
     await page.locator('#login-form').waitFor({ state: 'visible' });
+    const note = await page.locator('#login-note').textContent();
+    check(/Logged out/.test(note), `login page reads "${note}"`);
     // The old cookie, sent again by hand, no longer opens anything.
     await page.context().addCookies([{ ...cookie }]);
     const r = await pageFetch('GET', '/v1/status');
