@@ -27,6 +27,8 @@ const { values: opt } = parseArgs({
     service: { type: 'string', default: 'web' },
     backend: { type: 'string', default: 'rs2' },
     backends: { type: 'string', default: 'rs1,rs2,rs3' },
+    // The backends are health-checked and up: each shows "up" and a passed last check.
+    checked: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '15000' },  // ms for one wait in the page
   },
 });
@@ -177,9 +179,14 @@ try {
       const r = row(opt.service, b);
       await r.waitFor();
       const health = (await r.locator('td.health').textContent()).trim();
-      check(/up|down|unchecked|pending/.test(health), `${b} health reads "${health}"`);
-      const check_ = (await r.locator('td.check').textContent()).trim();
-      check(check_.length > 0, `${b} has no last-check text`);
+      const last = (await r.locator('td.check').textContent()).trim();
+      if (opt.checked) {
+        check(health === 'up', `${b} health reads "${health}", not up`);
+        check(/passed: .*\(\d+(\.\d+)? ms, \d+(\.\d+)? s ago\)/.test(last), `${b} last check reads "${last}"`);
+      } else {
+        check(/up|down|unchecked|pending/.test(health), `${b} health reads "${health}"`);
+        check(last.length > 0, `${b} has no last-check text`);
+      }
       const weight = (await r.locator('td.weight').textContent()).trim();
       check(/^\d+ \/ \d+$/.test(weight), `${b} weight reads "${weight}"`);
       check(await r.locator('.badge.enabled').count() === 1, `${b} is not shown enabled`);
