@@ -281,14 +281,45 @@ try {
     check(JSON.parse(r.text).text === before, 'the running config changed after a refused apply');
   });
 
-  await step('a valid candidate validates, with its diff', async () => {
+  const reweighed = opt.backends.split(',').at(-1);
+  let newWeight = 0;
+  await step(`a valid candidate (${opt.service}/${reweighed} reweighed) validates with its diff, then applies`, async () => {
     await page.locator('button#reset').click();
+    const candidate = page.locator('textarea[aria-label="candidate configuration"]');
     await page.waitForFunction(() => !/teleport/.test(document.querySelector('textarea[aria-label="candidate configuration"]').value), null, { timeout });
+    const lines = (await candidate.inputValue()).split('\n');
+    const svc = lines.findIndex((l) => new RegExp(`-\\s*name:\\s*${opt.service}\\b`).test(l));
+    const b = lines.findIndex((l, i) => i > svc && new RegExp(`name:\\s*${reweighed}\\b`).test(l));
+    const w = lines.findIndex((l, i) => i > b && /^\s*weight:\s*\d+\s*$/.test(l));
+    check(svc >= 0 && b > svc && w > b, `no weight line for ${opt.service}/${reweighed} in the running config`);
+    const oldWeight = Number(lines[w].match(/\d+/)[0]);
+    newWeight = oldWeight + 1;
+    lines[w] = lines[w].replace(/\d+/, String(newWeight));
+    await candidate.fill(lines.join('\n'));
     await page.locator('button#validate').click();
-    await page.waitForFunction(() => /Valid/.test(document.querySelector('#verdict')?.textContent ?? '') &&
-      !/Not valid/.test(document.querySelector('#verdict').textContent), null, { timeout });
+    await page.waitForFunction(() => /^Valid/.test(document.querySelector('#verdict')?.textContent ?? ''), null, { timeout });
     check(await page.locator('#candidate .gutter div.error').count() === 0, 'error marks remain on a valid config');
+    const diff = await page.locator('#diff').textContent();
+    const want = `service ${opt.service}: backend ${reweighed}: weight ${oldWeight} -> ${newWeight}`;
+    check(diff.includes(want), `the diff reads "${diff}", not "${want}"`);
+    check(!/null|undefined/.test(await page.locator('#config-outcome').textContent()), 'the outcome shows null/undefined');
     await shot('config-valid');
+
+    await page.locator('button#apply').click();
+    await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+    await page.locator('#confirm-ok').click();
+    await page.waitForFunction(() => /^Applied/.test(document.querySelector('#verdict')?.textContent ?? ''), null, { timeout });
+    await page.waitForFunction((want) => document.querySelector('textarea[aria-label="running configuration"]').value === want,
+      lines.join('\n'), { timeout });
+  });
+
+  await step(`shoald runs the applied config: ${reweighed} weighs ${newWeight}`, async () => {
+    await ask({ step: 'applied', service: opt.service, backend: reweighed, weight: newWeight });
+    await page.locator('nav a[data-route="services"]').click();
+    await page.waitForFunction(([s, b, w]) => {
+      const cell = document.querySelector(`#view tr[data-service="${s}"][data-backend="${b}"] td.weight`);
+      return cell && cell.textContent.trim() === `${w} / ${w}`;
+    }, [opt.service, reweighed, newWeight], { timeout });
   });
 
   await step('a lost session brings the login page back, and the login returns to the page', async () => {

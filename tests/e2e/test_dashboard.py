@@ -22,6 +22,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 from conftest import REPO, VIP, make_config, requirements_missing, run, start_lab
 
@@ -165,6 +166,15 @@ class Answers:
         ok, hist = spread(self.d, 300, self.ports())
         # rs2 weighs 1 of 4: 75 expected of 300; 30 leaves room for Maglev's unevenness.
         return ok == 300 and hist.get(q["backend"], 0) > 30, f"{ok}/300 answered: {hist}"
+
+    def applied(self, q):
+        b = backend(self.d, q["backend"], q["service"])
+        on_disk = yaml.safe_load(self.d.config_path.read_text())
+        svc = next(s for s in on_disk["services"] if s["name"] == q["service"])
+        file_weight = next(x for x in svc["backends"] if x["name"] == q["backend"])["weight"]
+        ok = b["weight"] == q["weight"] == file_weight and b["effective_weight"] == q["weight"]
+        return ok, (f"the API says weight {b['weight']} (effective {b['effective_weight']}), "
+                    f"the file {file_weight}")
 
     def answer(self, q):
         handler = getattr(self, q.get("step", ""), None)

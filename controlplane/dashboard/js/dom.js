@@ -30,6 +30,14 @@ export function clear(el) {
   return el;
 }
 
+// Replaces an element's children, skipping null/false ones as h() does (the DOM's own
+// append would write them out as "null").
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 const units = ['', 'k', 'M', 'G', 'T'];
 
 // 1234567 -> "1.23 M": rates and counters, base 1000.

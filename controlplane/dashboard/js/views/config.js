@@ -4,7 +4,7 @@
 // Validation is never done here: one validator, shoald's, so the page cannot disagree with
 // the daemon.
 
-import { h, clear } from '../dom.js';
+import { h, clear, fill } from '../dom.js';
 import { get, post } from '../api.js';
 import { confirmDialog } from '../actions.js';
 
@@ -121,10 +121,13 @@ export function mount(root, state) {
       headline = answer.applied ? h('p', { class: 'ok', id: 'verdict' }, 'Applied: shoald now runs this config.')
         : h('p', { class: 'error', id: 'verdict' }, `Refused: the running config is untouched.${answer.error ? ` ${answer.error}` : ''}`);
     }
-    clear(outcome).append(headline,
+    // An invalid candidate has no diff to show (shoald sends an empty one): "no changes"
+    // would be wrong.
+    const accepted = what === 'validate' ? answer.valid : answer.applied;
+    fill(outcome, headline,
       problemList('Errors', errors, 'error', candidate),
       problemList('Warnings', warnings, 'warning', candidate),
-      diffList(answer.diff));
+      accepted ? diffList(answer.diff) : null);
   };
   const failed = (e) => {
     clear(outcome).append(h('p', { class: 'error', id: 'verdict' }, e.message));
