@@ -228,11 +228,46 @@ try {
     await waitAdmin(opt.service, opt.backend, 'enabled');
     const log = await page.locator('#action-log').textContent();
     check(/drain/.test(log) && /enable/.test(log), `the action log reads "${log}"`);
-    await shot('actions');
   });
 
   await step(`the lab sees ${opt.backend} back in service`, async () => {
     await ask({ step: 'enabled', service: opt.service, backend: opt.backend });
+  });
+
+  const other = opt.backends.split(',')[0];
+  await step(`set the weight of ${opt.service}/${other} in the dialog, starting from its weight`, async () => {
+    await row(opt.service, other).locator('button[data-op="weight"]').click();
+    await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+    const input = page.locator('#confirm-weight');
+    check(await input.isVisible(), 'the weight dialog has no weight field');
+    const start = await input.inputValue();
+    const shown = (await row(opt.service, other).locator("td.weight").textContent()).split('/')[0].trim();
+    check(start === shown, `the dialog starts from weight "${start}", the page shows "${shown}"`);
+    const want = Number(start) + 4;
+    await input.fill(String(want));
+    await page.locator('#confirm-ok').click();
+    await page.locator('dialog#confirm').waitFor({ state: 'hidden' });
+    await page.waitForFunction(([s, b, w]) => {
+      const cell = document.querySelector(`#view tr[data-service="${s}"][data-backend="${b}"] td.weight`);
+      return cell && cell.textContent.trim().startsWith(`${w} /`);
+    }, [opt.service, other, want], { timeout });
+    check(/weight \d+/.test(await page.locator('#action-log').textContent()), 'the log has no weight entry');
+  });
+
+  await step("an operation shoald refuses shows shoald's own error message", async () => {
+    // The lab's shoald accepts every operation the page offers, so this one answer is
+    // stood in for in the browser: what is tested is that the page shows {"error"} as sent.
+    const message = `service '${opt.service}' has no backend named '${other}' (answer made by the test)`;
+    const target = `**/v1/services/${opt.service}/backends/${other}/disable`;
+    await page.route(target, (r) => r.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: message }) }));
+    await confirmAction(opt.service, other, 'disable');
+    await page.locator('#flash.error').waitFor({ state: 'visible' });
+    const flash = await page.locator('#flash').textContent();
+    check(flash.includes(message), `the page shows "${flash}"`);
+    const failed = await page.locator('#action-log tr.failed').first().textContent();
+    check(failed.includes(message) && /refused/.test(failed), `the log shows "${failed}"`);
+    await page.unroute(target);
+    await shot('actions');
   });
 
   let badLine = 0;

@@ -250,4 +250,7 @@ def test_dashboard_in_chromium(d, tmp_path, request):
     log = d.log_text()
     assert re.search(r"web/rs2 10\.0\.0\.12:80 set draining through the API", log), d.diag()
     assert re.search(r"web/rs2 10\.0\.0\.12:80 set enabled through the API", log), d.diag()
+    assert re.search(r"web/rs1 10\.0\.0\.11:80 set weight 5 through the API", log), d.diag()
+    # The refused disable was answered in the browser: shoald never got it.
+    assert not re.search(r"web/rs1 \S+ set disabled", log), d.diag()
     d.assert_balanced()

@@ -82,10 +82,4 @@ export class State extends EventTarget {
   series(key, field) {
     return (this.history.get(key) ?? []).map((s) => [s.t, s[field]]);
   }
-
-  clear() {
-    this.stop();
-    this.status = this.services = this.counters = null;
-    this.history.clear();
-  }
 }

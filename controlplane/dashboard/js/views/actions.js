@@ -41,7 +41,7 @@ export function mount(root, state) {
             b: copy,
             health: h('td'),
             admin: h('td'),
-            weight: h('td', { class: 'num' }),
+            weight: h('td', { class: 'num weight' }),
             buttons: actions.buttons(h, svc.name, copy, () => { state.poll(); update(); }),
           };
           rows.set(`${svc.name}/${b.name}`, r);
