@@ -173,6 +173,27 @@ try {
     await shot('overview');
   });
 
+  await step('with VRRP instances in /v1/status, the overview lists them with their state', async () => {
+    // shoald does not report `vrrp` yet: the real answer gets two instances added in the
+    // browser, in the shape the VRRP work will send, so that the page is ready for them.
+    await page.route('**/v1/status', async (r) => {
+      const real = await r.fetch();
+      const status = await real.json();
+      status.vrrp = [
+        { name: 'vi_web', vrid: 51, state: 'master', priority: 150, peers: [{ address: '10.0.0.3', priority: 100 }] },
+        { name: 'vi_gw', vrid: 52, state: 'backup', priority: 100, master: '10.0.0.3' },
+      ];
+      await r.fulfill({ response: real, json: status });
+    });
+    await page.locator('#vrrp tr[data-instance="vi_gw"]').waitFor();
+    const master = await page.locator('#vrrp tr[data-instance="vi_web"]').textContent();
+    check(/vi_web\s*51\s*master\s*150/.test(master) && /10\.0\.0\.3 \(100\)/.test(master), `vi_web reads "${master}"`);
+    check(await page.locator('#vrrp tr[data-instance="vi_gw"] .badge.backup').count() === 1, 'vi_gw is not shown as backup');
+    await shot('overview-vrrp');
+    await page.unroute('**/v1/status');
+    await page.locator('#no-vrrp').waitFor();
+  });
+
   await step('the services page lists every backend with health, weight and admin state', async () => {
     await page.locator('nav a[data-route="services"]').click();
     for (const b of opt.backends.split(',')) {

@@ -30,7 +30,7 @@ function vrrpCard(status) {
     ? h('p', { class: 'muted', id: 'no-vrrp' }, 'no VRRP instances')
     : h('table', { class: 'grid', id: 'vrrp' },
       h('thead', {}, h('tr', {}, ['Instance', 'VRID', 'State', 'Priority', 'Master', 'Peers']
-        .map((c) => h('th', {}, c)))),
+        .map((c) => h('th', { class: c === 'VRID' || c === 'Priority' ? 'num' : null }, c)))),
       h('tbody', {}, instances.map((v) => h('tr', { dataset: { instance: v.name } },
         h('td', {}, v.name),
         h('td', { class: 'num' }, v.vrid),
