@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <optional>
 #include <regex>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -61,6 +64,10 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
   const std::vector<std::string_view> p = split_path(request.path);
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
+  if (request.path == "/metrics") {
+    if (!get) return error(405, "use GET");
+    return {200, d.metrics_.render(d), "text/plain; version=0.0.4; charset=utf-8"};
+  }
   if (p.empty() || p[0] != "v1") return error(404, "no such resource: " + request.path + " (the API is under /v1/)");
 
   auto backend_json = [&](const ServiceConfig& svc, const BackendConfig& b) {
@@ -175,6 +182,7 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
   if (p.size() == 2 && p[1] == "reload") {
     if (!post) return error(405, "use POST");
     const ReloadResult r = d.reload();
+    d.metrics_.reloaded(r.applied);
     json body = {{"applied", r.applied}, {"errors", r.errors}, {"warnings", r.warnings}};
     if (!r.applied) body["error"] = r.errors.empty() ? "reload refused" : r.errors.front();
     return {r.applied ? 200 : 422, body.dump() + "\n"};
@@ -196,16 +204,155 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
                  {"warnings", located(candidate.warnings)},
                  {"diff", std::move(diff)}});
     const ReloadResult r = d.apply(request.body);
+    d.metrics_.reloaded(r.applied);
     json body = {{"applied", r.applied}, {"errors", located(r.errors)},
                  {"warnings", located(r.warnings)}, {"diff", r.applied ? diff : json::array()}};
     if (!r.applied) body["error"] = r.errors.empty() ? "refused" : r.errors.front();
     return {r.applied ? 200 : 422, body.dump() + "\n"};
+  }
+  if (p.size() == 2 && p[1] == "flows") {
+    if (!get) return error(405, "use GET");
+    return flows(request);
+  }
+  if (p.size() == 2 && p[1] == "simulate") {
+    if (!get) return error(405, "use GET");
+    return simulate(request);
   }
   if (p.size() == 2 && p[1] == "counters") {
     if (!get) return error(405, "use GET");
     return ok(d.counters_json());
   }
   return error(404, "no such resource: " + request.path);
+}
+
+HttpResponse ControlApi::flows(const HttpRequest& request) {
+  constexpr uint32_t kMaxLimit = 1000;
+  constexpr auto kMaxWait = std::chrono::seconds(1);
+  Director& d = director_;
+  FlowFilter filter;
+  auto address = [&](const char* key, uint32_t& out) {
+    auto it = request.query.find(key);
+    if (it == request.query.end() || it->second.empty()) return true;
+    auto ip = parse_ipv4(it->second);
+    if (ip) out = *ip;
+    return ip.has_value();
+  };
+  if (!address("vip", filter.vip) || !address("client", filter.client))
+    return error(400, "vip and client are IPv4 addresses");
+  if (auto it = request.query.find("limit"); it != request.query.end()) {
+    const std::string& v = it->second;
+    if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), ::isdigit) ||
+        std::stoul(v) == 0 || std::stoul(v) > kMaxLimit)
+      return error(400, fmt::format("limit is 1..{}", kMaxLimit));
+    filter.limit = static_cast<uint32_t>(std::stoul(v));
+  }
+  // Each worker samples its own table between bursts; the control loop waits a little for
+  // them (a 1M-flow table takes some 20 worker loops).
+  std::vector<Worker*> asked;
+  for (const auto& w : d.workers_)
+    if (w->flow_sampler().start(filter)) asked.push_back(w.get());
+  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
+  bool complete = true;
+  for (Worker* w : asked)
+    while (!w->flow_sampler().done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        complete = false;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  std::map<uint16_t, std::string> names;
+  for (const ServiceConfig& s : d.config_.services)
+    for (const BackendConfig& b : s.backends) names[b.id] = s.name + "/" + b.name;
+  static constexpr const char* kStates[] = {"empty", "syn", "closing", "udp", "established"};
+  const uint32_t now = now_ms();
+  json out = json::array();
+  for (Worker* w : asked) {
+    if (!w->flow_sampler().done()) continue;
+    for (const dp::FlowEntry& e : w->flow_sampler().result()) {
+      if (out.size() >= filter.limit) break;
+      auto name = names.find(e.backend);
+      out.push_back({{"worker", w->id()},
+                     {"client", fmt::format("{}:{}", dp::ipv4_to_string(e.src_ip), dp::be16(e.src_port))},
+                     {"vip", fmt::format("{}:{}", dp::ipv4_to_string(e.dst_ip), dp::be16(e.dst_port))},
+                     {"protocol", e.proto == 17 ? "udp" : "tcp"},
+                     {"state", kStates[static_cast<size_t>(e.state) % std::size(kStates)]},
+                     {"backend", name == names.end() ? json(nullptr) : json(name->second)},
+                     {"idle_ms", now - e.last_seen_ms}});
+    }
+  }
+  return ok({{"flows", std::move(out)}, {"complete", complete && asked.size() == d.workers_.size()}});
+}
+
+HttpResponse ControlApi::simulate(const HttpRequest& request) {
+  Director& d = director_;
+  auto arg = [&](const char* key) {
+    auto it = request.query.find(key);
+    return it == request.query.end() ? std::string() : it->second;
+  };
+  // "a.b.c.d" or "a.b.c.d:port"
+  auto endpoint = [](const std::string& text, bool port_required)
+      -> std::optional<std::pair<uint32_t, uint16_t>> {
+    const size_t colon = text.find(':');
+    const auto ip = parse_ipv4(text.substr(0, colon));
+    if (!ip) return std::nullopt;
+    if (colon == std::string::npos) {
+      if (port_required) return std::nullopt;
+      return std::pair{*ip, uint16_t{0}};
+    }
+    const std::string port = text.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoul(port) > 65535)
+      return std::nullopt;
+    return std::pair{*ip, static_cast<uint16_t>(std::stoul(port))};
+  };
+  const auto client = endpoint(arg("client"), false);
+  const auto vip = endpoint(arg("vip"), true);
+  const std::string proto_name = arg("proto").empty() ? "tcp" : arg("proto");
+  if (!client || !vip || (proto_name != "tcp" && proto_name != "udp"))
+    return error(400, "give client=IP[:PORT], vip=IP:PORT and proto=tcp|udp");
+  const Protocol proto = proto_name == "udp" ? Protocol::udp : Protocol::tcp;
+  const ServiceConfig* svc = nullptr;
+  for (const ServiceConfig& s : d.config_.services)
+    if (s.vip == vip->first && s.port == vip->second && s.protocol == proto) svc = &s;
+  if (svc == nullptr)
+    return error(404, fmt::format("no service on {}/{}", arg("vip"), proto_name));
+  const dp::Snapshot* snap = d.publisher_->current();
+  uint16_t index = 0;
+  if (snap == nullptr ||
+      snap->classify(vip->first, dp::be16(vip->second), static_cast<uint8_t>(proto), &index) !=
+          dp::AddressKind::service)
+    return error(503, "the dataplane has no table for that service yet");
+  const dp::Service& service = snap->service(index);
+  if (service.hash_on == dp::HashOn::five_tuple && client->second == 0)
+    return error(400, fmt::format("service {} hashes the 5-tuple: give the client's port too "
+                                  "(client=IP:PORT)", svc->name));
+  const dp::FlowKey key{client->first, vip->first, dp::be16(client->second),
+                        dp::be16(vip->second), static_cast<uint8_t>(proto)};
+  const uint32_t hash = dp::scheduling_hash(service, client->first, dp::FlowTable::hash(key));
+  const uint32_t slot = service.maglev.size() ? hash % service.maglev.size() : 0;
+  const uint16_t id = service.pick(hash);
+  json out = {{"service", svc->name},
+              {"hash_on", to_string(svc->hash)},
+              {"maglev_size", service.maglev.size()},
+              {"maglev_slot", slot},
+              {"backend", nullptr}};
+  const BackendConfig* chosen = nullptr;
+  for (const BackendConfig& b : svc->backends)
+    if (b.id == id) chosen = &b;
+  if (chosen == nullptr) {
+    out["why"] = "no backend takes new flows (all down, drained or disabled; policy " +
+                 std::string(to_string(svc->all_down)) + ")";
+    return ok(out);
+  }
+  out["backend"] = {{"name", chosen->name},
+                    {"address", dp::ipv4_to_string(chosen->address)},
+                    {"port", chosen->port}};
+  out["why"] = fmt::format("a new flow hashes ({}) to Maglev slot {} of {}, which holds {}; an "
+                           "established flow stays with the backend it is pinned to while that "
+                           "backend is up",
+                           to_string(svc->hash), slot, service.maglev.size(), chosen->name);
+  return ok(out);
 }
 
 }  // namespace shoal::cp

@@ -9,6 +9,9 @@
 //   POST /v1/services/{service}/backends/{backend}/weight   {"weight": N}
 //   POST /v1/reload                                   reload the config file (like SIGHUP)
 //   GET  /v1/counters                                 per worker and in total
+//   GET  /v1/flows?[vip=IP][&client=IP][&limit=N]     a sample of the flow tables
+//   GET  /v1/simulate?client=IP[:PORT]&vip=IP:PORT[&proto=tcp|udp]   where a new flow goes
+//   GET  /v1/config, POST /v1/config/validate, POST /v1/config/apply   (YAML bodies)
 //
 // Errors are {"error": "..."} with a 4xx/5xx status.
 #pragma once
@@ -25,6 +28,11 @@ class ControlApi {
   HttpResponse handle(const HttpRequest& request);
 
  private:
+  // Which backend a new flow from CLIENT[:PORT] to VIP:PORT/PROTO goes to, and why.
+  HttpResponse simulate(const HttpRequest& request);
+  // A bounded sample of the workers' flows, by VIP or client.
+  HttpResponse flows(const HttpRequest& request);
+
   Director& director_;
 };
 

@@ -309,7 +309,7 @@ void Director::control_loop(Signals& signals) {
     }
     apply_health_transitions();
     if (snapshot_dirty_) publish("neighbours or health changed");
-    if (signals.reload.exchange(false)) reload();
+    if (signals.reload.exchange(false)) metrics_.reloaded(reload().applied);
     if (signals.dump_counters.exchange(false)) dump_counters();
     api_queue_.drain();
     sample_backend_stats();
@@ -469,6 +469,7 @@ void Director::publish(const char* why) {
   }
   published_ = std::move(spec);
   auto took = publisher_->publish(std::move(snapshot));
+  metrics_.published(took);
   spdlog::debug("published a snapshot ({}) in {} us", why, took.count());
 }
 

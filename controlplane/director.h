@@ -22,6 +22,7 @@
 #include "control_queue.h"
 #include "exception_path.h"
 #include "http_server.h"
+#include "metrics.h"
 #include "web_access.h"
 #include "neighbours.h"
 #include "publisher.h"
@@ -62,6 +63,7 @@ class Director {
   void send(uint16_t port_index, const uint8_t* frame, uint16_t len);
   void announce_addresses();
   friend class ControlApi;  // the API reads and changes the running state on the control loop
+  friend class Metrics;     // and /metrics reads it
 
   void start_api();
   void publish(const char* why);
@@ -102,6 +104,7 @@ class Director {
   BackendStats backend_stats_;
   dp::SnapshotSpec published_;  // the spec of the Snapshot the workers run
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  Metrics metrics_;
   ControlApi api_{*this};
   ControlQueue<HttpResponse> api_queue_;
   bool snapshot_dirty_ = false;

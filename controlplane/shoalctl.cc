@@ -141,6 +141,18 @@ int main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "services and their backends, like ipvsadm -L -n");
   auto* counters = app.add_subcommand("counters", "packet counters and drops by reason");
   auto* reload = app.add_subcommand("reload", "reload shoald's config file (all or nothing)");
+  std::string client, vip, proto = "tcp", flow_vip, flow_client;
+  uint32_t limit = 100;
+  auto* simulate = app.add_subcommand("simulate", "which backend a new flow goes to, and why");
+  simulate->add_option("CLIENT", client, "client address, with :PORT for 5-tuple services")->required();
+  simulate->add_option("VIP", vip, "service address:port")->required();
+  simulate->add_option("PROTO", proto, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}))
+      ->capture_default_str();
+  auto* flows = app.add_subcommand("flows", "a sample of the flow tables");
+  flows->add_option("--vip", flow_vip, "only flows to this VIP");
+  flows->add_option("--client", flow_client, "only flows from this client");
+  flows->add_option("--limit", limit, "at most this many (1..1000)")->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   auto* check = app.add_subcommand("check", "validate a config file here, without shoald");
   check->add_option("FILE", file, "the config file")->required()->check(CLI::ExistingFile);
   std::map<std::string, CLI::App*> ops;
@@ -182,6 +194,11 @@ int main(int argc, char** argv) {
     if (list->parsed()) reply = call(socket, "GET", "/v1/services");
     if (counters->parsed()) reply = call(socket, "GET", "/v1/counters");
     if (reload->parsed()) reply = call(socket, "POST", "/v1/reload");
+    if (simulate->parsed())
+      reply = call(socket, "GET", fmt::format("/v1/simulate?client={}&vip={}&proto={}", client, vip, proto));
+    if (flows->parsed())
+      reply = call(socket, "GET", fmt::format("/v1/flows?vip={}&client={}&limit={}", flow_vip,
+                                              flow_client, limit));
     for (const auto& [name, op] : ops)
       if (op->parsed())
         reply = call(socket, "POST", fmt::format("/v1/services/{}/backends/{}/{}", service, backend, name),
@@ -205,6 +222,22 @@ int main(int argc, char** argv) {
       print_list(body["services"]);
     } else if (counters->parsed()) {
       print_counters(body);
+    } else if (simulate->parsed()) {
+      const json& b = body["backend"];
+      if (b.is_null())
+        std::printf("%s: no backend: %s\n", str(body, "service").c_str(), str(body, "why").c_str());
+      else
+        std::printf("%s -> %s %s:%u\n  %s\n", str(body, "service").c_str(), str(b, "name").c_str(),
+                    str(b, "address").c_str(), b.value("port", 0u), str(body, "why").c_str());
+    } else if (flows->parsed()) {
+      std::printf("%-6s %-21s %-21s %-5s %-11s %-20s %s\n", "Worker", "Client", "VIP", "Proto",
+                  "State", "Backend", "Idle");
+      for (const json& f : body["flows"])
+        std::printf("%-6u %-21s %-21s %-5s %-11s %-20s %.1f s\n", f.value("worker", 0u),
+                    str(f, "client").c_str(), str(f, "vip").c_str(), str(f, "protocol").c_str(),
+                    str(f, "state").c_str(), str(f, "backend").c_str(),
+                    f.value("idle_ms", 0u) / 1000.0);
+      if (!body.value("complete", true)) std::printf("(partial: a worker did not answer in time)\n");
     } else if (reload->parsed()) {
       for (const json& w : body["warnings"]) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
       std::printf("reloaded\n");

@@ -132,7 +132,7 @@ HttpResponse WebAccess::file(const std::string& url_path) const {
 }
 
 HttpResponse WebAccess::handle(const HttpRequest& request) {
-  const bool api = request.path.rfind("/v1/", 0) == 0;
+  const bool api = request.path.rfind("/v1/", 0) == 0 || request.path == "/metrics";
   if (request.path == "/v1/login")
     return request.method == "POST" ? login(request) : json_error(405, "use POST");
   if (!authorised(request)) {

@@ -53,6 +53,7 @@ void Worker::run() {
     }
     if (id_ == 0) drain_control_tx();
     flows_.age(now, kAgeBucketsPerLoop);
+    sampler_.step(flows_, now);
     publisher_.quiescent(id_);
 
     if (received != 0) {

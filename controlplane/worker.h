@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "flow_sampler.h"
 #include "flow_table.h"
 #include "pipeline.h"
 #include "publisher.h"
@@ -37,6 +38,7 @@ class Worker {
 
   const dp::WorkerCounters& counters() const { return counters_; }
   const dp::FlowTable& flows() const { return flows_; }
+  FlowSampler& flow_sampler() { return sampler_; }
   uint32_t id() const { return id_; }
 
  private:
@@ -52,6 +54,7 @@ class Worker {
   const std::atomic<bool>& stop_;
   dp::FlowTable flows_;         // this worker's alone
   dp::WorkerCounters counters_;  // dp: wo, cp: ro
+  FlowSampler sampler_;
 };
 
 // Milliseconds on a monotonic clock, as the flow table counts time.

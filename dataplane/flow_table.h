@@ -119,12 +119,16 @@ class FlowTable {
   const FlowTimeouts& timeouts() const { return timeouts_; }
   std::size_t memory_bytes() const { return std::size_t(bucket_count_) * sizeof(FlowBucket); }
 
-  // Visits every live entry; for the control plane's flow listings and tests.
+  // Visits every live entry of buckets [first, end); for flow listings and tests.
   template <typename F>
-  void for_each(uint32_t now_ms, F&& f) const {
-    for (uint32_t b = 0; b < bucket_count_; ++b)
+  void for_each_in(uint32_t first, uint32_t end, uint32_t now_ms, F&& f) const {
+    for (uint32_t b = first; b < end && b < bucket_count_; ++b)
       for (const FlowEntry& e : buckets_[b].entries)
         if (e.state != FlowState::empty && !expired(e, now_ms)) f(e);
+  }
+  template <typename F>
+  void for_each(uint32_t now_ms, F&& f) const {
+    for_each_in(0, bucket_count_, now_ms, f);
   }
 
  private:

@@ -1,7 +1,5 @@
 #include "pipeline.h"
 
-#include <rte_hash_crc.h>
-
 #include <algorithm>
 
 #include "forward.h"
@@ -10,15 +8,7 @@
 namespace shoal::dp {
 namespace {
 
-constexpr uint32_t kSourceHashSeed = 0x50a1c0de;
-
 inline bool is_tcp_or_udp(uint8_t proto) { return proto == kIpProtoTcp || proto == kIpProtoUdp; }
-
-// Maglev input: the same on every director and worker for the same flow (or client).
-inline uint32_t scheduling_hash(const Service& svc, uint32_t client_ip, uint32_t flow_hash) {
-  return svc.hash_on == HashOn::source_address ? rte_hash_crc_4byte(client_ip, kSourceHashSeed)
-                                               : flow_hash;
-}
 
 inline uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
 

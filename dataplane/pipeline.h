@@ -3,6 +3,7 @@
 // reason). The daemon's workers call it unchanged; tests and the benchmark call it directly.
 #pragma once
 
+#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 
 #include <atomic>
@@ -63,6 +64,14 @@ struct alignas(64) WorkerCounters {
     drops[static_cast<std::size_t>(DropReason::control_ring_full)].add(n);
   }
 };
+
+// Maglev input: the same on every director and worker for the same flow (or client).
+// flow_hash is FlowTable::hash of the flow's key.
+inline uint32_t scheduling_hash(const Service& svc, uint32_t client_ip, uint32_t flow_hash) {
+  constexpr uint32_t kSourceHashSeed = 0x50a1c0de;
+  return svc.hash_on == HashOn::source_address ? rte_hash_crc_4byte(client_ip, kSourceHashSeed)
+                                               : flow_hash;
+}
 
 struct BurstContext {
   const Snapshot& snapshot;

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+import time
 
 import yaml
 
@@ -207,3 +208,76 @@ def test_reload_and_check_report_the_line(d, tmp_path):
     assert spread(d, 100, 28000)  # still serving the running config
     p = d.ctl("reload")
     assert "reloaded" in p.stdout
+
+
+def test_simulate_agrees_with_the_dataplane(d):
+    res = d.lab.client("http", "--vip", VIP, "--port", 80, "--count", 24, "--sport-base", 31000,
+                       "--timeline")
+    assert res["ok"] == 24, res
+    for start, end, server, sport in res["timeline"]:
+        sim = d.api("simulate", f"10.0.0.1:{sport}", f"{VIP}:80")
+        assert sim["backend"]["name"] == server, (sport, server, sim)
+    text = d.ctl("simulate", "10.0.0.1:31000", f"{VIP}:80").stdout
+    assert re.search(r"^web -> rs\d 10\.0\.0\.1\d:80$", text, re.M) and "Maglev slot" in text, text
+    # The echo service hashes the source address alone: no port needed, same answer for all.
+    a = d.api("simulate", "10.0.0.1", f"{VIP}:7", "udp")["backend"]["name"]
+    b = d.api("simulate", "10.0.0.1:5555", f"{VIP}:7", "udp")["backend"]["name"]
+    assert a == b
+    p = d.ctl("simulate", "10.0.0.1", f"{VIP}:80", check=False)  # 5-tuple needs the port
+    assert p.returncode == 1 and "give the client's port" in p.stderr
+    p = d.ctl("simulate", "10.0.0.1:1", f"{VIP}:81", check=False)
+    assert p.returncode == 1 and "no service on" in p.stderr
+
+
+def test_flows_sample(d):
+    spread(d, 10, 32000)
+    flows = d.api("flows", "--client", "10.0.0.1", "--limit", "5")
+    assert flows["complete"] is True and 1 <= len(flows["flows"]) <= 5, flows
+    for f in flows["flows"]:
+        assert f["client"].startswith("10.0.0.1:") and f["vip"] in (f"{VIP}:80", f"{VIP}:7"), f
+        assert f["backend"].split("/")[1] in ("rs1", "rs2", "rs3"), f
+    assert d.api("flows", "--client", "10.0.0.99")["flows"] == []
+    text = d.ctl("flows", "--vip", VIP, "--limit", "3").stdout
+    assert text.splitlines()[0].split()[:3] == ["Worker", "Client", "VIP"] and \
+        len(text.splitlines()) == 4, text
+
+
+def metric(text, name, **labels):
+    """The value of the sample `name{labels...}` (labels in any order) in an exposition."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        sample, _, value = line.rpartition(" ")
+        have = dict(re.findall(r'(\w+)="([^"]*)"', sample))
+        if sample.split("{")[0] == name and all(have.get(k) == v for k, v in labels.items()):
+            return float(value)
+    raise AssertionError(f"no {name}{labels} in the exposition")
+
+
+def test_prometheus_metrics(d):
+    def scrape():
+        p = run("curl", "-s", "--unix-socket", d.api_socket, "http://shoald/metrics")
+        return p.stdout
+
+    before = scrape()
+    assert "# TYPE shoal_packets_total counter" in before
+    rs1 = metric(before, "shoal_backend_connections_total", service="web", backend="rs1")
+    spread(d, 200, 33000)
+    d.ctl("drain", "web", "rs2")
+    time.sleep(1.2)  # per-backend traffic is sampled once a second
+    after = scrape()
+    assert metric(after, "shoal_backend_connections_total", service="web", backend="rs1") > rs1
+    assert metric(after, "shoal_backend_bytes_total", service="web", backend="rs1") > 0
+    assert metric(after, "shoal_packets_total", worker="0", direction="rx") > \
+        metric(before, "shoal_packets_total", worker="0", direction="rx")
+    assert metric(after, "shoal_backend_admin_state", backend="rs2", state="draining") == 1
+    assert metric(after, "shoal_backend_weight", backend="rs2") == 0
+    assert metric(after, "shoal_backend_up", backend="rs2") == 1
+    assert metric(after, "shoal_reloads_total", result="applied") >= 1  # earlier tests reloaded
+    assert metric(after, "shoal_snapshot_publish_seconds_count") >= 2
+    assert metric(after, "shoal_drops_total", worker="0", reason="no_backend") >= 0
+    d.ctl("enable", "web", "rs2")
+    status, _ = http(d, "GET", "/metrics")
+    assert status == 401
+    status, text = http(d, "GET", "/metrics", "-H", f"Authorization: Bearer {TOKEN}")
+    assert status == 200 and "shoal_uptime_seconds" in text
