@@ -119,7 +119,9 @@ export function mount(root, state) {
         : h('p', { class: 'error', id: 'verdict' }, 'Not valid: shoald would refuse it.');
     } else {
       headline = answer.applied ? h('p', { class: 'ok', id: 'verdict' }, 'Applied: shoald now runs this config.')
-        : h('p', { class: 'error', id: 'verdict' }, `Refused: the running config is untouched.${answer.error ? ` ${answer.error}` : ''}`);
+        // answer.error repeats the first error; it is news only when the list is empty.
+        : h('p', { class: 'error', id: 'verdict' }, 'Refused: the running config is untouched.',
+          errors.length === 0 && answer.error ? ` ${answer.error}` : null);
     }
     // An invalid candidate has no diff to show (shoald sends an empty one): "no changes"
     // would be wrong.
