@@ -17,7 +17,15 @@ packages=(
   libnl-route-3-dev prometheus-cpp-dev
   # lab and tests
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
+  # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
+  chromium
 )
+# Node.js and npm: Debian's nodejs and npm only where there is no node at all. A Node.js
+# installed otherwise (as on the project's machines: 20, with npm 11) ships its own npm and
+# conflicts with Debian's npm package, which apt would resolve by removing it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,6 +38,16 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # nginx is used by the lab inside namespaces only; the packaged service stays off.
   if systemctl is-active --quiet nginx 2>/dev/null; then systemctl disable --now nginx || true; fi
+fi
+
+# playwright-core for the dashboard tests, exactly as package-lock.json pins it; again only
+# when the lock file changed since the last install. It drives /usr/bin/chromium: nothing
+# downloads a browser of its own.
+dashboard_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/dashboard
+if ! cmp -s "$dashboard_tests/package-lock.json" "$dashboard_tests/node_modules/.shoal-lock"; then
+  echo "install-deps.sh: npm ci in $dashboard_tests"
+  (cd "$dashboard_tests" && npm ci --no-audit --no-fund --loglevel=error) &&
+    cp "$dashboard_tests/package-lock.json" "$dashboard_tests/node_modules/.shoal-lock"
 fi
 
 # Hugepages for DPDK: 512 x 2 MiB is enough for several lab directors and the benchmark.

@@ -1,0 +1,99 @@
+// Overview: this director (/v1/status), its VRRP instances when it runs any, and the
+// dataplane's totals (/v1/counters) — the first page an operator opens when paged.
+
+import { h, clear, si, duration, badge } from '../dom.js';
+
+function kv(rows) {
+  return h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+function directorCard(status) {
+  return h('section', { class: 'card', id: 'director' },
+    h('h2', {}, 'Director'),
+    kv([
+      ['Node', status.node],
+      ['Version', status.version],
+      ['PID', status.pid],
+      ['Uptime', duration(status.uptime_seconds)],
+      ['Config', h('code', {}, status.config)],
+      ['Services', status.services],
+      ['Backends', status.backends],
+      ['Workers', status.workers],
+    ]));
+}
+
+// `vrrp` joins /v1/status once shoald runs its VRRP instances; until then (and on a
+// director configured without any) the card says so instead of showing nothing.
+function vrrpCard(status) {
+  const instances = Array.isArray(status.vrrp) ? status.vrrp : [];
+  const body = instances.length === 0
+    ? h('p', { class: 'muted', id: 'no-vrrp' }, 'no VRRP instances')
+    : h('table', { class: 'grid', id: 'vrrp' },
+      h('thead', {}, h('tr', {}, ['Instance', 'VRID', 'State', 'Priority', 'Master', 'Peers']
+        .map((c) => h('th', { class: c === 'VRID' || c === 'Priority' ? 'num' : null }, c)))),
+      h('tbody', {}, instances.map((v) => h('tr', { dataset: { instance: v.name } },
+        h('td', {}, v.name),
+        h('td', { class: 'num' }, v.vrid),
+        h('td', {}, badge(v.state ?? 'init')),
+        h('td', { class: 'num' }, v.priority),
+        h('td', {}, v.master ?? v.master_address ?? '–'),
+        h('td', {}, Array.isArray(v.peers) && v.peers.length
+          ? v.peers.map((p) => (typeof p === 'string' ? p
+            : `${p.address ?? p.name ?? '?'}${p.priority !== undefined ? ` (${p.priority})` : ''}`)).join(', ')
+          : '–')))));
+  return h('section', { class: 'card', id: 'vrrp-card' }, h('h2', {}, 'VRRP'), body);
+}
+
+function nonZero(obj) {
+  return Object.entries(obj ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+}
+
+function countersCard(counters) {
+  const t = counters.total ?? {};
+  const drops = nonZero(t.drops);
+  const control = nonZero(t.control);
+  const reasons = (title, list, id) => h('div', { class: 'reasons', id },
+    h('h3', {}, title),
+    list.length === 0 ? h('p', { class: 'muted' }, 'none')
+      : h('table', { class: 'grid compact' }, h('tbody', {},
+        list.map(([k, n]) => h('tr', {}, h('td', {}, h('code', {}, k)), h('td', { class: 'num' }, si(n)))))));
+  return h('section', { class: 'card wide', id: 'counters' },
+    h('h2', {}, 'Dataplane totals ', t.balanced === false
+      ? badge('unbalanced', 'down') : badge('rx = tx + drops + to control', 'up')),
+    h('div', { class: 'tiles' },
+      [['rx', t.rx], ['tx', t.tx], ['dropped', t.dropped], ['to control', t.to_control],
+        ['flows created', t.flows_created], ['flows rescheduled', t.flows_rescheduled]]
+        .map(([k, v]) => h('div', { class: 'tile', dataset: { counter: k } },
+          h('span', { class: 'tile-value', title: String(v ?? '') }, si(v)), h('span', { class: 'tile-label' }, k)))),
+    h('div', { class: 'columns' },
+      reasons('Drops by reason', drops, 'drops'),
+      reasons('Handed to the control plane', control, 'control'),
+      h('div', { class: 'reasons' },
+        h('h3', {}, 'Workers'),
+        h('table', { class: 'grid compact' },
+          h('thead', {}, h('tr', {}, ['Worker', 'rx', 'tx', 'dropped', 'flows'].map((c, i) => h('th', { class: i ? 'num' : null }, c)))),
+          h('tbody', {}, (counters.workers ?? []).map((w) => h('tr', {},
+            h('td', {}, w.worker), h('td', { class: 'num' }, si(w.rx)), h('td', { class: 'num' }, si(w.tx)),
+            h('td', { class: 'num' }, si(w.dropped)), h('td', { class: 'num' }, si(w.flows)))))))),
+    (counters.exception_paths ?? []).length === 0 ? null : h('div', { class: 'reasons' },
+      h('h3', {}, 'Exception paths'),
+      h('table', { class: 'grid compact' },
+        h('thead', {}, h('tr', {}, ['Interface', 'to kernel', 'from kernel', 'dropped'].map((c, i) => h('th', { class: i ? 'num' : null }, c)))),
+        h('tbody', {}, counters.exception_paths.map((p) => h('tr', {},
+          h('td', {}, p.interface), h('td', { class: 'num' }, si(p.to_kernel)),
+          h('td', { class: 'num' }, si(p.from_kernel)), h('td', { class: 'num' }, si(p.dropped))))))));
+}
+
+export function mount(root, state) {
+  const body = h('div', { class: 'cards' });
+  root.append(h('h1', {}, 'Overview'), body);
+  const update = () => {
+    if (!state.status || !state.counters) {
+      if (!body.firstChild) body.append(h('p', { class: 'muted' }, 'loading…'));
+      return;
+    }
+    clear(body).append(directorCard(state.status), vrrpCard(state.status), countersCard(state.counters));
+  };
+  update();
+  return { update };
+}
