@@ -63,7 +63,8 @@ function backendRow(state, svc, b, index, metricOf) {
     clear(cells.admin).append(badge(adminText(nb), nb.admin_state));
     const t = nb.traffic ?? {};
     cells.rates.textContent = `${si(t.new_flows_per_second)} conn/s · ${si(t.packets_per_second)} pkt/s · ${bytes(t.bytes_per_second)}/s`;
-    cells.totals.textContent = `${si(t.new_flows)} conn · ${si(t.packets)} pkt · ${bytes(t.bytes)}`;
+    const c = nb.connections ?? {};
+    cells.totals.textContent = `${si(c.active)} active · ${si(c.inactive)} inactive · ${si(t.new_flows)} conn · ${si(t.packets)} pkt · ${bytes(t.bytes)}`;
     actions.refreshButtons(controls, nb);
     // The buttons' handlers read the backend they were made with: give them the fresh one
     // (the weight dialog starts from the current weight).
