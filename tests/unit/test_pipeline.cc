@@ -57,7 +57,7 @@ BackendSpec backend(uint16_t id, uint32_t weight = 1) {
 
 SnapshotSpec lab_spec() {
   SnapshotSpec s;
-  s.ports.push_back({kOurMac, kLocal, 1500});
+  s.ports.push_back({kOurMac, kLocal, 1500, {}});
   s.next_hops.push_back({0, true, kClientMac});
   for (uint16_t id = 0; id < std::size(kBackends); ++id)
     s.next_hops.push_back({0, true, mac(static_cast<uint8_t>(0x10 + id))});
