@@ -23,6 +23,7 @@
 #include "neighbours.h"
 #include "publisher.h"
 #include "snapshot_builder.h"
+#include "vrrp_runner.h"
 #include "worker.h"
 
 namespace shoal::cp {
@@ -72,6 +73,13 @@ class Director {
   const dp::BackendSpec* published_backend(uint16_t id) const;
   int port_index(uint16_t dpdk_id) const;
   bool owns_address(uint32_t ip) const;
+  // VRRP: start, run timers and tracked items, and after every event publish the ownership
+  // (if it changed) before sending what the instances asked for.
+  void start_vrrp();
+  void run_vrrp(uint64_t now);
+  void update_vrrp_tracks(uint64_t now);
+  void flush_vrrp();
+  void stop_vrrp();
 
   Config config_;
   std::string config_path_;
@@ -94,6 +102,8 @@ class Director {
   ControlQueue<HttpResponse> api_queue_;
   bool snapshot_dirty_ = false;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
+  std::unique_ptr<VrrpRunner> vrrp_;        // made once the ports' MACs are known
+  std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
   std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
 };
 

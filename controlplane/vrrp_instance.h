@@ -113,6 +113,12 @@ class VrrpInstance {
   // A tracked item went up or down. Unknown names are ignored.
   Actions track_changed(std::string_view track, bool ok, uint64_t now_ms);
 
+  // A reload: `next` (same vrid; must pass validate()) replaces the config, the state stays.
+  // Tracked items keep their state by name (new ones start up). A master whose priority or
+  // addresses changed advertises at once (a backup that now ranks higher preempts), and
+  // announces its addresses again when they changed.
+  Actions reconfigure(VrrpInstanceConfig next, uint64_t now_ms);
+
   // When tick() has something to do next; kNever when no timer runs.
   uint64_t next_deadline_ms() const;
 
