@@ -16,6 +16,7 @@ packages=(
   libnuma-dev libpcap-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libmicrohttpd-dev
   # lab and tests
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
+  keepalived  # a VRRP peer of another make for the interop tests
 )
 
 missing=()
@@ -29,6 +30,10 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # nginx is used by the lab inside namespaces only; the packaged service stays off.
   if systemctl is-active --quiet nginx 2>/dev/null; then systemctl disable --now nginx || true; fi
+  # keepalived too runs in a lab namespace, with the test's own config.
+  if systemctl is-active --quiet keepalived 2>/dev/null; then
+    systemctl disable --now keepalived || true
+  fi
 fi
 
 # Hugepages for DPDK: 512 x 2 MiB is enough for several lab directors and the benchmark.
