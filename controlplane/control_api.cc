@@ -100,6 +100,18 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
     if (!get) return error(405, "use GET");
     char host[256] = "";
     gethostname(host, sizeof host - 1);
+    // Which VIPs this director holds now: what an operator asks first during a failover.
+    json vrrp = json::array();
+    if (d.vrrp_)
+      for (const VrrpRunner::Member& m : d.vrrp_->members()) {
+        json addresses = json::array();
+        for (uint32_t ip : m.settings.addresses) addresses.push_back(dp::ipv4_to_string(ip));
+        vrrp.push_back({{"name", m.settings.name},
+                        {"vrid", m.settings.vrid},
+                        {"state", std::string(name(m.instance->state()))},
+                        {"priority", m.instance->priority()},
+                        {"addresses", std::move(addresses)}});
+      }
     return ok({{"node", host},
                {"version", SHOAL_VERSION},
                {"pid", getpid()},
@@ -107,7 +119,8 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
                {"config", d.config_path_},
                {"services", d.config_.services.size()},
                {"backends", d.config_.backend_count()},
-               {"workers", d.config_.workers.count}});
+               {"workers", d.config_.workers.count},
+               {"vrrp", std::move(vrrp)}});
   }
   if (p.size() == 2 && p[1] == "services") {
     if (!get) return error(405, "use GET");

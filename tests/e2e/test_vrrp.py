@@ -1,10 +1,11 @@
-"""VRRP between two directors (DR lab, scripts/lab --directors 2): d1 (priority 150) and d2
+"""VRRP between two directors (DR and TUN labs, scripts/lab --directors 2): d1 (priority 150) and d2
 (priority 100) carry the VIP in one instance with a 100 ms advertisement interval and the
 virtual MAC. The master alone answers ARP for the VIP and forwards its traffic; the backup
 drops what reaches it as vip_not_owned. A killed master is replaced within Master_Down_Interval
 (3 × interval + skew) plus 100 ms of slack, a stopped one (priority 0) within skew + 100 ms;
-requests resume and a long DR transfer survives, since both directors build the same Maglev
-table. Malformed advertisements are counted under their reason and change nothing.
+requests resume and a long DR or TUN transfer survives, since both directors build the same
+Maglev table. Malformed advertisements are counted under their reason and change nothing; a
+reload can turn preemption on.
 
 Run as root:  SHOAL_E2E_LAB=vr /usr/bin/python3 -m pytest tests/e2e/test_vrrp.py
 """
@@ -90,13 +91,13 @@ class Pair:
         self.lab, self.d1, self.d2 = lab, d1, d2
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["dr", "tun"])
 def pair(request, tmp_path_factory):
     if not shoald_path().exists():
         pytest.fail(f"shoald not built at {shoald_path()} (./scripts/build.sh release)")
-    lab = Lab("dr", servers=3, directors=2)
+    lab = Lab(request.param, servers=3, directors=2)
     request.addfinalizer(lab.down)  # registered first: runs last
-    tmp = tmp_path_factory.mktemp("vrrp")
+    tmp = tmp_path_factory.mktemp(f"vrrp-{request.param}")
     d1 = Shoald(lab, tmp, name="d1", node="d1")
     d2 = Shoald(lab, tmp, name="d2", node="d2")
     for d in (d1, d2):
@@ -115,13 +116,20 @@ def test_higher_priority_is_master_and_alone_forwards(pair):
     assert state(d1) == "master", d1.diag()
     assert state(d2) == "backup", d2.diag()
     assert not re.search(r"vrrp front: backup -> master", d2.log_text()), d2.diag()
+    # shoalctl says so too.
+    shoalctl = shoald_path().parent / "shoalctl"
+    for d, want in ((d1, "master, priority 150"), (d2, "backup, priority 100")):
+        out = subprocess.run([str(shoalctl), "--socket", str(lab.state / f"{d.node}.sock"),
+                              "status"], capture_output=True, text=True, timeout=10).stdout
+        assert f"vrrp front (vrid {VRID}): {want}: {VIP}" in out, out
     # One ARP answer for the VIP, from the virtual MAC: the backup stays silent.
     arp = wire(lab, "arp", "--vip", VIP)
     assert arp["answers"] == [VMAC], arp
 
     before1, before2 = vrrp_counters(d1)["total"], vrrp_counters(d2)["total"]
+    # A generous timeout: the lab machine is shared, and this is about who forwards.
     res = lab.client("http", "--vip", VIP, "--port", 80, "--count", 100,
-                     "--sport-base", 21000)
+                     "--sport-base", 21000, "--timeout", 10)
     assert res["ok"] == 100, res
     after1, after2 = vrrp_counters(d1)["total"], vrrp_counters(d2)["total"]
     assert after1["tx"] - before1["tx"] >= 300, (before1, after1)  # SYN, ACK, GET, FIN... each
@@ -178,7 +186,7 @@ def test_malformed_advertisements_are_counted_and_change_nothing(pair):
 
 def test_killed_master_is_replaced_under_load(pair):
     d1, d2, lab = pair.d1, pair.d2, pair.lab
-    # A long DR transfer through the VIP (about 6 s at 10 MB/s), started before the failover.
+    # A long transfer through the VIP (about 6 s at 10 MB/s), started before the failover.
     out = tempfile.NamedTemporaryFile(prefix="vr-big-", delete=False)
     out.close()
     curl = lab.popen("client", "curl", "-s", "--max-time", "60", "--limit-rate", "10M",
@@ -200,7 +208,7 @@ def test_killed_master_is_replaced_under_load(pair):
     _, line = d2.wait_log(r"vrrp front: backup -> master", after=mark2, timeout=5)
     took = log_time(line) - killed
     bound = master_down(100) + SLACK
-    print(f"\nSIGKILL failover: backup master after {took * 1000:.0f} ms "
+    print(f"\n{lab.mode}: SIGKILL failover: backup master after {took * 1000:.0f} ms "
           f"(bound {bound * 1000:.0f} ms)")
     assert took <= bound, d2.diag(f"took {took:.3f} s > {bound:.3f} s")
     assert took >= 3 * INTERVAL - INTERVAL, d2.diag(f"took over too soon: {took:.3f} s")
@@ -249,7 +257,7 @@ def test_clean_stop_hands_over_after_skew(pair):
     _, line = d2.wait_log(r"vrrp front: backup -> master", after=mark2, timeout=5)
     took = log_time(line) - stopped
     bound = skew(100) + SLACK
-    print(f"\nSIGTERM handover: backup master after {took * 1000:.0f} ms "
+    print(f"\n{pair.lab.mode}: SIGTERM handover: backup master after {took * 1000:.0f} ms "
           f"(bound {bound * 1000:.0f} ms)")
     assert took <= bound, d2.diag(f"took {took:.3f} s > {bound:.3f} s")
     res = pair.lab.client("http", "--vip", VIP, "--port", 80, "--count", 20, "--timeout", 2)
@@ -266,3 +274,23 @@ def test_no_preempt_leaves_the_master_alone(pair):
     assert state(d1) == "backup", d1.diag()
     assert state(d2) == "master", d2.diag()
     assert not any("-> backup" in ln for ln in d2.log_lines()[mark2:]), d2.diag()
+
+
+def test_reload_turns_preemption_on(pair):
+    d1, d2 = pair.d1, pair.d2
+    assert state(d1) == "backup" and state(d2) == "master"
+    mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
+    ok, lines, sent, _ = d1.reload(vrrp_config(pair.lab, 1, 150, preempt=True))
+    assert ok, d1.diag("\n".join(lines))
+    # d1 now ignores d2's lower priority, so its Master_Down_Timer runs out.
+    _, line = d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=5)
+    took = log_time(line) - sent
+    assert took <= master_down(150) + SLACK, d1.diag(f"{took:.3f} s")
+    d2.wait_log(r"vrrp front: master -> backup .*higher priority 150", after=mark2, timeout=5)
+    # What takes a restart is refused whole.
+    moved = vrrp_config(pair.lab, 1, 150)
+    moved["vrrp"]["instances"][0]["vrid"] = VRID + 1
+    ok, lines, _, _ = d1.reload(moved)
+    assert not ok and any("vrid, port and virtual_mac change only with a restart" in ln
+                          for ln in lines), lines
+    assert state(d1) == "master"
