@@ -463,6 +463,9 @@ ReloadResult Director::reload() {
   update_neighbours();
   vrrp_->reconfigure(config_, monotonic_ms());
   vrrp_->take_changed();  // published just below
+  // A newly tracked item starts up in its instance: feed every state again, unchanged ones
+  // are ignored there.
+  vrrp_tracks_.clear();
   update_vrrp_tracks(monotonic_ms());
   publish("reload");
   flush_vrrp();

@@ -294,3 +294,31 @@ def test_reload_turns_preemption_on(pair):
     assert not ok and any("vrid, port and virtual_mac change only with a restart" in ln
                           for ln in lines), lines
     assert state(d1) == "master"
+
+
+def test_tracked_service_without_backends_hands_over(pair):
+    d1, d2, lab = pair.d1, pair.d2, pair.lab
+    cfg = vrrp_config(lab, 1, 150)
+    cfg["vrrp"]["instances"][0]["track"] = {"services": [{"name": "web", "weight": -60}]}
+    ok, lines, _, _ = d1.reload(cfg)
+    assert ok, d1.diag("\n".join(lines))
+    assert state(d1) == "master"
+    shoalctl = shoald_path().parent / "shoalctl"
+    sock = str(lab.state / "d1.sock")
+
+    def admin(op):
+        for rs in ("rs1", "rs2", "rs3"):
+            subprocess.run([str(shoalctl), "--socket", sock, op, "web", rs], check=True,
+                           capture_output=True, timeout=10)
+
+    mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
+    admin("disable")  # web has no enabled backend left: d1's priority drops to 90
+    d1.wait_log(r"vrrp front: priority 150 -> 90: tracked 'service:web' is down", after=mark1)
+    d2.wait_log(r"vrrp front: backup -> master", after=mark2, timeout=5)
+    d1.wait_log(r"vrrp front: master -> backup .*higher priority 100", after=mark1, timeout=5)
+
+    mark1 = len(d1.log_lines())
+    admin("enable")
+    d1.wait_log(r"vrrp front: priority 90 -> 150: tracked 'service:web' is up", after=mark1)
+    d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=5)
+    d1.warm_up()
