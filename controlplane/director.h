@@ -1,6 +1,6 @@
 // The running director: EAL, ports, worker lcores and the control loop on the main lcore.
-// The control loop answers ARP and ICMP, resolves next hops, reloads the config on SIGHUP and
-// publishes every change as a new Snapshot.
+// The control loop answers ARP and ICMP, resolves next hops, runs VRRP, reloads the config on
+// SIGHUP and publishes every change (a VRRP transition included) as a new Snapshot.
 #pragma once
 
 #include <rte_mempool.h>

@@ -2,7 +2,7 @@
 // them received advertisements, real time and tracked items, and takes back the frames to
 // send (advertisements, gratuitous ARPs) and the VIP ownership to publish in the Snapshot.
 //
-// No I/O and no EAL here: frames are queued for the caller (take_frames()), so that the
+// No packet I/O and no EAL here: frames are queued for the caller (take_frames()), so that the
 // caller can publish the new ownership first and announce it second, and so that the runner
 // is tested with plain buffers.
 #pragma once
