@@ -133,6 +133,30 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
     if (!get) return error(405, "use GET");
     char host[256] = "";
     gethostname(host, sizeof host - 1);
+    // Which VIPs this director holds now: what an operator asks first during a failover.
+    json vrrp = json::array();
+    if (d.vrrp_)
+      for (const VrrpRunner::Member& m : d.vrrp_->members()) {
+        json addresses = json::array();
+        for (uint32_t ip : m.settings.addresses) addresses.push_back(dp::ipv4_to_string(ip));
+        json entry = {{"name", m.settings.name},
+                      {"vrid", m.settings.vrid},
+                      {"state", std::string(name(m.instance->state()))},
+                      {"priority", m.instance->priority()},
+                      {"addresses", std::move(addresses)},
+                      {"peers", json::array()}};
+        // The other router of the VRID, as last heard: the master while we are backup.
+        if (const VrrpInstance::Peer& peer = m.instance->last_peer(); peer.address != 0) {
+          const double ago = static_cast<double>(vrrp_now_ms() - peer.heard_ms) / 1000.0;
+          entry["peers"].push_back({{"address", dp::ipv4_to_string(peer.address)},
+                                    {"priority", peer.priority},
+                                    {"seconds_ago", ago}});
+          if (m.instance->state() == VrrpState::backup && peer.priority > 0)
+            entry["master"] = dp::ipv4_to_string(peer.address);
+        }
+        if (m.instance->state() == VrrpState::master) entry["master"] = "this director";
+        vrrp.push_back(std::move(entry));
+      }
     return ok({{"node", host},
                {"version", SHOAL_VERSION},
                {"pid", getpid()},
@@ -140,7 +164,8 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
                {"config", d.config_path_},
                {"services", d.config_.services.size()},
                {"backends", d.config_.backend_count()},
-               {"workers", d.config_.workers.count}});
+               {"workers", d.config_.workers.count},
+               {"vrrp", std::move(vrrp)}});
   }
   if (p.size() == 2 && p[1] == "services") {
     if (!get) return error(405, "use GET");

@@ -33,6 +33,7 @@ constexpr uint32_t kNeighbourTickMs = 100;
 constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP after start
 constexpr uint32_t kResolveIntervalMs = 200;   // between on-demand ARP requests for a client
 constexpr std::size_t kMaxResolving = 4096;    // bounds the on-demand table under a scan
+constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priority-0 adverts
 // How long an API request waits for the control loop; it runs within a millisecond or two
 // unless a reload builds a large Snapshot.
 constexpr auto kApiWait = std::chrono::seconds(10);
@@ -209,6 +210,29 @@ void Director::start_ports() {
       spdlog::info("port {}: exception path {} holds {} for the kernel", config_.ports[i].name,
                    config_.ports[i].tap, to_string(config_.ports[i].addresses.front()));
   }
+  std::vector<rte_ether_addr> macs;
+  for (const PortHandle& h : ports_) macs.push_back(h.mac);
+  vrrp_ = std::make_unique<VrrpRunner>(config_, std::move(macs));
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    // The master takes frames sent to its virtual MAC: the NIC must pass them up. Devices
+    // without extra unicast filters (af_packet) pass everything in promiscuous mode; the
+    // workers still drop frames to a virtual MAC this director is not master for.
+    for (rte_ether_addr vmac : vrrp_->virtual_macs(i)) {
+      char text[RTE_ETHER_ADDR_FMT_SIZE];
+      rte_ether_format_addr(text, sizeof text, &vmac);
+      int rc = rte_eth_dev_mac_addr_add(ports_[i].id, &vmac, 0);
+      if (rc == 0) {
+        spdlog::info("port {}: receives VRRP virtual MAC {}", config_.ports[i].name, text);
+      } else if ((rc = rte_eth_promiscuous_enable(ports_[i].id)) == 0) {
+        spdlog::info("port {}: promiscuous, for VRRP virtual MAC {} (no MAC filter to add it to)",
+                     config_.ports[i].name, text);
+        break;
+      } else {
+        fatal("port " + config_.ports[i].name + ": can neither add VRRP virtual MAC " + text +
+              " nor go promiscuous: " + rte_strerror(-rc));
+      }
+    }
+  }
   to_control_ = rte_ring_create("shoal_to_control", kControlRingSize,
                                 static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
   if (to_control_ == nullptr) fatal("cannot create the control ring");
@@ -246,11 +270,13 @@ int Director::run(Signals& signals) {
   start_workers();
   start_api();
   announce_addresses();
+  start_vrrp();
   spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",
                config_.services.size(), config_.backend_count(), config_.workers.count);
   control_loop(signals);
   spdlog::info("stopping");
   api_server_.reset();
+  stop_vrrp();
   workers_stop_ = true;
   rte_eal_mp_wait_lcore();
   dump_counters();
@@ -302,12 +328,14 @@ void Director::control_loop(Signals& signals) {
         send(static_cast<uint16_t>(index), frame, kArpFrameLen);
       }
       if (lost) snapshot_dirty_ = true;
+      update_vrrp_tracks(vrrp_now_ms());
       if (!announced_twice && now - started >= kAnnounceRepeatMs) {
         announce_addresses();
         announced_twice = true;
       }
     }
     apply_health_transitions();
+    run_vrrp(vrrp_now_ms());
     if (snapshot_dirty_) publish("neighbours or health changed");
     if (signals.reload.exchange(false)) metrics_.reloaded(reload().applied);
     if (signals.dump_counters.exchange(false)) dump_counters();
@@ -346,6 +374,7 @@ bool Director::is_port_address(uint32_t ip) const {
 }
 
 bool Director::owns_address(uint32_t ip) const {
+  if (vrrp_ && vrrp_->carries(ip)) return vrrp_->holds(ip);
   if (is_port_address(ip)) return true;
   for (const ServiceConfig& s : config_.services)
     if (s.vip == ip) return true;
@@ -387,8 +416,8 @@ void Director::handle_control_frame(rte_mbuf* m) {
         if (arp->op == RTE_ARP_OP_REQUEST && owns_address(arp->target_ip) &&
             arp->sender_ip != arp->target_ip) {
           uint8_t reply[kArpFrameLen];
-          write_arp_reply(reply, ports_[port].mac, arp->target_ip, arp->sender_mac,
-                          arp->sender_ip);
+          write_arp_reply(reply, vrrp_->arp_mac(arp->target_ip, port), arp->target_ip,
+                          arp->sender_mac, arp->sender_ip);
           send(static_cast<uint16_t>(index), reply, kArpFrameLen);
         }
         // The kernel learns its neighbours from the same ARP (it answers none itself).
@@ -435,8 +464,11 @@ void Director::handle_control_frame(rte_mbuf* m) {
       break;
     }
     case dp::ControlReason::vrrp:
+      vrrp_->receive(port, frame + p.l3_offset, len - p.l3_offset, vrrp_now_ms());
+      flush_vrrp();
+      break;
     case dp::ControlReason::icmp_error:
-      break;  // no VRRP yet; ICMP errors about no flow of ours are for nobody
+      break;  // ICMP errors about no flow of ours are for nobody
   }
   rte_pktmbuf_free(m);
 }
@@ -445,8 +477,11 @@ void Director::announce_addresses() {
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     std::vector<uint32_t> addresses;
     for (const Ipv4Prefix& a : config_.ports[i].addresses) addresses.push_back(a.address);
+    // VRRP addresses are announced by their instance, from its MAC, when it becomes master
+    // (and again after a reload that changed them).
     for (const ServiceConfig& s : config_.services)
-      if (config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0)
+      if ((config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0) &&
+          !(vrrp_ && vrrp_->carries(s.vip)))
         addresses.push_back(s.vip);
     std::sort(addresses.begin(), addresses.end());
     addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
@@ -461,7 +496,8 @@ void Director::announce_addresses() {
 void Director::publish(const char* why) {
   snapshot_dirty_ = false;
   std::string error;
-  dp::SnapshotSpec spec = build_snapshot_spec(config_, ports_, neighbours_, health_, admin_);
+  dp::SnapshotSpec spec = build_snapshot_spec(config_, ports_, neighbours_, health_, admin_,
+                                              vrrp_ ? vrrp_->ownership() : VrrpOwnership{});
   auto snapshot = dp::Snapshot::build(spec, &error);
   if (!snapshot) {
     spdlog::error("cannot build a snapshot ({}): {}", why, error);
@@ -500,6 +536,12 @@ ReloadResult Director::reload() {
     spdlog::error("{}", out.errors.back());
     return out;
   }
+  if (auto why = vrrp_->restart_needed(next)) {
+    out.errors.push_back(fmt::format("{}: reload refused: {}; still serving the running config",
+                                     config_path_, *why));
+    spdlog::error("{}", out.errors.back());
+    return out;
+  }
   if (next.api.socket != config_.api.socket)
     out.warnings.push_back(fmt::format("{}: the API socket changes only with a restart; still "
                                        "on {}", config_path_, config_.api.socket));
@@ -519,7 +561,14 @@ ReloadResult Director::reload() {
     }
   update_health_targets();
   update_neighbours();
+  vrrp_->reconfigure(config_, vrrp_now_ms());
+  vrrp_->take_changed();  // published just below
+  // A newly tracked item starts up in its instance: feed every state again, unchanged ones
+  // are ignored there.
+  vrrp_tracks_.clear();
+  update_vrrp_tracks(vrrp_now_ms());
   publish("reload");
+  flush_vrrp();
   announce_addresses();
   spdlog::info("reloaded: {} service(s), {} backend(s)", config_.services.size(),
                config_.backend_count());
@@ -663,8 +712,81 @@ void Director::dump_counters() const {
     if (t)
       spdlog::info("counters exception path {}: to_kernel={} from_kernel={} dropped={}",
                    t->ifname(), t->to_kernel_count(), t->from_kernel_count(), t->dropped_count());
+  if (vrrp_ && !vrrp_->members().empty())
+    for (const std::string& line : vrrp_->counter_lines()) spdlog::info("{}", line);
   spdlog::info("counters total: rx={} tx={} dropped={} to_control={} balanced={}", rx, tx, drops,
                control, rx == tx + drops + control ? "yes" : "NO");
+}
+
+void Director::start_vrrp() {
+  if (vrrp_->members().empty()) return;
+  const uint64_t now = vrrp_now_ms();
+  update_vrrp_tracks(now);  // an instance whose tracked item is down starts in fault
+  vrrp_->start(now);
+  flush_vrrp();
+}
+
+void Director::run_vrrp(uint64_t now) {
+  if (vrrp_->next_deadline_ms() > now) return;
+  vrrp_->tick(now);
+  flush_vrrp();
+}
+
+// Tracked services are down when no real backend is both healthy and enabled; tracked ports
+// when their link is.
+void Director::update_vrrp_tracks(uint64_t now) {
+  std::map<std::string, bool> states;
+  for (const VrrpInstanceSettings& v : config_.vrrp.instances) {
+    for (const VrrpTrackConfig& t : v.tracks) {
+      const std::string key = track_name(t.kind, t.name);
+      if (states.count(key)) continue;
+      bool up = false;
+      if (t.kind == VrrpTrackKind::port) {
+        for (std::size_t i = 0; i < config_.ports.size(); ++i) {
+          if (config_.ports[i].name != t.name) continue;
+          rte_eth_link link{};
+          up = rte_eth_link_get_nowait(ports_[i].id, &link) == 0 &&
+               link.link_status == RTE_ETH_LINK_UP;
+        }
+      } else {
+        for (const ServiceConfig& s : config_.services) {
+          if (s.name != t.name) continue;
+          for (const BackendConfig& b : s.backends) {
+            const hc::TargetKey key{s.name, b.name};
+            const auto h = health_.find(key);
+            if (!b.sorry && (h == health_.end() || h->second.up) &&
+                admin_.get(key).state != AdminState::disabled)
+              up = true;
+          }
+        }
+      }
+      states.emplace(key, up);
+    }
+  }
+  for (const auto& [key, up] : states) {
+    auto [it, fresh] = vrrp_tracks_.try_emplace(key, up);
+    if (!fresh && it->second == up) continue;
+    it->second = up;
+    if (!fresh || !up) spdlog::info("vrrp: tracked {} is {}", key, up ? "up" : "down");
+    vrrp_->track(key, up, now);
+  }
+  flush_vrrp();
+}
+
+void Director::flush_vrrp() {
+  // Take (or give up) the addresses first, then tell the segment: a gratuitous ARP must not
+  // draw traffic that the workers would still drop as vip_not_owned.
+  if (vrrp_->take_changed()) publish("vrrp transition");
+  for (const VrrpRunner::Frame& f : vrrp_->take_frames())
+    send(static_cast<uint16_t>(f.port), f.bytes.data(), static_cast<uint16_t>(f.bytes.size()));
+}
+
+// A clean stop: masters announce priority 0 while worker 0 still drains the control rings.
+void Director::stop_vrrp() {
+  if (vrrp_->members().empty()) return;
+  vrrp_->shutdown(vrrp_now_ms());
+  flush_vrrp();
+  std::this_thread::sleep_for(std::chrono::milliseconds(kVrrpGoodbyeFlushMs));
 }
 
 }  // namespace shoal::cp

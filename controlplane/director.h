@@ -1,6 +1,6 @@
 // The running director: EAL, ports, worker lcores and the control loop on the main lcore.
-// The control loop answers ARP and ICMP, resolves next hops, reloads the config on SIGHUP and
-// publishes every change as a new Snapshot.
+// The control loop answers ARP and ICMP, resolves next hops, runs VRRP, reloads the config on
+// SIGHUP and publishes every change (a VRRP transition included) as a new Snapshot.
 #pragma once
 
 #include <rte_mempool.h>
@@ -27,6 +27,7 @@
 #include "neighbours.h"
 #include "publisher.h"
 #include "snapshot_builder.h"
+#include "vrrp_runner.h"
 #include "worker.h"
 
 namespace shoal::cp {
@@ -83,6 +84,13 @@ class Director {
   int port_index(uint16_t dpdk_id) const;
   bool is_port_address(uint32_t ip) const;
   bool owns_address(uint32_t ip) const;
+  // VRRP: start, run timers and tracked items, and after every event publish the ownership
+  // (if it changed) before sending what the instances asked for.
+  void start_vrrp();
+  void run_vrrp(uint64_t now);
+  void update_vrrp_tracks(uint64_t now);
+  void flush_vrrp();
+  void stop_vrrp();
 
   Config config_;
   std::string config_path_;
@@ -111,6 +119,8 @@ class Director {
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
   std::unique_ptr<HttpServer> api_tcp_;     // with web_access_: login, then the same API
   std::unique_ptr<WebAccess> web_access_;
+  std::unique_ptr<VrrpRunner> vrrp_;        // made once the ports' MACs are known
+  std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
   std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
 };
 

@@ -131,6 +131,26 @@ std::string Metrics::render(const Director& d) const {
             kCounter, {{"interface", t->ifname()}, {"direction", "from_kernel"}},
             static_cast<double>(t->from_kernel_count()));
     }
+  if (d.vrrp_)
+    for (const VrrpRunner::Member& m : d.vrrp_->members()) {
+      const std::string& instance = m.settings.name;
+      for (VrrpState s : {VrrpState::init, VrrpState::backup, VrrpState::master, VrrpState::fault})
+        f.add("shoal_vrrp_state", "1 for the VRRP instance's current state", kGauge,
+              {{"instance", instance}, {"state", std::string(name(s))}},
+              m.instance->state() == s ? 1 : 0);
+      f.add("shoal_vrrp_priority", "The instance's effective priority (tracking included)",
+            kGauge, {{"instance", instance}}, m.instance->priority());
+      const VrrpCounters& c = m.instance->counters();
+      f.add("shoal_vrrp_adverts_total", "VRRP advertisements sent and received", kCounter,
+            {{"instance", instance}, {"direction", "sent"}}, static_cast<double>(c.adverts_sent));
+      f.add("shoal_vrrp_adverts_total", "VRRP advertisements sent and received", kCounter,
+            {{"instance", instance}, {"direction", "received"}},
+            static_cast<double>(c.adverts_received));
+      for (std::size_t r = 0; r < kVrrpDropCount; ++r)
+        f.add("shoal_vrrp_drops_total", "VRRP advertisements dropped, by reason", kCounter,
+              {{"instance", instance}, {"reason", std::string(name(static_cast<VrrpDrop>(r)))}},
+              static_cast<double>(c.drops[r]));
+    }
   const hc::CheckerStats hs = d.health_checker_->stats();
   for (auto [result, n] : {std::pair{"passed", hs.passed}, std::pair{"failed", hs.failed},
                            std::pair{"timed_out", hs.timed_out}})

@@ -242,6 +242,13 @@ int main(int argc, char** argv) {
                   body.value("uptime_seconds", 0.0), str(body, "config").c_str(),
                   body.value("services", size_t{0}), body.value("backends", size_t{0}),
                   body.value("workers", 0u));
+      for (const json& v : body.value("vrrp", json::array())) {
+        std::string addresses;
+        for (const json& a : v["addresses"]) addresses += (addresses.empty() ? "" : " ") + a.get<std::string>();
+        std::printf("vrrp %s (vrid %u): %s, priority %u: %s\n", str(v, "name").c_str(),
+                    v.value("vrid", 0u), str(v, "state").c_str(), v.value("priority", 0u),
+                    addresses.c_str());
+      }
     } else if (list->parsed()) {
       print_list(body["services"], list_stats ? ListView::stats
                                    : list_rate ? ListView::rate

@@ -1,5 +1,6 @@
 #include "snapshot_builder.h"
 
+#include <algorithm>
 #include <map>
 
 namespace shoal::cp {
@@ -87,14 +88,25 @@ std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
 
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
-                                     const AdminStates& admin) {
+                                     const AdminStates& admin, const VrrpOwnership& vrrp) {
   dp::SnapshotSpec spec;
   spec.tunnel_ttl = config.tunnel_ttl;
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
     const PortConfig& pc = config.ports[i];
     if (spec.ports.size() <= ports[i].id) spec.ports.resize(ports[i].id + 1u);
-    spec.ports[ports[i].id] = {ports[i].mac, pc.addresses.front().address, pc.mtu};
+    spec.ports[ports[i].id] = {ports[i].mac, pc.addresses.front().address, pc.mtu, {}};
     for (const Ipv4Prefix& a : pc.addresses) spec.local_addresses.push_back(a.address);
+    if (auto it = vrrp.virtual_macs.find(i); it != vrrp.virtual_macs.end())
+      spec.ports[ports[i].id].extra_macs = it->second;
+  }
+  // VRRP addresses that are no service's VIP (a NAT gateway, say) are local while held.
+  for (const VrrpInstanceSettings& v : config.vrrp.instances) {
+    for (uint32_t ip : v.addresses) {
+      const bool vip = std::any_of(config.services.begin(), config.services.end(),
+                                   [ip](const ServiceConfig& s) { return s.vip == ip; });
+      if (vip) continue;
+      (vrrp.released.count(ip) ? spec.unowned_addresses : spec.local_addresses).push_back(ip);
+    }
   }
 
   NextHops hops(ports, neighbours, spec);
@@ -129,6 +141,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.mode = svc.forwarding;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
+    s.owned = vrrp.released.count(svc.vip) == 0;
     bool any_serving = false;  // a real backend both healthy and enabled
     std::vector<bool> disabled;
     for (const BackendConfig& b : svc.backends) {

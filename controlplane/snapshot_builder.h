@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "admin_state.h"
@@ -35,11 +36,20 @@ struct BackendHealth {
 };
 using HealthView = std::map<hc::TargetKey, BackendHealth>;
 
+// What VRRP says this director holds now; the default (no VRRP) holds everything. Addresses
+// that no instance carries are always held.
+struct VrrpOwnership {
+  std::set<uint32_t> released;  // VRRP addresses this director does not hold (not master)
+  // Config port index → virtual MACs of the instances this director is master for there.
+  std::map<std::size_t, std::vector<rte_ether_addr>> virtual_macs;
+};
+
 // Each backend's part in the Maglev table follows from its file weight, its health, the
 // operator's word (AdminStates) and, when no real backend of its service is both healthy and
 // enabled, the service's all_down policy. Sorry servers drain (keep their flows) otherwise.
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
-                                     const AdminStates& admin);
+                                     const AdminStates& admin,
+                                     const VrrpOwnership& vrrp = {});
 
 }  // namespace shoal::cp

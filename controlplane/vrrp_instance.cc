@@ -191,6 +191,7 @@ VrrpInstance::Actions VrrpInstance::receive(const VrrpReceived& rx, uint64_t now
     drop(VrrpDrop::we_are_owner);
   } else {
     ++counters_.adverts_received;
+    peer_ = Peer{rx.src_ip, rx.advert.priority, now_ms};
     check_advert_contents(rx, out);
     if (state_ == VrrpState::backup)
       backup_receive(rx, now_ms);
@@ -322,6 +323,37 @@ VrrpInstance::Actions VrrpInstance::track_changed(std::string_view track, bool o
   if (was_master && state_ == VrrpState::master && after != before) {
     send_advert(after, why, out);
     advert_at_ = now_ms + uint64_t(config_.advert_interval_cs) * kMsPerCs;
+  }
+  return out;
+}
+
+VrrpInstance::Actions VrrpInstance::reconfigure(VrrpInstanceConfig next, uint64_t now_ms) {
+  Actions out;
+  const uint8_t before = priority();
+  const bool addresses_changed = next.addresses != config_.addresses;
+  std::vector<bool> ok(next.tracks.size(), true);
+  for (std::size_t i = 0; i < next.tracks.size(); ++i)
+    for (std::size_t j = 0; j < config_.tracks.size(); ++j)
+      if (config_.tracks[j].name == next.tracks[i].name) ok[i] = track_ok_[j];
+  config_ = std::move(next);
+  track_ok_ = std::move(ok);
+  sorted_addresses_ = config_.addresses;
+  std::sort(sorted_addresses_.begin(), sorted_addresses_.end());
+  if (state_ == VrrpState::init) return out;
+  const uint8_t after = priority();
+  if (after != before)
+    out.push_back({VrrpActionKind::log, 0,
+                   fmt::format("priority {} -> {}: reconfigured", before, after)});
+  const bool was_master = state_ == VrrpState::master;
+  update_fault(now_ms, "reconfigured", out);
+  if (was_master && state_ == VrrpState::master && (after != before || addresses_changed)) {
+    send_advert(after, "reconfigured", out);
+    advert_at_ = now_ms + uint64_t(config_.advert_interval_cs) * kMsPerCs;
+    if (addresses_changed) {
+      garps_left_ = config_.garp_count;
+      garp_at_ = garps_left_ > 0 ? now_ms : garp_refresh_at(now_ms);
+      garp_tick(now_ms, out);
+    }
   }
   return out;
 }

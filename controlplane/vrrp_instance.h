@@ -108,10 +108,25 @@ class VrrpInstance {
   // a lower-priority master as it would a higher one (resets its timer), so that a director
   // that has just come up does not take over before it is ready; after that, it preempts.
   Actions receive(const VrrpReceived& rx, uint64_t now_ms);
+  // The last router heard from on this VRID (for status pages): its address, the priority
+  // it advertised and when.
+  struct Peer {
+    uint32_t address = 0;  // network byte order; 0: none heard yet
+    uint8_t priority = 0;
+    uint64_t heard_ms = 0;
+  };
+  const Peer& last_peer() const { return peer_; }
+
   // Timers due by `now_ms`: Master_Down_Timer, Adver_Timer, gratuitous ARPs.
   Actions tick(uint64_t now_ms);
   // A tracked item went up or down. Unknown names are ignored.
   Actions track_changed(std::string_view track, bool ok, uint64_t now_ms);
+
+  // A reload: `next` (same vrid; must pass validate()) replaces the config, the state stays.
+  // Tracked items keep their state by name (new ones start up). A master whose priority or
+  // addresses changed advertises at once (a backup that now ranks higher preempts), and
+  // announces its addresses again when they changed.
+  Actions reconfigure(VrrpInstanceConfig next, uint64_t now_ms);
 
   // When tick() has something to do next; kNever when no timer runs.
   uint64_t next_deadline_ms() const;
@@ -159,6 +174,7 @@ class VrrpInstance {
 
   VrrpInstanceConfig config_;
   std::vector<uint32_t> sorted_addresses_;  // to compare with received lists
+  Peer peer_;
   std::vector<bool> track_ok_;              // parallel to config_.tracks
   VrrpState state_ = VrrpState::init;
   uint16_t master_adver_interval_cs_;

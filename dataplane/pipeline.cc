@@ -57,8 +57,7 @@ bool Burst::parse(uint16_t i, rte_mbuf* m) {
     return false;
   }
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (rte_is_unicast_ether_addr(&eth->dst_addr) &&
-      !rte_is_same_ether_addr(&eth->dst_addr, &port->mac)) {
+  if (rte_is_unicast_ether_addr(&eth->dst_addr) && !port->accepts(eth->dst_addr)) {
     drop(i, DropReason::not_our_mac);
     return false;
   }
@@ -103,6 +102,9 @@ void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
       return;
     case AddressKind::local_address:
       control(i, ControlReason::local);
+      return;
+    case AddressKind::not_owned:
+      drop(i, DropReason::vip_not_owned);
       return;
     case AddressKind::service:
     case AddressKind::unknown:
@@ -250,6 +252,10 @@ void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& 
 
 void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
   const ParsedPacket& p = parsed_[i];
+  if (!svc.owned) {  // the master translates it; two directors must not both answer
+    drop(i, DropReason::vip_not_owned);
+    return;
+  }
   if (p.ttl <= 1) {
     control(i, ControlReason::ttl_exceeded);
     return;

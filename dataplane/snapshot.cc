@@ -77,7 +77,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
   for (const NextHopSpec& nh : spec.next_hops)
     if (nh.port >= spec.ports.size()) return fail("next hop on unknown port " + std::to_string(nh.port));
 
-  uint32_t address_count = static_cast<uint32_t>(spec.local_addresses.size());
+  uint32_t address_count =
+      static_cast<uint32_t>(spec.local_addresses.size() + spec.unowned_addresses.size());
   address_count += 2 * static_cast<uint32_t>(spec.services.size());  // service + VIP address
   s->addresses_ = create_hash(unique_name("shoal_addr"), address_count);
   s->nat_replies_ = create_hash(unique_name("shoal_natr"), 64);
@@ -87,6 +88,12 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
   for (uint32_t ip : spec.local_addresses)
     if (!add(s->addresses_, ip, 0, 0, encode(AddressKind::local_address, 0)))
       return fail("cannot index local address " + ipv4_to_string(ip));
+  for (uint32_t ip : spec.unowned_addresses) {
+    if (std::count(spec.local_addresses.begin(), spec.local_addresses.end(), ip))
+      return fail("address " + ipv4_to_string(ip) + " is both local and held elsewhere");
+    if (!add(s->addresses_, ip, 0, 0, encode(AddressKind::not_owned, 0)))
+      return fail("cannot index address " + ipv4_to_string(ip));
+  }
 
   uint32_t nat_backends = 0;
   for (const ServiceSpec& svc : spec.services)
@@ -111,8 +118,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     if (!is_prime(spec_svc.maglev_size) || spec_svc.maglev_size <= spec_svc.backends.size())
       return fail("Maglev table size of " + what + " must be a prime larger than its backends");
 
-    Service svc{spec_svc.vip, spec_svc.port, spec_svc.proto, spec_svc.mode, spec_svc.hash_on,
-                {},           {}};
+    Service svc{spec_svc.vip,     spec_svc.port,  spec_svc.proto, spec_svc.mode,
+                spec_svc.hash_on, spec_svc.owned, {},             {}};
     std::vector<MaglevBackend> candidates;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
@@ -140,13 +147,20 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       }
     }
     svc.maglev = build_maglev(candidates, spec_svc.maglev_size);
-    if (!add(s->addresses_, spec_svc.vip, spec_svc.port, spec_svc.proto,
-             encode(AddressKind::service, index)))
+    // A VIP held elsewhere is indexed all the same, so that its traffic is told apart
+    // (and counted) from traffic that is for nobody.
+    const AddressKind kind = spec_svc.owned ? AddressKind::service : AddressKind::not_owned;
+    if (!add(s->addresses_, spec_svc.vip, spec_svc.port, spec_svc.proto, encode(kind, index)))
       return fail("cannot index service " + what);
     AddressKey vip_only{spec_svc.vip, 0, 0, 0};
-    if (rte_hash_lookup(s->addresses_, &vip_only) < 0 &&
-        !add(s->addresses_, spec_svc.vip, 0, 0, encode(AddressKind::vip_address, 0)))
+    const AddressKind vip_kind = spec_svc.owned ? AddressKind::vip_address : AddressKind::not_owned;
+    void* existing = nullptr;
+    if (rte_hash_lookup_data(s->addresses_, &vip_only, &existing) >= 0) {
+      if (static_cast<AddressKind>(reinterpret_cast<uintptr_t>(existing) >> 16) != vip_kind)
+        return fail("VIP " + ipv4_to_string(spec_svc.vip) + " is held for some services only");
+    } else if (!add(s->addresses_, spec_svc.vip, 0, 0, encode(vip_kind, 0))) {
       return fail("cannot index VIP " + ipv4_to_string(spec_svc.vip));
+    }
     s->services_.push_back(std::move(svc));
   }
 

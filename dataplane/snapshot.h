@@ -41,6 +41,16 @@ struct PortSpec {
   rte_ether_addr mac{};
   uint32_t local_ip = 0;  // source of TUN outer headers sent from this port
   uint16_t mtu = 1500;
+  // Unicast MACs accepted besides `mac`: the VRRP virtual MACs of the instances this
+  // director is master for. A backup must not take frames sent to a virtual MAC.
+  std::vector<rte_ether_addr> extra_macs;
+
+  bool accepts(const rte_ether_addr& dst) const {
+    if (rte_is_same_ether_addr(&dst, &mac)) return true;
+    for (const rte_ether_addr& m : extra_macs)
+      if (rte_is_same_ether_addr(&dst, &m)) return true;
+    return false;
+  }
 };
 
 struct NextHopSpec {
@@ -66,6 +76,9 @@ struct ServiceSpec {
   HashOn hash_on = HashOn::five_tuple;
   uint32_t maglev_size = kDefaultMaglevSize;
   std::vector<BackendSpec> backends;
+  // False while another director holds the VIP (VRRP backup): its traffic and NAT replies
+  // are dropped as vip_not_owned.
+  bool owned = true;
 };
 
 struct RouteSpec {
@@ -79,6 +92,9 @@ struct SnapshotSpec {
   std::vector<NextHopSpec> next_hops;
   std::vector<RouteSpec> routes;  // where NAT replies to clients go
   std::vector<uint32_t> local_addresses;
+  // Addresses of ours that another director holds now (VRRP addresses that are no service's
+  // VIP, such as the NAT real servers' gateway): dropped as vip_not_owned.
+  std::vector<uint32_t> unowned_addresses;
   std::vector<ServiceSpec> services;
   uint8_t tunnel_ttl = 64;  // TTL of TUN outer headers
 };
@@ -98,6 +114,7 @@ struct Service {
   uint8_t proto;
   ForwardMode mode;
   HashOn hash_on;
+  bool owned;  // see ServiceSpec::owned
   std::vector<uint16_t> backend_ids;  // Maglev table index → stable backend id
   MaglevTable maglev;
 
@@ -109,7 +126,8 @@ struct Service {
 };
 
 // What a destination address (and port, protocol) is to this director.
-enum class AddressKind : uint8_t { unknown, service, vip_address, local_address };
+// not_owned: a VIP (any port and protocol) or address another director holds now.
+enum class AddressKind : uint8_t { unknown, service, vip_address, local_address, not_owned };
 
 class Snapshot {
  public:

@@ -45,6 +45,7 @@ namespace shoal::dp {
   X(ttl_zero, "packet arrived with TTL or hop limit 0")                                  \
   X(not_for_us, "destination is no VIP, local address or NAT reply")                     \
   X(vip_port_unknown, "VIP address, but no service on this port and protocol")           \
+  X(vip_not_owned, "VIP or address another director holds (this one is VRRP backup)")    \
   X(no_backend, "service has no backend that accepts new flows")                         \
   X(neighbour_unresolved, "next hop's MAC address is not known yet")                     \
   X(no_route, "no route towards the NAT reply's client")                                 \

@@ -19,6 +19,7 @@ packages=(
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
   chromium
+  keepalived  # a VRRP peer of another make for the interop tests
 )
 # Node.js and npm: Debian's nodejs and npm only where there is no node at all. A Node.js
 # installed otherwise (as on the project's machines: 20, with npm 11) ships its own npm and
@@ -38,6 +39,10 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # nginx is used by the lab inside namespaces only; the packaged service stays off.
   if systemctl is-active --quiet nginx 2>/dev/null; then systemctl disable --now nginx || true; fi
+  # keepalived too runs in a lab namespace, with the test's own config.
+  if systemctl is-active --quiet keepalived 2>/dev/null; then
+    systemctl disable --now keepalived || true
+  fi
 fi
 
 # playwright-core for the dashboard tests, exactly as package-lock.json pins it; again only

@@ -457,7 +457,7 @@ void print_table_stats(const char* what, const FlowTable& t) {
 
 std::unique_ptr<Snapshot> make_snapshot() {
   SnapshotSpec spec;
-  spec.ports.push_back({kOurMac, kLocal, 1500});
+  spec.ports.push_back({kOurMac, kLocal, 1500, {}});
   spec.local_addresses.push_back(kLocal);
   ServiceSpec svc{kVip, be16(kVipPort), kIpProtoTcp, ForwardMode::dr, HashOn::five_tuple,
                   65537, {}};

@@ -77,15 +77,16 @@ def pytest_runtest_makereport(item, call):
 
 
 class Lab:
-    """One scripts/lab topology: client, director d1, real servers rs1..rsN."""
+    """One scripts/lab topology: client, directors d1..dN, real servers rs1..rsN."""
 
-    def __init__(self, mode, servers=3, prefix=LAB_PREFIX, mgmt=False):
+    def __init__(self, mode, servers=3, prefix=LAB_PREFIX, mgmt=False, directors=1):
         # Interface names (at most 15 characters) are made of it: "<prefix>-clientp".
         assert re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix), \
             f"SHOAL_E2E_LAB={prefix!r}: up to 7 lower-case letters and digits"
         self.mode = mode
         self.servers = servers
         self.mgmt = mgmt  # the director's kernel gets a management interface (health checks)
+        self.directors = directors
         self.prefix = prefix
         self.state = Path(f"/run/{prefix}-lab")
         self.env = dict(os.environ, SHOAL_LAB=prefix, SHOAL_BUILD_DIR=str(build_dir()))
@@ -97,7 +98,7 @@ class Lab:
 
     def up(self):
         self.lab("up", "--mode", self.mode, "--servers", self.servers,
-                 *(["--mgmt"] if self.mgmt else []))
+                 "--directors", self.directors, *(["--mgmt"] if self.mgmt else []))
         # Ephemeral ports stay clear of 10000-29999, which tests bind explicitly: a fixed set
         # of 5-tuples spreads over the servers the same way on every run, and the warm-up's
         # ports (Lab.fresh_port) are never reused.
@@ -148,18 +149,22 @@ class Lab:
             self.exec("client", "ip", "addr", "add", f"{a}/24", "dev", "eth0")
 
 
-def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=None):
+def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=None, director=1):
     """A config for the lab, made from the mode's demo config: the director's interface and
     EAL file prefix follow the lab prefix, and the web (80/tcp) and echo (7/udp) services get
     the backends asked for. web/echo: {server index: weight}; default rs1:1 rs2:1 rs3:2 (the
     demo's) and rs1..rs3 for echo. tap: the name of the port's exception path, if any.
-    Returns the config as a dict (see write_config)."""
+    director N > 1 gets its own port (dN) and address (10.0.0.N+1). Returns the config as a
+    dict (see write_config)."""
     text = (REPO / "configs" / DEMO[lab.mode]).read_text()
-    text = text.replace("iface=shoal-d1", f"iface={lab.prefix}-d1")
-    text = text.replace('"--file-prefix", "shoal-d1"', f'"--file-prefix", "{lab.prefix}-d1"')
+    node = f"d{director}"
+    text = text.replace("iface=shoal-d1", f"iface={lab.prefix}-{node}")
+    text = text.replace('"--file-prefix", "shoal-d1"', f'"--file-prefix", "{lab.prefix}-{node}"')
+    if director != 1:
+        text = text.replace("10.0.0.2/24", f"10.0.0.{1 + director}/24")
     cfg = yaml.safe_load(text)
-    assert f"iface={lab.prefix}-d1" in cfg["ports"][0]["device"], cfg["ports"]
-    assert f"{lab.prefix}-d1" in cfg["eal"], cfg["eal"]
+    assert f"iface={lab.prefix}-{node}" in cfg["ports"][0]["device"], cfg["ports"]
+    assert f"{lab.prefix}-{node}" in cfg["eal"], cfg["eal"]
     cfg["workers"]["count"] = workers
     # The demo's exception path and health check are opt-in here: most suites test
     # forwarding with backends that are simply up.
@@ -204,8 +209,9 @@ def counters_from(line):
 class Shoald:
     """shoald run in the lab's director namespace, with its config and log in a tmp dir."""
 
-    def __init__(self, lab, tmpdir, name="shoald"):
+    def __init__(self, lab, tmpdir, name="shoald", node="d1"):
         self.lab = lab
+        self.node = node  # the director namespace it runs in
         self.dir = Path(tmpdir)
         self.config_path = self.dir / f"{name}.yaml"
         self.log_path = self.dir / f"{name}.log"
@@ -265,7 +271,7 @@ class Shoald:
         mark = len(self.log_lines())
         log = open(self.log_path, "a")
         # `ip netns exec` execs shoald: the Popen pid is shoald's own.
-        self.proc = self.lab.popen("d1", shoald_path(), "--config", self.config_path,
+        self.proc = self.lab.popen(self.node, shoald_path(), "--config", self.config_path,
                                    stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.wait_log(r"shoald running", after=mark, timeout=30)

@@ -57,7 +57,7 @@ BackendSpec backend(uint16_t id, uint32_t weight = 1) {
 
 SnapshotSpec lab_spec() {
   SnapshotSpec s;
-  s.ports.push_back({kOurMac, kLocal, 1500});
+  s.ports.push_back({kOurMac, kLocal, 1500, {}});
   s.next_hops.push_back({0, true, kClientMac});
   for (uint16_t id = 0; id < std::size(kBackends); ++id)
     s.next_hops.push_back({0, true, mac(static_cast<uint8_t>(0x10 + id))});
@@ -421,6 +421,49 @@ TEST_CASE("pipeline: unresolved neighbours and unknown ports", "[pipeline]") {
   Harness h(spec);
   CHECK(verdict_text(h.run1(to_vip(1).build()).verdict) == "drop neighbour_unresolved");
   CHECK(verdict_text(h.run1(to_vip(1).build(), 7).verdict) == "drop unknown_port");
+  CHECK(h.balanced());
+}
+
+TEST_CASE("pipeline: a VRRP backup drops what another director holds", "[pipeline][vrrp]") {
+  constexpr uint32_t kGateway = ipv4(10, 0, 0, 254);  // an extra VRRP address, held elsewhere
+  const rte_ether_addr vmac = mac(0x51);                // stands for a virtual MAC
+  SnapshotSpec spec = lab_spec();
+  for (ServiceSpec& s : spec.services)
+    if (s.vip == kVip) s.owned = false;
+  spec.unowned_addresses.push_back(kGateway);
+  Harness h(spec);
+  CHECK(verdict_text(h.run1(to_vip(1).build()).verdict) == "drop vip_not_owned");
+  CHECK(verdict_text(h.run1(to_vip(1, 9999).build()).verdict) == "drop vip_not_owned");
+  CHECK(verdict_text(h.run1(PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kVip)
+                                .icmp(8).payload(8).build())
+                         .verdict) == "drop vip_not_owned");
+  CHECK(verdict_text(h.run1(PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kGateway)
+                                .icmp(8).payload(8).build())
+                         .verdict) == "drop vip_not_owned");
+  // A NAT reply of a service we do not hold: the master translates it, not us.
+  Bytes reply = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(kBackends[3].ip, kClient)
+                    .tcp(8080, 40000, kTcpAckFlag).build();
+  CHECK(verdict_text(h.run1(reply).verdict) == "drop vip_not_owned");
+  // The TUN VIP is in no instance: still ours.
+  CHECK(verdict_text(h.run1(PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kTunVip)
+                                .tcp(1, 80).build())
+                         .verdict) == "transmit");
+  // Frames to the virtual MAC are someone else's until we are master.
+  CHECK(verdict_text(h.run1(PacketBuilder().eth(kClientMac, vmac).ipv4(kClient, kTunVip)
+                                .tcp(2, 80).build())
+                         .verdict) == "drop not_our_mac");
+  CHECK(h.balanced());
+
+  SnapshotSpec master = lab_spec();
+  master.ports[0].extra_macs.push_back(vmac);
+  master.local_addresses.push_back(kGateway);
+  h.publish(master);
+  CHECK(verdict_text(h.run1(PacketBuilder().eth(kClientMac, vmac).ipv4(kClient, kVip)
+                                .tcp(3, 80).build())
+                         .verdict) == "transmit");
+  CHECK(verdict_text(h.run1(PacketBuilder().eth(kClientMac, vmac).ipv4(kClient, kGateway)
+                                .icmp(8).payload(8).build())
+                         .verdict) == "control local");
   CHECK(h.balanced());
 }
 
