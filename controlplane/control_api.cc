@@ -60,200 +60,208 @@ double seconds_since(hc::TimePoint t) {
 }  // namespace
 
 HttpResponse ControlApi::handle(const HttpRequest& request) {
-  Director& d = director_;
   const std::vector<std::string_view> p = split_path(request.path);
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
-  if (request.path == "/metrics") {
-    if (!get) return error(405, "use GET");
-    return {200, d.metrics_.render(d), "text/plain; version=0.0.4; charset=utf-8"};
-  }
-  if (p.empty() || p[0] != "v1") return error(404, "no such resource: " + request.path + " (the API is under /v1/)");
+  auto only = [](bool allowed, const char* method, auto&& answer) {
+    return allowed ? answer() : error(405, std::string("use ") + method);
+  };
+  if (request.path == "/metrics")
+    return only(get, "GET", [&] {
+      return HttpResponse{200, director_.metrics_.render(director_),
+                          "text/plain; version=0.0.4; charset=utf-8"};
+    });
+  if (p.empty() || p[0] != "v1")
+    return error(404, "no such resource: " + request.path + " (the API is under /v1/)");
+  const std::string_view what = p.size() >= 2 ? p[1] : "";
+  if (p.size() == 2 && what == "status") return only(get, "GET", [&] { return status(); });
+  if (p.size() == 2 && what == "counters")
+    return only(get, "GET", [&] { return ok(director_.counters_json()); });
+  if (p.size() == 2 && what == "flows") return only(get, "GET", [&] { return flows(request); });
+  if (p.size() == 2 && what == "simulate") return only(get, "GET", [&] { return simulate(request); });
+  if (p.size() == 2 && what == "reload") return only(post, "POST", [&] { return reload(); });
+  if (what == "services") return services(request, p);
+  if (what == "config") return config(request, p);
+  return error(404, "no such resource: " + request.path);
+}
 
-  auto backend_json = [&](const ServiceConfig& svc, const BackendConfig& b) {
-    const hc::TargetKey key{svc.name, b.name};
-    const BackendAdmin admin = d.admin_.get(key);
-    json j = {{"name", b.name},
-              {"address", dp::ipv4_to_string(b.address)},
-              {"port", b.port},
-              {"id", b.id},
-              {"weight", b.weight},
-              {"admin_state", to_string(admin.state)},
-              {"admin_weight", admin.weight ? json(*admin.weight) : json(nullptr)},
-              {"sorry", b.sorry}};
-    // What the dataplane was given: the Snapshot's view of this backend.
-    if (const dp::BackendSpec* spec = d.published_backend(b.id)) {
-      j["effective_weight"] = spec->weight;
-      j["accepts_new_flows"] = spec->healthy && spec->weight > 0;
-    }
-    json health = {{"check", hc::to_string(b.health.type)}};
-    if (auto status = d.health_checker_->last_result(key)) {
-      health["up"] = status->up;
-      health["reason"] = status->reason;
-      health["checks"] = status->checks;
-      if (status->last) {
-        health["last"] = {{"pass", status->last->pass},
-                          {"detail", status->last->detail},
-                          {"elapsed_ms", status->last->elapsed.count() / 1000.0}};
-        if (status->last_checked) health["last"]["seconds_ago"] = seconds_since(*status->last_checked);
-      }
-    }
-    j["health"] = std::move(health);
-    const BackendTraffic t = d.backend_stats_.get(b.id);
-    uint32_t active = 0, inactive = 0;
-    for (const auto& w : d.workers_) {
-      active += w->census().active(b.id);
-      inactive += w->census().inactive(b.id);
-    }
-    j["connections"] = {{"active", active}, {"inactive", inactive}};
-    j["traffic"] = {{"packets", t.packets},         {"bytes", t.bytes},
-                    {"new_flows", t.new_flows},     {"packets_per_second", t.packet_rate},
-                    {"bytes_per_second", t.byte_rate}, {"new_flows_per_second", t.flow_rate}};
-    return j;
-  };
-  auto service_json = [&](const ServiceConfig& svc) {
-    json backends = json::array();
-    for (const BackendConfig& b : svc.backends) backends.push_back(backend_json(svc, b));
-    return json{{"name", svc.name},
-                {"vip", dp::ipv4_to_string(svc.vip)},
-                {"port", svc.port},
-                {"protocol", to_string(svc.protocol)},
-                {"forwarding", to_string(svc.forwarding)},
-                {"hash", to_string(svc.hash)},
-                {"all_down", to_string(svc.all_down)},
-                {"backends", std::move(backends)}};
-  };
-  auto find_service = [&](std::string_view name) -> const ServiceConfig* {
-    for (const ServiceConfig& s : d.config_.services)
-      if (s.name == name) return &s;
-    return nullptr;
-  };
-
-  if (p.size() == 2 && p[1] == "status") {
-    if (!get) return error(405, "use GET");
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    // Which VIPs this director holds now: what an operator asks first during a failover.
-    json vrrp = json::array();
-    if (d.vrrp_)
-      for (const VrrpRunner::Member& m : d.vrrp_->members()) {
-        json addresses = json::array();
-        for (uint32_t ip : m.settings.addresses) addresses.push_back(dp::ipv4_to_string(ip));
-        json entry = {{"name", m.settings.name},
-                      {"vrid", m.settings.vrid},
-                      {"state", std::string(name(m.instance->state()))},
-                      {"priority", m.instance->priority()},
-                      {"addresses", std::move(addresses)},
-                      {"peers", json::array()}};
-        // The other router of the VRID, as last heard: the master while we are backup.
-        if (const VrrpInstance::Peer& peer = m.instance->last_peer(); peer.address != 0) {
-          const double ago = static_cast<double>(vrrp_now_ms() - peer.heard_ms) / 1000.0;
-          entry["peers"].push_back({{"address", dp::ipv4_to_string(peer.address)},
-                                    {"priority", peer.priority},
-                                    {"seconds_ago", ago}});
-          if (m.instance->state() == VrrpState::backup && peer.priority > 0)
-            entry["master"] = dp::ipv4_to_string(peer.address);
-        }
-        if (m.instance->state() == VrrpState::master) entry["master"] = "this director";
-        vrrp.push_back(std::move(entry));
-      }
-    return ok({{"node", host},
-               {"version", SHOAL_VERSION},
-               {"pid", getpid()},
-               {"uptime_seconds", seconds_since(d.started_)},
-               {"config", d.config_path_},
-               {"services", d.config_.services.size()},
-               {"backends", d.config_.backend_count()},
-               {"workers", d.config_.workers.count},
-               {"vrrp", std::move(vrrp)}});
+json ControlApi::backend_json(const ServiceConfig& svc, const BackendConfig& b) const {
+  const Director& d = director_;
+  const hc::TargetKey key{svc.name, b.name};
+  const BackendAdmin admin = d.admin_.get(key);
+  json j = {{"name", b.name},
+            {"address", dp::ipv4_to_string(b.address)},
+            {"port", b.port},
+            {"id", b.id},
+            {"weight", b.weight},
+            {"admin_state", to_string(admin.state)},
+            {"admin_weight", admin.weight ? json(*admin.weight) : json(nullptr)},
+            {"sorry", b.sorry}};
+  // What the dataplane was given: the Snapshot's view of this backend.
+  if (const dp::BackendSpec* spec = d.published_backend(b.id)) {
+    j["effective_weight"] = spec->weight;
+    j["accepts_new_flows"] = spec->healthy && spec->weight > 0;
   }
-  if (p.size() == 2 && p[1] == "services") {
+  json health = {{"check", hc::to_string(b.health.type)}};
+  if (auto status = d.health_checker_->last_result(key)) {
+    health["up"] = status->up;
+    health["reason"] = status->reason;
+    health["checks"] = status->checks;
+    if (status->last) {
+      health["last"] = {{"pass", status->last->pass},
+                        {"detail", status->last->detail},
+                        {"elapsed_ms", status->last->elapsed.count() / 1000.0}};
+      if (status->last_checked) health["last"]["seconds_ago"] = seconds_since(*status->last_checked);
+    }
+  }
+  j["health"] = std::move(health);
+  const BackendTraffic t = d.backend_stats_.get(b.id);
+  uint32_t active = 0, inactive = 0;
+  for (const auto& w : d.workers_) {
+    active += w->census().active(b.id);
+    inactive += w->census().inactive(b.id);
+  }
+  j["connections"] = {{"active", active}, {"inactive", inactive}};
+  j["traffic"] = {{"packets", t.packets},         {"bytes", t.bytes},
+                  {"new_flows", t.new_flows},     {"packets_per_second", t.packet_rate},
+                  {"bytes_per_second", t.byte_rate}, {"new_flows_per_second", t.flow_rate}};
+  return j;
+}
+
+json ControlApi::service_json(const ServiceConfig& svc) const {
+  json backends = json::array();
+  for (const BackendConfig& b : svc.backends) backends.push_back(backend_json(svc, b));
+  return json{{"name", svc.name},
+              {"vip", dp::ipv4_to_string(svc.vip)},
+              {"port", svc.port},
+              {"protocol", to_string(svc.protocol)},
+              {"forwarding", to_string(svc.forwarding)},
+              {"hash", to_string(svc.hash)},
+              {"all_down", to_string(svc.all_down)},
+              {"backends", std::move(backends)}};
+}
+
+HttpResponse ControlApi::status() const {
+  const Director& d = director_;
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  // Which VIPs this director holds now: what an operator asks first during a failover.
+  json vrrp = json::array();
+  if (d.vrrp_)
+    for (const VrrpRunner::Member& m : d.vrrp_->members()) {
+      json addresses = json::array();
+      for (uint32_t ip : m.settings.addresses) addresses.push_back(dp::ipv4_to_string(ip));
+      json entry = {{"name", m.settings.name},
+                    {"vrid", m.settings.vrid},
+                    {"state", std::string(name(m.instance->state()))},
+                    {"priority", m.instance->priority()},
+                    {"addresses", std::move(addresses)},
+                    {"peers", json::array()}};
+      // The other router of the VRID, as last heard: the master while we are backup.
+      if (const VrrpInstance::Peer& peer = m.instance->last_peer(); peer.address != 0) {
+        const double ago = static_cast<double>(vrrp_now_ms() - peer.heard_ms) / 1000.0;
+        entry["peers"].push_back({{"address", dp::ipv4_to_string(peer.address)},
+                                  {"priority", peer.priority},
+                                  {"seconds_ago", ago}});
+        if (m.instance->state() == VrrpState::backup && peer.priority > 0)
+          entry["master"] = dp::ipv4_to_string(peer.address);
+      }
+      if (m.instance->state() == VrrpState::master) entry["master"] = "this director";
+      vrrp.push_back(std::move(entry));
+    }
+  return ok({{"node", host},
+             {"version", SHOAL_VERSION},
+             {"pid", getpid()},
+             {"uptime_seconds", seconds_since(d.started_)},
+             {"config", d.config_path_},
+             {"services", d.config_.services.size()},
+             {"backends", d.config_.backend_count()},
+             {"workers", d.config_.workers.count},
+             {"vrrp", std::move(vrrp)}});
+}
+
+HttpResponse ControlApi::services(const HttpRequest& request,
+                                  const std::vector<std::string_view>& p) {
+  Director& d = director_;
+  const bool get = request.method == "GET";
+  if (p.size() == 2) {
     if (!get) return error(405, "use GET");
     json out = json::array();
     for (const ServiceConfig& s : d.config_.services) out.push_back(service_json(s));
     return ok({{"services", std::move(out)}});
   }
-  if (p.size() >= 3 && p[1] == "services") {
-    const ServiceConfig* svc = find_service(p[2]);
-    if (svc == nullptr) return error(404, fmt::format("no service named '{}'", p[2]));
-    if (p.size() == 3) return get ? ok(service_json(*svc)) : error(405, "use GET");
-    if (p.size() != 6 || p[3] != "backends") return error(404, "no such resource: " + request.path);
-    const BackendConfig* backend = nullptr;
-    for (const BackendConfig& b : svc->backends)
-      if (b.name == p[4]) backend = &b;
-    if (backend == nullptr)
-      return error(404, fmt::format("service '{}' has no backend named '{}'", svc->name, p[4]));
-    if (!post) return error(405, "use POST");
-    const hc::TargetKey key{svc->name, backend->name};
-    const std::string_view op = p[5];
-    std::string what;
-    if (op == "weight") {
-      const json body = json::parse(request.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object() || !body.contains("weight") ||
-          !body["weight"].is_number_integer() || body["weight"].get<int64_t>() < 0 ||
-          body["weight"].get<int64_t>() > 65535)
-        return error(400, R"(the body must be {"weight": N} with N an integer in 0..65535)");
-      const auto weight = body["weight"].get<uint32_t>();
-      d.admin_.set_weight(key, weight, backend->weight);
-      what = fmt::format("weight {}", weight);
-    } else if (op == "enable" || op == "disable" || op == "drain") {
-      const AdminState state = op == "enable"    ? AdminState::enabled
-                               : op == "disable" ? AdminState::disabled
-                                                 : AdminState::draining;
-      d.admin_.set_state(key, state);
-      what = std::string(to_string(state));
-    } else {
-      return error(404, fmt::format("no backend operation '{}' (enable, disable, drain, weight)", op));
-    }
-    spdlog::info("{} {}:{} set {} through the API", hc::to_string(key),
-                 dp::ipv4_to_string(backend->address), backend->port, what);
-    d.publish("admin state");
-    return ok(backend_json(*svc, *backend));
+  const ServiceConfig* svc = nullptr;
+  for (const ServiceConfig& s : d.config_.services)
+    if (s.name == p[2]) svc = &s;
+  if (svc == nullptr) return error(404, fmt::format("no service named '{}'", p[2]));
+  if (p.size() == 3) return get ? ok(service_json(*svc)) : error(405, "use GET");
+  if (p.size() != 6 || p[3] != "backends") return error(404, "no such resource: " + request.path);
+  const BackendConfig* backend = nullptr;
+  for (const BackendConfig& b : svc->backends)
+    if (b.name == p[4]) backend = &b;
+  if (backend == nullptr)
+    return error(404, fmt::format("service '{}' has no backend named '{}'", svc->name, p[4]));
+  if (request.method != "POST") return error(405, "use POST");
+  const hc::TargetKey key{svc->name, backend->name};
+  const std::string_view op = p[5];
+  std::string what;
+  if (op == "weight") {
+    const json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("weight") ||
+        !body["weight"].is_number_integer() || body["weight"].get<int64_t>() < 0 ||
+        body["weight"].get<int64_t>() > 65535)
+      return error(400, R"(the body must be {"weight": N} with N an integer in 0..65535)");
+    const auto weight = body["weight"].get<uint32_t>();
+    d.admin_.set_weight(key, weight, backend->weight);
+    what = fmt::format("weight {}", weight);
+  } else if (op == "enable" || op == "disable" || op == "drain") {
+    const AdminState state = op == "enable"    ? AdminState::enabled
+                             : op == "disable" ? AdminState::disabled
+                                               : AdminState::draining;
+    d.admin_.set_state(key, state);
+    what = std::string(to_string(state));
+  } else {
+    return error(404, fmt::format("no backend operation '{}' (enable, disable, drain, weight)", op));
   }
-  if (p.size() == 2 && p[1] == "reload") {
-    if (!post) return error(405, "use POST");
-    const ReloadResult r = d.reload();
-    d.metrics_.reloaded(r.applied);
-    json body = {{"applied", r.applied}, {"errors", r.errors}, {"warnings", r.warnings}};
-    if (!r.applied) body["error"] = r.errors.empty() ? "reload refused" : r.errors.front();
-    return {r.applied ? 200 : 422, body.dump() + "\n"};
-  }
-  if (p.size() >= 2 && p[1] == "config") {
-    if (p.size() == 2) {
-      if (!get) return error(405, "use GET");
-      return ok({{"path", d.config_path_}, {"text", d.running_text_}});
-    }
-    if (p.size() != 3 || (p[2] != "validate" && p[2] != "apply"))
-      return error(404, "no such resource: " + request.path + " (config, config/validate, config/apply)");
-    if (!post) return error(405, "use POST, with the candidate YAML as the body");
-    LoadResult candidate = load_config_string(request.body, "candidate");
-    json diff = json::array();
-    if (candidate.config) diff = diff_configs(d.config_, *candidate.config);
-    if (p[2] == "validate")
-      return ok({{"valid", candidate.config.has_value()},
-                 {"errors", located(candidate.errors)},
-                 {"warnings", located(candidate.warnings)},
-                 {"diff", std::move(diff)}});
-    const ReloadResult r = d.apply(request.body);
-    d.metrics_.reloaded(r.applied);
-    json body = {{"applied", r.applied}, {"errors", located(r.errors)},
-                 {"warnings", located(r.warnings)}, {"diff", r.applied ? diff : json::array()}};
-    if (!r.applied) body["error"] = r.errors.empty() ? "refused" : r.errors.front();
-    return {r.applied ? 200 : 422, body.dump() + "\n"};
-  }
-  if (p.size() == 2 && p[1] == "flows") {
+  spdlog::info("{} {}:{} set {} through the API", hc::to_string(key),
+               dp::ipv4_to_string(backend->address), backend->port, what);
+  d.publish("admin state");
+  return ok(backend_json(*svc, *backend));
+}
+
+HttpResponse ControlApi::reload() {
+  const ReloadResult r = director_.reload();
+  director_.metrics_.reloaded(r.applied);
+  json body = {{"applied", r.applied}, {"errors", r.errors}, {"warnings", r.warnings}};
+  if (!r.applied) body["error"] = r.errors.empty() ? "reload refused" : r.errors.front();
+  return {r.applied ? 200 : 422, body.dump() + "\n"};
+}
+
+HttpResponse ControlApi::config(const HttpRequest& request, const std::vector<std::string_view>& p) {
+  Director& d = director_;
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+  if (p.size() == 2) {
     if (!get) return error(405, "use GET");
-    return flows(request);
+    return ok({{"path", d.config_path_}, {"text", d.running_text_}});
   }
-  if (p.size() == 2 && p[1] == "simulate") {
-    if (!get) return error(405, "use GET");
-    return simulate(request);
-  }
-  if (p.size() == 2 && p[1] == "counters") {
-    if (!get) return error(405, "use GET");
-    return ok(d.counters_json());
-  }
-  return error(404, "no such resource: " + request.path);
+  if (p.size() != 3 || (p[2] != "validate" && p[2] != "apply"))
+    return error(404, "no such resource: " + request.path + " (config, config/validate, config/apply)");
+  if (!post) return error(405, "use POST, with the candidate YAML as the body");
+  LoadResult candidate = load_config_string(request.body, "candidate");
+  json diff = json::array();
+  if (candidate.config) diff = diff_configs(d.config_, *candidate.config);
+  if (p[2] == "validate")
+    return ok({{"valid", candidate.config.has_value()},
+               {"errors", located(candidate.errors)},
+               {"warnings", located(candidate.warnings)},
+               {"diff", std::move(diff)}});
+  const ReloadResult r = d.apply(request.body);
+  d.metrics_.reloaded(r.applied);
+  json body = {{"applied", r.applied}, {"errors", located(r.errors)},
+               {"warnings", located(r.warnings)}, {"diff", r.applied ? diff : json::array()}};
+  if (!r.applied) body["error"] = r.errors.empty() ? "refused" : r.errors.front();
+  return {r.applied ? 200 : 422, body.dump() + "\n"};
 }
 
 HttpResponse ControlApi::flows(const HttpRequest& request) {

@@ -12,10 +12,16 @@
 //   GET  /v1/flows?[vip=IP][&client=IP][&limit=N]     a sample of the flow tables
 //   GET  /v1/simulate?client=IP[:PORT]&vip=IP:PORT[&proto=tcp|udp]   where a new flow goes
 //   GET  /v1/config, POST /v1/config/validate, POST /v1/config/apply   (YAML bodies)
+//   GET  /metrics                                     Prometheus text format (metrics.h)
 //
 // Errors are {"error": "..."} with a 4xx/5xx status.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+#include <string_view>
+#include <vector>
+
+#include "config.h"
 #include "http_server.h"
 
 namespace shoal::cp {
@@ -28,6 +34,12 @@ class ControlApi {
   HttpResponse handle(const HttpRequest& request);
 
  private:
+  HttpResponse status() const;
+  HttpResponse services(const HttpRequest& request, const std::vector<std::string_view>& path);
+  HttpResponse reload();
+  HttpResponse config(const HttpRequest& request, const std::vector<std::string_view>& path);
+  nlohmann::json service_json(const ServiceConfig& svc) const;
+  nlohmann::json backend_json(const ServiceConfig& svc, const BackendConfig& b) const;
   // Which backend a new flow from CLIENT[:PORT] to VIP:PORT/PROTO goes to, and why.
   HttpResponse simulate(const HttpRequest& request);
   // A bounded sample of the workers' flows, by VIP or client.
