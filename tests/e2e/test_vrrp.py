@@ -1,10 +1,10 @@
-"""VRRP between two directors (DR and TUN labs, scripts/lab --directors 2): d1 (priority 150) and d2
-(priority 100) carry the VIP in one instance with a 100 ms advertisement interval and the
-virtual MAC. The master alone answers ARP for the VIP and forwards its traffic; the backup
+"""VRRP between two directors (DR, TUN and NAT labs, scripts/lab --directors 2): d1 (priority
+150) and d2 (priority 100) carry the VIP in one instance with a 100 ms advertisement interval and
+the virtual MAC; in NAT the instance also carries the real servers' gateway, 10.0.1.1. The master alone answers ARP for the VIP and forwards its traffic; the backup
 drops what reaches it as vip_not_owned. A killed master is replaced within Master_Down_Interval
 (3 × interval + skew) plus 100 ms of slack, a stopped one (priority 0) within skew + 100 ms;
-requests resume and a long DR or TUN transfer survives, since both directors build the same
-Maglev table. Malformed advertisements are counted under their reason and change nothing; a
+requests resume and a long transfer survives in every mode, since both directors build the
+same Maglev table (and NAT's reverse translation needs no per-flow state). Malformed advertisements are counted under their reason and change nothing; a
 reload can turn preemption on.
 
 Run as root:  SHOAL_E2E_LAB=vr /usr/bin/python3 -m pytest tests/e2e/test_vrrp.py
@@ -33,6 +33,7 @@ INTERVAL = 0.1
 VRID = 51
 VMAC = "00:00:5e:00:01:33"
 SLACK = 0.1  # the issue's allowance over the protocol's own delays
+NAT_GATEWAY = "10.0.1.1"
 
 
 def skew(priority):
@@ -47,9 +48,15 @@ def vrrp_config(lab, director, priority, preempt=True):
     cfg = make_config(lab, director=director)
     # Two daemons on one filesystem: an API socket each, under this lab's state directory.
     cfg["api"] = {"socket": str(lab.state / f"d{director}.sock")}
+    addresses = [VIP]
+    if lab.mode == "nat":
+        # The real servers' gateway moves with the VIP: each director keeps an address of its
+        # own on their subnet, and the instance carries 10.0.1.1.
+        cfg["ports"][0]["addresses"] = [f"10.0.0.{1 + director}/24", f"10.0.1.{1 + director}/24"]
+        addresses.append(NAT_GATEWAY)
     cfg["vrrp"] = {"instances": [{
         "name": "front", "vrid": VRID, "priority": priority, "interval": INTERVAL,
-        "preempt": preempt, "addresses": [VIP],
+        "preempt": preempt, "addresses": addresses,
         "garp": {"count": 3, "interval": 0.1}}]}
     return cfg
 
@@ -91,7 +98,7 @@ class Pair:
         self.lab, self.d1, self.d2 = lab, d1, d2
 
 
-@pytest.fixture(scope="module", params=["dr", "tun"])
+@pytest.fixture(scope="module", params=["dr", "tun", "nat"])
 def pair(request, tmp_path_factory):
     if not shoald_path().exists():
         pytest.fail(f"shoald not built at {shoald_path()} (./scripts/build.sh release)")
