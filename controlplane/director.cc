@@ -89,6 +89,8 @@ Director::Director(Config config, std::string config_path, std::vector<std::stri
       eal_override_(std::move(eal_override)) {}
 
 Director::~Director() {
+  api_server_.reset();  // first: requests would wait for a control loop that no longer runs
+  api_tcp_.reset();
   taps_.clear();
   for (const PortHandle& p : ports_) {
     rte_eth_dev_stop(p.id);
@@ -275,7 +277,8 @@ int Director::run(Signals& signals) {
                config_.services.size(), config_.backend_count(), config_.workers.count);
   control_loop(signals);
   spdlog::info("stopping");
-  api_server_.reset();
+  api_server_.reset();  // no request may wait for a control loop that has ended
+  api_tcp_.reset();
   stop_vrrp();
   workers_stop_ = true;
   rte_eal_mp_wait_lcore();

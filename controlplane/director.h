@@ -117,8 +117,8 @@ class Director {
   ControlQueue<HttpResponse> api_queue_;
   bool snapshot_dirty_ = false;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
-  std::unique_ptr<HttpServer> api_tcp_;     // with web_access_: login, then the same API
-  std::unique_ptr<WebAccess> web_access_;
+  std::unique_ptr<WebAccess> web_access_;  // what api_tcp_ serves: login, then the same API
+  std::unique_ptr<HttpServer> api_tcp_;     // stopped before web_access_ goes
   std::unique_ptr<VrrpRunner> vrrp_;        // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
   std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
