@@ -6,7 +6,7 @@
 # gratuitous ARP, failed and late requests. Prints each round and a Markdown table for
 # BENCHMARKS.md. About 5 s per kill plus a minute of lab and build.
 #
-#   ./scripts/bench-failover.sh [--kills N] [--rate REQUESTS_PER_S] [--timeout S]
+#   ./scripts/bench-failover.sh [--kills N] [--rate REQUESTS_PER_S] [--timeout S] [--json FILE]
 # SHOAL_LAB (default vb) prefixes the namespaces. Needs root, nginx and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 args=()
 while (($#)); do
   case $1 in
-    --kills | --rate | --timeout) args+=("$1" "$2"); shift 2 ;;
+    --kills | --rate | --timeout | --json) args+=("$1" "$2"); shift 2 ;;
     *) echo "bench-failover.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
