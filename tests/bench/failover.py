@@ -16,6 +16,7 @@ Prints one line per round, then a Markdown summary, and writes the rounds as JSO
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "e2e"))
 
 from conftest import PY, VIP, Lab, Shoald  # noqa: E402
-from test_vrrp import WIRE, log_time, master_down, vrrp_config  # noqa: E402
+from test_vrrp import INTERVAL, WIRE, log_time, master_down, vrrp_config  # noqa: E402
 
 LATE = 0.5
 
@@ -91,7 +92,10 @@ def main():
             mark = len(d[master].log_lines())
             d[master].start(cfg[master], warm_up=False)
             d[master].wait_log(r"vrrp front: init -> backup", after=mark, timeout=30)
-            time.sleep(1.5)  # hears the new master for many intervals before the next kill
+            # Hears the new master for many intervals before the next kill. The kill must land
+            # anywhere between two advertisements: without the random part, the round's fixed
+            # sleeps (multiples of the interval) would put it at nearly the same phase each time.
+            time.sleep(1.5 + random.uniform(0, INTERVAL))
             assert not any("backup -> master" in ln for ln in d[master].log_lines()[mark:]), \
                 d[master].diag("the restarted director did not hear the master")
             master, backup = backup, master
@@ -114,8 +118,9 @@ def main():
         after = [t for t in garps if t >= r["kill"]]
         r["garp"] = after[0] - r["kill"] if after else None
         lo = r["kill"] - 1.0
-        # The last round ends as long after its kill as the others do (about 4 s).
-        hi = rounds[i + 1]["kill"] - 1.0 if i + 1 < len(rounds) else r["kill"] + 3.5
+        # The last round as long as the one before.
+        length = rounds[i]["kill"] - rounds[i - 1]["kill"] if i > 0 else 3.0
+        hi = rounds[i + 1]["kill"] - 1.0 if i + 1 < len(rounds) else r["kill"] - 1.0 + length
         mine = [q for q in requests if lo <= q["t"] < hi]
         r["requests"] = len(mine)
         r["failed"] = sum(not q["ok"] for q in mine)
