@@ -267,10 +267,10 @@ void VrrpInstance::master_receive(const VrrpReceived& rx, uint64_t now_ms, Actio
     // master; the Adver_Timer is left alone.
     send_advert(ours, fmt::format("asserting mastership over priority {} from {}", theirs, from),
                 out);
-    // Another master means the two could not hear each other (a split brain that is
-    // healing): its gratuitous ARPs may have pointed hosts and bridges at it, and with
-    // virtual_mac off its own MAC is in their caches. Announce the addresses again, as
-    // keepalived does (garp_lower_prio_repeat). Once per conflict: a peer that keeps
+    // Another master (ranking below us) means the two could not hear each other (a split
+    // brain that is healing): its gratuitous ARPs may have pointed hosts and bridges at it,
+    // and with virtual_mac off its own MAC is in their caches. Announce the addresses again,
+    // as keepalived does (garp_lower_prio_repeat). Once per conflict: a peer that keeps
     // advertising (it hears nothing of ours) does not make us burst every interval; a
     // conflict is over after a Master_Down_Interval without one of its advertisements.
     if (now_ms >= conflict_quiet_at_) {
@@ -278,7 +278,7 @@ void VrrpInstance::master_receive(const VrrpReceived& rx, uint64_t now_ms, Actio
                      fmt::format("another master, {} with priority {}: announcing the "
                                  "addresses again",
                                  from, theirs)});
-      if (config_.garp_count > 0) garp_burst(now_ms, "after a lower-priority master", out);
+      if (config_.garp_count > 0) garp_burst(now_ms, "after hearing another master", out);
     }
     conflict_quiet_at_ =
         now_ms + master_down_interval_cs(ours, config_.advert_interval_cs) * kMsPerCs;

@@ -2,7 +2,7 @@
 // Active where this code, like keepalived and the operators who read its logs, says master),
 // plus keepalived's additions: tracked items that lower the priority or force a fault state,
 // a preemption delay, gratuitous ARP bursts and refreshes, and a burst again when a master
-// hears a lower-priority one (a healed split brain).
+// hears another master that ranks below it (a healed split brain).
 //
 // Pure: time comes in as milliseconds on every call, received advertisements come in parsed
 // (vrrp_packet.h), and everything the caller must do comes back as actions, in order. The
@@ -108,8 +108,9 @@ class VrrpInstance {
   // preempt_delay): for preempt_delay_ms after start() or the end of a fault, a backup treats
   // a lower-priority master as it would a higher one (resets its timer), so that a director
   // that has just come up does not take over before it is ready; after that, it preempts.
-  // A master that hears a lower-priority master answers at once (§6.4.3) and, once per
-  // conflict, announces its addresses again with a gratuitous ARP burst.
+  // A master that hears a master ranking below it (lower priority, or equal and a lower
+  // address) answers at once (§6.4.3) and, once per conflict, announces its addresses again
+  // with a gratuitous ARP burst.
   Actions receive(const VrrpReceived& rx, uint64_t now_ms);
   // The last router heard from on this VRID (for status pages): its address, the priority
   // it advertised and when.

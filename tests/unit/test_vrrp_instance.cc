@@ -261,7 +261,7 @@ TEST_CASE("vrrp instance: a master that hears a lower-priority master announces 
   CHECK(kinds(a) == std::vector<Kind>{Kind::send_advert, Kind::log, Kind::send_garp});
   CHECK(find(a, Kind::log).reason ==
         "another master, 10.0.0.200 with priority 100: announcing the addresses again");
-  CHECK(find(a, Kind::send_garp).reason == "1/3 after a lower-priority master");
+  CHECK(find(a, Kind::send_garp).reason == "1/3 after hearing another master");
   CHECK(vi.state() == VrrpState::master);
 
   // The other keeps advertising (it does not hear us): the same conflict, no new burst.
