@@ -134,7 +134,13 @@ void VrrpInstance::to_master(uint64_t now_ms, const std::string& reason, Actions
   send_advert(priority(), reason, out);
   enter(VrrpState::master, VrrpActionKind::become_master, reason, out);
   advert_at_ = now_ms + uint64_t(config_.advert_interval_cs) * kMsPerCs;
+  garp_burst(now_ms, "after becoming master", out);
+}
+
+// A burst of garp_count, the first now; with none configured, only the refresh timer runs.
+void VrrpInstance::garp_burst(uint64_t now_ms, const char* why, Actions& out) {
   garps_left_ = config_.garp_count;
+  garp_why_ = why;
   garp_at_ = garps_left_ > 0 ? now_ms : garp_refresh_at(now_ms);
   garp_tick(now_ms, out);
 }
@@ -261,6 +267,21 @@ void VrrpInstance::master_receive(const VrrpReceived& rx, uint64_t now_ms, Actio
     // master; the Adver_Timer is left alone.
     send_advert(ours, fmt::format("asserting mastership over priority {} from {}", theirs, from),
                 out);
+    // Another master (ranking below us) means the two could not hear each other (a split
+    // brain that is healing): its gratuitous ARPs may have pointed hosts and bridges at it,
+    // and with virtual_mac off its own MAC is in their caches. Announce the addresses again,
+    // as keepalived does (garp_lower_prio_repeat). Once per conflict: a peer that keeps
+    // advertising (it hears nothing of ours) does not make us burst every interval; a
+    // conflict is over after a Master_Down_Interval without one of its advertisements.
+    if (now_ms >= conflict_quiet_at_) {
+      out.push_back({VrrpActionKind::log, 0,
+                     fmt::format("another master, {} with priority {}: announcing the "
+                                 "addresses again",
+                                 from, theirs)});
+      if (config_.garp_count > 0) garp_burst(now_ms, "after hearing another master", out);
+    }
+    conflict_quiet_at_ =
+        now_ms + master_down_interval_cs(ours, config_.advert_interval_cs) * kMsPerCs;
   }
 }
 
@@ -294,8 +315,8 @@ void VrrpInstance::garp_tick(uint64_t now_ms, Actions& out) {
     return;
   }
   out.push_back({VrrpActionKind::send_garp, 0,
-                 fmt::format("{}/{} after becoming master",
-                             config_.garp_count - garps_left_ + 1, config_.garp_count)});
+                 fmt::format("{}/{} {}", config_.garp_count - garps_left_ + 1,
+                             config_.garp_count, garp_why_)});
   --garps_left_;
   garp_at_ = garps_left_ > 0 ? now_ms + config_.garp_interval_ms : garp_refresh_at(now_ms);
 }
@@ -349,11 +370,7 @@ VrrpInstance::Actions VrrpInstance::reconfigure(VrrpInstanceConfig next, uint64_
   if (was_master && state_ == VrrpState::master && (after != before || addresses_changed)) {
     send_advert(after, "reconfigured", out);
     advert_at_ = now_ms + uint64_t(config_.advert_interval_cs) * kMsPerCs;
-    if (addresses_changed) {
-      garps_left_ = config_.garp_count;
-      garp_at_ = garps_left_ > 0 ? now_ms : garp_refresh_at(now_ms);
-      garp_tick(now_ms, out);
-    }
+    if (addresses_changed) garp_burst(now_ms, "after an address change", out);
   }
   return out;
 }

@@ -1,7 +1,8 @@
 // One VRRPv3 virtual router for IPv4: the state machine of RFC 9568 §6.4 (which says
 // Active where this code, like keepalived and the operators who read its logs, says master),
 // plus keepalived's additions: tracked items that lower the priority or force a fault state,
-// a preemption delay, and gratuitous ARP bursts and refreshes.
+// a preemption delay, gratuitous ARP bursts and refreshes, and a burst again when a master
+// hears another master that ranks below it (a healed split brain).
 //
 // Pure: time comes in as milliseconds on every call, received advertisements come in parsed
 // (vrrp_packet.h), and everything the caller must do comes back as actions, in order. The
@@ -107,6 +108,9 @@ class VrrpInstance {
   // preempt_delay): for preempt_delay_ms after start() or the end of a fault, a backup treats
   // a lower-priority master as it would a higher one (resets its timer), so that a director
   // that has just come up does not take over before it is ready; after that, it preempts.
+  // A master that hears a master ranking below it (lower priority, or equal and a lower
+  // address) answers at once (§6.4.3) and, once per conflict, announces its addresses again
+  // with a gratuitous ARP burst.
   Actions receive(const VrrpReceived& rx, uint64_t now_ms);
   // The last router heard from on this VRID (for status pages): its address, the priority
   // it advertised and when.
@@ -169,6 +173,7 @@ class VrrpInstance {
   void check_advert_contents(const VrrpReceived& rx, Actions& out);
   void backup_receive(const VrrpReceived& rx, uint64_t now_ms);
   void master_receive(const VrrpReceived& rx, uint64_t now_ms, Actions& out);
+  void garp_burst(uint64_t now_ms, const char* why, Actions& out);
   void garp_tick(uint64_t now_ms, Actions& out);
   uint64_t garp_refresh_at(uint64_t now_ms) const;
 
@@ -181,7 +186,10 @@ class VrrpInstance {
   uint64_t master_down_at_ = kNever;  // backup
   uint64_t advert_at_ = kNever;       // master
   uint64_t garp_at_ = kNever;         // master
-  uint32_t garps_left_ = 0;           // of the burst on becoming master; then refreshes
+  uint32_t garps_left_ = 0;           // of the current burst; then refreshes
+  const char* garp_why_ = "";         // the current burst's cause, for the log
+  uint64_t conflict_quiet_at_ = 0;    // master: a lower-priority master heard from now on
+                                      // is a new conflict, announced with a burst
   uint64_t preempt_after_ = 0;        // lower-priority masters are tolerated until then
   bool held_ = false;
   bool ready_ = false;  // held backup whose Master_Down_Timer fired

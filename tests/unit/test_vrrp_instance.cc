@@ -223,7 +223,7 @@ TEST_CASE("vrrp instance: equal priority is decided by the higher primary addres
     VrrpInstance vi = master_at(config(100), 10'000);
     const uint64_t next_advert = vi.next_deadline_ms();
     const Actions a = vi.receive(advert(kLowerPeer, 100), 10'500);
-    CHECK(kinds(a) == std::vector<Kind>{Kind::send_advert});
+    CHECK(kinds(a) == std::vector<Kind>{Kind::send_advert, Kind::log, Kind::send_garp});
     CHECK(a[0].priority == 100);
     CHECK(vi.state() == VrrpState::master);
     CHECK(vi.next_deadline_ms() == next_advert);  // the Adver_Timer is not reset
@@ -231,8 +231,8 @@ TEST_CASE("vrrp instance: equal priority is decided by the higher primary addres
   SECTION("addresses compare in network byte order, not as stored") {
     // 9.255.255.255 < 10.0.0.201, though its little-endian word is larger.
     VrrpInstance vi = master_at(config(100), 10'000);
-    CHECK(kinds(vi.receive(advert(ipv4(9, 255, 255, 255), 100), 10'500)) ==
-          std::vector<Kind>{Kind::send_advert});
+    CHECK(without_logs(vi.receive(advert(ipv4(9, 255, 255, 255), 100), 10'500)) ==
+          std::vector<Kind>{Kind::send_advert, Kind::send_garp});
     CHECK(vi.state() == VrrpState::master);
   }
 }
@@ -241,9 +241,53 @@ TEST_CASE("vrrp instance: a lower-priority advertisement is answered by the mast
           "[vrrp]") {
   VrrpInstance vi = master_at(config(150), 10'000);
   const Actions a = vi.receive(advert(kHigherPeer, 100), 10'300);
-  CHECK(kinds(a) == std::vector<Kind>{Kind::send_advert});
+  CHECK(without_logs(a) == std::vector<Kind>{Kind::send_advert, Kind::send_garp});
   CHECK(a[0].reason == "asserting mastership over priority 100 from 10.0.0.202");
   CHECK(vi.state() == VrrpState::master);
+}
+
+TEST_CASE("vrrp instance: a master that hears a lower-priority master announces itself again",
+          "[vrrp]") {
+  // A healed split brain: both were master; the other's gratuitous ARPs may still steer the
+  // hosts. The winner answers with an advertisement and a fresh burst, once per conflict.
+  VrrpInstanceConfig c = config(150);
+  c.advert_interval_cs = 10;  // 100 ms; Master_Down_Interval 30 + 106 * 10 / 256 = 34 cs at 150
+  c.garp_count = 3;
+  c.garp_interval_ms = 100;
+  VrrpInstance vi = master_at(c, 10'000);
+  run(vi, 10'000, 20'000);  // the burst of becoming master is long over
+
+  const Actions a = vi.receive(advert(kLowerPeer, 100, 10), 20'050);
+  CHECK(kinds(a) == std::vector<Kind>{Kind::send_advert, Kind::log, Kind::send_garp});
+  CHECK(find(a, Kind::log).reason ==
+        "another master, 10.0.0.200 with priority 100: announcing the addresses again");
+  CHECK(find(a, Kind::send_garp).reason == "1/3 after hearing another master");
+  CHECK(vi.state() == VrrpState::master);
+
+  // The other keeps advertising (it does not hear us): the same conflict, no new burst.
+  std::vector<Timed> timed = run(vi, 20'050, 20'120);
+  for (uint64_t t = 20'150; t <= 20'750; t += 100) {
+    for (VrrpAction& x : vi.receive(advert(kLowerPeer, 100, 10), t)) timed.push_back({t, x});
+    for (Timed& x : run(vi, t, t + 99)) timed.push_back(std::move(x));
+  }
+  std::vector<uint64_t> garps = times_of(timed, Kind::send_garp);
+  std::sort(garps.begin(), garps.end());
+  CHECK(garps == std::vector<uint64_t>{20'150, 20'250});  // the rest of the one burst
+
+  // Heard again 330 ms after the last: within the 340 ms, the same conflict. Then 420 ms
+  // of silence: the next one is a new conflict.
+  run(vi, 20'750, 21'070);
+  CHECK(kinds(vi.receive(advert(kLowerPeer, 100, 10), 21'080)) ==
+        std::vector<Kind>{Kind::send_advert});
+  run(vi, 21'080, 21'490);
+  CHECK(kinds(vi.receive(advert(kLowerPeer, 100, 10), 21'500)) ==
+        std::vector<Kind>{Kind::send_advert, Kind::log, Kind::send_garp});
+
+  // No burst configured, none sent.
+  c.garp_count = 0;
+  VrrpInstance quiet = master_at(c, 10'000);
+  CHECK(without_logs(quiet.receive(advert(kLowerPeer, 100, 10), 10'500)) ==
+        std::vector<Kind>{Kind::send_advert});
 }
 
 TEST_CASE("vrrp instance: priority 0 makes a backup take over after Skew_Time", "[vrrp]") {
