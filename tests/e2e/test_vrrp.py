@@ -98,13 +98,14 @@ class Pair:
         self.lab, self.d1, self.d2 = lab, d1, d2
 
 
-@pytest.fixture(scope="module", params=["dr", "tun", "nat"])
-def pair(request, tmp_path_factory):
+def start_pair(request, tmp_path_factory, mode, pair_class=Pair):
+    """For a module fixture: a two-director lab in `mode`, d1 master (priority 150) and d2
+    backup (100), torn down in order when the module is done."""
     if not shoald_path().exists():
         pytest.fail(f"shoald not built at {shoald_path()} (./scripts/build.sh release)")
-    lab = Lab(request.param, servers=3, directors=2)
+    lab = Lab(mode, servers=3, directors=2)
     request.addfinalizer(lab.down)  # registered first: runs last
-    tmp = tmp_path_factory.mktemp(f"vrrp-{request.param}")
+    tmp = tmp_path_factory.mktemp(f"vrrp-{mode}")
     d1 = Shoald(lab, tmp, name="d1", node="d1")
     d2 = Shoald(lab, tmp, name="d2", node="d2")
     for d in (d1, d2):
@@ -114,8 +115,14 @@ def pair(request, tmp_path_factory):
     d1.start(vrrp_config(lab, 1, 150), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", timeout=10)
     d2.start(vrrp_config(lab, 2, 100), warm_up=False)
+    d2.wait_log(r"vrrp front: init -> backup", timeout=10)
     d1.warm_up()
-    return Pair(lab, d1, d2)
+    return pair_class(lab, d1, d2)
+
+
+@pytest.fixture(scope="module", params=["dr", "tun", "nat"])
+def pair(request, tmp_path_factory):
+    return start_pair(request, tmp_path_factory, request.param)
 
 
 def test_higher_priority_is_master_and_alone_forwards(pair):

@@ -28,8 +28,9 @@ import time
 
 import pytest
 
-from conftest import PY, VIP, Lab, Shoald, _DAEMONS, requirements_missing, shoald_path
-from test_vrrp import INTERVAL, SLACK, VMAC, WIRE, log_time, master_down, state, vrrp_config
+from conftest import PY, VIP, requirements_missing
+from test_vrrp import (INTERVAL, SLACK, VMAC, WIRE, Pair, log_time, master_down, start_pair,
+                       state, vrrp_config)
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
@@ -38,9 +39,8 @@ SPLIT_SECONDS = 5.0
 PREEMPT_DELAY = 2.0
 
 
-class Pair:
-    def __init__(self, lab, d1, d2):
-        self.lab, self.d1, self.d2 = lab, d1, d2
+class SplitPair(Pair):
+    """The pair, with a way to keep the directors from hearing each other."""
 
     def deafen(self, node, deaf):
         """Whether the bridge floods multicast (advertisements) to `node`'s port."""
@@ -54,23 +54,7 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(request, tmp_path_factory):
-    if not shoald_path().exists():
-        pytest.fail(f"shoald not built at {shoald_path()} (./scripts/build.sh release)")
-    lab = Lab("dr", servers=3, directors=2)
-    request.addfinalizer(lab.down)  # registered first: runs last
-    tmp = tmp_path_factory.mktemp("vrrp-split")
-    d1 = Shoald(lab, tmp, name="d1", node="d1")
-    d2 = Shoald(lab, tmp, name="d2", node="d2")
-    for d in (d1, d2):
-        request.addfinalizer(lambda d=d: _DAEMONS.remove(d))
-        request.addfinalizer(lambda d=d: d.stop(check=False))
-    lab.up()
-    d1.start(vrrp_config(lab, 1, 150), warm_up=False)
-    d1.wait_log(r"vrrp front: backup -> master", timeout=10)
-    d2.start(vrrp_config(lab, 2, 100), warm_up=False)
-    d2.wait_log(r"vrrp front: init -> backup", timeout=10)
-    d1.warm_up()
-    return Pair(lab, d1, d2)
+    return start_pair(request, tmp_path_factory, "dr", SplitPair)
 
 
 def garp_sniffer(lab, seconds):
