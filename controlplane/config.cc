@@ -740,13 +740,7 @@ class Loader {
       }
     if (const Field* f = m.get("listen"))
       if (auto s = string(f->value, f->line, "'listen'")) {
-        const size_t colon = s->rfind(':');
-        const bool ok = colon != std::string::npos && parse_ipv4(s->substr(0, colon)) &&
-                        s->size() - colon - 1 >= 1 && s->size() - colon - 1 <= 5 &&
-                        std::all_of(s->begin() + static_cast<long>(colon) + 1, s->end(),
-                                    [](char c) { return c >= '0' && c <= '9'; }) &&
-                        std::stoul(s->substr(colon + 1)) >= 1 && std::stoul(s->substr(colon + 1)) <= 65535;
-        if (ok)
+        if (parse_ipv4_endpoint(*s))
           config_.api.listen = *s;
         else
           error(f->line, fmt::format("'listen' must be address:port (e.g. 127.0.0.1:8080), got '{}'", *s));
@@ -1905,6 +1899,24 @@ std::optional<uint32_t> parse_ipv4(std::string_view text) {
   }
   if (pos != text.size()) return std::nullopt;
   return dp::ipv4(bytes[0], bytes[1], bytes[2], bytes[3]);
+}
+
+std::optional<std::pair<uint32_t, uint16_t>> parse_ipv4_endpoint(std::string_view text,
+                                                                 bool port_optional) {
+  const size_t colon = text.find(':');
+  const auto ip = parse_ipv4(text.substr(0, colon));
+  if (!ip) return std::nullopt;
+  if (colon == std::string_view::npos)
+    return port_optional ? std::optional(std::pair{*ip, uint16_t{0}}) : std::nullopt;
+  const std::string_view port = text.substr(colon + 1);
+  unsigned value = 0;
+  if (port.empty() || port.size() > 5 || (port.size() > 1 && port[0] == '0')) return std::nullopt;
+  for (char c : port) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + unsigned(c - '0');
+  }
+  if (value < 1 || value > 65535) return std::nullopt;
+  return std::pair{*ip, static_cast<uint16_t>(value)};
 }
 
 std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {

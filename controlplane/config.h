@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "check_spec.h"
@@ -213,6 +214,9 @@ std::vector<hc::Target> health_targets(const Config& config);
 // "a.b.c.d/len"; "xx:xx:xx:xx:xx:xx" (hex, either case).
 std::optional<uint32_t> parse_ipv4(std::string_view text);
 std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
+// "a.b.c.d:port" (port 1..65535, host order); with `port_optional`, "a.b.c.d" gives port 0.
+std::optional<std::pair<uint32_t, uint16_t>> parse_ipv4_endpoint(std::string_view text,
+                                                                 bool port_optional = false);
 std::optional<MacAddress> parse_mac(std::string_view text);
 
 std::string to_string(const Ipv4Prefix& prefix);

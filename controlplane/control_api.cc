@@ -329,24 +329,8 @@ HttpResponse ControlApi::simulate(const HttpRequest& request) {
     auto it = request.query.find(key);
     return it == request.query.end() ? std::string() : it->second;
   };
-  // "a.b.c.d" or "a.b.c.d:port"
-  auto endpoint = [](const std::string& text, bool port_required)
-      -> std::optional<std::pair<uint32_t, uint16_t>> {
-    const size_t colon = text.find(':');
-    const auto ip = parse_ipv4(text.substr(0, colon));
-    if (!ip) return std::nullopt;
-    if (colon == std::string::npos) {
-      if (port_required) return std::nullopt;
-      return std::pair{*ip, uint16_t{0}};
-    }
-    const std::string port = text.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
-        std::stoul(port) > 65535)
-      return std::nullopt;
-    return std::pair{*ip, static_cast<uint16_t>(std::stoul(port))};
-  };
-  const auto client = endpoint(arg("client"), false);
-  const auto vip = endpoint(arg("vip"), true);
+  const auto client = parse_ipv4_endpoint(arg("client"), true);
+  const auto vip = parse_ipv4_endpoint(arg("vip"));
   const std::string proto_name = arg("proto").empty() ? "tcp" : arg("proto");
   if (!client || !vip || (proto_name != "tcp" && proto_name != "udp"))
     return error(400, "give client=IP[:PORT], vip=IP:PORT and proto=tcp|udp");

@@ -86,18 +86,12 @@ MHD_Result add_header(void* cls, MHD_ValueKind, const char* key, const char* val
 }
 
 int listen_tcp(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  const auto ip = colon == std::string::npos ? std::nullopt : parse_ipv4(address.substr(0, colon));
-  int port = 0;
-  try {
-    port = colon == std::string::npos ? 0 : std::stoi(address.substr(colon + 1));
-  } catch (...) {
-  }
-  if (!ip || port < 1 || port > 65535) fail(address, "expected address:port");
+  const auto endpoint = parse_ipv4_endpoint(address);
+  if (!endpoint) fail(address, "expected address:port");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = *ip;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = endpoint->first;
+  addr.sin_port = htons(endpoint->second);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(address, std::strerror(errno));
   const int one = 1;

@@ -1281,3 +1281,13 @@ TEST_CASE("config: the API over TCP needs a token file", "[config]") {
   expect_error(kPort + "services: []\napi: {listen: \"127.0.0.1:80\", token_file: token}\n",
                "t.yaml:6: ", "'token_file' must be an absolute path");
 }
+
+TEST_CASE("config: address:port endpoints, shared with the API and shoalctl", "[config]") {
+  using shoal::cp::parse_ipv4_endpoint;
+  CHECK(parse_ipv4_endpoint("10.0.0.1:80") == std::pair{ipv4(10, 0, 0, 1), uint16_t{80}});
+  CHECK(parse_ipv4_endpoint("10.0.0.1:65535")->second == 65535);
+  CHECK(parse_ipv4_endpoint("10.0.0.1", true) == std::pair{ipv4(10, 0, 0, 1), uint16_t{0}});
+  for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:080",
+                          "10.0.0.1:8a", "localhost:80", ":80", "10.0.0.1:123456"})
+    CHECK_FALSE(parse_ipv4_endpoint(bad).has_value());
+}
