@@ -337,6 +337,29 @@ TEST_CASE("vrrp instance: preemption", "[vrrp]") {
     // Adverts at 500 .. 9500 reset the timer; from 10 500 on they are discarded.
     CHECK(run_against_lower_master(c, 60'000) == 9500 + 3410);
   }
+  SECTION("held (connection sync pulling): tolerated until released, then preempted") {
+    VrrpInstance vi(config(150));
+    vi.start(0);
+    vi.hold_preemption(true);
+    std::optional<uint64_t> master_at_ms;
+    for (uint64_t t = 500; t <= 60'000; t += 1000) {
+      if (t == 10'500) vi.hold_preemption(false);
+      for (const Timed& x : run(vi, 0, t - 1))
+        if (x.action.kind == Kind::become_master && !master_at_ms) master_at_ms = x.at;
+      if (vi.state() == VrrpState::backup) vi.receive(advert(kLowerPeer, 100), t);
+    }
+    CHECK(master_at_ms == 9500 + 3410);
+  }
+  SECTION("held, but the master disappears: taken over all the same") {
+    VrrpInstance vi(config(150));
+    vi.start(0);
+    vi.hold_preemption(true);
+    vi.receive(advert(kLowerPeer, 100), 500);
+    std::optional<uint64_t> master_at_ms;
+    for (const Timed& x : run(vi, 0, 10'000))
+      if (x.action.kind == Kind::become_master && !master_at_ms) master_at_ms = x.at;
+    CHECK(master_at_ms == 500 + 3410);
+  }
   SECTION("equal priority never preempts") {
     VrrpInstance vi = backup_with_master(config(100), 0);
     for (uint64_t t = 1000; t <= 20'000; t += 1000) {
