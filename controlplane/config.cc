@@ -104,7 +104,10 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "workers",
                                          "services", "neighbours", "routes", "tunnel_ttl",
-                                         "api",      "vrrp"};
+                                         "api",      "vrrp",       "connection_sync"};
+constexpr std::string_view kSyncKeys[] = {"port",       "group",   "udp_port",    "id",
+                                          "table_size", "refresh", "pull_timeout"};
+constexpr uint32_t kMaxSyncPullTimeoutMs = 60 * 1000;
 constexpr std::string_view kApiKeys[] = {"socket", "listen", "token_file", "dashboard"};
 constexpr std::string_view kVrrpKeys[] = {"instances", "sync_groups"};
 constexpr std::string_view kVrrpInstanceKeys[] = {
@@ -125,7 +128,7 @@ constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_ti
 constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
 constexpr std::string_view kServiceKeys[] = {"name",        "vip",      "port",        "protocol",
                                              "forwarding",  "hash",     "maglev_size", "backends",
-                                             "health_check", "all_down"};
+                                             "health_check", "all_down",   "sync"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
                                              "sorry",  "health_check"};
 // Every key of a `health_check:` map; the first eight apply to every check type.
@@ -548,6 +551,70 @@ class Loader {
       if (auto v = integer(*f, 1, 255)) config_.tunnel_ttl = static_cast<uint8_t>(*v);
     if (const Field* f = top.get("api")) parse_api(*f);
     if (const Field* f = top.get("vrrp")) parse_vrrp(*f);
+    if (const Field* f = top.get("connection_sync")) parse_connection_sync(*f);
+  }
+
+  // ---- connection_sync ----
+
+  void parse_connection_sync(const Field& field) {
+    ConnectionSyncSettings& c = config_.connection_sync;
+    c.enabled = true;
+    // `connection_sync: {}` (or an empty key) turns it on with every default.
+    if (field.value.IsNull()) return;
+    Map m(*this, field.value, field.line, "'connection_sync'", kSyncKeys);
+    if (!m.ok()) return;
+    if (const Field* f = m.get("port")) {
+      sync_port_line_ = f->line;
+      if (auto s = string(f->value, f->line, "'port'")) sync_port_name_ = *s;
+    }
+    if (const Field* f = m.get("group"))
+      if (auto text = string(f->value, f->line, "'group'")) {
+        const std::optional<uint32_t> ip = parse_ipv4(*text);
+        if (!ip || (*ip & 0xf0) != 0xe0)  // first octet 224..239
+          error(f->line, fmt::format("'group' must be an IPv4 multicast address (224.0.0.0/4), "
+                                     "got '{}'", *text));
+        else
+          c.group = *ip;
+      }
+    if (const Field* f = m.get("udp_port"))
+      if (auto v = integer(*f, 1, 65535)) c.udp_port = static_cast<uint16_t>(*v);
+    if (const Field* f = m.get("id"))
+      if (auto v = integer(*f, 0, 255)) c.id = static_cast<uint8_t>(*v);
+    if (const Field* f = m.get("table_size"))
+      if (auto v = integer(*f, kMinFlowTableSize, kMaxFlowTableSize))
+        c.table_size = static_cast<uint32_t>(*v);
+    if (const Field* f = m.get("refresh")) {
+      sync_refresh_line_ = f->line;
+      if (auto v = seconds(*f, 1000, kMaxSyncRefreshMs)) c.refresh_ms = *v;
+    }
+    if (const Field* f = m.get("pull_timeout"))
+      if (auto v = seconds(*f, 0, kMaxSyncPullTimeoutMs)) c.pull_timeout_ms = *v;
+  }
+
+  void check_connection_sync() {
+    ConnectionSyncSettings& c = config_.connection_sync;
+    if (!c.enabled) return;
+    if (!sync_port_name_.empty()) {
+      const auto it = std::find_if(config_.ports.begin(), config_.ports.end(),
+                                   [&](const PortConfig& p) { return p.name == sync_port_name_; });
+      if (it == config_.ports.end())
+        error(sync_port_line_, fmt::format("connection_sync: no port named '{}'", sync_port_name_));
+      else
+        c.port = static_cast<size_t>(it - config_.ports.begin());
+    }
+    const dp::FlowTimeouts& t = config_.workers.flow_timeouts;
+    const uint32_t half = std::min(t.established_ms, t.udp_ms) / 2;
+    if (c.refresh_ms == 0)
+      c.refresh_ms = std::max<uint32_t>(1000, std::min<uint32_t>(60'000, half));
+    else if (c.refresh_ms > half)
+      error(sync_refresh_line_,
+            fmt::format("connection_sync: 'refresh' ({} s) must be at most half the established "
+                        "and udp flow timeouts ({} s), or peers drop active flows between "
+                        "refreshes",
+                        c.refresh_ms / 1000.0, half / 1000.0));
+    if (c.table_size == 0)
+      c.table_size = static_cast<uint32_t>(std::min<uint64_t>(
+          kMaxFlowTableSize, uint64_t(config_.workers.count) * config_.workers.flow_table_size));
   }
 
   // ---- vrrp ----
@@ -927,6 +994,9 @@ class Loader {
                                               {"tun", dp::ForwardMode::tun}});
         if (v) svc.forwarding = *v, rec.mode_ok = true;
       }
+      svc.sync = svc.forwarding == dp::ForwardMode::nat;
+      if (const Field* f = m.get("sync"))
+        if (auto v = boolean(*f)) svc.sync = *v;
       if (const Field* f = m.get("hash"))
         if (auto v = choice<dp::HashOn>(*f, {{"5-tuple", dp::HashOn::five_tuple},
                                              {"source-address", dp::HashOn::source_address}}))
@@ -1421,6 +1491,7 @@ class Loader {
     check_neighbours();
     check_services();
     check_vrrp();
+    check_connection_sync();
   }
 
   void check_vrrp() {
@@ -1775,6 +1846,10 @@ class Loader {
   std::vector<RouteRec> routes_;
   std::vector<VrrpInstanceRec> vrrp_;
   std::vector<VrrpGroupRec> vrrp_groups_;
+  int sync_port_line_ = 0;  // connection_sync's keys
+
+  int sync_refresh_line_ = 0;
+  std::string sync_port_name_;
   // False when a port address, gateway or route did not parse: on-link and reachability
   // checks would then report mistakes that are not there.
   bool network_known_ = true;

@@ -103,6 +103,9 @@ struct ServiceConfig {
   AllDownPolicy all_down = AllDownPolicy::drop;   // sorry: at least one backend is a sorry server
   // The service's `health_check:` as written (backends hold the effective spec).
   hc::CheckSpec health;
+  // Its flows go to the peers when connection_sync is on. Default: NAT services only — DR
+  // and TUN flows reach the same backend from any director with the same Maglev table.
+  bool sync = false;
 };
 
 struct NeighbourConfig {  // a static ARP entry
@@ -169,6 +172,27 @@ struct VrrpSection {
   const VrrpInstanceSettings* instance_of(uint32_t ip) const;
 };
 
+// `connection_sync:` — the flows of synced services go to the other directors, so that NAT
+// connections survive a failover even when the directors' backends differ (connection_sync.h).
+inline constexpr uint32_t kDefaultSyncGroup = dp::ipv4(224, 0, 0, 81);  // as IPVS's sync daemon
+inline constexpr uint16_t kDefaultSyncPort = 8848;
+inline constexpr uint32_t kMaxSyncRefreshMs = 3600 * 1000;
+
+struct ConnectionSyncSettings {
+  bool enabled = false;
+  std::size_t port = 0;  // index into Config::ports: where messages go out and come in
+  uint32_t group = kDefaultSyncGroup;  // multicast group, network order
+  uint16_t udp_port = kDefaultSyncPort;
+  uint8_t id = 0;  // sync id: directors of one cluster share it; others' messages are dropped
+  uint32_t table_size = 0;  // flows peers may pin here; 0: workers × flow_table_size
+  // Active flows are sent again this often, so that peers' copies do not age out; at most half
+  // the established and udp timeouts. 0: the smaller of 60 s and that half.
+  uint32_t refresh_ms = 0;
+  uint32_t pull_timeout_ms = 3000;  // a (re)started director waits this long for peers' tables
+
+  bool operator==(const ConnectionSyncSettings&) const = default;
+};
+
 struct Config {
   std::string source;            // the file (or name) it was loaded from, for messages
   std::vector<std::string> eal;  // extra EAL arguments
@@ -181,6 +205,7 @@ struct Config {
   uint8_t tunnel_ttl = 64;
   ApiConfig api;
   VrrpSection vrrp;
+  ConnectionSyncSettings connection_sync;
 
   // Index of the first port with a subnet containing `ip`, or -1 if it is not on-link.
   int on_link_port(uint32_t ip) const;

@@ -169,15 +169,17 @@ HttpResponse ControlApi::status() const {
       if (m.instance->state() == VrrpState::master) entry["master"] = "this director";
       vrrp.push_back(std::move(entry));
     }
-  return ok({{"node", host},
-             {"version", SHOAL_VERSION},
-             {"pid", getpid()},
-             {"uptime_seconds", seconds_since(d.started_)},
-             {"config", d.config_path_},
-             {"services", d.config_.services.size()},
-             {"backends", d.config_.backend_count()},
-             {"workers", d.config_.workers.count},
-             {"vrrp", std::move(vrrp)}});
+  json out = {{"node", host},
+              {"version", SHOAL_VERSION},
+              {"pid", getpid()},
+              {"uptime_seconds", seconds_since(d.started_)},
+              {"config", d.config_path_},
+              {"services", d.config_.services.size()},
+              {"backends", d.config_.backend_count()},
+              {"workers", d.config_.workers.count},
+              {"vrrp", std::move(vrrp)}};
+  if (d.sync_) out["connection_sync"] = d.sync_->status(d.flows_claimed());
+  return ok(out);
 }
 
 HttpResponse ControlApi::services(const HttpRequest& request,

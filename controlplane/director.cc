@@ -242,6 +242,21 @@ void Director::start_ports() {
 
 void Director::start_workers() {
   publisher_ = std::make_unique<SnapshotPublisher>(config_.workers.count);
+  const ConnectionSyncSettings& cs = config_.connection_sync;
+  if (cs.enabled) {
+    const PortConfig& pc = config_.ports[cs.port];
+    try {
+      sync_ = std::make_unique<ConnectionSync>(
+          cs, config_.workers.flow_timeouts, config_.workers.count, publisher_->qsbr(),
+          static_cast<int>(rte_socket_id()), ports_[cs.port].mac, pc.addresses.front().address,
+          pc.mtu);
+    } catch (const std::exception& e) {
+      fatal(std::string("connection sync: ") + e.what());
+    }
+    spdlog::info("connection sync on port {}: group {}:{}, id {}, table of {} flows, refresh "
+                 "every {} s", pc.name, dp::ipv4_to_string(cs.group), cs.udp_port, cs.id,
+                 cs.table_size, cs.refresh_ms / 1000.0);
+  }
   update_neighbours();
   health_checker_ = std::make_unique<hc::HealthChecker>();
   update_health_targets();
@@ -259,6 +274,7 @@ void Director::start_workers() {
         config_.workers.flow_table_size, config_.workers.flow_timeouts,
         static_cast<int>(rte_lcore_to_socket_id(lcore))));
     Worker* worker = workers_.back().get();
+    if (sync_) worker->attach_sync(sync_->context(w), sync_->walker(w));
     if (rte_eal_remote_launch(Worker::launch, worker, lcore) != 0)
       fatal("cannot launch worker " + std::to_string(w));
     spdlog::info("worker {} on lcore {}: flow table of {} flows ({:.1f} MiB)", w, lcore,
@@ -339,6 +355,7 @@ void Director::control_loop(Signals& signals) {
     }
     apply_health_transitions();
     run_vrrp(vrrp_now_ms());
+    if (sync_) run_sync();
     if (snapshot_dirty_) publish("neighbours or health changed");
     if (signals.reload.exchange(false)) metrics_.reloaded(reload().applied);
     if (signals.dump_counters.exchange(false)) dump_counters();
@@ -472,6 +489,13 @@ void Director::handle_control_frame(rte_mbuf* m) {
       break;
     case dp::ControlReason::icmp_error:
       break;  // ICMP errors about no flow of ours are for nobody
+    case dp::ControlReason::sync:
+      if (sync_ && port == config_.connection_sync.port && p.has_l4) {
+        const uint16_t payload = p.l4_offset + 8;  // past the UDP header
+        if (p.l3_end >= payload)
+          sync_->receive(frame + payload, p.l3_end - payload, p.src_ip, p.ttl, now_ms());
+      }
+      break;
   }
   rte_pktmbuf_free(m);
 }
@@ -507,6 +531,7 @@ void Director::publish(const char* why) {
     return;
   }
   published_ = std::move(spec);
+  if (sync_) sync_->update(published_);
   auto took = publisher_->publish(std::move(snapshot));
   metrics_.published(took);
   spdlog::debug("published a snapshot ({}) in {} us", why, took.count());
@@ -535,6 +560,13 @@ ReloadResult Director::reload() {
       next.workers.flow_table_size != config_.workers.flow_table_size) {
     out.errors.push_back(fmt::format("{}: reload refused: ports and workers can only change "
                                      "with a restart; still serving the running config",
+                                     config_path_));
+    spdlog::error("{}", out.errors.back());
+    return out;
+  }
+  if (!(next.connection_sync == config_.connection_sync)) {
+    out.errors.push_back(fmt::format("{}: reload refused: connection_sync changes only with a "
+                                     "restart; still serving the running config",
                                      config_path_));
     spdlog::error("{}", out.errors.back());
     return out;
@@ -662,6 +694,7 @@ nlohmann::json Director::counters_json() const {
     sum(j, "to_control", c.to_control());
     sum(j, "flows_created", c.flows_created.get());
     sum(j, "flows_rescheduled", c.flows_rescheduled.get());
+    sum(j, "flows_claimed", c.flows_claimed.get());
     nlohmann::json& drops = j["drops"];
     nlohmann::json& control = j["control"];
     if (drops.is_null()) drops = control = nlohmann::json::object();
@@ -717,11 +750,18 @@ void Director::dump_counters() const {
                    t->ifname(), t->to_kernel_count(), t->from_kernel_count(), t->dropped_count());
   if (vrrp_ && !vrrp_->members().empty())
     for (const std::string& line : vrrp_->counter_lines()) spdlog::info("{}", line);
+  if (sync_) spdlog::info("counters sync: {}", sync_->counter_line(flows_claimed()));
   spdlog::info("counters total: rx={} tx={} dropped={} to_control={} balanced={}", rx, tx, drops,
                control, rx == tx + drops + control ? "yes" : "NO");
 }
 
 void Director::start_vrrp() {
+  if (sync_) {
+    // No preempting a master before its flows are here: they would break on the takeover.
+    vrrp_->hold_preemption(true);
+    sync_->start(now_ms());
+    run_sync();
+  }
   if (vrrp_->members().empty()) return;
   const uint64_t now = vrrp_now_ms();
   update_vrrp_tracks(now);  // an instance whose tracked item is down starts in fault
@@ -782,6 +822,20 @@ void Director::flush_vrrp() {
   if (vrrp_->take_changed()) publish("vrrp transition");
   for (const VrrpRunner::Frame& f : vrrp_->take_frames())
     send(static_cast<uint16_t>(f.port), f.bytes.data(), static_cast<uint16_t>(f.bytes.size()));
+}
+
+void Director::run_sync() {
+  sync_->poll(now_ms());
+  const auto port = static_cast<uint16_t>(config_.connection_sync.port);
+  for (const std::vector<uint8_t>& f : sync_->take_frames())
+    send(port, f.data(), static_cast<uint16_t>(f.size()));
+  if (sync_->pull_settled()) vrrp_->hold_preemption(false);
+}
+
+uint64_t Director::flows_claimed() const {
+  uint64_t claimed = 0;
+  for (const auto& w : workers_) claimed += w->counters().flows_claimed.get();
+  return claimed;
 }
 
 // A clean stop: masters announce priority 0 while worker 0 still drains the control rings.

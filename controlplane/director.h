@@ -18,6 +18,7 @@
 #include "backend_stats.h"
 #include "checker.h"
 #include "config.h"
+#include "connection_sync.h"
 #include "control_api.h"
 #include "control_queue.h"
 #include "exception_path.h"
@@ -91,6 +92,10 @@ class Director {
   void update_vrrp_tracks(uint64_t now);
   void flush_vrrp();
   void stop_vrrp();
+  // Connection sync: sends what the workers reported, answers pulls, and lets VRRP preempt
+  // once the pull is over.
+  void run_sync();
+  uint64_t flows_claimed() const;
 
   Config config_;
   std::string config_path_;
@@ -103,6 +108,7 @@ class Director {
   std::vector<rte_ring*> control_tx_;  // per port, drained by worker 0
   std::vector<std::unique_ptr<ExceptionPath>> taps_;  // per port; null without one
   std::unique_ptr<SnapshotPublisher> publisher_;
+  std::unique_ptr<ConnectionSync> sync_;  // null unless configured; uses publisher_'s RCU
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> workers_stop_{false};
   Neighbours neighbours_;

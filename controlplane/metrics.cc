@@ -151,6 +151,28 @@ std::string Metrics::render(const Director& d) const {
               {{"instance", instance}, {"reason", std::string(name(static_cast<VrrpDrop>(r)))}},
               static_cast<double>(c.drops[r]));
     }
+  if (d.sync_) {
+    const SyncCounters& c = d.sync_->counters();
+    const char* flows_help = "Connection sync: flows sent, received and what became of them";
+    for (auto [what, n] : {std::pair{"sent", c.flows_sent}, std::pair{"received", c.flows_received},
+                           std::pair{"installed", c.installed}, std::pair{"removed", c.removed},
+                           std::pair{"aged", c.aged}, std::pair{"claimed", d.flows_claimed()},
+                           std::pair{"lost", d.sync_->events_lost()}})
+      f.add("shoal_sync_flows_total", flows_help, kCounter, {{"event", what}},
+            static_cast<double>(n));
+    f.add("shoal_sync_messages_total", "Connection sync datagrams", kCounter,
+          {{"direction", "sent"}}, static_cast<double>(c.messages_sent));
+    f.add("shoal_sync_messages_total", "Connection sync datagrams", kCounter,
+          {{"direction", "received"}}, static_cast<double>(c.messages_received));
+    for (std::size_t r = 0; r < kSyncDropCount; ++r)
+      f.add("shoal_sync_drops_total", "Connection sync datagrams or entries dropped, by reason",
+            kCounter, {{"reason", std::string(name(static_cast<SyncDrop>(r)))}},
+            static_cast<double>(c.drops[r]));
+    f.add("shoal_sync_table_flows", "Flows peers pinned, held for a takeover", kGauge, {},
+          d.sync_->table_size());
+    f.add("shoal_sync_pull_done", "1 once this director's pull of its peers' flows is over",
+          kGauge, {}, d.sync_->pull_settled() ? 1 : 0);
+  }
   const hc::CheckerStats hs = d.health_checker_->stats();
   for (auto [result, n] : {std::pair{"passed", hs.passed}, std::pair{"failed", hs.failed},
                            std::pair{"timed_out", hs.timed_out}})

@@ -31,6 +31,8 @@ class SnapshotPublisher {
   void register_worker(uint32_t id);
   void unregister_worker(uint32_t id);
   void quiescent(uint32_t id) { rte_rcu_qsbr_quiescent(qsbr_, id); }
+  // The workers' quiescent-state variable, for other tables they read (SyncedFlows).
+  rte_rcu_qsbr* qsbr() const { return qsbr_; }
 
  private:
   std::atomic<const dp::Snapshot*> current_{nullptr};  // dp: ro, cp: wo

@@ -91,6 +91,10 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
                                      const AdminStates& admin, const VrrpOwnership& vrrp) {
   dp::SnapshotSpec spec;
   spec.tunnel_ttl = config.tunnel_ttl;
+  if (config.connection_sync.enabled) {
+    spec.sync_group = config.connection_sync.group;
+    spec.sync_port = dp::be16(config.connection_sync.udp_port);
+  }
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
     const PortConfig& pc = config.ports[i];
     if (spec.ports.size() <= ports[i].id) spec.ports.resize(ports[i].id + 1u);
@@ -142,6 +146,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
     s.owned = vrrp.released.count(svc.vip) == 0;
+    s.sync = config.connection_sync.enabled && svc.sync;
     bool any_serving = false;  // a real backend both healthy and enabled
     std::vector<bool> disabled;
     for (const BackendConfig& b : svc.backends) {

@@ -237,7 +237,8 @@ void VrrpInstance::backup_receive(const VrrpReceived& rx, uint64_t now_ms) {
     // The master is leaving: take over after Skew_Time only.
     if (!ready_)
       master_down_at_ = now_ms + skew_time_cs(priority(), master_adver_interval_cs_) * kMsPerCs;
-  } else if (!config_.preempt || theirs >= priority() || now_ms < preempt_after_) {
+  } else if (!config_.preempt || theirs >= priority() || now_ms < preempt_after_ ||
+             preempt_held_) {
     master_adver_interval_cs_ = rx.advert.max_advert_int_cs;
     master_down_at_ =
         now_ms + master_down_interval_cs(priority(), master_adver_interval_cs_) * kMsPerCs;

@@ -152,6 +152,11 @@ class VrrpInstance {
   static uint32_t skew_time_cs(uint8_t priority, uint16_t master_adver_interval_cs);
   static uint32_t master_down_interval_cs(uint8_t priority, uint16_t master_adver_interval_cs);
 
+  // While held, a backup tolerates a lower-priority master as during the preemption delay:
+  // connection sync holds preemption until this director has pulled its peers' flows. A
+  // master that disappears is still taken over.
+  void hold_preemption(bool held) { preempt_held_ = held; }
+
   // For VrrpSyncGroup. A held backup whose Master_Down_Timer fires does not become master on
   // its own: it waits, wanting to, until the group promotes it.
   void hold(bool held) { held_ = held; }
@@ -192,6 +197,7 @@ class VrrpInstance {
                                       // is a new conflict, announced with a burst
   uint64_t preempt_after_ = 0;        // lower-priority masters are tolerated until then
   bool held_ = false;
+  bool preempt_held_ = false;
   bool ready_ = false;  // held backup whose Master_Down_Timer fired
   bool group_fault_ = false;
   // RFC 9568 §7.1 asks that mismatches be logged, rate-limited: once each time one starts.

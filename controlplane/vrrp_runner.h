@@ -57,6 +57,10 @@ class VrrpRunner {
   // A tracked item's state (track_name()); unchanged states are ignored.
   void track(const std::string& name, bool ok, uint64_t now_ms);
   uint64_t next_deadline_ms() const;
+  // See VrrpInstance::hold_preemption(); applies to every instance.
+  void hold_preemption(bool held) {
+    for (Member& m : members_) m.instance->hold_preemption(held);
+  }
 
   // Why `next` cannot be applied without a restart, or nullopt: instances may change their
   // priority, preemption, timers, addresses and tracks, not their name, vrid, port, virtual

@@ -31,6 +31,23 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
       stop_(stop), flows_(flow_capacity, timeouts, socket) {}
 
+void Worker::attach_sync(const dp::FlowSyncContext& sync, SyncWalker* walker) {
+  sync_ = sync;
+  walker_ = walker;
+  if (sync_.events != nullptr) flows_.on_remove(&Worker::flow_removed, this);
+}
+
+void Worker::flow_removed(void* worker, const dp::FlowEntry& gone) {
+  auto* w = static_cast<Worker*>(worker);
+  uint16_t index = 0;
+  if (w->snapshot_ == nullptr ||
+      w->snapshot_->classify(gone.dst_ip, gone.dst_port, gone.proto, &index) !=
+          dp::AddressKind::service)
+    return;
+  const dp::Service& svc = w->snapshot_->service(index);
+  if (svc.sync && svc.owned) dp::report_flow(w->sync_.events, gone, dp::FlowState::empty);
+}
+
 void Worker::run() {
   // The default 50 µs timer slack would stretch every short idle sleep to ~60 µs and add it to
   // the latency of the packet that ends the idle spell.
@@ -42,19 +59,21 @@ void Worker::run() {
   uint32_t sleep_us = kMinSleepUs;
   while (!stop_.load(std::memory_order_relaxed)) {
     const dp::Snapshot* snap = publisher_.current();
+    snapshot_ = snap;
     uint32_t now = now_ms();
     uint32_t received = 0;
     for (uint16_t port : ports_.port_ids) {
       uint16_t n = rte_eth_rx_burst(port, queue_, pkts, kRxBurst);
       if (n == 0) continue;
       received += n;
-      dp::process_burst(pkts, n, {*snap, flows_, counters_, now}, verdicts);
+      dp::process_burst(pkts, n, {*snap, flows_, counters_, now, sync_}, verdicts);
       dispatch(pkts, verdicts, n);
     }
     if (id_ == 0) drain_control_tx();
     flows_.age(now, kAgeBucketsPerLoop);
     sampler_.step(flows_, now);
     census_.step(flows_, now);
+    if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
     publisher_.quiescent(id_);
 
     if (received != 0) {
@@ -65,6 +84,7 @@ void Worker::run() {
       sleep_us = std::min(sleep_us * 2, kMaxSleepUs);
     }
   }
+  snapshot_ = nullptr;
   publisher_.unregister_worker(id_);
 }
 

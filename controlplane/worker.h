@@ -15,6 +15,7 @@
 #include "flow_table.h"
 #include "pipeline.h"
 #include "publisher.h"
+#include "sync_walker.h"
 
 namespace shoal::cp {
 
@@ -37,6 +38,9 @@ class Worker {
     return 0;
   }
 
+  // Before run(): connection sync's tables and this worker's walker (connection_sync.h).
+  void attach_sync(const dp::FlowSyncContext& sync, SyncWalker* walker);
+
   const dp::WorkerCounters& counters() const { return counters_; }
   const dp::FlowTable& flows() const { return flows_; }
   FlowSampler& flow_sampler() { return sampler_; }
@@ -47,6 +51,8 @@ class Worker {
   void dispatch(rte_mbuf** pkts, const dp::Verdict* verdicts, uint16_t n);
   void transmit(uint16_t port, rte_mbuf** pkts, uint16_t n);
   void drain_control_tx();
+  // FlowTable::RemoveHook: a synced flow is gone; tell the peers.
+  static void flow_removed(void* worker, const dp::FlowEntry& gone);
 
   uint32_t id_;
   uint16_t queue_;
@@ -58,6 +64,9 @@ class Worker {
   dp::WorkerCounters counters_;  // dp: wo, cp: ro
   FlowSampler sampler_;
   ConnectionCensus census_;
+  dp::FlowSyncContext sync_;
+  SyncWalker* walker_ = nullptr;
+  const dp::Snapshot* snapshot_ = nullptr;  // this loop's: what flow_removed() classifies by
 };
 
 // Milliseconds on a monotonic clock, as the flow table counts time.

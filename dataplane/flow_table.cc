@@ -71,22 +71,6 @@ void FlowTable::prefetch(uint32_t hash) const {
   rte_prefetch0(&buckets_[second_bucket(hash)]);
 }
 
-uint32_t FlowTable::timeout_ms(FlowState s) const {
-  switch (s) {
-    case FlowState::syn:
-      return timeouts_.syn_ms;
-    case FlowState::established:
-      return timeouts_.established_ms;
-    case FlowState::closing:
-      return timeouts_.closing_ms;
-    case FlowState::udp:
-      return timeouts_.udp_ms;
-    case FlowState::empty:
-      break;
-  }
-  return 0;
-}
-
 bool FlowTable::expired(const FlowEntry& e, uint32_t now_ms) const {
   return idle_ms(e, now_ms) > timeout_ms(e.state);
 }
@@ -173,6 +157,7 @@ void FlowTable::release(FlowEntry& e, uint32_t now_ms) {
     ++stats_.expired;
   else
     ++stats_.evicted[static_cast<std::size_t>(e.state)];
+  if (remove_hook_) remove_hook_(remove_context_, e);
   e.state = FlowState::empty;
   size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -210,6 +195,7 @@ void FlowTable::age(uint32_t now_ms, uint32_t max_buckets) {
   for (uint32_t i = 0; i < max_buckets; ++i) {
     for (FlowEntry& e : buckets_[age_cursor_].entries) {
       if (e.state != FlowState::empty && expired(e, now_ms)) {
+        if (remove_hook_) remove_hook_(remove_context_, e);
         e.state = FlowState::empty;
         size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         ++stats_.expired;

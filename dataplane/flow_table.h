@@ -65,6 +65,22 @@ struct FlowTimeouts {
   uint32_t established_ms = 900'000;
   uint32_t closing_ms = 120'000;
   uint32_t udp_ms = 300'000;
+
+  uint32_t of(FlowState s) const {
+    switch (s) {
+      case FlowState::syn:
+        return syn_ms;
+      case FlowState::established:
+        return established_ms;
+      case FlowState::closing:
+        return closing_ms;
+      case FlowState::udp:
+        return udp_ms;
+      case FlowState::empty:
+        break;
+    }
+    return 0;
+  }
 };
 
 struct FlowTableStats {
@@ -111,6 +127,14 @@ class FlowTable {
 
   bool expired(const FlowEntry& e, uint32_t now_ms) const;
 
+  // Called for every live flow the table gives up (expired, aged out or evicted), before its
+  // slot is reused: connection sync tells the peers. One hook; nullptr removes it.
+  using RemoveHook = void (*)(void* context, const FlowEntry& gone);
+  void on_remove(RemoveHook hook, void* context) {
+    remove_hook_ = hook;
+    remove_context_ = context;
+  }
+
   uint32_t capacity() const { return bucket_count_ * kFlowEntriesPerBucket; }
   uint32_t bucket_count() const { return bucket_count_; }
   // Occupied entries, including expired ones not yet aged out.
@@ -134,7 +158,7 @@ class FlowTable {
  private:
   uint32_t first_bucket(uint32_t hash) const;
   uint32_t second_bucket(uint32_t hash) const;
-  uint32_t timeout_ms(FlowState s) const;
+  uint32_t timeout_ms(FlowState s) const { return timeouts_.of(s); }
   FlowEntry* free_slot(uint32_t bucket, uint32_t now_ms);
   FlowEntry* make_room(uint32_t b1, uint32_t b2, uint32_t max_moves, uint32_t now_ms);
   FlowEntry* cuckoo_walk(uint32_t start_bucket, uint32_t max_moves, uint32_t now_ms);
@@ -151,6 +175,8 @@ class FlowTable {
   bool rte_allocated_ = false;
   FlowTimeouts timeouts_;
   FlowTableStats stats_;
+  RemoveHook remove_hook_ = nullptr;
+  void* remove_context_ = nullptr;
 };
 
 }  // namespace shoal::dp

@@ -16,7 +16,7 @@ class Burst {
  public:
   Burst(const BurstContext& ctx, Verdict* verdicts)
       : snap_(ctx.snapshot), flows_(ctx.flows), ctr_(ctx.counters), now_(ctx.now_ms),
-        verdicts_(verdicts) {}
+        sync_(ctx.sync), verdicts_(verdicts) {}
 
   void run(rte_mbuf** pkts, uint16_t n);
 
@@ -36,6 +36,7 @@ class Burst {
   FlowTable& flows_;
   WorkerCounters& ctr_;
   uint32_t now_;
+  FlowSyncContext sync_;
   Verdict* verdicts_;
   ParsedPacket parsed_[kMaxBurst];
 };
@@ -110,6 +111,11 @@ void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
     case AddressKind::unknown:
       break;
   }
+  if (p.has_l4 && !p.is_fragment && p.l4_proto == kIpProtoUdp &&
+      snap_.is_sync_message(p.dst_ip, p.dst_port)) {
+    control(i, ControlReason::sync);
+    return;
+  }
   if (p.has_l4 && !p.is_fragment && is_tcp_or_udp(p.l4_proto)) {
     int svc = snap_.nat_reply_service(p.src_ip, p.src_port, p.l4_proto);
     if (svc >= 0) {
@@ -159,8 +165,19 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
   const Service& svc = snap_.service(service_index);
   FlowKey key{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto};
   FlowEntry* e = flows_.lookup(key, flow_hash, now_);
+  bool claimed = false;
+  if (e == nullptr && svc.sync && sync_.synced != nullptr) {
+    // A flow a peer pinned (this director has just taken over): it keeps its backend.
+    if (std::optional<SyncedFlow> f = sync_.synced->lookup(key, flow_hash)) {
+      e = flows_.insert(key, flow_hash, f->backend, f->state, now_);
+      ctr_.flows_claimed.add();
+      claimed = true;
+    }
+  }
   const Backend* b = nullptr;
   if (e != nullptr) {
+    const uint16_t pinned = e->backend;
+    const FlowState was = e->state;
     b = snap_.backend(e->backend);
     // A SYN on a closing flow opens a new connection on a reused 5-tuple: it is scheduled as
     // a new flow, or a drained (weight 0) backend would keep getting new connections.
@@ -184,6 +201,8 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
       FlowTable::observe_tcp(*e, p.tcp_flags, now_);
     else
       FlowTable::observe_udp(*e, now_);
+    if (svc.sync && (claimed || e->backend != pinned || e->state != was))
+      report_flow(sync_.events, *e, e->state);
   } else {
     uint16_t id = svc.pick(scheduling_hash(svc, p.src_ip, flow_hash));
     if (id == kNoBackend) {
@@ -192,10 +211,11 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
     }
     FlowState state = p.l4_proto == kIpProtoTcp ? FlowTable::initial_tcp_state(p.tcp_flags)
                                                 : FlowState::udp;
-    flows_.insert(key, flow_hash, id, state, now_);
+    e = flows_.insert(key, flow_hash, id, state, now_);
     ctr_.flows_created.add();
     ctr_.backends[id].new_flows.add();
     b = snap_.backend(id);
+    if (svc.sync) report_flow(sync_.events, *e, state);
   }
   forward(i, m, svc, *b);
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "flow_sync.h"
 #include "flow_table.h"
 #include "snapshot.h"
 #include "verdict.h"
@@ -47,6 +48,7 @@ struct alignas(64) WorkerCounters {
   // Events that are not verdicts.
   Counter flows_created;
   Counter flows_rescheduled;  // pinned backend removed or down: moved to a new one
+  Counter flows_claimed;      // first seen here, but pinned by a peer (connection sync)
   // Indexed by stable backend id; allocated once, never resized (readers index it unlocked).
   std::vector<BackendCounters> backends = std::vector<BackendCounters>(kNoBackend);
 
@@ -78,6 +80,7 @@ struct BurstContext {
   FlowTable& flows;
   WorkerCounters& counters;
   uint32_t now_ms;
+  FlowSyncContext sync = {};
 };
 
 // Processes `n` frames (in chunks of kMaxBurst). Each mbuf may be rewritten, grown at the front (TUN)

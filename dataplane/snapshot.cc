@@ -73,6 +73,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
   s->ports_ = spec.ports;
   s->next_hops_ = spec.next_hops;
   s->tunnel_ttl_ = spec.tunnel_ttl;
+  s->sync_group_ = spec.sync_group;
+  s->sync_port_ = spec.sync_port;
   if (s->ports_.empty()) return fail("no port");
   for (const NextHopSpec& nh : spec.next_hops)
     if (nh.port >= spec.ports.size()) return fail("next hop on unknown port " + std::to_string(nh.port));
@@ -119,7 +121,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       return fail("Maglev table size of " + what + " must be a prime larger than its backends");
 
     Service svc{spec_svc.vip,     spec_svc.port,  spec_svc.proto, spec_svc.mode,
-                spec_svc.hash_on, spec_svc.owned, {},             {}};
+                spec_svc.hash_on, spec_svc.owned, spec_svc.sync, {}, {}};
     std::vector<MaglevBackend> candidates;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));

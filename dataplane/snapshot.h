@@ -79,6 +79,9 @@ struct ServiceSpec {
   // False while another director holds the VIP (VRRP backup): its traffic and NAT replies
   // are dropped as vip_not_owned.
   bool owned = true;
+  // Connection sync covers it: its workers report its flows to the peers, and look up the
+  // flows peers pinned before they schedule one themselves.
+  bool sync = false;
 };
 
 struct RouteSpec {
@@ -97,6 +100,10 @@ struct SnapshotSpec {
   std::vector<uint32_t> unowned_addresses;
   std::vector<ServiceSpec> services;
   uint8_t tunnel_ttl = 64;  // TTL of TUN outer headers
+  // Connection sync's multicast group and UDP port: its datagrams go to the control plane.
+  // 0: not configured.
+  uint32_t sync_group = 0;
+  uint16_t sync_port = 0;
 };
 
 struct Backend {
@@ -115,6 +122,7 @@ struct Service {
   ForwardMode mode;
   HashOn hash_on;
   bool owned;  // see ServiceSpec::owned
+  bool sync;   // see ServiceSpec::sync
   std::vector<uint16_t> backend_ids;  // Maglev table index → stable backend id
   MaglevTable maglev;
 
@@ -160,6 +168,9 @@ class Snapshot {
   uint32_t next_hop_count() const { return static_cast<uint32_t>(next_hops_.size()); }
   const PortSpec* port(uint16_t id) const { return id < ports_.size() ? &ports_[id] : nullptr; }
   uint8_t tunnel_ttl() const { return tunnel_ttl_; }
+  bool is_sync_message(uint32_t dst_ip, uint16_t dst_port) const {
+    return sync_group_ != 0 && dst_ip == sync_group_ && dst_port == sync_port_;
+  }
 
  private:
   static constexpr uint16_t kNoService = 0xffff;
@@ -173,6 +184,8 @@ class Snapshot {
   rte_hash* nat_replies_ = nullptr;  // (backend ip, port, proto) → service index
   rte_lpm* routes_ = nullptr;
   uint8_t tunnel_ttl_ = 64;
+  uint32_t sync_group_ = 0;
+  uint16_t sync_port_ = 0;
 };
 
 }  // namespace shoal::dp

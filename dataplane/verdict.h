@@ -61,7 +61,8 @@ namespace shoal::dp {
   X(icmp_error, "ICMP error that may concern a flow")                                 \
   X(frag_needed, "TUN encapsulation over MTU with DF set: ICMP frag-needed to send")  \
   X(ttl_exceeded, "NAT hop would expire the TTL: ICMP time-exceeded to send")           \
-  X(resolve, "NAT reply to an on-link host ARP has not resolved yet: ARP for it")
+  X(resolve, "NAT reply to an on-link host ARP has not resolved yet: ARP for it")        \
+  X(sync, "connection sync message from a peer director")
 
 enum class DropReason : uint8_t {
 #define X(name, text) name,

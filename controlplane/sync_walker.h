@@ -1,0 +1,48 @@
+// A worker's walk over its own flow table for connection sync (connection_sync.h): every
+// refresh period it reports again the synced flows that saw traffic since the last pass, so
+// that peers' copies do not age out while the flow lives; on request (a peer pulls) it
+// reports every synced flow it holds. A slice per loop, and only while the worker's event
+// ring has room for the whole slice, so that neither a loop stalls nor an event is lost.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "flow_sync.h"
+#include "flow_table.h"
+#include "snapshot.h"
+
+namespace shoal::cp {
+
+class SyncWalker {
+ public:
+  static constexpr uint32_t kBucketsPerStep = 64;
+
+  explicit SyncWalker(uint32_t refresh_ms) : refresh_ms_(refresh_ms) {}
+
+  // cp: asks for a full pass; returns its ticket. The pass is done once done() reaches it.
+  uint32_t request_full_pass() { return requested_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // cp: the last ticket whose pass has finished; its events are on the ring by then.
+  uint32_t done() const { return done_.load(std::memory_order_acquire); }
+
+  // dp: once per loop.
+  void step(const dp::FlowTable& flows, const dp::Snapshot& snap, dp::FlowEventRing& events,
+            uint32_t now_ms);
+
+ private:
+  bool start_pass(uint32_t now_ms);
+
+  const uint32_t refresh_ms_;
+  std::atomic<uint32_t> requested_{0};  // cp: wo, dp: ro
+  std::atomic<uint32_t> done_{0};       // dp: wo, cp: ro
+  // dp only.
+  bool walking_ = false;
+  bool full_ = false;        // every synced flow, not only the recently active ones
+  uint32_t ticket_ = 0;      // of the full pass under way
+  uint32_t cursor_ = 0;
+  uint32_t active_since_ = 0;      // refresh: flows seen since then
+  uint32_t refresh_started_ = 0;   // when the current (or last) refresh pass began
+  bool refreshed_once_ = false;
+};
+
+}  // namespace shoal::cp
