@@ -23,7 +23,8 @@ on the real server it started on.
 - The same without connection_sync breaks connections: the control case proving that the
   previous test measures something.
 - A director that starts with a higher priority and preemption pulls the master's flows
-  (bulk) before it preempts, and the connections carried by the old master carry on.
+  (bulk) before it preempts, and the connections carried by the old master carry on. When the
+  master does not answer the pull, the newcomer preempts only once pull_timeout has passed.
 
 Run as root:  SHOAL_E2E_LAB=cs /usr/bin/python3 -m pytest tests/e2e/test_conn_sync.py
 """
@@ -357,8 +358,8 @@ def test_malformed_datagrams_are_counted_and_change_nothing(pair):
     kinds = [k for k, _ in MALFORMED] + ["ok"]
     assert send_datagrams(lab, kinds, 12000)["sent"] == len(kinds)
     ok_port = 12000 + len(MALFORMED)
-    cs = wait_status(d2, "the well-formed flow installed",
-                     lambda cs: cs["table"]["entries"] >= entries + 1, timeout=3)
+    wait_status(d2, "the well-formed flow installed",
+                lambda cs: cs["table"]["entries"] >= entries + 1, timeout=3)
     time.sleep(0.3)
     after = {d: sync_status(d) for d in (d1, d2)}
     print(f"\nmalformed: d2 drops {drops(after[d2])}, d1 drops {drops(after[d1])}")
@@ -441,7 +442,7 @@ def test_without_sync_a_differing_backup_breaks_connections(pair, hold):
 
 
 def test_a_preempting_director_pulls_the_flows_first(pair, hold):
-    d1, d2, lab = pair.d1, pair.d2, pair.lab
+    d1, d2 = pair.d1, pair.d2
     pair.setup = None
     for d in (d2, d1):
         d.stop(check=False)
@@ -483,3 +484,34 @@ def test_a_preempting_director_pulls_the_flows_first(pair, hold):
     bad = problems(conns, first, log_time(master) + RUN_AFTER_TAKEOVER / 2)
     assert not bad, d2.diag(f"{len(bad)} connection(s) did not carry on: {bad}")
     assert cs["claimed"] >= n, d2.diag(f"claimed {cs['claimed']}, expected >= {n}")
+
+
+def test_preemption_waits_for_the_pull_timeout(pair):
+    """The master does not answer pulls (no connection_sync): the returning director, with a
+    higher priority, stays backup until its pull_timeout has passed, well beyond the
+    Master_Down_Interval after which it would preempt otherwise."""
+    d1, d2 = pair.d1, pair.d2
+    pull_timeout = 1.5
+    pair.setup = None
+    for d in (d2, d1):
+        d.stop(check=False)
+    mark1 = len(d1.log_lines())
+    d1.start(director_config(pair, "d1", 100, sync=False), warm_up=False)
+    d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)
+    mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
+    cfg = director_config(pair, "d2", 200, preempt=True)
+    cfg["connection_sync"]["pull_timeout"] = pull_timeout
+    d2.start(cfg, warm_up=False)
+    i_pulling, pulling = d2.wait_log(r"connection sync: pulling flows from peers", after=mark2,
+                                     timeout=10)
+    i_out, out = d2.wait_log(r"connection sync: pull (done|timed out)", after=mark2, timeout=10)
+    i_master, master = d2.wait_log(r"vrrp front: backup -> master", after=mark2, timeout=10)
+    d1.wait_log(r"vrrp front: master -> backup", after=mark1, timeout=5)
+    held_back = log_time(master) - log_time(pulling)
+    print(f"\npull timeout: {out.strip()}\n  then master {held_back * 1000:.0f} ms after the "
+          f"pull began (pull_timeout {pull_timeout * 1000:.0f} ms)")
+    m = re.search(r"pull timed out after (\d+) ms", out)
+    assert m and int(m.group(1)) >= pull_timeout * 1000, d2.diag(out)
+    assert i_pulling < i_out < i_master, d2.diag("preempted before the pull timed out")
+    assert held_back >= pull_timeout, d2.diag(f"master {held_back:.3f} s after the pull began")
+    assert sync_status(d2)["pull"] == "timed_out"
