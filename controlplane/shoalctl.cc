@@ -249,6 +249,14 @@ int main(int argc, char** argv) {
                     v.value("vrid", 0u), str(v, "state").c_str(), v.value("priority", 0u),
                     addresses.c_str());
       }
+      if (body.contains("connection_sync")) {
+        const json& c = body["connection_sync"];
+        std::printf("connection sync %s: pull %s, %llu flow(s) held for peers, %llu sent, %llu "
+                    "received, %llu claimed\n",
+                    str(c, "group").c_str(), str(c, "pull").c_str(),
+                    c["table"].value("entries", 0ull), c["sent"].value("flows", 0ull),
+                    c["received"].value("flows", 0ull), c.value("claimed", 0ull));
+      }
     } else if (list->parsed()) {
       print_list(body["services"], list_stats ? ListView::stats
                                    : list_rate ? ListView::rate

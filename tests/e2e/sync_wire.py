@@ -124,6 +124,11 @@ def main():
             time.sleep(0.02)
         print(json.dumps({"sent": len(frames)}))
     else:
+        # Datagrams seen before "ready" is printed are held back and printed right after it,
+        # so that "ready" is always the first line.
+        lock = threading.Lock()
+        early = []
+
         def seen(p):
             if IP not in p or UDP not in p or p[IP].dst != GROUP:
                 return
@@ -131,12 +136,20 @@ def main():
             rec = {"t": float(p.time), "src": p[IP].src, "mac_dst": p[Ether].dst,
                    "ttl": p[IP].ttl, "length": len(payload)}
             rec.update(decode(payload))
-            print(json.dumps(rec), flush=True)
+            with lock:
+                if early is None:
+                    print(json.dumps(rec), flush=True)
+                else:
+                    early.append(rec)
         sniffer = AsyncSniffer(iface=IFACE, prn=seen, store=False,
                                filter=f"udp and dst host {GROUP} and dst port {UDP_PORT}")
         sniffer.start()
         time.sleep(0.5)  # the socket opens a little after start()
-        print("ready", flush=True)
+        with lock:
+            print("ready", flush=True)
+            for rec in early:
+                print(json.dumps(rec), flush=True)
+            early = None
         done = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()
         done.wait(a.seconds)
