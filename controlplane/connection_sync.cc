@@ -84,6 +84,8 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
         answer_tickets_[w] = walkers_[w]->request_full_pass();
       if (!answering_) answer_flows_at_start_ = counters_.flows_sent;
       answering_ = true;
+      answer_synced_done_ = false;
+      answer_cursor_ = 0;
       answer_to_ = src_ip;
       break;
     case SyncMessageType::pull_done:
@@ -138,8 +140,9 @@ void ConnectionSync::poll(uint32_t now_ms) {
     answered = static_cast<int32_t>(walkers_[w]->done() - answer_tickets_[w]) >= 0;
 
   drain_events(static_cast<uint32_t>(kFramesPerPoll * entries_per_message_));
+  if (answering_ && !answer_synced_done_) answer_synced_done_ = !walk_synced_for_pull(4096);
   flush();
-  if (answered) {
+  if (answered && answer_synced_done_) {
     // Unless the rings still hold events of the walk (the frame budget ran out).
     bool rings_empty = true;
     for (const auto& r : rings_) rings_empty = rings_empty && r->empty();
@@ -183,20 +186,39 @@ void ConnectionSync::drain_events(uint32_t max_entries) {
           ++counters_.events_unsendable;
           continue;
         }
-        SyncEntry e;
-        e.op = ev.state == dp::FlowState::empty ? SyncOp::remove : SyncOp::upsert;
-        e.proto = ev.proto;
-        e.state = ev.state == dp::FlowState::empty ? dp::FlowState::closing : ev.state;
-        e.client_ip = ev.src_ip;
-        e.vip = ev.dst_ip;
-        e.client_port = ev.src_port;
-        e.vip_port = ev.dst_port;
-        e.backend_ip = backend->second.first;
-        e.backend_port = backend->second.second;
-        add_entry(e);
+        add_entry(to_entry(key, ev.state, backend->second.first, backend->second.second));
       }
     }
   }
+}
+
+bool ConnectionSync::walk_synced_for_pull(uint32_t max_visits) {
+  dp::FlowKey key;
+  dp::SyncedFlow flow;
+  for (uint32_t i = 0; i < max_visits && frames_.size() < kFramesPerPoll; ++i) {
+    if (!synced_->next(&answer_cursor_, &key, &flow)) return false;
+    const auto service = services_.find({key.dst_ip, key.dst_port, key.proto});
+    if (service == services_.end() || !service->second.owned) continue;
+    const auto backend = backend_address_.find(flow.backend);
+    if (backend == backend_address_.end()) continue;
+    add_entry(to_entry(key, flow.state, backend->second.first, backend->second.second));
+  }
+  return true;
+}
+
+SyncEntry ConnectionSync::to_entry(const dp::FlowKey& key, dp::FlowState state,
+                                   uint32_t backend_ip, uint16_t backend_port) const {
+  SyncEntry e;
+  e.op = state == dp::FlowState::empty ? SyncOp::remove : SyncOp::upsert;
+  e.proto = key.proto;
+  e.state = state == dp::FlowState::empty ? dp::FlowState::closing : state;  // any valid one
+  e.client_ip = key.src_ip;
+  e.vip = key.dst_ip;
+  e.client_port = key.src_port;
+  e.vip_port = key.dst_port;
+  e.backend_ip = backend_ip;
+  e.backend_port = backend_port;
+  return e;
 }
 
 void ConnectionSync::add_entry(const SyncEntry& e) {

@@ -11,7 +11,8 @@
 //   backend of the same address:port, and ages the entries by the flow timeouts since they were
 //   last heard. After a takeover the workers claim them on the flows' first packets.
 // - On start a director pulls: it asks the group for every synced flow; a director holding
-//   synced VIPs answers with a full walk of its tables and a pull_done. Until the pull is done
+//   synced VIPs answers with a full walk of its tables (its workers' flow tables, and the
+//   flows it took over that no packet has claimed yet) and a pull_done. Until the pull is done
 //   (or pull_timeout passes) VRRP must not preempt a master (pull_settled()).
 //
 // Control thread only, except the FlowEventRings, SyncWalkers and SyncedFlows it shares with
@@ -106,6 +107,11 @@ class ConnectionSync {
 
   void receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms);
   void drain_events(uint32_t max_entries);
+  // Answering a pull: the next slice of flows peers pinned here for VIPs this director holds
+  // now (flows it took over that no packet has claimed yet). False once the table is done.
+  bool walk_synced_for_pull(uint32_t max_visits);
+  SyncEntry to_entry(const dp::FlowKey& key, dp::FlowState state, uint32_t backend_ip,
+                     uint16_t backend_port) const;
   void add_entry(const SyncEntry& e);
   void flush();
   void send_control(SyncMessageType type);
@@ -132,9 +138,11 @@ class ConnectionSync {
   uint32_t pull_started_ms_ = 0;
   uint32_t pull_sent_ms_ = 0;
   uint64_t pull_flows_at_start_ = 0;
-  // A pull being answered: the walkers' tickets, and who asked (for the log).
+  // A pull being answered: the walkers' tickets, the walk of synced_, who asked (for the log).
   std::vector<uint32_t> answer_tickets_;
   bool answering_ = false;
+  bool answer_synced_done_ = false;
+  uint32_t answer_cursor_ = 0;
   uint32_t answer_to_ = 0;
   uint64_t answer_flows_at_start_ = 0;
 

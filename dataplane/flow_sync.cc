@@ -100,20 +100,26 @@ bool SyncedFlows::remove(const FlowKey& key) {
   return true;
 }
 
+bool SyncedFlows::next(uint32_t* cursor, FlowKey* key, SyncedFlow* flow) const {
+  const void* k = nullptr;
+  void* data = nullptr;
+  if (rte_hash_iterate(table_, &k, &data, cursor) < 0) return false;
+  const auto* sk = static_cast<const SyncKey*>(k);
+  *key = FlowKey{sk->src_ip, sk->dst_ip, sk->src_port, sk->dst_port, sk->proto};
+  *flow = decode(data);
+  return true;
+}
+
 uint32_t SyncedFlows::age(uint32_t now_ms, const FlowTimeouts& timeouts, uint32_t max) {
   std::vector<FlowKey> stale;
+  FlowKey key;
+  SyncedFlow f;
   for (uint32_t visited = 0; visited < max; ++visited) {
-    const void* key = nullptr;
-    void* data = nullptr;
-    if (rte_hash_iterate(table_, &key, &data, &age_cursor_) < 0) {
+    if (!next(&age_cursor_, &key, &f)) {
       age_cursor_ = 0;  // the end: start over on the next call
       break;
     }
-    const SyncedFlow f = decode(data);
-    if (now_ms - f.updated_ms > timeouts.of(f.state)) {
-      const auto* k = static_cast<const SyncKey*>(key);
-      stale.push_back(FlowKey{k->src_ip, k->dst_ip, k->src_port, k->dst_port, k->proto});
-    }
+    if (now_ms - f.updated_ms > timeouts.of(f.state)) stale.push_back(key);
   }
   uint32_t removed = 0;
   for (const FlowKey& k : stale) removed += remove(k) ? 1 : 0;

@@ -93,6 +93,8 @@ class SyncedFlows {
   // Removes the flows not reported for longer than their state's timeout, visiting up to
   // `max` entries from where the last call stopped. Returns how many it removed.
   uint32_t age(uint32_t now_ms, const FlowTimeouts& timeouts, uint32_t max);
+  // Iteration in slices: the entry after `*cursor` (start at 0), or false at the end.
+  bool next(uint32_t* cursor, FlowKey* key, SyncedFlow* flow) const;
   uint32_t size() const { return size_.load(std::memory_order_relaxed); }
   uint32_t capacity() const { return capacity_; }
 
