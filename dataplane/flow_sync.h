@@ -52,6 +52,14 @@ class FlowEventRing {
     lost_.store(lost_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return false;
   }
+  // Worker: a burst's events at once. Returns how many fit; the rest are counted lost.
+  uint32_t push_burst(const FlowEvent* events, uint32_t n) {
+    const uint32_t done = rte_ring_sp_enqueue_burst_elem(ring_, events, sizeof(FlowEvent), n,
+                                                         nullptr);
+    if (done < n)
+      lost_.store(lost_.load(std::memory_order_relaxed) + (n - done), std::memory_order_relaxed);
+    return done;
+  }
   uint32_t free_count() const { return rte_ring_free_count(ring_); }
 
   // Control thread.

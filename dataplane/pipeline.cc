@@ -31,6 +31,12 @@ class Burst {
   void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
   void account(uint16_t n);
+  // Connection sync: a synced flow's news, sent to the worker's ring once per burst.
+  void report(const FlowEntry& e) {
+    if (sync_.events != nullptr)
+      events_[n_events_++] =
+          FlowEvent{e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.backend, e.proto, e.state};
+  }
 
   const Snapshot& snap_;
   FlowTable& flows_;
@@ -39,6 +45,8 @@ class Burst {
   FlowSyncContext sync_;
   Verdict* verdicts_;
   ParsedPacket parsed_[kMaxBurst];
+  FlowEvent events_[kMaxBurst];  // at most one per packet
+  uint16_t n_events_ = 0;
 };
 
 bool Burst::parse(uint16_t i, rte_mbuf* m) {
@@ -166,8 +174,12 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
   FlowKey key{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto};
   FlowEntry* e = flows_.lookup(key, flow_hash, now_);
   bool claimed = false;
-  if (e == nullptr && svc.sync && sync_.synced != nullptr) {
-    // A flow a peer pinned (this director has just taken over): it keeps its backend.
+  // A flow a peer pinned (this director has just taken over) keeps its backend. Not looked up
+  // for a SYN: a connection that is only opening may start afresh on our backend — and so a
+  // flood of SYNs costs no extra lookup.
+  const bool opening = p.l4_proto == kIpProtoTcp &&
+                       (p.tcp_flags & (kTcpSynFlag | kTcpAckFlag)) == kTcpSynFlag;
+  if (e == nullptr && svc.sync && sync_.synced != nullptr && !opening) {
     if (std::optional<SyncedFlow> f = sync_.synced->lookup(key, flow_hash)) {
       e = flows_.insert(key, flow_hash, f->backend, f->state, now_);
       ctr_.flows_claimed.add();
@@ -201,8 +213,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
       FlowTable::observe_tcp(*e, p.tcp_flags, now_);
     else
       FlowTable::observe_udp(*e, now_);
-    if (svc.sync && (claimed || e->backend != pinned || e->state != was))
-      report_flow(sync_.events, *e, e->state);
+    if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
   } else {
     uint16_t id = svc.pick(scheduling_hash(svc, p.src_ip, flow_hash));
     if (id == kNoBackend) {
@@ -215,7 +226,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
     ctr_.flows_created.add();
     ctr_.backends[id].new_flows.add();
     b = snap_.backend(id);
-    if (svc.sync) report_flow(sync_.events, *e, state);
+    if (svc.sync) report(*e);
   }
   forward(i, m, svc, *b);
 }
@@ -362,6 +373,7 @@ void Burst::run(rte_mbuf** pkts, uint16_t n) {
   // Stage 3: flow lookup, scheduling and rewrite.
   for (uint16_t k = 0; k < count; ++k)
     if (kinds[k] == AddressKind::service) schedule(which[k], pkts[which[k]], index[k], hashes[k]);
+  if (n_events_ != 0) sync_.events->push_burst(events_, n_events_);
   account(n);
 }
 

@@ -11,6 +11,10 @@
 //   - new flows: SYNs from random source addresses and ports, each a new flow, into a table
 //     that is filling (empty → 67% full) and into a full one (every insert evicts). Between
 //     passes over the set, untimed, every frame gets a fresh source so no packet hits a flow.
+//   - new flows with connection sync (--only syn-sync): the same, the service synced — each
+//     new flow is reported on the worker's event ring (drained untimed between passes, as the
+//     control thread would on its own core) and first looked up, and missed, in a table of
+//     65,536 flows peers pinned.
 // The baseline reads each packet's headers and swaps its MACs. Both loops restore the
 // destination MAC after each burst (DR rewrote it to the backend's; the next pass would see a
 // foreign MAC and drop it) and, unless --no-rx-prefetch, prefetch the next burst's mbuf and
@@ -40,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "flow_sync.h"
 #include "flow_table.h"
 #include "packet.h"
 #include "pipeline.h"
@@ -90,7 +95,7 @@ struct Options {
       "                     mbufs like an rx ring, reloaded untimed per pass (default 4096, 0: "
       "skip)\n"
       "  --only LIST        scenarios to run, comma-separated: est-small, est-large, est-ring, "
-      "syn\n"
+      "syn, syn-sync\n"
       "  --no-huge          run the EAL without hugepages (slower: 4 KiB pages)\n"
       "  --quick            smoke run of about a second: 100k flows, 0.1 s, 1 repeat\n");
   std::exit(rc);
@@ -330,8 +335,10 @@ struct Baseline {
 
 class Pipeline {
  public:
-  Pipeline(const Snapshot& snap, FlowTable& flows, WorkerCounters& ctr, uint64_t tsc0)
-      : snap_(snap), flows_(flows), ctr_(ctr), tsc0_(tsc0), tsc_per_ms_(rte_get_tsc_hz() / 1000) {}
+  Pipeline(const Snapshot& snap, FlowTable& flows, WorkerCounters& ctr, uint64_t tsc0,
+           FlowSyncContext sync = {})
+      : snap_(snap), flows_(flows), ctr_(ctr), tsc0_(tsc0), tsc_per_ms_(rte_get_tsc_hz() / 1000),
+        sync_(sync) {}
 
   void operator()(rte_mbuf** pkts, uint16_t n) {
     process(pkts, n);
@@ -340,7 +347,7 @@ class Pipeline {
   void process(rte_mbuf** pkts, uint16_t n) {
     // The worker's clock, read once per burst as its loop would.
     uint32_t now_ms = 1000 + static_cast<uint32_t>((rte_rdtsc() - tsc0_) / tsc_per_ms_);
-    process_burst(pkts, n, {snap_, flows_, ctr_, now_ms}, verdicts_);
+    process_burst(pkts, n, {snap_, flows_, ctr_, now_ms, sync_}, verdicts_);
   }
   const Verdict* verdicts() const { return verdicts_; }
 
@@ -350,6 +357,7 @@ class Pipeline {
   WorkerCounters& ctr_;
   uint64_t tsc0_;
   uint64_t tsc_per_ms_;
+  FlowSyncContext sync_;
   Verdict verdicts_[256];
 };
 
@@ -455,12 +463,13 @@ void print_table_stats(const char* what, const FlowTable& t) {
 
 // --- scenarios -----------------------------------------------------------------------------
 
-std::unique_ptr<Snapshot> make_snapshot() {
+std::unique_ptr<Snapshot> make_snapshot(bool sync = false) {
   SnapshotSpec spec;
   spec.ports.push_back({kOurMac, kLocal, 1500, {}});
   spec.local_addresses.push_back(kLocal);
   ServiceSpec svc{kVip, be16(kVipPort), kIpProtoTcp, ForwardMode::dr, HashOn::five_tuple,
                   65537, {}};
+  svc.sync = sync;
   for (uint32_t i = 0; i < kBackends; ++i) {
     spec.next_hops.push_back({0, true, backend_mac(i)});
     BackendSpec b;
@@ -582,20 +591,28 @@ bool established(const Options& o, rte_mempool* pool, const Snapshot& snap, uint
 // New flows: SYNs from random sources, every one a flow the table has never seen. Filling: one
 // pass of n SYNs into an empty table of 1.5n (to 67%), repeated on a fresh table. Full: the
 // table is filled untimed, then every insert has to give a live entry up.
+// `sync`: connection sync's side (the snapshot's service synced); its ring is drained untimed
+// before each pass.
 bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32_t n,
-               const char* label, uint64_t& counter, std::mt19937_64& rng) {
+               const char* label, uint64_t& counter, std::mt19937_64& rng,
+               FlowSyncContext sync = {}) {
   PacketSet set = make_set(pool, n, counter, rng);
   uint32_t capacity = static_cast<uint32_t>(n * kTableHeadroom);
+  const std::string mode = sync.events ? "DR+sync" : "DR";
+  uint64_t reported = 0;
   auto fresh = [&] {  // untimed, before each pass
     for (Source& s : set.sources) s = source_of(counter++);
     set.write(kTcpSynFlag);
+    FlowEvent drained[1024];
+    if (sync.events)
+      while (uint32_t k = sync.events->pop(drained, 1024)) reported += k;
   };
   bool ok = true;
   WorkerCounters ctr;
   uint64_t timed_packets = 0;
 
   char name[64];
-  std::snprintf(name, sizeof name, "DR new flows (SYN), table 0->%.0f%% full",
+  std::snprintf(name, sizeof name, "%s new flows (SYN), table 0->%.0f%% full", mode.c_str(),
                 100.0 / kTableHeadroom);
   Result fill{name, {}};
   FlowTableStats fill_stats;
@@ -604,7 +621,7 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
     Options once = o;
     once.seconds = 1e-9;  // exactly one pass
     FlowTable table(capacity);
-    Pipeline pipe(snap, table, ctr, rte_rdtsc());
+    Pipeline pipe(snap, table, ctr, rte_rdtsc(), sync);
     fill.samples.push_back(measure(set, once, pipe, fresh));
     timed_packets += set.size();
     fill_stats = table.stats();
@@ -612,7 +629,7 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
   }
 
   FlowTable table(capacity);
-  Pipeline pipe(snap, table, ctr, rte_rdtsc());
+  Pipeline pipe(snap, table, ctr, rte_rdtsc(), sync);
   for (int pass = 0; pass < 2; ++pass) {
     fresh();
     untimed_pass(set, pipe, o.burst, ok);
@@ -622,7 +639,7 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
   FlowTableStats before = table.stats();
   Baseline base;
   Result rb{std::string("baseline, ") + label + " SYN mbufs, fresh each pass", {}};
-  Result full{"DR new flows (SYN), table full (evicting)", {}};
+  Result full{mode + " new flows (SYN), table full (evicting)", {}};
   interleave(o, rb, full, [&] { return measure(set, o, base, fresh); },
              [&] { return measure(set, o, pipe, fresh); });
   g_sink = base.acc;
@@ -657,6 +674,17 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
                 timed_packets + warm_packets);
     ok = false;
   }
+  if (sync.events) {
+    fresh();  // what the last pass reported
+    // Every new flow is reported.
+    std::printf("  connection sync: %" PRIu64 " events reported, %" PRIu64 " lost to a full "
+                "ring\n", reported, sync.events->lost());
+    if (reported < created || sync.events->lost() != 0) {
+      std::printf("ERROR (new flows, sync): %" PRIu64 " events for %" PRIu64 " flows\n",
+                  reported, created);
+      ok = false;
+    }
+  }
   free_set(set);
   return ok;
 }
@@ -669,7 +697,8 @@ int main(int argc, char** argv) {
   // Per mbuf: the mempool's object (header, rte_mbuf, data room, padding to spread the
   // objects over memory channels) stays under 512 bytes with this data room.
   uint64_t need = uint64_t(max_set + 4096) * 512 +
-                  uint64_t(double(max_set) * kTableHeadroom * kBytesPerFlow) * 2 + (64u << 20);
+                  uint64_t(double(max_set) * kTableHeadroom * kBytesPerFlow) * 2 + (64u << 20) +
+                  uint64_t(max_set) * 2 * sizeof(FlowEvent) + (32u << 20);  // syn-sync
   init_eal(o, need);
 
   rte_mempool* pool = rte_pktmbuf_pool_create("bench_pool", max_set + 1024, 0, 0, kDataRoom,
@@ -711,6 +740,21 @@ int main(int argc, char** argv) {
   if (want("est-ring") && o.ring)
     ok = established(o, pool, *snap, o.large_flows, large_label, o.ring, counter, rng) && ok;
   if (want("syn")) ok = new_flows(o, pool, *snap, o.large_flows, large_label, counter, rng) && ok;
+  if (want("syn-sync")) {
+    auto synced_snap = make_snapshot(/*sync=*/true);
+    SyncedFlows peers(1u << 17, nullptr, static_cast<int>(rte_socket_id()));
+    for (uint32_t i = 0; i < 65536; ++i) {  // flows of other clients: every lookup misses
+      FlowKey k{ipv4(172, 16, uint8_t(i >> 8), uint8_t(i)), kVip, be16(40000), be16(kVipPort),
+                kIpProtoTcp};
+      peers.upsert(k, {0, FlowState::established, 0});
+    }
+    // A pass reports each SYN's flow (no removal hook here: evictions are not reported).
+    uint32_t ring_size = 1;
+    while (ring_size < o.large_flows + 1) ring_size <<= 1;
+    FlowEventRing events("bench_sync_events", ring_size, static_cast<int>(rte_socket_id()));
+    ok = new_flows(o, pool, *synced_snap, o.large_flows, large_label, counter, rng,
+                   {&peers, &events}) && ok;
+  }
 
   std::printf(ok ? "\nall verdicts transmit\n" : "\nFAILED: see errors above\n");
   snap.reset();

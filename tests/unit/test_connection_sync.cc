@@ -275,10 +275,11 @@ TEST_CASE("pipeline: a flow a peer pinned keeps its backend after a takeover", "
   REQUIRE(w.run(to_vip(flows[0].first, kTcpAckFlag)).action == Action::transmit);
   CHECK(w.counters.flows_claimed.get() == flows.size());
 
-  SECTION("a SYN reusing a closing pinned 5-tuple is a new connection: scheduled here") {
+  SECTION("a SYN is a connection opening: scheduled here, whatever a peer pinned") {
     FlowKey key{kClient, kVip, be16(60000), be16(80), kIpProtoTcp};
     const uint16_t mine = w.snap->service(0).pick(FlowTable::hash(key));
-    REQUIRE(w.synced.upsert(key, {static_cast<uint16_t>(1 - mine), FlowState::closing, 0}));
+    const FlowState pinned_state = GENERATE(FlowState::closing, FlowState::syn);
+    REQUIRE(w.synced.upsert(key, {static_cast<uint16_t>(1 - mine), pinned_state, 0}));
     Bytes out;
     REQUIRE(w.run(to_vip(60000, kTcpSynFlag), &out).action == Action::transmit);
     CHECK(dst_ip_of(out) == (mine == 0 ? kRs1 : kRs2));
