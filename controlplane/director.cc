@@ -96,8 +96,9 @@ Director::~Director() {
     rte_eth_dev_stop(p.id);
     rte_eth_dev_close(p.id);
   }
-  publisher_.reset();
   workers_.clear();
+  sync_.reset();  // its table is reclaimed through publisher_'s RCU state
+  publisher_.reset();
   for (rte_ring* r : control_tx_) rte_ring_free(r);
   rte_ring_free(to_control_);
   rte_mempool_free(pool_);

@@ -170,6 +170,10 @@ try {
     check(/no VRRP instances/.test(vrrp) || (await page.locator('#vrrp tbody tr').count()) > 0, `VRRP card: ${vrrp}`);
     const rx = await page.locator('.tile[data-counter="rx"] .tile-value').textContent();
     check(/\d/.test(rx), `rx tile reads "${rx}"`);
+    // Connection sync is on, and no peer answers this lone director's pull: it times out.
+    await page.locator('#sync-card .badge.up').waitFor();
+    const sync = await page.locator('#sync-card').textContent();
+    check(/224\.0\.0\.81:8848/.test(sync) && /timed_out/.test(sync), `sync card: ${sync}`);
     await shot('overview');
   });
 

@@ -86,7 +86,7 @@ def bring_up(pair, setup):
     pair.setup = None
     sync = setup == "sync"
     for d in (d2, d1):
-        d.stop(check=False)
+        d.stop()  # a running daemon must exit cleanly, its counters balanced
     mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
     d1.start(director_config(pair, "d1", 150, sync=sync), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)
@@ -445,7 +445,7 @@ def test_a_preempting_director_pulls_the_flows_first(pair, hold):
     d1, d2 = pair.d1, pair.d2
     pair.setup = None
     for d in (d2, d1):
-        d.stop(check=False)
+        d.stop()
     mark1 = len(d1.log_lines())
     d1.start(director_config(pair, "d1", 100), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)
@@ -497,7 +497,7 @@ def test_preemption_waits_for_the_pull_timeout(pair):
     pull_timeout = 1.5
     pair.setup = None
     for d in (d2, d1):
-        d.stop(check=False)
+        d.stop()
     mark1 = len(d1.log_lines())
     d1.start(director_config(pair, "d1", 100, sync=False), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)

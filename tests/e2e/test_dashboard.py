@@ -60,6 +60,8 @@ def d(request, tmp_path_factory):
                            "rise": 2, "fall": 3, "initial": "down"}
     d.cfg["api"] = {"socket": str(d.api_socket), "listen": LISTEN, "token_file": str(token_file),
                     "dashboard": str(REPO / "controlplane" / "dashboard")}
+    # Connection sync with no peer: the overview shows its (timed-out) pull.
+    d.cfg["connection_sync"] = {"pull_timeout": 1}
     d.start(d.cfg, warm_up=False)
     for i in (1, 2, 3):
         d.wait_log(rf"rs{i} 10\.0\.0\.1{i}:80 up: .*first check", timeout=15)

@@ -1,4 +1,5 @@
-// Overview: this director (/v1/status), its VRRP instances when it runs any, and the
+// Overview: this director (/v1/status), its VRRP instances when it runs any, connection sync
+// when configured, and the
 // dataplane's totals (/v1/counters) — the first page an operator opens when paged.
 
 import { h, clear, si, duration, badge } from '../dom.js';
@@ -42,6 +43,26 @@ function vrrpCard(status) {
             : `${p.address ?? p.name ?? '?'}${p.priority !== undefined ? ` (${p.priority})` : ''}`)).join(', ')
           : '–')))));
   return h('section', { class: 'card', id: 'vrrp-card' }, h('h2', {}, 'VRRP'), body);
+}
+
+// Connection sync, on a director configured with it: the pull, the flows held for peers and
+// what went each way; drops only when there are some.
+function syncCard(status) {
+  const c = status.connection_sync;
+  if (!c) return null;
+  const drops = nonZero(c.drops);
+  return h('section', { class: 'card', id: 'sync-card' },
+    h('h2', {}, 'Connection sync ', badge(c.pull, c.pull === 'pulling' ? 'draining' : 'up')),
+    kv([
+      ['Group', h('code', {}, c.group)],
+      ['Flows held for peers', `${si(c.table?.entries)} of ${si(c.table?.capacity)}`],
+      ['Sent', `${si(c.sent?.flows)} flows in ${si(c.sent?.messages)} datagrams`],
+      ['Received', `${si(c.received?.flows)} flows in ${si(c.received?.messages)} datagrams`],
+      ['Installed / removed / aged', `${si(c.installed)} / ${si(c.removed)} / ${si(c.aged)}`],
+      ['Claimed after a takeover', si(c.claimed)],
+      ['Events lost', si(c.events_lost)],
+      ['Drops', drops.length === 0 ? 'none' : drops.map(([k, n]) => `${k} ${si(n)}`).join(', ')],
+    ]));
 }
 
 function nonZero(obj) {
@@ -92,7 +113,8 @@ export function mount(root, state) {
       if (!body.firstChild) body.append(h('p', { class: 'muted' }, 'loading…'));
       return;
     }
-    clear(body).append(directorCard(state.status), vrrpCard(state.status), countersCard(state.counters));
+    clear(body).append(...[directorCard(state.status), vrrpCard(state.status),
+      syncCard(state.status), countersCard(state.counters)].filter(Boolean));
   };
   update();
   return { update };
