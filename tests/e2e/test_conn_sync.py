@@ -19,7 +19,8 @@ on the real server it started on.
   change nothing; a well-formed one from the same place is installed, and its removal removes
   it.
 - Failover with sync: after d1 is killed every connection carries on, without an error, on the
-  same real server, and d2's workers claimed the flows from the synced table.
+  same real server, and d2's workers claimed the flows from the synced table — with one worker
+  per director, and with two (both of d2's workers claim some).
 - The same without connection_sync breaks connections: the control case proving that the
   previous test measures something.
 - A director that starts with a higher priority and preemption pulls the master's flows
@@ -59,7 +60,7 @@ RUN_AFTER_TAKEOVER = 2.0  # s the connections go on after the backup became mast
 
 # --- configs and daemons ------------------------------------------------------------------
 
-def director_config(pair, node, priority, preempt=True, sync=True):
+def director_config(pair, node, priority, preempt=True, sync=True, workers=1):
     lab = pair.lab
     n = int(node[1:])
     cfg = vrrp_config(lab, n, priority, preempt)
@@ -68,6 +69,7 @@ def director_config(pair, node, priority, preempt=True, sync=True):
     web["backends"] = [{"name": f"rs{i}", "address": lab.rs_address(i), "port": 80, "weight": w}
                        for i, w in (D1_WEB if n == 1 else D2_WEB)]
     cfg["workers"]["flow_timeouts"] = {"closing": CLOSING if n == 1 else CLOSING_D2}
+    cfg["workers"]["count"] = workers
     if sync:
         # d1 with every default, d2 with every key spelled out (the defaults' values).
         cfg["connection_sync"] = {} if n == 1 else {
@@ -84,13 +86,14 @@ def bring_up(pair, setup):
     if running and getattr(pair, "setup", None) == setup:
         return
     pair.setup = None
-    sync = setup == "sync"
+    sync = setup.startswith("sync")
+    workers = 2 if setup == "sync-2-workers" else 1
     for d in (d2, d1):
         d.stop()  # a running daemon must exit cleanly, its counters balanced
     mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
-    d1.start(director_config(pair, "d1", 150, sync=sync), warm_up=False)
+    d1.start(director_config(pair, "d1", 150, sync=sync, workers=workers), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)
-    d2.start(director_config(pair, "d2", 100, sync=sync), warm_up=False)
+    d2.start(director_config(pair, "d2", 100, sync=sync, workers=workers), warm_up=False)
     d2.wait_log(r"vrrp front: init -> backup", after=mark2, timeout=10)
     if sync:
         d2.wait_log(r"connection sync: pull done: ", after=mark2, timeout=10)
@@ -385,10 +388,13 @@ def test_malformed_datagrams_are_counted_and_change_nothing(pair):
                 lambda cs: cs["table"]["entries"] == entries, timeout=3)
 
 
-def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold):
-    bring_up(pair, "sync")
+@pytest.mark.parametrize("setup", ["sync", "sync-2-workers"])
+def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setup):
+    # With two workers each, the port spreads the flows over both: a flow may be reported by
+    # one of d1's workers and claimed by either of d2's.
+    bring_up(pair, setup)
     d1, d2 = pair.d1, pair.d2
-    n, base = 20, 24100
+    n, base = 20, 24100 if setup == "sync" else 24400
     before = sync_status(d2)
     h = hold(n, base)
     first = h.ready()
@@ -418,6 +424,11 @@ def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold):
     bad = problems(conns, first, master_at + RUN_AFTER_TAKEOVER / 2)
     assert not bad, d2.diag(f"{len(bad)} connection(s) did not carry on: {bad}")
     assert claimed >= n, d2.diag(f"claimed grew by {claimed}, expected >= {n}: {after}")
+    if setup == "sync-2-workers":
+        per_worker = [w["flows_claimed"] for w in d2.api("counters")["workers"]]
+        print(f"claimed per worker on d2: {per_worker}")
+        assert len(per_worker) == 2 and all(per_worker), \
+            d2.diag(f"the flows did not spread over both workers: {per_worker}")
 
 
 def test_without_sync_a_differing_backup_breaks_connections(pair, hold):
