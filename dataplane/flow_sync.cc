@@ -68,7 +68,8 @@ SyncedFlows::SyncedFlows(uint32_t capacity, rte_rcu_qsbr* qsbr, int socket)
   rte_hash_rcu_config rcu{};
   rcu.v = qsbr;
   rcu.mode = RTE_HASH_QSBR_MODE_DQ;
-  if (qsbr != nullptr && rte_hash_rcu_qsbr_add(table_, &rcu) != 0) {
+  rcu_ = qsbr != nullptr;
+  if (rcu_ && rte_hash_rcu_qsbr_add(table_, &rcu) != 0) {
     rte_hash_free(table_);
     throw std::runtime_error(std::string("synced flow table RCU: ") + rte_strerror(rte_errno));
   }
@@ -95,7 +96,11 @@ bool SyncedFlows::upsert(const FlowKey& key, const SyncedFlow& flow) {
 
 bool SyncedFlows::remove(const FlowKey& key) {
   const SyncKey k = sync_key(key);
-  if (rte_hash_del_key_with_hash(table_, &k, FlowTable::hash(key)) < 0) return false;
+  const int32_t position = rte_hash_del_key_with_hash(table_, &k, FlowTable::hash(key));
+  if (position < 0) return false;
+  // In lock-free mode a deleted key's slot is reused only once freed: by the RCU defer queue,
+  // or here at once when there is no reader to wait for.
+  if (!rcu_) rte_hash_free_key_with_position(table_, position);
   size_.store(size() - 1, std::memory_order_relaxed);
   return true;
 }

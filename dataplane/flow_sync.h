@@ -86,7 +86,8 @@ struct SyncedFlow {
 // only after every worker has passed a quiescent state (`qsbr`, the Snapshot publisher's).
 class SyncedFlows {
  public:
-  // Needs a running EAL. Throws std::runtime_error if the table cannot be made.
+  // Needs a running EAL. Throws std::runtime_error if the table cannot be made. `qsbr` null:
+  // there are no concurrent readers (tests, tools), and deleted slots are reused at once.
   SyncedFlows(uint32_t capacity, rte_rcu_qsbr* qsbr, int socket);
   ~SyncedFlows();
   SyncedFlows(const SyncedFlows&) = delete;
@@ -110,6 +111,7 @@ class SyncedFlows {
   rte_hash* table_ = nullptr;
   uint32_t capacity_ = 0;
   uint32_t age_cursor_ = 0;
+  bool rcu_ = false;
   std::atomic<uint32_t> size_{0};  // cp: wo, dp: ro (skips the lookup while empty)
 };
 

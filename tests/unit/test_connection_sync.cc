@@ -325,6 +325,17 @@ TEST_CASE("synced flows: upsert, update, remove, age", "[sync]") {
   CHECK(s.age(4000, t, 100) == 0);
   CHECK(s.age(5300, t, 100) == 1);  // 5100 ms since its last report > 5000
   CHECK(s.size() == 0);
+
+  // Removed flows give their slots back: far more flows than the capacity come and go.
+  for (int round = 0; round < 5; ++round) {
+    for (uint16_t p = 0; p < 600; ++p) {
+      FlowKey k{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp};
+      REQUIRE(s.upsert(k, {1, FlowState::established, 0}));
+    }
+    for (uint16_t p = 0; p < 600; ++p)
+      REQUIRE(s.remove(FlowKey{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp}));
+  }
+  CHECK(s.size() == 0);
 }
 
 TEST_CASE("connection sync: installs peers' flows it does not hold, names what it refuses",
