@@ -5,7 +5,9 @@
 
 #include <rte_ip.h>
 #include <rte_udp.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 
 #include <nlohmann/json.hpp>
 
@@ -336,6 +338,32 @@ TEST_CASE("synced flows: upsert, update, remove, age", "[sync]") {
       REQUIRE(s.remove(FlowKey{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp}));
   }
   CHECK(s.size() == 0);
+}
+
+TEST_CASE("synced flows: with RCU, removed slots come back once readers were quiescent",
+          "[sync]") {
+  const size_t bytes = rte_rcu_qsbr_get_memsize(1);
+  auto* qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("unit_sync_qsbr", bytes, RTE_CACHE_LINE_SIZE));
+  REQUIRE(qsbr != nullptr);
+  REQUIRE(rte_rcu_qsbr_init(qsbr, 1) == 0);
+  rte_rcu_qsbr_thread_register(qsbr, 0);  // one reader, as a worker
+  rte_rcu_qsbr_thread_online(qsbr, 0);
+  {
+    SyncedFlows s(1024, qsbr, SOCKET_ID_ANY);
+    for (int round = 0; round < 5; ++round) {
+      for (uint16_t p = 0; p < 600; ++p) {
+        FlowKey k{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp};
+        REQUIRE(s.upsert(k, {1, FlowState::established, 0}));
+      }
+      for (uint16_t p = 0; p < 600; ++p)
+        REQUIRE(s.remove(FlowKey{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp}));
+      rte_rcu_qsbr_quiescent(qsbr, 0);  // the reader's loop went round
+    }
+    CHECK(s.size() == 0);
+  }
+  rte_rcu_qsbr_thread_offline(qsbr, 0);
+  rte_rcu_qsbr_thread_unregister(qsbr, 0);
+  rte_free(qsbr);
 }
 
 TEST_CASE("connection sync: installs peers' flows it does not hold, names what it refuses",
