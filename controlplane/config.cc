@@ -1846,10 +1846,10 @@ class Loader {
   std::vector<RouteRec> routes_;
   std::vector<VrrpInstanceRec> vrrp_;
   std::vector<VrrpGroupRec> vrrp_groups_;
-  int sync_port_line_ = 0;  // connection_sync's keys
-
-  int sync_refresh_line_ = 0;
+  // connection_sync's port (resolved in the second pass) and the lines errors point to.
   std::string sync_port_name_;
+  int sync_port_line_ = 0;
+  int sync_refresh_line_ = 0;
   // False when a port address, gateway or route did not parse: on-link and reachability
   // checks would then report mistakes that are not there.
   bool network_known_ = true;

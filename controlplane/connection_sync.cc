@@ -74,6 +74,14 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
   SyncHeader h;
   if (auto bad = parse_sync_header(payload, len, settings_.id, h)) return drop(*bad);
   ++counters_.messages_received;
+  // Every datagram a peer sends takes the next number: a gap is datagrams lost on the way
+  // (a peer that restarted starts again from 1, which is no gap).
+  const auto [last, first] = last_sequence_.try_emplace(src_ip, h.sequence);
+  if (!first) {
+    const uint32_t gap = h.sequence - last->second - 1;
+    if (h.sequence > last->second && gap < (1u << 20)) counters_.messages_missed += gap;
+    last->second = h.sequence;
+  }
   switch (h.type) {
     case SyncMessageType::flows:
       receive_flows(payload + kSyncHeaderLen, h.count, now_ms);
@@ -266,7 +274,9 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
       {"id", settings_.id},
       {"pull", name(pull_)},
       {"sent", {{"messages", counters_.messages_sent}, {"flows", counters_.flows_sent}}},
-      {"received", {{"messages", counters_.messages_received}, {"flows", counters_.flows_received}}},
+      {"received", {{"messages", counters_.messages_received},
+                    {"missed", counters_.messages_missed},
+                    {"flows", counters_.flows_received}}},
       {"table", {{"entries", synced_->size()}, {"capacity", synced_->capacity()}}},
       {"installed", counters_.installed},
       {"removed", counters_.removed},
@@ -280,10 +290,10 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
 
 std::string ConnectionSync::counter_line(uint64_t claimed) const {
   std::string line = fmt::format(
-      "pull={} sent={}/{} received={}/{} table={} installed={} removed={} aged={} claimed={} "
-      "lost={}",
+      "pull={} sent={}/{} received={}/{} missed={} table={} installed={} removed={} aged={} "
+      "claimed={} lost={}",
       name(pull_), counters_.messages_sent, counters_.flows_sent, counters_.messages_received,
-      counters_.flows_received, synced_->size(), counters_.installed, counters_.removed,
+      counters_.flows_received, counters_.messages_missed, synced_->size(), counters_.installed, counters_.removed,
       counters_.aged, claimed, events_lost());
   for (std::size_t r = 0; r < kSyncDropCount; ++r)
     if (counters_.drops[r] != 0)

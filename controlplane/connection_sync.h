@@ -49,6 +49,7 @@ struct SyncCounters {
   uint64_t messages_sent = 0;
   uint64_t flows_sent = 0;     // entries sent (upserts and removals)
   uint64_t messages_received = 0;
+  uint64_t messages_missed = 0;  // gaps in a peer's sequence numbers: datagrams lost
   uint64_t flows_received = 0;  // entries received
   uint64_t installed = 0;       // upserts taken into the table
   uint64_t removed = 0;         // removals that found their flow
@@ -93,10 +94,8 @@ class ConnectionSync {
   const SyncCounters& counters() const { return counters_; }
   uint64_t events_lost() const;  // worker rings that were full
   uint32_t table_size() const { return synced_->size(); }
-  uint32_t table_capacity() const { return synced_->capacity(); }
   nlohmann::json status(uint64_t claimed) const;
   std::string counter_line(uint64_t claimed) const;
-  const ConnectionSyncSettings& settings() const { return settings_; }
 
  private:
   struct ServiceEntry {
@@ -127,6 +126,7 @@ class ConnectionSync {
   std::vector<std::unique_ptr<SyncWalker>> walkers_;
 
   std::map<ServiceKey, ServiceEntry> services_;  // synced services only
+  std::map<uint32_t, uint32_t> last_sequence_;   // by peer address
   std::unordered_map<uint16_t, std::pair<uint32_t, uint16_t>> backend_address_;  // id → ip, port
   bool holds_synced_ = false;
 

@@ -164,6 +164,9 @@ std::string Metrics::render(const Director& d) const {
           {{"direction", "sent"}}, static_cast<double>(c.messages_sent));
     f.add("shoal_sync_messages_total", "Connection sync datagrams", kCounter,
           {{"direction", "received"}}, static_cast<double>(c.messages_received));
+    f.add("shoal_sync_messages_missed_total",
+          "Connection sync datagrams lost on the way (gaps in the peers' sequence numbers)",
+          kCounter, {}, static_cast<double>(c.messages_missed));
     for (std::size_t r = 0; r < kSyncDropCount; ++r)
       f.add("shoal_sync_drops_total", "Connection sync datagrams or entries dropped, by reason",
             kCounter, {{"reason", std::string(name(static_cast<SyncDrop>(r)))}},

@@ -48,9 +48,10 @@ SyncEntry entry(uint16_t client_port, uint32_t backend_ip = kRs1,
   return e;
 }
 
-Bytes message(SyncMessageType type, const std::vector<SyncEntry>& entries, uint8_t id = 0) {
+Bytes message(SyncMessageType type, const std::vector<SyncEntry>& entries, uint8_t id = 0,
+              uint32_t sequence = 7) {
   Bytes b(kSyncHeaderLen + kSyncEntryLen * entries.size());
-  write_sync_header(b.data(), {type, id, static_cast<uint16_t>(entries.size()), 7});
+  write_sync_header(b.data(), {type, id, static_cast<uint16_t>(entries.size()), sequence});
   for (std::size_t i = 0; i < entries.size(); ++i)
     write_sync_entry(b.data() + kSyncHeaderLen + i * kSyncEntryLen, entries[i]);
   return b;
@@ -414,6 +415,13 @@ TEST_CASE("connection sync: installs peers' flows it does not hold, names what i
   CHECK(cs.pull_state() == PullState::done);
   CHECK(cs.status(0)["table"]["entries"] == 1);
 
+  SECTION("gaps in a peer's sequence numbers count datagrams lost") {
+    for (uint32_t seq : {8u, 9u, 12u, 13u, 1u /* the peer restarted */, 2u}) {
+      Bytes b = message(SyncMessageType::flows, {entry(2000)}, 0, seq);
+      cs.receive(b.data(), b.size(), kPeer, 255, 50);
+    }
+    CHECK(cs.counters().messages_missed == 2);
+  }
   SECTION("holding the VIP, its flows from peers are refused") {
     cs.update(spec(/*owned=*/true));
     cs.receive(m.data(), m.size(), kPeer, 255, 40);
