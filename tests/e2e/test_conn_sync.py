@@ -20,7 +20,9 @@ on the real server it started on.
   it.
 - Failover with sync: after d1 is killed every connection carries on, without an error, on the
   same real server, and d2's workers claimed the flows from the synced table — with one worker
-  per director, and with two (both of d2's workers claim some).
+  per director, and with two (both of d2's workers claim some). With one, the kill also comes
+  under wrk's load (no error) during three 64 MiB transfers that arrive intact, at least one
+  of them on a 5-tuple d2's Maglev maps elsewhere.
 - The same without connection_sync breaks connections: the control case proving that the
   previous test measures something.
 - A director that starts with a higher priority and preemption pulls the master's flows
@@ -30,16 +32,18 @@ on the real server it started on.
 Run as root:  SHOAL_E2E_LAB=cs /usr/bin/python3 -m pytest tests/e2e/test_conn_sync.py
 """
 
+import hashlib
 import json
 import re
 import select
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import PY, VIP, requirements_missing
+from conftest import PY, VIP, parse_wrk, requirements_missing, start_wrk
 from test_vrrp import log_time, start_pair, vrrp_config
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
@@ -56,6 +60,7 @@ CLOSING_D2 = 60  # s: d2's, so that only d1's removals take closed flows out of 
 D1_WEB = [(1, 12), (2, 1), (3, 1)]  # (real server, weight), in config order
 D2_WEB = [(3, 12), (2, 1), (1, 1)]  # other order (other backend ids) and other weights
 RUN_AFTER_TAKEOVER = 2.0  # s the connections go on after the backup became master
+TRANSFER_PORTS = (24190, 24191, 24192)  # client ports of the long transfers
 
 
 # --- configs and daemons ------------------------------------------------------------------
@@ -398,6 +403,18 @@ def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setu
     before = sync_status(d2)
     h = hold(n, base)
     first = h.ready()
+    # With one worker each, also long transfers (64 MiB at 10 MB/s) and wrk's load.
+    transfers, wrk = [], None
+    if setup == "sync":
+        for port in TRANSFER_PORTS:
+            out = tempfile.NamedTemporaryFile(prefix="cs-big-", delete=False)
+            out.close()
+            transfers.append((port, out.name, pair.lab.popen(
+                "client", "curl", "-s", "--max-time", "60", "--local-port", port,
+                "--limit-rate", "10M", "-o", out.name, "-w", "%{http_code} %{size_download}",
+                f"http://{VIP}/big", stdout=subprocess.PIPE, text=True)))
+        wrk = start_wrk(d1, 5)
+        time.sleep(1.0)  # under way
     synced = wait_status(d2, f"{n} flows in the table",
                          lambda cs: cs["table"]["entries"] >= n, timeout=5)
     mark2 = len(d2.log_lines())
@@ -424,6 +441,22 @@ def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setu
     bad = problems(conns, first, master_at + RUN_AFTER_TAKEOVER / 2)
     assert not bad, d2.diag(f"{len(bad)} connection(s) did not carry on: {bad}")
     assert claimed >= n, d2.diag(f"claimed grew by {claimed}, expected >= {n}: {after}")
+    if transfers:
+        by_hash = {v: k for k, v in pair.lab.big_hashes().items()}
+        served = {}
+        for port, path, curl in transfers:
+            code_size = curl.communicate(timeout=90)[0].split()
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            Path(path).unlink()
+            assert code_size == ["200", str(64 << 20)], f"transfer from port {port}: {code_size}"
+            assert digest in by_hash, f"transfer from port {port} was corrupted"
+            served[port] = by_hash[digest]
+        moved_transfers = [p for p in served if simulated(d2, p) != served[p]]
+        load = parse_wrk(wrk.communicate(timeout=60)[0])
+        print(f"transfers: {served}, {len(moved_transfers)} of them hash elsewhere on d2, all "
+              f"intact; wrk: {load['requests']} requests, {load['errors']} errors")
+        assert moved_transfers, f"no transfer's 5-tuple maps elsewhere on d2: {served}"
+        assert load["requests"] > 0 and load["errors"] == 0, load
     if setup == "sync-2-workers":
         per_worker = [w["flows_claimed"] for w in d2.api("counters")["workers"]]
         print(f"claimed per worker on d2: {per_worker}")
