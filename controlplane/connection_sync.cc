@@ -163,7 +163,12 @@ void ConnectionSync::poll(uint32_t now_ms) {
     }
   }
 
-  counters_.aged += synced_->age(now_ms, timeouts_, 1024);
+  // rte_hash_iterate walks every slot up to the next entry: a sparse table is scanned whole
+  // by one call, so the ageing runs a slice every kAgeIntervalMs, not every loop.
+  if (synced_->size() != 0 && now_ms - aged_at_ms_ >= kAgeIntervalMs) {
+    aged_at_ms_ = now_ms;
+    counters_.aged += synced_->age(now_ms, timeouts_, kAgePerSlice);
+  }
 
   if (pull_ == PullState::pulling) {
     if (now_ms - pull_started_ms_ >= settings_.pull_timeout_ms) {

@@ -64,6 +64,10 @@ class ConnectionSync {
   static constexpr uint32_t kEventRingSize = 65536;  // per worker
   static constexpr uint32_t kFramesPerPoll = 32;
   static constexpr uint32_t kPullRetryMs = 1000;
+  // The synced table's ageing: up to kAgePerSlice flows every kAgeIntervalMs (160,000 flows
+  // a second: a full pass over a million flows in about 6 s, well inside any timeout).
+  static constexpr uint32_t kAgeIntervalMs = 50;
+  static constexpr uint32_t kAgePerSlice = 8192;
 
   // Needs a running EAL. `mac`, `src_ip` and `mtu` are the sync port's.
   ConnectionSync(const ConnectionSyncSettings& settings, const dp::FlowTimeouts& timeouts,
@@ -130,6 +134,7 @@ class ConnectionSync {
   std::unordered_map<uint16_t, std::pair<uint32_t, uint16_t>> backend_address_;  // id → ip, port
   bool holds_synced_ = false;
 
+  uint32_t aged_at_ms_ = 0;
   std::vector<SyncEntry> pending_;  // entries of the next flows message
   std::vector<std::vector<uint8_t>> frames_;
   uint32_t sequence_ = 0;
