@@ -415,6 +415,13 @@ TEST_CASE("connection sync: installs peers' flows it does not hold, names what i
   CHECK(cs.pull_state() == PullState::done);
   CHECK(cs.status(0)["table"]["entries"] == 1);
 
+  SECTION("a flow no peer reports again ages out after its state's timeout") {
+    cs.poll(10 + 30'000);  // the flow left is half-open: 30 s since it was heard of at 10 ms
+    CHECK(cs.table_size() == 1);
+    cs.poll(10 + 30'100);
+    CHECK(cs.table_size() == 0);
+    CHECK(cs.counters().aged == 1);
+  }
   SECTION("gaps in a peer's sequence numbers count datagrams lost") {
     for (uint32_t seq : {8u, 9u, 12u, 13u, 1u /* the peer restarted */, 2u}) {
       Bytes b = message(SyncMessageType::flows, {entry(2000)}, 0, seq);
