@@ -4,16 +4,19 @@
 //
 // - Holding a synced service's VIP, the workers report flow creations, state and backend
 //   changes and removals (FlowEvents); this class, on the control thread, batches them into
-//   UDP datagrams to a multicast group on the LAN (sync_message.h) — at most one datagram of
-//   entries per loop and kFramesPerPoll per loop, the rest waiting on the workers' rings.
-//   Each worker's SyncWalker re-reports active flows every refresh period.
+//   UDP datagrams to a multicast group on the LAN (sync_message.h): full datagrams as events
+//   come, the partly filled one at the end of each control loop, and at most kFramesPerPoll
+//   per loop, the rest waiting on the workers' rings. Each worker's SyncWalker re-reports
+//   active flows every refresh period.
 // - Not holding it, a director installs what it hears into SyncedFlows, mapped to its own
 //   backend of the same address:port, and ages the entries by the flow timeouts since they were
 //   last heard. After a takeover the workers claim them on the flows' first packets.
 // - On start a director pulls: it asks the group for every synced flow; a director holding
 //   synced VIPs answers with a full walk of its tables (its workers' flow tables, and the
 //   flows it took over that no packet has claimed yet) and a pull_done. Until the pull is done
-//   (or pull_timeout passes) VRRP must not preempt a master (pull_settled()).
+//   (or pull_timeout passes) VRRP must not preempt a master (pull_settled()). The first
+//   pull_done ends the pull: with more than two directors, each VIP's master answers, and a
+//   director that would preempt several masters waits for the quickest alone.
 //
 // Control thread only, except the FlowEventRings, SyncWalkers and SyncedFlows it shares with
 // the workers (see flow_sync.h).
