@@ -9,7 +9,7 @@
 # defaults plus the build.
 #
 #   ./scripts/bench-sync.sh [--counts N,N] [--rates R,R] [--repeats K] [--workers W,W]
-#                           [--json FILE]
+#                           [--pull-tables SIZE,SIZE] [--json FILE]
 # --rates in frames/s, 0 for flat out. SHOAL_LAB (default bs) prefixes the namespaces. Needs
 # root, nginx and a release build.
 set -euo pipefail
@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 args=()
 while (($#)); do
   case $1 in
-    --counts | --rates | --repeats | --workers | --json) args+=("$1" "$2"); shift 2 ;;
+    --counts | --rates | --repeats | --workers | --pull-tables | --json)
+      args+=("$1" "$2"); shift 2 ;;
     *) echo "bench-sync.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
