@@ -5,7 +5,7 @@
 # AF_PACKET frames from the client, flat out or paced) to the VIP, and reads every 50 ms how
 # far d1 has reported them and d2 installed them; the client also times each flow's sync
 # datagram on the wire. Then d2 is restarted and its pull of d1's flows timed. Prints each
-# round and Markdown tables (median and range) for BENCHMARKS.md. About 3 minutes with the
+# round and Markdown tables (median and range) for BENCHMARKS.md. About 2–3 minutes with the
 # defaults plus the build.
 #
 #   ./scripts/bench-sync.sh [--counts N,N] [--rates R,R] [--repeats K] [--workers W,W]
