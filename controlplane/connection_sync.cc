@@ -88,13 +88,14 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
       break;
     case SyncMessageType::pull_request:
       if (!holds_synced_) break;  // only a director holding synced VIPs has flows to give
-      for (std::size_t w = 0; w < walkers_.size(); ++w)
-        answer_tickets_[w] = walkers_[w]->request_full_pass();
-      if (!answering_) answer_flows_at_start_ = counters_.flows_sent;
-      answering_ = true;
-      answer_synced_done_ = false;
-      answer_cursor_ = 0;
-      answer_to_ = src_ip;
+      if (answering_) {
+        // The asker retries every kPullRetryMs until it is answered: restarting the walk for
+        // each retry would never finish a large table. Another asker gets a walk of its own
+        // once this one is done: it missed what went out before it asked.
+        if (src_ip != answer_to_) answer_again_ = src_ip;
+        break;
+      }
+      start_answer(src_ip);
       break;
     case SyncMessageType::pull_done:
       if (pull_ != PullState::pulling) break;
@@ -104,6 +105,16 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
                    now_ms - pull_started_ms_);
       break;
   }
+}
+
+void ConnectionSync::start_answer(uint32_t to) {
+  for (std::size_t w = 0; w < walkers_.size(); ++w)
+    answer_tickets_[w] = walkers_[w]->request_full_pass();
+  answer_flows_at_start_ = counters_.flows_sent;
+  answering_ = true;
+  answer_synced_done_ = false;
+  answer_cursor_ = 0;
+  answer_to_ = to;
 }
 
 void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms) {
@@ -160,6 +171,10 @@ void ConnectionSync::poll(uint32_t now_ms) {
       answering_ = false;
       spdlog::info("connection sync: answered a pull from {}: {} flow(s) sent",
                    dp::ipv4_to_string(answer_to_), counters_.flows_sent - answer_flows_at_start_);
+      if (answer_again_ != 0) {
+        start_answer(answer_again_);
+        answer_again_ = 0;
+      }
     }
   }
 

@@ -113,6 +113,8 @@ class ConnectionSync {
 
   void receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms);
   void drain_events(uint32_t max_entries);
+  // Walks every table for a pull from `to`; pull_done goes once everything is sent.
+  void start_answer(uint32_t to);
   // Answering a pull: the next slice of flows peers pinned here for VIPs this director holds
   // now (flows it took over that no packet has claimed yet). False once the table is done.
   bool walk_synced_for_pull(uint32_t max_visits);
@@ -152,6 +154,7 @@ class ConnectionSync {
   bool answer_synced_done_ = false;
   uint32_t answer_cursor_ = 0;
   uint32_t answer_to_ = 0;
+  uint32_t answer_again_ = 0;  // another director asked meanwhile: answer it next
   uint64_t answer_flows_at_start_ = 0;
 
   SyncCounters counters_;

@@ -24,8 +24,9 @@ bool SyncWalker::start_pass(uint32_t now_ms) {
 void SyncWalker::step(const dp::FlowTable& flows, const dp::Snapshot& snap,
                       dp::FlowEventRing& events, uint32_t now_ms) {
   if (!walking_ && !start_pass(now_ms)) return;
-  if (events.free_count() < kBucketsPerStep * dp::kFlowEntriesPerBucket) return;  // next loop
-  const uint32_t end = cursor_ + kBucketsPerStep;
+  const uint32_t buckets = full_ ? kBucketsPerFullStep : kBucketsPerStep;
+  if (events.free_count() < buckets * dp::kFlowEntriesPerBucket) return;  // next loop
+  const uint32_t end = cursor_ + buckets;
   flows.for_each_in(cursor_, end, now_ms, [&](const dp::FlowEntry& e) {
     // Wrap-safe "seen before active_since_".
     if (!full_ && static_cast<int32_t>(e.last_seen_ms - active_since_) < 0) return;

@@ -16,7 +16,11 @@ namespace shoal::cp {
 
 class SyncWalker {
  public:
+  // Buckets per loop: a refresh is in no hurry; a full pass (a peer waits to preempt) walks a
+  // table of 2^20 flows in about 1,400 loops — under 0.3 s even on an idle worker, whose loop
+  // sleeps up to 200 µs — while a loop still spends only tens of µs on it.
   static constexpr uint32_t kBucketsPerStep = 64;
+  static constexpr uint32_t kBucketsPerFullStep = 256;
 
   explicit SyncWalker(uint32_t refresh_ms) : refresh_ms_(refresh_ms) {}
 
