@@ -46,6 +46,7 @@ TABLE = 262144  # flows per worker's table, and in the synced table
 BATCH = 32  # frames sync_load.py sends between two readings of the clock
 LOADED_RATE = 10000  # frames/s to d1 during the pull "under load"
 FRAMES_PER_POLL = 32  # ConnectionSync::kFramesPerPoll: datagrams per control loop pass at most
+FULL_STEP = 256  # SyncWalker::kBucketsPerFullStep: buckets a worker walks per loop for a pull
 BURST_GAP = 0.0003  # s: datagrams closer together on the wire were sent in one burst
 POLL = 0.05  # s between two readings of the directors' counters
 SETTLE = 15.0  # s after the last frame: longer means the round failed
@@ -525,7 +526,7 @@ def report(rounds, workers, counts, rates, empties):
                   f"| {sum(p.get('missed', 0) for p in ps)} / "
                   f"{sum(sum(p.get('drops', {}).values()) for p in ps)} |")
     if empties:
-        print("\n| flow_table_size (1 worker) | buckets | walk steps of 64 buckets "
+        print(f"\n| flow_table_size (1 worker) | buckets | walk steps of {FULL_STEP} buckets "
               f"| pull of an idle d1 (ms) | pull under {LOADED_RATE} frames/s: flows, ms "
               "| d1's bursts of datagrams: count, most datagrams in one, those of 32 or more "
               "| then idle with the flows left: flows on d1, pull |")
@@ -533,7 +534,7 @@ def report(rounds, workers, counts, rates, empties):
         points = []
         for size, e in empties.items():
             buckets = -(-size // 3)
-            steps = -(-buckets // 64)
+            steps = -(-buckets // FULL_STEP)
             t = [p.get("ms") for p in e["idle"]]
             points += [(steps, x) for x in t if x is not None]
             timed_out = sum(x is None for x in t)
@@ -548,7 +549,7 @@ def report(rounds, workers, counts, rates, empties):
             b = (sum((x - mx) * (y - my) for x, y in points) /
                  sum((x - mx) ** 2 for x, _ in points))
             print(f"\nidle pulls that completed: {my - b * mx:.0f} ms + {b * 1000:.0f} µs per "
-                  "step of 64 buckets")
+                  f"step of {FULL_STEP} buckets")
 
 
 if __name__ == "__main__":
