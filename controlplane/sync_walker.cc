@@ -33,7 +33,7 @@ void SyncWalker::step(const dp::FlowTable& flows, const dp::Snapshot& snap,
     uint16_t index = 0;
     if (snap.classify(e.dst_ip, e.dst_port, e.proto, &index) != dp::AddressKind::service) return;
     if (!snap.service(index).sync) return;
-    dp::report_flow(&events, e, e.state);
+    events.push(dp::flow_event(e, e.state));
   });
   cursor_ = end;
   if (cursor_ < flows.bucket_count()) return;

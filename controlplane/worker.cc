@@ -39,13 +39,13 @@ void Worker::attach_sync(const dp::FlowSyncContext& sync, SyncWalker* walker) {
 
 void Worker::flow_removed(void* worker, const dp::FlowEntry& gone) {
   auto* w = static_cast<Worker*>(worker);
+  // A VIP another director holds now classifies as not_owned: its flows are the holder's news.
   uint16_t index = 0;
-  if (w->snapshot_ == nullptr ||
-      w->snapshot_->classify(gone.dst_ip, gone.dst_port, gone.proto, &index) !=
-          dp::AddressKind::service)
-    return;
-  const dp::Service& svc = w->snapshot_->service(index);
-  if (svc.sync && svc.owned) dp::report_flow(w->sync_.events, gone, dp::FlowState::empty);
+  if (w->snapshot_ != nullptr &&
+      w->snapshot_->classify(gone.dst_ip, gone.dst_port, gone.proto, &index) ==
+          dp::AddressKind::service &&
+      w->snapshot_->service(index).sync)
+    w->sync_.events->push(dp::flow_event(gone, dp::FlowState::empty));
 }
 
 void Worker::run() {

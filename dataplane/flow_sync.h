@@ -121,11 +121,10 @@ struct FlowSyncContext {
   FlowEventRing* events = nullptr;      // where this worker reports its synced flows
 };
 
-// Reports a flow of a synced service to connection sync: its state and backend as they are
-// now (FlowState::empty: gone).
-inline void report_flow(FlowEventRing* events, const FlowEntry& e, FlowState state) {
-  if (events != nullptr)
-    events->push(FlowEvent{e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.backend, e.proto, state});
+// A flow of a synced service as connection sync reports it: its backend now, and `state`
+// (the entry's own, or FlowState::empty: gone).
+inline FlowEvent flow_event(const FlowEntry& e, FlowState state) {
+  return FlowEvent{e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.backend, e.proto, state};
 }
 
 }  // namespace shoal::dp

@@ -33,9 +33,7 @@ class Burst {
   void account(uint16_t n);
   // Connection sync: a synced flow's news, sent to the worker's ring once per burst.
   void report(const FlowEntry& e) {
-    if (sync_.events != nullptr)
-      events_[n_events_++] =
-          FlowEvent{e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.backend, e.proto, e.state};
+    if (sync_.events != nullptr) events_[n_events_++] = flow_event(e, e.state);
   }
 
   const Snapshot& snap_;

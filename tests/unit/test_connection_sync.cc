@@ -134,6 +134,18 @@ uint32_t dst_ip_of(const Bytes& frame) {
   return ip;
 }
 
+// Five rounds of 600 flows in and out of a table of 1024: the slots must come back.
+template <typename AfterRound>
+void churn(SyncedFlows& s, AfterRound after_round) {
+  for (uint16_t round = 0; round < 5; ++round) {
+    for (uint16_t p = 0; p < 600; ++p)
+      REQUIRE(s.upsert({kClient, kVip, p, round, kIpProtoTcp}, {1, FlowState::established, 0}));
+    for (uint16_t p = 0; p < 600; ++p)
+      REQUIRE(s.remove({kClient, kVip, p, round, kIpProtoTcp}));
+    after_round();
+  }
+}
+
 }  // namespace
 
 TEST_CASE("sync messages: entries round-trip; every malformation is named", "[sync]") {
@@ -330,14 +342,7 @@ TEST_CASE("synced flows: upsert, update, remove, age", "[sync]") {
   CHECK(s.size() == 0);
 
   // Removed flows give their slots back: far more flows than the capacity come and go.
-  for (int round = 0; round < 5; ++round) {
-    for (uint16_t p = 0; p < 600; ++p) {
-      FlowKey k{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp};
-      REQUIRE(s.upsert(k, {1, FlowState::established, 0}));
-    }
-    for (uint16_t p = 0; p < 600; ++p)
-      REQUIRE(s.remove(FlowKey{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp}));
-  }
+  churn(s, [] {});
   CHECK(s.size() == 0);
 }
 
@@ -351,15 +356,7 @@ TEST_CASE("synced flows: with RCU, removed slots come back once readers were qui
   rte_rcu_qsbr_thread_online(qsbr, 0);
   {
     SyncedFlows s(1024, qsbr, SOCKET_ID_ANY);
-    for (int round = 0; round < 5; ++round) {
-      for (uint16_t p = 0; p < 600; ++p) {
-        FlowKey k{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp};
-        REQUIRE(s.upsert(k, {1, FlowState::established, 0}));
-      }
-      for (uint16_t p = 0; p < 600; ++p)
-        REQUIRE(s.remove(FlowKey{kClient, kVip, p, static_cast<uint16_t>(round), kIpProtoTcp}));
-      rte_rcu_qsbr_quiescent(qsbr, 0);  // the reader's loop went round
-    }
+    churn(s, [qsbr] { rte_rcu_qsbr_quiescent(qsbr, 0); });  // the reader's loop went round
     CHECK(s.size() == 0);
   }
   rte_rcu_qsbr_thread_offline(qsbr, 0);
