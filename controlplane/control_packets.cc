@@ -87,6 +87,7 @@ bool make_echo_reply(uint8_t* frame, uint32_t len, const dp::ParsedPacket& p) {
 uint16_t write_icmp_error(uint8_t* out, const uint8_t* orig, const dp::ParsedPacket& p,
                           uint32_t our_ip, uint8_t type, uint8_t code, uint16_t next_hop_mtu) {
   constexpr uint16_t kIpHeader = 20, kIcmpHeader = 8, kMaxDatagram = 576;
+  if (p.l4_proto == dp::kIpProtoIcmp && p.has_l4 && dp::is_icmp_error(p.icmp_type)) return 0;
   uint16_t quoted = static_cast<uint16_t>(
       std::min<uint32_t>(p.l3_end - p.l3_offset, kMaxDatagram - kIpHeader - kIcmpHeader));
   const auto* orig_eth = reinterpret_cast<const rte_ether_hdr*>(orig);

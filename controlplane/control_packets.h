@@ -38,7 +38,8 @@ bool make_echo_reply(uint8_t* frame, uint32_t len, const dp::ParsedPacket& p);
 // Builds an ICMP error about the IPv4 packet `orig` (parsed as `p`) back to its sender, from
 // `our_ip`: Ethernet addresses swapped, the original header and up to 548 bytes of it quoted
 // (RFC 1812 4.3.2.3: as much as fits in 576 bytes). Returns the frame length written to
-// `out` (which must hold 14 + 576 bytes).
+// `out` (which must hold 14 + 576 bytes), or 0 when `orig` is itself an ICMP error, which no
+// error may answer (RFC 1122 3.2.2).
 uint16_t write_icmp_error(uint8_t* out, const uint8_t* orig, const dp::ParsedPacket& p,
                           uint32_t our_ip, uint8_t type, uint8_t code, uint16_t next_hop_mtu);
 

@@ -461,13 +461,13 @@ void Director::handle_control_frame(rte_mbuf* m) {
       uint8_t out[kIcmpErrorMaxFrame];
       uint16_t n = write_icmp_error(out, frame, p, our_ip, 3, 4,
                                     static_cast<uint16_t>(pc.mtu - dp::kIpipOverhead));
-      send(static_cast<uint16_t>(index), out, n);
+      if (n != 0) send(static_cast<uint16_t>(index), out, n);
       break;
     }
     case dp::ControlReason::ttl_exceeded: {
       uint8_t out[kIcmpErrorMaxFrame];
       uint16_t n = write_icmp_error(out, frame, p, our_ip, 11, 0, 0);
-      send(static_cast<uint16_t>(index), out, n);
+      if (n != 0) send(static_cast<uint16_t>(index), out, n);
       break;
     }
     case dp::ControlReason::resolve: {

@@ -74,8 +74,14 @@ bool read_icmp_quote(const uint8_t* frame, const ParsedPacket& p, QuotedFlow& ou
   return true;
 }
 
-void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
-                               uint16_t new_port) {
+namespace {
+
+// Rewrites one end of the packet an ICMP error quotes: the address at `ip_field` of the quoted
+// IPv4 header and the port at `port_field` of its L4 header, fixing the quoted IP header
+// checksum, the quoted L4 checksum (when quoted, and not UDP's "none") and the ICMP checksum,
+// which covers all of them.
+void rewrite_icmp_quote(uint8_t* frame, const ParsedPacket& p, uint32_t ip_field,
+                        uint32_t port_field, uint32_t new_ip, uint16_t new_port) {
   uint8_t* icmp = frame + p.l4_offset;
   uint8_t* inner = icmp + kIcmpHeaderLen;
   uint32_t avail = p.l3_end - (p.l4_offset + kIcmpHeaderLen);
@@ -87,12 +93,12 @@ void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t n
     store(at, to);
   };
 
-  uint32_t old_ip = load<uint32_t>(inner + kIpSrc);
-  uint16_t old_port = load<uint16_t>(inner + ihl);
+  uint32_t old_ip = load<uint32_t>(inner + ip_field);
+  uint16_t old_port = load<uint16_t>(inner + ihl + port_field);
   replace16(inner + kIpChecksum, csum_replace32(load<uint16_t>(inner + kIpChecksum), old_ip, new_ip));
-  replace16(inner + kIpSrc, static_cast<uint16_t>(new_ip));
-  replace16(inner + kIpSrc + 2, static_cast<uint16_t>(new_ip >> 16));
-  replace16(inner + ihl, new_port);
+  replace16(inner + ip_field, static_cast<uint16_t>(new_ip));
+  replace16(inner + ip_field + 2, static_cast<uint16_t>(new_ip >> 16));
+  replace16(inner + ihl + port_field, new_port);
 
   uint32_t csum_at = inner[9] == kIpProtoTcp ? kTcpChecksum : kUdpChecksum;
   if (avail >= ihl + csum_at + 2) {
@@ -104,6 +110,18 @@ void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t n
     }
   }
   store(icmp + 2, icmp_csum);
+}
+
+}  // namespace
+
+void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
+                               uint16_t new_port) {
+  rewrite_icmp_quote(frame, p, kIpSrc, 0, new_ip, new_port);
+}
+
+void rewrite_icmp_quote_destination(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
+                                    uint16_t new_port) {
+  rewrite_icmp_quote(frame, p, kIpDst, 2, new_ip, new_port);
 }
 
 void decrement_ttl(uint8_t* frame, const ParsedPacket& p) {

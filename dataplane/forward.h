@@ -38,6 +38,12 @@ bool read_icmp_quote(const uint8_t* frame, const ParsedPacket& p, QuotedFlow& ou
 // The outer destination is rewritten separately (rewrite_dnat).
 void rewrite_icmp_quote_source(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
                                uint16_t new_port);
+// NAT for an ICMP error on its way back to a client, sent by a backend (port unreachable) or a
+// router between director and backend (fragmentation needed) about a packet the director had
+// translated: the quoted destination (the backend's address and port) becomes VIP:vport again,
+// checksums fixed the same way. The outer source is rewritten separately (rewrite_snat).
+void rewrite_icmp_quote_destination(uint8_t* frame, const ParsedPacket& p, uint32_t new_ip,
+                                    uint16_t new_port);
 
 // Routed hops (NAT) lower the TTL by one; the caller has checked that it is above 1.
 void decrement_ttl(uint8_t* frame, const ParsedPacket& p);

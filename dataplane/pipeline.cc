@@ -130,7 +130,17 @@ void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
     }
   }
   if (p.l4_proto == kIpProtoIcmp && is_icmp_error(p.icmp_type)) {
-    control(i, ControlReason::icmp_error);
+    // About a packet this director translated to a NAT backend (a closed port, a smaller
+    // MTU on the way): the client must hear it from VIP:vport, or its stack ignores it.
+    QuotedFlow q;
+    int svc = -1;
+    if (p.has_l4 && !p.is_fragment && read_icmp_quote(frame_of(m), p, q) &&
+        is_tcp_or_udp(q.proto))
+      svc = snap_.nat_reply_service(q.dst_ip, q.dst_port, q.proto);
+    if (svc >= 0)
+      nat_reply(i, m, snap_.service(static_cast<uint16_t>(svc)));
+    else
+      control(i, ControlReason::icmp_error);
     return;
   }
   drop(i, DropReason::not_for_us);
@@ -302,7 +312,8 @@ void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
     return;
   }
   uint8_t* frame = frame_of(m);
-  rewrite_snat(frame, p, svc.vip, svc.port);
+  rewrite_snat(frame, p, svc.vip, svc.port);  // an ICMP error's outer source: address only
+  if (p.l4_proto == kIpProtoIcmp) rewrite_icmp_quote_destination(frame, p, svc.vip, svc.port);
   decrement_ttl(frame, p);
   rewrite_macs(frame, snap_.port(nh.port)->mac, nh.mac);
   verdicts_[i] = Verdict::transmit(nh.port);

@@ -6,7 +6,9 @@ and NAT also with two workers sharing the CPUs):
 - a 64 MiB download arrives intact (sha256 of the body = that of one real server's file);
 - the UDP echo answers through the VIP;
 - with source-address hashing, every connection from one client address reaches the same
-  real server, and different client addresses do not all land on one.
+  real server, and different client addresses do not all land on one;
+- a near-MTU datagram with DF (TUN: fragmentation needed from the director);
+- a closed UDP port on a real server: the client hears port unreachable from the VIP.
 
 Each mode gets one lab (module-scoped fixture); every test ends by checking that the
 director's counters balance (rx = tx + drops + to-control), and the module ends by stopping
@@ -162,3 +164,58 @@ def test_full_size_datagram_with_df(fwd):
     else:
         assert out.get("reply") == 1468 + len("rsN:"), fwd.diag(f"echo of 1468 bytes: {out}")
         assert out["mtu"] == 1500, fwd.diag(str(out))
+
+
+CLOSED_PORT_PROBE = r"""
+import json, socket, struct, sys
+IP_RECVERR, MSG_ERRQUEUE = 11, 0x2000
+out = {"tries": []}
+for attempt in range(3):  # real servers rate-limit their ICMP errors
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.settimeout(2)
+    s.send(b"anyone there?")
+    try:
+        s.recv(100)
+        out["tries"].append("answered")
+        continue
+    except socket.timeout:
+        out["tries"].append("timeout")
+        continue
+    except OSError as e:
+        out["tries"].append(e.errno)
+    # The error queue says who sent the ICMP error (the offender) and what it was.
+    _, anc, _, _ = s.recvmsg(0, 512, MSG_ERRQUEUE)
+    for level, kind, data in anc:
+        if level == socket.IPPROTO_IP and kind == IP_RECVERR:
+            errno, origin, typ, code = struct.unpack_from("=IBBB", data)
+            out.update(errno=errno, origin=origin, type=typ, code=code,
+                       offender=socket.inet_ntoa(data[16 + 4:16 + 8]))
+    break
+print(json.dumps(out))
+"""
+
+
+def test_closed_port_on_a_real_server_is_refused_as_by_the_vip(fwd):
+    """A UDP service whose real server has nothing listening: the client's socket, connected
+    to VIP:9, gets ECONNREFUSED from an ICMP port unreachable sent from the VIP. In DR and TUN
+    the real server sends it as the VIP; in NAT it sends it from its own address about the
+    translated datagram, and the director translates the error back (outer source, quoted
+    destination and checksums) — without that, the client's stack matches it to no socket."""
+    cfg = make_config(fwd.lab, workers=fwd.workers)
+    echo = next(s for s in cfg["services"] if s["name"] == "echo")
+    closed = dict(echo, name="closed", port=9, hash="5-tuple")
+    closed["backends"] = [dict(b, port=9) if "port" in b else dict(b)
+                          for b in echo["backends"][:1]]
+    cfg["services"].append(closed)
+    ok, lines, _, _ = fwd.reload(cfg)
+    assert ok, fwd.diag(f"reload refused: {lines}")
+    out = json.loads(fwd.lab.exec("client", PY, "-c", CLOSED_PORT_PROBE, VIP, "9")
+                     .stdout.strip().splitlines()[-1])
+    print(f"closed port through {fwd.lab.mode}: {out}")
+    assert out.get("errno") == 111, fwd.diag(f"no ECONNREFUSED on the client: {out}")
+    # SO_EE_ORIGIN_ICMP, destination unreachable, port unreachable, from the VIP.
+    assert (out["origin"], out["type"], out["code"]) == (2, 3, 3), out
+    assert out["offender"] == VIP, fwd.diag(f"the error came from {out['offender']}: {out}")
+    fwd.assert_balanced()

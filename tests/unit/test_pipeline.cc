@@ -566,6 +566,51 @@ TEST_CASE("pipeline: ICMP errors about a flow reach the backend that owns it", "
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     CHECK(sum == 0xffff);  // quoted IP header checksum still right
   }
+  SECTION("NAT: an error from the backend reaches the client as from VIP:vport") {
+    // The backend (or a router on its side) answers the datagram it received, as DNAT left
+    // it, with an error: translated back, the quote is the client's own packet again.
+    Bytes in = to_vip(42001, 8080, kTcpAckFlag).ttl(64).payload(30).build();
+    Result fwd = h.run1(in);
+    REQUIRE(verdict_text(fwd.verdict) == "transmit");
+    uint32_t rip = load32(fwd.out, 14 + 16);
+    Bytes received(fwd.out.begin() + 14, fwd.out.end());
+    for (uint8_t type : {uint8_t{3}, uint8_t{11}}) {
+      Bytes icmp = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(rip, kClient).icmp(type, 3)
+                       .payload(received).build();
+      Harness other;  // any worker: no flow state needed, as for replies
+      Result r = other.run1(icmp);
+      REQUIRE(verdict_text(r.verdict) == "transmit");
+      CHECK(load32(r.out, 14 + 12) == kVip);  // outer source
+      CHECK(load32(r.out, 14 + 16) == kClient);
+      CHECK(dst_mac(r.out).addr_bytes[5] == kClientMac.addr_bytes[5]);
+      CHECK(r.out[14 + 8] == 63);
+      CHECK(shoal::test::ipv4_checksums_valid(r.out));  // outer IP and ICMP
+      constexpr std::size_t kQuote = 14 + 20 + 8;
+      CHECK(shoal::test::ipv4_checksums_valid(r.out, kQuote));  // quoted IP and TCP
+      Bytes quote(r.out.begin() + kQuote, r.out.end());
+      Bytes sent(in.begin() + 14, in.end());
+      REQUIRE(quote.size() == sent.size());
+      quote[8] = sent[8];  // the TTL (DNAT lowered it) and so the header checksum differ
+      quote[10] = sent[10];
+      quote[11] = sent[11];
+      CHECK(quote == sent);
+      CHECK(other.balanced());
+    }
+    SECTION("a backup leaves it to the master") {
+      SnapshotSpec s = lab_spec();
+      for (ServiceSpec& svc : s.services)
+        if (svc.vip == kVip) svc.owned = false;
+      Harness backup(s);
+      Bytes icmp = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(rip, kClient).icmp(3, 3)
+                       .payload(received).build();
+      CHECK(verdict_text(backup.run1(icmp).verdict) == "drop vip_not_owned");
+    }
+    SECTION("TTL 1: dropped into the control plane, which answers no error with an error") {
+      Bytes icmp = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(rip, kClient).icmp(3, 3)
+                       .ttl(1).payload(received).build();
+      CHECK(verdict_text(h.run1(icmp).verdict) == "control ttl_exceeded");
+    }
+  }
   SECTION("an error quoting no service flow goes to the control plane") {
     Bytes quoted = PacketBuilder().ipv4(kVip, kClient).tcp(9999, 1).build_l3();
     Bytes icmp = PacketBuilder().eth(mac(0x99), kOurMac).ipv4(ipv4(192, 0, 2, 1), kVip).icmp(3, 1)
