@@ -81,6 +81,12 @@ suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
 tests = sum(int(s.get("tests", 0)) for s in suites)
 bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
 skipped = sum(int(s.get("skipped", 0)) for s in suites)
+# The log's tail may have scrolled past pytest's summary: name each failure again.
+for case in root.iter("testcase"):
+    for bad_one in list(case.findall("failure")) + list(case.findall("error")):
+        first = (bad_one.get("message") or "").strip().splitlines()[:1]
+        print(f"FAILED {case.get('classname')}::{case.get('name')}: {''.join(first)[:300]}",
+              file=sys.stderr)
 # A run that collected nothing has failed: a suite that cannot fail is no suite.
 print(tests - bad - skipped, bad if tests else 1, skipped)
 PY
