@@ -27,6 +27,7 @@ class Burst {
   bool parse(uint16_t i, rte_mbuf* m);
   void classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m);
   void icmp_error_to_vip(uint16_t i, rte_mbuf* m);
+  void icmp_error_to_client(uint16_t i, rte_mbuf* m);
   void schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash);
   void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
@@ -130,20 +131,25 @@ void Burst::classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m) {
     }
   }
   if (p.l4_proto == kIpProtoIcmp && is_icmp_error(p.icmp_type)) {
-    // About a packet this director translated to a NAT backend (a closed port, a smaller
-    // MTU on the way): the client must hear it from VIP:vport, or its stack ignores it.
-    QuotedFlow q;
-    int svc = -1;
-    if (p.has_l4 && !p.is_fragment && read_icmp_quote(frame_of(m), p, q) &&
-        is_tcp_or_udp(q.proto))
-      svc = snap_.nat_reply_service(q.dst_ip, q.dst_port, q.proto);
-    if (svc >= 0)
-      nat_reply(i, m, snap_.service(static_cast<uint16_t>(svc)));
-    else
-      control(i, ControlReason::icmp_error);
+    icmp_error_to_client(i, m);
     return;
   }
   drop(i, DropReason::not_for_us);
+}
+
+// An ICMP error to anyone else may be about a packet this director translated to a NAT
+// backend, sent by the backend (a closed port) or a router on its side (a smaller MTU): the
+// client must hear it from VIP:vport, or its stack matches it to no connection.
+void Burst::icmp_error_to_client(uint16_t i, rte_mbuf* m) {
+  const ParsedPacket& p = parsed_[i];
+  QuotedFlow q;
+  int svc = -1;
+  if (p.has_l4 && !p.is_fragment && read_icmp_quote(frame_of(m), p, q) && is_tcp_or_udp(q.proto))
+    svc = snap_.nat_reply_service(q.dst_ip, q.dst_port, q.proto);
+  if (svc >= 0)
+    nat_reply(i, m, snap_.service(static_cast<uint16_t>(svc)));
+  else
+    control(i, ControlReason::icmp_error);
 }
 
 // An ICMP error addressed to a VIP is about a packet a backend sent as the VIP (in DR and TUN

@@ -15,11 +15,11 @@ namespace {
 
 constexpr uint32_t kOurIp = ipv4(10, 0, 0, 2);
 
-Bytes icmp_error_about(const Bytes& frame, uint8_t type, uint8_t code, uint16_t mtu = 0) {
+Bytes icmp_error_about(const Bytes& frame, uint8_t type, uint8_t code) {
   ParsedPacket p;
   REQUIRE(parse_packet(frame.data(), static_cast<uint32_t>(frame.size()), p).ok);
   Bytes out(kIcmpErrorMaxFrame);
-  out.resize(write_icmp_error(out.data(), frame.data(), p, kOurIp, type, code, mtu));
+  out.resize(write_icmp_error(out.data(), frame.data(), p, kOurIp, type, code, 0));
   return out;
 }
 

@@ -605,7 +605,7 @@ TEST_CASE("pipeline: ICMP errors about a flow reach the backend that owns it", "
                        .payload(received).build();
       CHECK(verdict_text(backup.run1(icmp).verdict) == "drop vip_not_owned");
     }
-    SECTION("TTL 1: dropped into the control plane, which answers no error with an error") {
+    SECTION("TTL 1: handed to the control plane, which answers no error with an error") {
       Bytes icmp = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(rip, kClient).icmp(3, 3)
                        .ttl(1).payload(received).build();
       CHECK(verdict_text(h.run1(icmp).verdict) == "control ttl_exceeded");
