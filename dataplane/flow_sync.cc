@@ -1,4 +1,4 @@
-#include "flow_sync.h"
+#include "dataplane/flow_sync.h"
 
 #include <rte_errno.h>
 #include <rte_hash.h>

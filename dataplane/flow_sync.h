@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "flow_table.h"
+#include "dataplane/flow_table.h"
 
 struct rte_hash;
 struct rte_rcu_qsbr;

@@ -1,4 +1,4 @@
-#include "flow_table.h"
+#include "dataplane/flow_table.h"
 
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>

@@ -19,7 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "packet.h"
+#include "dataplane/packet.h"
 
 namespace shoal::dp {
 

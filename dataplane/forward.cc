@@ -1,4 +1,4 @@
-#include "forward.h"
+#include "dataplane/forward.h"
 
 #include <rte_ip.h>
 #include <rte_tcp.h>
@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "bytes.h"
-#include "checksum.h"
+#include "dataplane/bytes.h"
+#include "dataplane/checksum.h"
 
 namespace shoal::dp {
 namespace {

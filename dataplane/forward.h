@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "packet.h"
+#include "dataplane/packet.h"
 
 namespace shoal::dp {
 

@@ -1,4 +1,4 @@
-#include "maglev.h"
+#include "dataplane/maglev.h"
 
 #include <rte_jhash.h>
 

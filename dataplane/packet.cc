@@ -1,4 +1,4 @@
-#include "packet.h"
+#include "dataplane/packet.h"
 
 #include <rte_arp.h>
 #include <rte_byteorder.h>
@@ -8,7 +8,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
-#include "bytes.h"
+#include "dataplane/bytes.h"
 
 namespace shoal::dp {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "verdict.h"
+#include "dataplane/verdict.h"
 
 namespace shoal::dp {
 

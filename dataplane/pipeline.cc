@@ -1,9 +1,9 @@
-#include "pipeline.h"
+#include "dataplane/pipeline.h"
 
 #include <algorithm>
 
-#include "forward.h"
-#include "packet.h"
+#include "dataplane/forward.h"
+#include "dataplane/packet.h"
 
 namespace shoal::dp {
 namespace {

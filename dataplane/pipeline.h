@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "flow_sync.h"
-#include "flow_table.h"
-#include "snapshot.h"
-#include "verdict.h"
+#include "dataplane/flow_sync.h"
+#include "dataplane/flow_table.h"
+#include "dataplane/snapshot.h"
+#include "dataplane/verdict.h"
 
 namespace shoal::dp {
 

@@ -1,4 +1,4 @@
-#include "snapshot.h"
+#include "dataplane/snapshot.h"
 
 #include <rte_byteorder.h>
 #include <rte_errno.h>

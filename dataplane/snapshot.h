@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "maglev.h"
+#include "dataplane/maglev.h"
 
 struct rte_hash;
 struct rte_lpm;

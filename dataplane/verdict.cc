@@ -1,4 +1,4 @@
-#include "verdict.h"
+#include "dataplane/verdict.h"
 
 namespace shoal::dp {
 namespace {

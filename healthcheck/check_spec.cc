@@ -1,4 +1,4 @@
-#include "check_spec.h"
+#include "healthcheck/check_spec.h"
 
 #include <arpa/inet.h>
 

@@ -1,4 +1,4 @@
-#include "checker.h"
+#include "healthcheck/checker.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -24,7 +24,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "child_process.h"
+#include "healthcheck/child_process.h"
 
 namespace shoal::hc {
 namespace {

@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "check_spec.h"
-#include "health_state.h"
-#include "monitor.h"
+#include "healthcheck/check_spec.h"
+#include "healthcheck/health_state.h"
+#include "healthcheck/monitor.h"
 
 namespace shoal::hc {
 

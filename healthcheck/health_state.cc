@@ -1,4 +1,4 @@
-#include "health_state.h"
+#include "healthcheck/health_state.h"
 
 #include <fmt/format.h>
 

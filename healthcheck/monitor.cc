@@ -1,4 +1,4 @@
-#include "monitor.h"
+#include "healthcheck/monitor.h"
 
 #include <fmt/format.h>
 

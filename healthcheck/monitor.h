@@ -19,8 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "check_spec.h"
-#include "health_state.h"
+#include "healthcheck/check_spec.h"
+#include "healthcheck/health_state.h"
 
 namespace shoal::hc {
 

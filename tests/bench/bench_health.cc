@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "checker.h"
+#include "healthcheck/checker.h"
 
 using namespace shoal::hc;
 using Steady = std::chrono::steady_clock;

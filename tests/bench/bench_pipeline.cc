@@ -44,11 +44,11 @@
 #include <string>
 #include <vector>
 
-#include "flow_sync.h"
-#include "flow_table.h"
-#include "packet.h"
-#include "pipeline.h"
-#include "snapshot.h"
+#include "dataplane/flow_sync.h"
+#include "dataplane/flow_table.h"
+#include "dataplane/packet.h"
+#include "dataplane/pipeline.h"
+#include "dataplane/snapshot.h"
 
 using namespace shoal::dp;
 

@@ -23,7 +23,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable  # Debian's python3 (pytest, scapy, yaml); client.py needs only the stdlib
-CLIENT = Path(__file__).resolve().parent / "client.py"
+LIB = Path(__file__).resolve().parent / "lib"  # helper programs the tests run in the lab
+CLIENT = LIB / "client.py"
 LAB_PREFIX = os.environ.get("SHOAL_E2E_LAB", "e2e")
 VIP = "10.0.0.100"
 DEMO = {"dr": "demo.yaml", "nat": "demo-nat.yaml", "tun": "demo-tun.yaml"}

@@ -50,8 +50,8 @@ pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
 
 HERE = Path(__file__).resolve().parent
-HOLD = HERE / "hold_client.py"
-SYNC_WIRE = HERE / "sync_wire.py"
+HOLD = HERE / "lib" / "hold_client.py"
+SYNC_WIRE = HERE / "lib" / "sync_wire.py"
 GROUP = "224.0.0.81"
 GROUP_MAC = "01:00:5e:00:00:51"
 SYNC_PORT = 8848

@@ -59,7 +59,7 @@ def d(request, tmp_path_factory):
     web["health_check"] = {"type": "http", "path": "/", "interval": 1, "timeout": 0.8,
                            "rise": 2, "fall": 3, "initial": "down"}
     d.cfg["api"] = {"socket": str(d.api_socket), "listen": LISTEN, "token_file": str(token_file),
-                    "dashboard": str(REPO / "controlplane" / "dashboard")}
+                    "dashboard": str(REPO / "controlplane" / "api" / "dashboard")}
     # Connection sync with no peer: the overview shows its (timed-out) pull.
     d.cfg["connection_sync"] = {"pull_timeout": 1}
     d.start(d.cfg, warm_up=False)

@@ -119,7 +119,7 @@ class Rig:
     def start_bad_server(self):
         self.set_mode("ok")
         self.bad_server = self.lab.popen(
-            "rs1", PY, HERE / "bad_http_server.py", "--port", BAD_PORT, "--mode-file",
+            "rs1", PY, HERE / "lib" / "bad_http_server.py", "--port", BAD_PORT, "--mode-file",
             self.mode_file, "--log", self.bad_log, "--marker", MARKER,
             stdout=subprocess.DEVNULL, stderr=open(self.work / "rs1-bad-http.err", "w"))
         wait_listening(self.lab, "rs1", BAD_PORT, "tcp")
@@ -156,7 +156,7 @@ class Rig:
         wait_listening(self.lab, f"rs{i}", 7, "udp", present=False)
 
     def echo_start(self, i):
-        proc = self.lab.popen(f"rs{i}", PY, HERE / "udp_echo.py", "--port", 7, "--name",
+        proc = self.lab.popen(f"rs{i}", PY, HERE / "lib" / "udp_echo.py", "--port", 7, "--name",
                               f"rs{i}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.echo[i] = proc
         # scripts/lab down stops it with the others.

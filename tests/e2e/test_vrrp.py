@@ -28,7 +28,7 @@ from conftest import PY, VIP, Lab, Shoald, _DAEMONS, make_config, requirements_m
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
 
-WIRE = Path(__file__).resolve().parent / "vrrp_wire.py"
+WIRE = Path(__file__).resolve().parent / "lib" / "vrrp_wire.py"
 INTERVAL = 0.1
 VRID = 51
 VMAC = "00:00:5e:00:01:33"
@@ -221,7 +221,7 @@ def test_killed_master_is_replaced_under_load(pair):
                         stdout=subprocess.PIPE, text=True)
     assert sniffer.stdout.readline().strip() == "ready"
     time.sleep(1.0)  # scapy's socket is open a little after "ready"; the transfer is under way
-    load = lab.popen("client", PY, Path(__file__).resolve().parent / "client.py", "http",
+    load = lab.popen("client", PY, Path(__file__).resolve().parent / "lib" / "client.py", "http",
                      "--vip", VIP, "--port", 80, "--duration", 4, "--timeout", 2, "--timeline",
                      stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)

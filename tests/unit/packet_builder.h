@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "snapshot.h"
+#include "dataplane/snapshot.h"
 
 namespace shoal::test {
 

@@ -1,0 +1,94 @@
+// shoald: the shoal director daemon.
+//   shoald --config FILE [--eal "ARGS"]   run
+//   shoald --check FILE                   validate a config and exit (0 = valid)
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <sstream>
+
+#include "config/config.h"
+#include "daemon/director.h"
+
+namespace {
+
+shoal::cp::Signals g_signals;
+
+void on_signal(int sig) {
+  switch (sig) {
+    case SIGHUP:
+      g_signals.reload = true;
+      break;
+    case SIGUSR1:
+      g_signals.dump_counters = true;
+      break;
+    default:
+      g_signals.stop = true;
+  }
+}
+
+spdlog::level::level_enum to_spdlog(shoal::cp::LogLevel level) {
+  using shoal::cp::LogLevel;
+  switch (level) {
+    case LogLevel::trace: return spdlog::level::trace;
+    case LogLevel::debug: return spdlog::level::debug;
+    case LogLevel::info: return spdlog::level::info;
+    case LogLevel::warn: return spdlog::level::warn;
+    case LogLevel::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+// Reports every problem of a config file on stderr; true if it can be run.
+bool check(const shoal::cp::LoadResult& result) {
+  for (const std::string& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  for (const std::string& e : result.errors) std::fprintf(stderr, "%s\n", e.c_str());
+  return result.config.has_value();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shoal director: a userspace L4 load balancer on DPDK"};
+  std::string config_path, check_path, eal;
+  app.add_option("-c,--config", config_path, "configuration file to run")->check(CLI::ExistingFile);
+  app.add_option("--check", check_path, "validate a configuration file and exit")
+      ->check(CLI::ExistingFile);
+  app.add_option("--eal", eal, "EAL arguments, replacing the config's 'eal' list");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!check_path.empty()) {
+    if (!check(shoal::cp::load_config_file(check_path))) return 1;
+    std::printf("%s: ok\n", check_path.c_str());
+    return 0;
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "shoald: --config FILE or --check FILE is required (see --help)\n");
+    return 2;
+  }
+  shoal::cp::LoadResult result = shoal::cp::load_config_file(config_path);
+  if (!check(result)) {
+    std::fprintf(stderr, "shoald: %s: refused, nothing started\n", config_path.c_str());
+    return 1;
+  }
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(to_spdlog(result.config->log_level));
+
+  std::vector<std::string> eal_args;
+  std::istringstream words(eal);
+  for (std::string w; words >> w;) eal_args.push_back(w);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGHUP, SIGUSR1, SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
+
+  try {
+    shoal::cp::Director director(std::move(*result.config), config_path, std::move(eal_args));
+    return director.run(g_signals);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,90 @@
+#include "net/neighbours.h"
+
+namespace shoal::cp {
+namespace {
+
+// Wrap-safe "a is at or after b" for millisecond clocks.
+inline bool reached(uint32_t now, uint32_t deadline) { return int32_t(now - deadline) >= 0; }
+
+}  // namespace
+
+void Neighbours::set_wanted(const std::vector<Probe>& wanted, uint32_t now_ms) {
+  for (auto& [ip, e] : entries_) e.wanted = false;
+  for (const Probe& w : wanted) {
+    auto [it, inserted] = entries_.try_emplace(w.ip);
+    Entry& e = it->second;
+    if (inserted) {
+      e.ip = w.ip;
+      e.port = w.port;
+      e.next_probe_ms = now_ms;  // probe at once
+      e.updated_ms = now_ms;
+    }
+    e.wanted = true;
+  }
+}
+
+void Neighbours::add_static(uint32_t ip, uint16_t port, const rte_ether_addr& mac) {
+  Entry& e = entries_[ip];
+  e.ip = ip;
+  e.port = port;
+  e.mac = mac;
+  e.state = State::reachable;
+  e.is_static = true;
+}
+
+bool Neighbours::learn(uint32_t ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms) {
+  auto [it, inserted] = entries_.try_emplace(ip);
+  Entry& e = it->second;
+  if (e.is_static) return false;
+  bool changed = inserted || !e.resolved() || !rte_is_same_ether_addr(&e.mac, &mac) ||
+                 e.port != port;
+  e.ip = ip;
+  e.port = port;
+  e.mac = mac;
+  e.state = State::reachable;
+  e.updated_ms = now_ms;
+  e.unanswered = 0;
+  e.next_probe_ms = now_ms + timers_.reachable_ms;
+  return changed;
+}
+
+std::vector<Neighbours::Probe> Neighbours::tick(uint32_t now_ms, bool& changed) {
+  std::vector<Probe> probes;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& e = it->second;
+    if (e.is_static) {
+      ++it;
+      continue;
+    }
+    if (!e.wanted) {
+      // Learned from traffic (a client of a NAT service): kept while fresh, never probed.
+      if (reached(now_ms, e.updated_ms + timers_.learned_lifetime_ms)) {
+        changed |= e.resolved();
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+      continue;
+    }
+    if (reached(now_ms, e.next_probe_ms)) {
+      if (e.state == State::reachable) {
+        e.state = State::probing;  // still usable while it is re-validated
+        e.unanswered = 0;
+      } else if (e.state == State::probing && ++e.unanswered >= timers_.refresh_probes) {
+        e.state = State::failed;
+        changed = true;
+      }
+      probes.push_back({e.ip, e.port});
+      e.next_probe_ms = now_ms + timers_.probe_interval_ms;
+    }
+    ++it;
+  }
+  return probes;
+}
+
+const Neighbours::Entry* Neighbours::find(uint32_t ip) const {
+  auto it = entries_.find(ip);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+}  // namespace shoal::cp

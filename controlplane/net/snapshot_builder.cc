@@ -1,0 +1,184 @@
+#include "net/snapshot_builder.h"
+
+#include <algorithm>
+#include <map>
+
+namespace shoal::cp {
+namespace {
+
+// The address a packet to `ip` is handed to: `ip` itself when on-link, else the next hop of
+// the longest matching static route, else the first port's gateway. Sets `port` (config
+// index); returns 0 when there is none.
+uint32_t next_hop_address(const Config& config, uint32_t ip, int& port) {
+  port = config.on_link_port(ip);
+  if (port >= 0) return ip;
+  const RouteConfig* best = nullptr;
+  for (const RouteConfig& r : config.routes)
+    if (r.prefix.contains(ip) && (best == nullptr || r.prefix.length > best->prefix.length))
+      best = &r;
+  if (best != nullptr) {
+    port = config.on_link_port(best->via);
+    return port >= 0 ? best->via : 0;
+  }
+  for (std::size_t i = 0; i < config.ports.size(); ++i) {
+    if (config.ports[i].gateway) {
+      port = static_cast<int>(i);
+      return *config.ports[i].gateway;
+    }
+  }
+  return 0;
+}
+
+class NextHops {
+ public:
+  NextHops(const std::vector<PortHandle>& ports, const Neighbours& neighbours,
+           dp::SnapshotSpec& spec)
+      : ports_(ports), neighbours_(neighbours), spec_(spec) {}
+
+  uint32_t index_for(uint32_t address, int port) {
+    auto it = index_.find(address);
+    if (it != index_.end()) return it->second;
+    dp::NextHopSpec nh;
+    nh.port = ports_[static_cast<std::size_t>(port)].id;
+    const Neighbours::Entry* e = neighbours_.find(address);
+    if (e != nullptr && e->resolved()) {
+      nh.resolved = true;
+      nh.mac = e->mac;
+    }
+    uint32_t index = static_cast<uint32_t>(spec_.next_hops.size());
+    spec_.next_hops.push_back(nh);
+    index_.emplace(address, index);
+    return index;
+  }
+
+  // A next hop that never resolves: on-link destinations ARP has not seen yet.
+  uint32_t unresolved(int port) {
+    dp::NextHopSpec nh;
+    nh.port = ports_[static_cast<std::size_t>(port)].id;
+    spec_.next_hops.push_back(nh);
+    return static_cast<uint32_t>(spec_.next_hops.size() - 1);
+  }
+
+ private:
+  const std::vector<PortHandle>& ports_;
+  const Neighbours& neighbours_;
+  dp::SnapshotSpec& spec_;
+  std::map<uint32_t, uint32_t> index_;
+};
+
+}  // namespace
+
+std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
+                                                 const std::vector<PortHandle>& ports) {
+  std::map<uint32_t, uint16_t> wanted;
+  auto want = [&](uint32_t ip) {
+    int port = -1;
+    uint32_t hop = next_hop_address(config, ip, port);
+    if (hop != 0 && port >= 0) wanted.emplace(hop, ports[static_cast<std::size_t>(port)].id);
+  };
+  for (const ServiceConfig& svc : config.services)
+    for (const BackendConfig& b : svc.backends) want(b.address);
+  for (const PortConfig& p : config.ports)
+    if (p.gateway) want(*p.gateway);
+  for (const RouteConfig& r : config.routes) want(r.via);
+  std::vector<Neighbours::Probe> out;
+  for (auto [ip, port] : wanted) out.push_back({ip, port});
+  return out;
+}
+
+dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
+                                     const Neighbours& neighbours, const HealthView& health,
+                                     const AdminStates& admin, const VrrpOwnership& vrrp) {
+  dp::SnapshotSpec spec;
+  spec.tunnel_ttl = config.tunnel_ttl;
+  if (config.connection_sync.enabled) {
+    spec.sync_group = config.connection_sync.group;
+    spec.sync_port = dp::be16(config.connection_sync.udp_port);
+  }
+  for (std::size_t i = 0; i < config.ports.size(); ++i) {
+    const PortConfig& pc = config.ports[i];
+    if (spec.ports.size() <= ports[i].id) spec.ports.resize(ports[i].id + 1u);
+    spec.ports[ports[i].id] = {ports[i].mac, pc.addresses.front().address, pc.mtu, {}};
+    for (const Ipv4Prefix& a : pc.addresses) spec.local_addresses.push_back(a.address);
+    if (auto it = vrrp.virtual_macs.find(i); it != vrrp.virtual_macs.end())
+      spec.ports[ports[i].id].extra_macs = it->second;
+  }
+  // VRRP addresses that are no service's VIP (a NAT gateway, say) are local while held.
+  for (const VrrpInstanceSettings& v : config.vrrp.instances) {
+    for (uint32_t ip : v.addresses) {
+      const bool vip = std::any_of(config.services.begin(), config.services.end(),
+                                   [ip](const ServiceConfig& s) { return s.vip == ip; });
+      if (vip) continue;
+      (vrrp.released.count(ip) ? spec.unowned_addresses : spec.local_addresses).push_back(ip);
+    }
+  }
+
+  NextHops hops(ports, neighbours, spec);
+  // Routes, for NAT replies towards clients: every known neighbour as a host route, the
+  // on-link subnets (unresolved until ARP sees the host), static routes, default gateway.
+  for (const auto& [ip, e] : neighbours.entries()) {
+    int port = config.on_link_port(ip);
+    if (port >= 0 && e.resolved()) spec.routes.push_back({ip, 32, hops.index_for(ip, port)});
+  }
+  for (std::size_t i = 0; i < config.ports.size(); ++i) {
+    for (const Ipv4Prefix& a : config.ports[i].addresses) {
+      uint32_t subnet = a.address & a.mask();
+      spec.routes.push_back({subnet, a.length, hops.unresolved(static_cast<int>(i))});
+    }
+  }
+  for (const RouteConfig& r : config.routes) {
+    int port = config.on_link_port(r.via);
+    if (port >= 0) spec.routes.push_back({r.prefix.address, r.prefix.length, hops.index_for(r.via, port)});
+  }
+  for (std::size_t i = 0; i < config.ports.size(); ++i) {
+    if (config.ports[i].gateway) {
+      spec.routes.push_back({0, 0, hops.index_for(*config.ports[i].gateway, static_cast<int>(i))});
+      break;
+    }
+  }
+
+  for (const ServiceConfig& svc : config.services) {
+    dp::ServiceSpec s;
+    s.vip = svc.vip;
+    s.port = dp::be16(svc.port);
+    s.proto = static_cast<uint8_t>(svc.protocol);
+    s.mode = svc.forwarding;
+    s.hash_on = svc.hash;
+    s.maglev_size = svc.maglev_size;
+    s.owned = vrrp.released.count(svc.vip) == 0;
+    s.sync = config.connection_sync.enabled && svc.sync;
+    bool any_serving = false;  // a real backend both healthy and enabled
+    std::vector<bool> disabled;
+    for (const BackendConfig& b : svc.backends) {
+      const hc::TargetKey key{svc.name, b.name};
+      const auto h = health.find(key);
+      const BackendAdmin a = admin.get(key);
+      dp::BackendSpec bs;
+      bs.id = b.id;
+      bs.ip = b.address;
+      bs.port = dp::be16(b.port);
+      disabled.push_back(a.state == AdminState::disabled);
+      bs.healthy = (h == health.end() || h->second.up) && !disabled.back();
+      // A weight of 0 in the file or a drain drains the backend whatever else is said.
+      const bool drained = b.weight == 0 || a.state == AdminState::draining;
+      bs.weight = drained ? 0
+                          : a.weight.value_or(h == health.end() ? b.weight
+                                                                : h->second.weight.value_or(b.weight));
+      if (!b.sorry && bs.healthy) any_serving = true;
+      int port = -1;
+      uint32_t hop = next_hop_address(config, b.address, port);
+      if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);
+      s.backends.push_back(bs);
+    }
+    for (std::size_t i = 0; i < svc.backends.size(); ++i) {
+      const BackendConfig& b = svc.backends[i];
+      dp::BackendSpec& bs = s.backends[i];
+      if (b.sorry && any_serving) bs.weight = 0;  // its flows finish; new ones go to the others
+      if (!any_serving && svc.all_down == AllDownPolicy::fail_open && !disabled[i]) bs.healthy = true;
+    }
+    spec.services.push_back(std::move(s));
+  }
+  return spec;
+}
+
+}  // namespace shoal::cp

@@ -1,0 +1,324 @@
+#include "sync/connection_sync.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+namespace shoal::cp {
+
+std::string_view name(PullState s) {
+  switch (s) {
+    case PullState::pulling:
+      return "pulling";
+    case PullState::done:
+      return "done";
+    case PullState::timed_out:
+      return "timed_out";
+  }
+  return "?";
+}
+
+ConnectionSync::ConnectionSync(const ConnectionSyncSettings& settings,
+                               const dp::FlowTimeouts& timeouts, uint32_t workers,
+                               rte_rcu_qsbr* qsbr, int socket, const rte_ether_addr& mac,
+                               uint32_t src_ip, uint16_t mtu)
+    : settings_(settings), timeouts_(timeouts), mac_(mac), src_ip_(src_ip),
+      entries_per_message_(sync_entries_per_message(mtu)),
+      synced_(std::make_unique<dp::SyncedFlows>(settings.table_size, qsbr, socket)) {
+  for (uint32_t w = 0; w < workers; ++w) {
+    const std::string ring = "shoal_sync_events" + std::to_string(w);
+    rings_.push_back(std::make_unique<dp::FlowEventRing>(ring.c_str(), kEventRingSize, socket));
+    walkers_.push_back(std::make_unique<dp::SyncWalker>(settings.refresh_ms));
+  }
+  answer_tickets_.resize(workers);
+  pending_.reserve(entries_per_message_);
+}
+
+ConnectionSync::~ConnectionSync() = default;
+
+dp::FlowSyncContext ConnectionSync::context(uint32_t w) const {
+  return {synced_.get(), rings_[w].get()};
+}
+
+void ConnectionSync::update(const dp::SnapshotSpec& spec) {
+  services_.clear();
+  backend_address_.clear();
+  holds_synced_ = false;
+  for (const dp::ServiceSpec& s : spec.services) {
+    if (!s.sync) continue;
+    ServiceEntry& entry = services_[{s.vip, s.port, s.proto}];
+    entry.owned = s.owned;
+    holds_synced_ = holds_synced_ || s.owned;
+    for (const dp::BackendSpec& b : s.backends) {
+      entry.backends[{b.ip, b.port}] = b.id;
+      backend_address_[b.id] = {b.ip, b.port};
+    }
+  }
+}
+
+void ConnectionSync::start(uint32_t now_ms) {
+  pull_ = PullState::pulling;
+  pull_started_ms_ = pull_sent_ms_ = now_ms;
+  pull_flows_at_start_ = counters_.flows_received;
+  spdlog::info("connection sync: pulling flows from peers (group {}:{}, id {}, up to {} ms)",
+               dp::ipv4_to_string(settings_.group), settings_.udp_port, settings_.id,
+               settings_.pull_timeout_ms);
+  send_control(SyncMessageType::pull_request);
+}
+
+void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t src_ip,
+                             uint8_t ttl, uint32_t now_ms) {
+  if (src_ip == src_ip_) return;  // our own, looped back by the port
+  if (ttl != kSyncTtl) return drop(SyncDrop::bad_ttl);
+  SyncHeader h;
+  if (auto bad = parse_sync_header(payload, len, settings_.id, h)) return drop(*bad);
+  ++counters_.messages_received;
+  // Every datagram a peer sends takes the next number: a gap is datagrams lost on the way
+  // (a peer that restarted starts again from 1, which is no gap).
+  const auto [last, first] = last_sequence_.try_emplace(src_ip, h.sequence);
+  if (!first) {
+    const uint32_t gap = h.sequence - last->second - 1;
+    if (h.sequence > last->second && gap < (1u << 20)) counters_.messages_missed += gap;
+    last->second = h.sequence;
+  }
+  switch (h.type) {
+    case SyncMessageType::flows:
+      receive_flows(payload + kSyncHeaderLen, h.count, now_ms);
+      break;
+    case SyncMessageType::pull_request:
+      if (!holds_synced_) break;  // only a director holding synced VIPs has flows to give
+      if (answering_) {
+        // The asker retries every kPullRetryMs until it is answered: restarting the walk for
+        // each retry would never finish a large table. Another asker gets a walk of its own
+        // once this one is done: it missed what went out before it asked.
+        if (src_ip != answer_to_) answer_again_ = src_ip;
+        break;
+      }
+      start_answer(src_ip);
+      break;
+    case SyncMessageType::pull_done:
+      if (pull_ != PullState::pulling) break;
+      pull_ = PullState::done;
+      spdlog::info("connection sync: pull done: {} flow(s) from {} in {} ms",
+                   counters_.flows_received - pull_flows_at_start_, dp::ipv4_to_string(src_ip),
+                   now_ms - pull_started_ms_);
+      break;
+  }
+}
+
+void ConnectionSync::start_answer(uint32_t to) {
+  for (std::size_t w = 0; w < walkers_.size(); ++w)
+    answer_tickets_[w] = walkers_[w]->request_full_pass();
+  answer_flows_at_start_ = counters_.flows_sent;
+  answering_ = true;
+  answer_synced_done_ = false;
+  answer_cursor_ = 0;
+  answer_to_ = to;
+}
+
+void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms) {
+  for (uint16_t i = 0; i < count; ++i) {
+    ++counters_.flows_received;
+    const std::optional<SyncEntry> e = read_sync_entry(entries + i * kSyncEntryLen);
+    if (!e) {
+      drop(SyncDrop::bad_entry);
+      continue;
+    }
+    const auto service = services_.find({e->vip, e->vip_port, e->proto});
+    if (service == services_.end()) {
+      drop(SyncDrop::unknown_service);
+      continue;
+    }
+    if (service->second.owned) {
+      drop(SyncDrop::owned_service);
+      continue;
+    }
+    if (e->op == SyncOp::remove) {
+      if (synced_->remove(e->key())) ++counters_.removed;
+      continue;
+    }
+    const auto backend = service->second.backends.find({e->backend_ip, e->backend_port});
+    if (backend == service->second.backends.end()) {
+      drop(SyncDrop::unknown_backend);
+      continue;
+    }
+    if (!synced_->upsert(e->key(), {backend->second, e->state, now_ms})) {
+      drop(SyncDrop::table_full);
+      continue;
+    }
+    ++counters_.installed;
+  }
+}
+
+void ConnectionSync::poll(uint32_t now_ms) {
+  // Read the walkers' progress before draining: a pass that is done has all its events on
+  // the rings by then (dp::SyncWalker::done() is an acquire).
+  bool answered = answering_;
+  for (std::size_t w = 0; answered && w < walkers_.size(); ++w)
+    answered = static_cast<int32_t>(walkers_[w]->done() - answer_tickets_[w]) >= 0;
+
+  drain_events(static_cast<uint32_t>(kFramesPerPoll * entries_per_message_));
+  if (answering_ && !answer_synced_done_) answer_synced_done_ = !walk_synced_for_pull(4096);
+  flush();
+  if (answered && answer_synced_done_) {
+    // Unless the rings still hold events of the walk (the frame budget ran out).
+    bool rings_empty = true;
+    for (const auto& r : rings_) rings_empty = rings_empty && r->empty();
+    if (rings_empty) {
+      send_control(SyncMessageType::pull_done);
+      ++counters_.pulls_answered;
+      answering_ = false;
+      spdlog::info("connection sync: answered a pull from {}: {} flow(s) sent",
+                   dp::ipv4_to_string(answer_to_), counters_.flows_sent - answer_flows_at_start_);
+      if (answer_again_ != 0) {
+        start_answer(answer_again_);
+        answer_again_ = 0;
+      }
+    }
+  }
+
+  // rte_hash_iterate walks every slot up to the next entry: a sparse table is scanned whole
+  // by one call, so the ageing runs a slice every kAgeIntervalMs, not every loop.
+  if (synced_->size() != 0 && now_ms - aged_at_ms_ >= kAgeIntervalMs) {
+    aged_at_ms_ = now_ms;
+    counters_.aged += synced_->age(now_ms, timeouts_, kAgePerSlice);
+  }
+
+  if (pull_ == PullState::pulling) {
+    if (now_ms - pull_started_ms_ >= settings_.pull_timeout_ms) {
+      pull_ = PullState::timed_out;
+      spdlog::info("connection sync: pull timed out after {} ms ({} flow(s) received)",
+                   now_ms - pull_started_ms_, counters_.flows_received - pull_flows_at_start_);
+    } else if (now_ms - pull_sent_ms_ >= kPullRetryMs) {
+      pull_sent_ms_ = now_ms;
+      send_control(SyncMessageType::pull_request);
+    }
+  }
+}
+
+void ConnectionSync::drain_events(uint32_t max_entries) {
+  dp::FlowEvent events[256];
+  for (const auto& ring : rings_) {
+    while (max_entries > 0) {
+      const uint32_t n = ring->pop(events, std::min<uint32_t>(256, max_entries));
+      if (n == 0) break;
+      max_entries -= n;
+      for (uint32_t i = 0; i < n; ++i) {
+        const dp::FlowEvent& ev = events[i];
+        const dp::FlowKey key{ev.src_ip, ev.dst_ip, ev.src_port, ev.dst_port, ev.proto};
+        // Our own flow now: a copy a peer sent earlier (before we took over) is stale.
+        if (synced_->size() != 0) synced_->remove(key);
+        const auto backend = backend_address_.find(ev.backend);
+        if (backend == backend_address_.end()) {
+          ++counters_.events_unsendable;
+          continue;
+        }
+        add_entry(to_entry(key, ev.state, backend->second.first, backend->second.second));
+      }
+    }
+  }
+}
+
+bool ConnectionSync::walk_synced_for_pull(uint32_t max_visits) {
+  dp::FlowKey key;
+  dp::SyncedFlow flow;
+  for (uint32_t i = 0; i < max_visits && frames_.size() < kFramesPerPoll; ++i) {
+    if (!synced_->next(&answer_cursor_, &key, &flow)) return false;
+    const auto service = services_.find({key.dst_ip, key.dst_port, key.proto});
+    if (service == services_.end() || !service->second.owned) continue;
+    const auto backend = backend_address_.find(flow.backend);
+    if (backend == backend_address_.end()) continue;
+    add_entry(to_entry(key, flow.state, backend->second.first, backend->second.second));
+  }
+  return true;
+}
+
+SyncEntry ConnectionSync::to_entry(const dp::FlowKey& key, dp::FlowState state,
+                                   uint32_t backend_ip, uint16_t backend_port) const {
+  SyncEntry e;
+  e.op = state == dp::FlowState::empty ? SyncOp::remove : SyncOp::upsert;
+  e.proto = key.proto;
+  e.state = state == dp::FlowState::empty ? dp::FlowState::closing : state;  // any valid one
+  e.client_ip = key.src_ip;
+  e.vip = key.dst_ip;
+  e.client_port = key.src_port;
+  e.vip_port = key.dst_port;
+  e.backend_ip = backend_ip;
+  e.backend_port = backend_port;
+  return e;
+}
+
+void ConnectionSync::add_entry(const SyncEntry& e) {
+  pending_.push_back(e);
+  if (pending_.size() == entries_per_message_) flush();
+}
+
+void ConnectionSync::flush() {
+  if (pending_.empty()) return;
+  std::vector<uint8_t> frame(kSyncFrameOverhead + kSyncHeaderLen + kSyncEntryLen * pending_.size());
+  uint8_t* payload = frame.data() + kSyncFrameOverhead;
+  write_sync_header(payload, {SyncMessageType::flows, settings_.id,
+                              static_cast<uint16_t>(pending_.size()), ++sequence_});
+  for (std::size_t i = 0; i < pending_.size(); ++i)
+    write_sync_entry(payload + kSyncHeaderLen + i * kSyncEntryLen, pending_[i]);
+  finish_sync_frame(frame.data(), frame.size() - kSyncFrameOverhead, mac_, src_ip_,
+                    settings_.group, settings_.udp_port);
+  ++counters_.messages_sent;
+  counters_.flows_sent += pending_.size();
+  pending_.clear();
+  frames_.push_back(std::move(frame));
+}
+
+void ConnectionSync::send_control(SyncMessageType type) {
+  std::vector<uint8_t> frame(kSyncFrameOverhead + kSyncHeaderLen);
+  write_sync_header(frame.data() + kSyncFrameOverhead, {type, settings_.id, 0, ++sequence_});
+  finish_sync_frame(frame.data(), kSyncHeaderLen, mac_, src_ip_, settings_.group,
+                    settings_.udp_port);
+  ++counters_.messages_sent;
+  frames_.push_back(std::move(frame));
+}
+
+uint64_t ConnectionSync::events_lost() const {
+  uint64_t lost = 0;
+  for (const auto& r : rings_) lost += r->lost();
+  return lost;
+}
+
+nlohmann::json ConnectionSync::status(uint64_t claimed) const {
+  nlohmann::json drops = nlohmann::json::object();
+  for (std::size_t r = 0; r < kSyncDropCount; ++r)
+    drops[std::string(name(static_cast<SyncDrop>(r)))] = counters_.drops[r];
+  return {
+      {"group", fmt::format("{}:{}", dp::ipv4_to_string(settings_.group), settings_.udp_port)},
+      {"id", settings_.id},
+      {"pull", name(pull_)},
+      {"sent", {{"messages", counters_.messages_sent}, {"flows", counters_.flows_sent}}},
+      {"received", {{"messages", counters_.messages_received},
+                    {"missed", counters_.messages_missed},
+                    {"flows", counters_.flows_received}}},
+      {"table", {{"entries", synced_->size()}, {"capacity", synced_->capacity()}}},
+      {"installed", counters_.installed},
+      {"removed", counters_.removed},
+      {"aged", counters_.aged},
+      {"claimed", claimed},
+      {"events_lost", events_lost()},
+      {"pulls_answered", counters_.pulls_answered},
+      {"drops", drops},
+  };
+}
+
+std::string ConnectionSync::counter_line(uint64_t claimed) const {
+  std::string line = fmt::format(
+      "pull={} sent={}/{} received={}/{} missed={} table={} installed={} removed={} aged={} "
+      "claimed={} lost={}",
+      name(pull_), counters_.messages_sent, counters_.flows_sent, counters_.messages_received,
+      counters_.flows_received, counters_.messages_missed, synced_->size(), counters_.installed, counters_.removed,
+      counters_.aged, claimed, events_lost());
+  for (std::size_t r = 0; r < kSyncDropCount; ++r)
+    if (counters_.drops[r] != 0)
+      line += fmt::format(" drop.{}={}", name(static_cast<SyncDrop>(r)), counters_.drops[r]);
+  return line;
+}
+
+}  // namespace shoal::cp

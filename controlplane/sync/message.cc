@@ -1,0 +1,122 @@
+#include "sync/message.h"
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include <cstring>
+
+#include "dataplane/bytes.h"
+#include "dataplane/packet.h"
+
+namespace shoal::cp {
+namespace {
+
+constexpr std::array<std::string_view, kSyncDropCount> kDropNames = {
+#define X(name, text) #name,
+    SHOAL_SYNC_DROP_REASONS(X)
+#undef X
+};
+
+constexpr uint8_t kTosNetworkControl = 0xc0;  // DSCP CS6, as VRRP advertisements
+
+bool valid_state(uint8_t s) {
+  return s >= static_cast<uint8_t>(dp::FlowState::syn) &&
+         s <= static_cast<uint8_t>(dp::FlowState::established);
+}
+
+}  // namespace
+
+std::string_view name(SyncDrop r) { return kDropNames[static_cast<std::size_t>(r)]; }
+
+void write_sync_header(uint8_t* out, const SyncHeader& h) {
+  std::memset(out, 0, kSyncHeaderLen);
+  dp::store(out, rte_cpu_to_be_32(kSyncMagic));
+  out[4] = kSyncVersion;
+  out[5] = static_cast<uint8_t>(h.type);
+  out[6] = h.sync_id;
+  dp::store(out + 8, rte_cpu_to_be_16(h.count));
+  dp::store(out + 12, rte_cpu_to_be_32(h.sequence));
+}
+
+void write_sync_entry(uint8_t* out, const SyncEntry& e) {
+  std::memset(out, 0, kSyncEntryLen);
+  out[0] = static_cast<uint8_t>(e.op);
+  out[1] = e.proto;
+  out[2] = static_cast<uint8_t>(e.state);
+  dp::store(out + 4, e.client_ip);
+  dp::store(out + 8, e.vip);
+  dp::store(out + 12, e.client_port);
+  dp::store(out + 14, e.vip_port);
+  dp::store(out + 16, e.backend_ip);
+  dp::store(out + 20, e.backend_port);
+}
+
+std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t len,
+                                          uint8_t expected_id, SyncHeader& header) {
+  if (len < kSyncHeaderLen) return SyncDrop::truncated;
+  if (rte_be_to_cpu_32(dp::load<uint32_t>(payload)) != kSyncMagic) return SyncDrop::bad_magic;
+  if (payload[4] != kSyncVersion) return SyncDrop::bad_version;
+  const uint8_t type = payload[5];
+  if (type < static_cast<uint8_t>(SyncMessageType::flows) ||
+      type > static_cast<uint8_t>(SyncMessageType::pull_done))
+    return SyncDrop::bad_type;
+  header.type = static_cast<SyncMessageType>(type);
+  header.sync_id = payload[6];
+  header.count = rte_be_to_cpu_16(dp::load<uint16_t>(payload + 8));
+  header.sequence = rte_be_to_cpu_32(dp::load<uint32_t>(payload + 12));
+  if (len != kSyncHeaderLen + kSyncEntryLen * header.count) return SyncDrop::bad_length;
+  if (header.type != SyncMessageType::flows && header.count != 0) return SyncDrop::bad_length;
+  if (header.sync_id != expected_id) return SyncDrop::wrong_id;
+  return std::nullopt;
+}
+
+std::optional<SyncEntry> read_sync_entry(const uint8_t* in) {
+  SyncEntry e;
+  if (in[0] != static_cast<uint8_t>(SyncOp::upsert) && in[0] != static_cast<uint8_t>(SyncOp::remove))
+    return std::nullopt;
+  if (in[1] != dp::kIpProtoTcp && in[1] != dp::kIpProtoUdp) return std::nullopt;
+  if (!valid_state(in[2])) return std::nullopt;
+  e.op = static_cast<SyncOp>(in[0]);
+  e.proto = in[1];
+  e.state = static_cast<dp::FlowState>(in[2]);
+  e.client_ip = dp::load<uint32_t>(in + 4);
+  e.vip = dp::load<uint32_t>(in + 8);
+  e.client_port = dp::load<uint16_t>(in + 12);
+  e.vip_port = dp::load<uint16_t>(in + 14);
+  e.backend_ip = dp::load<uint32_t>(in + 16);
+  e.backend_port = dp::load<uint16_t>(in + 20);
+  return e;
+}
+
+std::size_t finish_sync_frame(uint8_t* out, std::size_t payload_len, const rte_ether_addr& src_mac,
+                              uint32_t src_ip, uint32_t group, uint16_t udp_port) {
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
+  // RFC 1112 §6.4: 01:00:5e and the group's low 23 bits.
+  const auto* g = reinterpret_cast<const uint8_t*>(&group);
+  eth->dst_addr = rte_ether_addr{{0x01, 0x00, 0x5e, static_cast<uint8_t>(g[1] & 0x7f), g[2], g[3]}};
+  eth->src_addr = src_mac;
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + RTE_ETHER_HDR_LEN);
+  std::memset(ip, 0, sizeof(*ip));
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->type_of_service = kTosNetworkControl;
+  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(20 + 8 + payload_len));
+  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = kSyncTtl;
+  ip->next_proto_id = dp::kIpProtoUdp;
+  ip->src_addr = src_ip;
+  ip->dst_addr = group;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(out + RTE_ETHER_HDR_LEN + 20);
+  udp->src_port = rte_cpu_to_be_16(udp_port);
+  udp->dst_port = rte_cpu_to_be_16(udp_port);
+  udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(8 + payload_len));
+  udp->dgram_cksum = 0;
+  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  return kSyncFrameOverhead + payload_len;
+}
+
+}  // namespace shoal::cp

@@ -1,0 +1,110 @@
+// Connection sync's messages (see connection_sync.h): UDP datagrams a director sends to its
+// peers' multicast group, with IPv4 TTL 255 so that a receiver knows the sender is on its
+// link (as VRRP does). Pure functions over byte buffers, tested without an EAL.
+//
+// Version 1, network byte order throughout:
+//   header, 16 bytes: magic "SHSY" (u32), version (u8), type (u8), sync id (u8), reserved (u8),
+//                     entry count (u16), reserved (u16), sequence number (u32)
+//   entry, 24 bytes:  op (u8: 1 upsert, 2 remove), protocol (u8), flow state (u8: 1 syn,
+//                     2 closing, 3 udp, 4 established), reserved (u8), client address (u32),
+//                     VIP (u32), client port (u16), VIP port (u16), backend address (u32),
+//                     backend port (u16), reserved (u16)
+// A datagram is exactly its header and `count` entries. A flow names its backend by address
+// and port, not by this director's backend id: peers number their backends themselves.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "dataplane/flow_table.h"
+
+namespace shoal::cp {
+
+inline constexpr uint32_t kSyncMagic = 0x53485359;  // "SHSY"
+inline constexpr uint8_t kSyncVersion = 1;
+inline constexpr uint8_t kSyncTtl = 255;
+inline constexpr std::size_t kSyncHeaderLen = 16;
+inline constexpr std::size_t kSyncEntryLen = 24;
+inline constexpr std::size_t kSyncFrameOverhead = RTE_ETHER_HDR_LEN + 20 + 8;  // Eth, IPv4, UDP
+// Entries that fit a datagram on a port with this MTU.
+constexpr std::size_t sync_entries_per_message(uint16_t mtu) {
+  return (mtu - 20 - 8 - kSyncHeaderLen) / kSyncEntryLen;
+}
+
+enum class SyncMessageType : uint8_t {
+  flows = 1,         // entries follow
+  pull_request = 2,  // a director that (re)joined asks for every flow of the VIPs peers hold
+  pull_done = 3,     // the answer to a pull is complete
+};
+enum class SyncOp : uint8_t { upsert = 1, remove = 2 };
+
+// Why a datagram (or one of its entries) was not taken.
+#define SHOAL_SYNC_DROP_REASONS(X)                                                       \
+  X(truncated, "shorter than a sync header")                                            \
+  X(bad_magic, "not a shoal sync message")                                              \
+  X(bad_version, "sync message version is not 1")                                       \
+  X(bad_type, "unknown sync message type")                                              \
+  X(bad_length, "datagram length disagrees with its entry count")                       \
+  X(wrong_id, "sync id of another cluster")                                             \
+  X(bad_ttl, "IPv4 TTL is not 255: sent from off-link")                                 \
+  X(bad_entry, "entry with an unknown op, protocol or state")                           \
+  X(unknown_service, "entry for a VIP, port and protocol no synced service has here")  \
+  X(unknown_backend, "entry pinned to a backend its service does not have here")        \
+  X(owned_service, "entry for a VIP this director holds: its own flows are the truth")  \
+  X(table_full, "the synced flow table is full")
+
+enum class SyncDrop : uint8_t {
+#define X(name, text) name,
+  SHOAL_SYNC_DROP_REASONS(X)
+#undef X
+};
+inline constexpr std::size_t kSyncDropCount = 0
+#define X(name, text) +1
+    SHOAL_SYNC_DROP_REASONS(X)
+#undef X
+    ;
+std::string_view name(SyncDrop r);
+
+struct SyncHeader {
+  SyncMessageType type = SyncMessageType::flows;
+  uint8_t sync_id = 0;
+  uint16_t count = 0;
+  uint32_t sequence = 0;
+};
+
+// Addresses and ports in network byte order, as in packets and FlowKey.
+struct SyncEntry {
+  SyncOp op = SyncOp::upsert;
+  uint8_t proto = 6;
+  dp::FlowState state = dp::FlowState::established;
+  uint32_t client_ip = 0;
+  uint32_t vip = 0;
+  uint16_t client_port = 0;
+  uint16_t vip_port = 0;
+  uint32_t backend_ip = 0;
+  uint16_t backend_port = 0;
+
+  dp::FlowKey key() const { return {client_ip, vip, client_port, vip_port, proto}; }
+};
+
+void write_sync_header(uint8_t* out, const SyncHeader& h);
+void write_sync_entry(uint8_t* out, const SyncEntry& e);
+
+// Checks a received UDP payload of `len` bytes. On success fills `header`; the entries start
+// at payload + kSyncHeaderLen.
+std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t len,
+                                          uint8_t expected_id, SyncHeader& header);
+// One entry, or nullopt for bad_entry.
+std::optional<SyncEntry> read_sync_entry(const uint8_t* in);
+
+// Wraps a sync payload already written at out + kSyncFrameOverhead in Ethernet (to the
+// group's multicast MAC), IPv4 (TTL 255) and UDP headers. Returns the frame length.
+std::size_t finish_sync_frame(uint8_t* out, std::size_t payload_len, const rte_ether_addr& src_mac,
+                              uint32_t src_ip, uint32_t group, uint16_t udp_port);
+
+}  // namespace shoal::cp

@@ -1,0 +1,119 @@
+// VRRPv3 advertisements for IPv4 (RFC 9568 §5): the frame a virtual router sends, and the
+// checks a received one must pass before it reaches a state machine (RFC 9568 §7.1). Pure
+// functions over byte buffers, tested without an EAL.
+//
+// Checks that need an instance's configuration (is the VRID ours, do we own the addresses,
+// which checksum style is allowed, does the address list match) are the instance's: see
+// vrrp_instance.h. Both share the drop reasons below, so that one counter array per port or
+// per instance names every discarded advertisement.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/snapshot.h"
+
+namespace shoal::cp {
+
+#define SHOAL_VRRP_DROP_REASONS(X)                                                          \
+  X(truncated, "shorter than its IPv4 header, its IPv4 total length or a VRRP header")     \
+  X(bad_ip_header, "IPv4 version, header length, total length or header checksum wrong")  \
+  X(ip_fragment, "IPv4 fragment (an advertisement is never fragmented)")                  \
+  X(not_vrrp, "IP protocol is not 112")                                                   \
+  X(ttl_not_255, "IPv4 TTL is not 255: sent from off-link (RFC 9568 §5.1.1.3)")          \
+  X(bad_version, "VRRP version is not 3")                                                 \
+  X(bad_type, "VRRP type is not 1 (advertisement)")                                       \
+  X(bad_length, "VRRP message length disagrees with its address count")                   \
+  X(bad_checksum, "VRRP checksum wrong (or v2-style where the instance wants v3)")        \
+  X(no_addresses, "address count is 0 (RFC 9568 §5.2.5)")                                \
+  X(zero_interval, "Max Advertise Interval is 0 (RFC 9568 §7.1)")                         \
+  X(unknown_vrid, "no virtual router with this VRID on the port")                         \
+  X(we_are_owner, "we own the addresses (priority 255): the sender is misconfigured")    \
+  X(not_running, "the instance is in init or fault and listens to nobody")
+
+enum class VrrpDrop : uint8_t {
+#define X(name, text) name,
+  SHOAL_VRRP_DROP_REASONS(X)
+#undef X
+};
+
+inline constexpr std::size_t kVrrpDropCount = 0
+#define X(name, text) +1
+    SHOAL_VRRP_DROP_REASONS(X)
+#undef X
+    ;
+
+std::string_view name(VrrpDrop r);
+std::string_view describe(VrrpDrop r);
+
+inline constexpr uint8_t kVrrpVersion = 3;
+inline constexpr uint8_t kVrrpTypeAdvertisement = 1;
+inline constexpr uint8_t kVrrpTtl = 255;
+inline constexpr uint8_t kVrrpTos = 0xc0;  // DSCP CS6 (network control), as keepalived sends
+inline constexpr uint16_t kVrrpMaxIntervalCs = 0x0fff;  // the field has 12 bits
+inline constexpr std::size_t kVrrpMaxAddresses = 255;   // the count field has 8 bits
+inline constexpr std::size_t kVrrpHeaderLen = 8;
+inline constexpr std::size_t kVrrpIpHeaderLen = 20;  // we send no IP options
+inline constexpr std::size_t kVrrpMinFrameLen = 60;  // padded to the Ethernet minimum
+inline constexpr std::size_t kVrrpMaxFrameLen =
+    RTE_ETHER_HDR_LEN + kVrrpIpHeaderLen + kVrrpHeaderLen + 4 * kVrrpMaxAddresses;
+
+// 224.0.0.18 and the Ethernet group it maps to (RFC 1112 §6.4).
+inline constexpr uint32_t kVrrpGroup = dp::ipv4(224, 0, 0, 18);
+inline constexpr rte_ether_addr kVrrpGroupMac{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}};
+
+// RFC 9568 §7.3: the IPv4 virtual router MAC is 00-00-5E-00-01-{VRID}.
+rte_ether_addr vrrp_virtual_mac(uint8_t vrid);
+
+// What the checksum covers. RFC 9568 §5.2.8 adds the IPv4 pseudo-header (as for UDP);
+// VRRPv2 (RFC 3768 §5.3.8) summed the VRRP message alone, and some routers still do that
+// when speaking version 3.
+enum class VrrpChecksum : uint8_t { v3, v2 };
+
+struct VrrpAdvert {
+  uint8_t vrid = 0;
+  uint8_t priority = 0;
+  uint16_t max_advert_int_cs = 0;   // centiseconds, 12 bits on the wire
+  std::vector<uint32_t> addresses;  // network byte order, in the sender's order
+};
+
+// Writes the whole Ethernet frame of `advert` into `out` (at least vrrp_frame_len() bytes,
+// kVrrpMaxFrameLen is always enough) and returns its length. The frame goes to 224.0.0.18
+// from `src_ip` (the port's primary address, RFC 9568 §7.2) and `src_mac` (the virtual MAC,
+// or the port's own when the instance does not use one). The advert is written as given:
+// validating it is the configuration's job; at most kVrrpMaxAddresses addresses.
+std::size_t write_vrrp_advert(uint8_t* out, const VrrpAdvert& advert,
+                              const rte_ether_addr& src_mac, uint32_t src_ip,
+                              VrrpChecksum checksum = VrrpChecksum::v3);
+
+constexpr std::size_t vrrp_frame_len(std::size_t address_count) {
+  std::size_t len = RTE_ETHER_HDR_LEN + kVrrpIpHeaderLen + kVrrpHeaderLen + 4 * address_count;
+  return len < kVrrpMinFrameLen ? kVrrpMinFrameLen : len;
+}
+
+// A received advertisement that passed every check of RFC 9568 §7.1 that needs no
+// configuration.
+struct VrrpReceived {
+  VrrpAdvert advert;
+  uint32_t src_ip = 0;       // the sender's primary address, network byte order
+  bool v2_checksum = false;  // the checksum is right only in the v2 style
+};
+
+struct VrrpParseResult {
+  bool ok = false;
+  VrrpDrop reason = VrrpDrop::truncated;  // meaningful when !ok
+  VrrpReceived received;                  // meaningful when ok
+};
+
+// Checks and parses the `len` bytes of an IPv4 datagram (from its header on: the caller has
+// stripped Ethernet and any VLAN tag, e.g. at dp::ParsedPacket::l3_offset). Bytes after the
+// IPv4 total length (Ethernet padding) are ignored. A checksum right in either style is
+// accepted here and the style reported; the instance decides whether v2 is allowed.
+VrrpParseResult parse_vrrp_advert(const uint8_t* ip, std::size_t len);
+
+}  // namespace shoal::cp

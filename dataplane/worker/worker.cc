@@ -1,0 +1,143 @@
+#include "dataplane/worker/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
+
+namespace shoal::dp {
+namespace {
+
+constexpr uint16_t kRxBurst = 32;
+constexpr uint32_t kAgeBucketsPerLoop = 64;
+// Adaptive polling: spin while traffic flows; after kIdlePollsBeforeSleep empty polls sleep
+// kMinSleepUs, doubling up to kMaxSleepUs while idle. 200 µs bounds the latency a sleeping
+// worker adds to the first packet of a burst and the time an RCU grace period waits on it.
+constexpr uint32_t kIdlePollsBeforeSleep = 256;
+constexpr uint32_t kMinSleepUs = 10;
+constexpr uint32_t kMaxSleepUs = 200;
+
+}  // namespace
+
+uint32_t now_ms() {
+  static const uint64_t hz = rte_get_timer_hz();
+  return static_cast<uint32_t>(rte_get_timer_cycles() * 1000 / hz);
+}
+
+Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
+               rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
+               const FlowTimeouts& timeouts, int socket)
+    : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
+      stop_(stop), flows_(flow_capacity, timeouts, socket) {}
+
+void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
+  sync_ = sync;
+  walker_ = walker;
+  if (sync_.events != nullptr) flows_.on_remove(&Worker::flow_removed, this);
+}
+
+void Worker::flow_removed(void* worker, const FlowEntry& gone) {
+  auto* w = static_cast<Worker*>(worker);
+  // A VIP another director holds now classifies as not_owned: its flows are the holder's news.
+  uint16_t index = 0;
+  if (w->snapshot_ != nullptr &&
+      w->snapshot_->classify(gone.dst_ip, gone.dst_port, gone.proto, &index) ==
+          AddressKind::service &&
+      w->snapshot_->service(index).sync)
+    w->sync_.events->push(flow_event(gone, FlowState::empty));
+}
+
+void Worker::run() {
+  // The default 50 µs timer slack would stretch every short idle sleep to ~60 µs and add it to
+  // the latency of the packet that ends the idle spell.
+  prctl(PR_SET_TIMERSLACK, 1000UL);
+  publisher_.register_worker(id_);
+  rte_mbuf* pkts[kRxBurst];
+  Verdict verdicts[kRxBurst];
+  uint32_t idle_polls = 0;
+  uint32_t sleep_us = kMinSleepUs;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const Snapshot* snap = publisher_.current();
+    snapshot_ = snap;
+    uint32_t now = now_ms();
+    uint32_t received = 0;
+    for (uint16_t port : ports_.port_ids) {
+      uint16_t n = rte_eth_rx_burst(port, queue_, pkts, kRxBurst);
+      if (n == 0) continue;
+      received += n;
+      process_burst(pkts, n, {*snap, flows_, counters_, now, sync_}, verdicts);
+      dispatch(pkts, verdicts, n);
+    }
+    if (id_ == 0) drain_control_tx();
+    flows_.age(now, kAgeBucketsPerLoop);
+    sampler_.step(flows_, now);
+    census_.step(flows_, now);
+    if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
+    publisher_.quiescent(id_);
+
+    if (received != 0) {
+      idle_polls = 0;
+      sleep_us = kMinSleepUs;
+    } else if (++idle_polls >= kIdlePollsBeforeSleep) {
+      rte_delay_us_sleep(sleep_us);
+      sleep_us = std::min(sleep_us * 2, kMaxSleepUs);
+    }
+  }
+  snapshot_ = nullptr;
+  publisher_.unregister_worker(id_);
+}
+
+void Worker::dispatch(rte_mbuf** pkts, const Verdict* verdicts, uint16_t n) {
+  // Transmits are grouped per port in arrival order; most bursts have a single port.
+  rte_mbuf* out[kRxBurst];
+  rte_mbuf* control[kRxBurst];
+  uint16_t n_control = 0;
+  for (uint16_t port : ports_.port_ids) {
+    uint16_t n_out = 0;
+    for (uint16_t i = 0; i < n; ++i)
+      if (verdicts[i].action == Action::transmit && verdicts[i].tx_port == port)
+        out[n_out++] = pkts[i];
+    if (n_out) transmit(port, out, n_out);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    if (verdicts[i].action == Action::to_control) {
+      pkts[i]->hash.usr = verdicts[i].reason;  // tells the control plane what to do with it
+      control[n_control++] = pkts[i];
+    } else if (verdicts[i].action == Action::drop) {
+      rte_pktmbuf_free(pkts[i]);
+    }
+  }
+  if (n_control == 0) return;
+  unsigned queued = rte_ring_enqueue_burst(to_control_, reinterpret_cast<void**>(control),
+                                           n_control, nullptr);
+  for (uint16_t i = static_cast<uint16_t>(queued); i < n_control; ++i) {
+    // Find the reason this frame was handed over, to move exactly its count.
+    for (uint16_t k = 0; k < n; ++k)
+      if (pkts[k] == control[i]) counters_.control_failed(verdicts[k].control_reason(), 1);
+    rte_pktmbuf_free(control[i]);
+  }
+}
+
+void Worker::transmit(uint16_t port, rte_mbuf** pkts, uint16_t n) {
+  uint16_t sent = rte_eth_tx_burst(port, queue_, pkts, n);
+  if (sent < n) {
+    counters_.transmit_failed(n - sent);
+    rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+  }
+}
+
+// Frames the control plane built (ARP, ICMP, gratuitous ARP) go out on worker 0's queues,
+// so that no transmit queue has two writers.
+void Worker::drain_control_tx() {
+  rte_mbuf* pkts[kRxBurst];
+  for (std::size_t p = 0; p < ports_.port_ids.size(); ++p) {
+    unsigned n = rte_ring_dequeue_burst(ports_.control_tx[p], reinterpret_cast<void**>(pkts),
+                                        kRxBurst, nullptr);
+    if (n == 0) continue;
+    uint16_t sent = rte_eth_tx_burst(ports_.port_ids[p], queue_, pkts, static_cast<uint16_t>(n));
+    if (sent < n) rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+  }
+}
+
+}  // namespace shoal::dp

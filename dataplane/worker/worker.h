@@ -1,0 +1,75 @@
+// A worker lcore: polls its receive queue on every port, runs the packet core's entry point
+// on each burst, transmits, hands frames for the control plane to its ring and frees drops.
+// Polls adaptively: after a run of empty polls it sleeps a little, longer while it stays idle,
+// so that several directors, clients and servers can share a small machine.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/worker/connection_census.h"
+#include "dataplane/worker/flow_sampler.h"
+#include "dataplane/flow_table.h"
+#include "dataplane/pipeline.h"
+#include "dataplane/worker/publisher.h"
+#include "dataplane/worker/sync_walker.h"
+
+namespace shoal::dp {
+
+struct WorkerPorts {
+  std::vector<uint16_t> port_ids;       // every port the director drives
+  std::vector<rte_ring*> control_tx;    // per port: frames the control plane sends (worker 0)
+};
+
+class Worker {
+ public:
+  Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
+         rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
+         const FlowTimeouts& timeouts, int socket);
+
+  // The lcore's body; returns when `stop` becomes true.
+  void run();
+  // rte_eal_remote_launch's signature for run().
+  static int launch(void* worker) {
+    static_cast<Worker*>(worker)->run();
+    return 0;
+  }
+
+  // Before run(): connection sync's tables and this worker's walker (connection_sync.h).
+  void attach_sync(const FlowSyncContext& sync, SyncWalker* walker);
+
+  const WorkerCounters& counters() const { return counters_; }
+  const FlowTable& flows() const { return flows_; }
+  FlowSampler& flow_sampler() { return sampler_; }
+  const ConnectionCensus& census() const { return census_; }
+  uint32_t id() const { return id_; }
+
+ private:
+  void dispatch(rte_mbuf** pkts, const Verdict* verdicts, uint16_t n);
+  void transmit(uint16_t port, rte_mbuf** pkts, uint16_t n);
+  void drain_control_tx();
+  // FlowTable::RemoveHook: a synced flow is gone; tell the peers.
+  static void flow_removed(void* worker, const FlowEntry& gone);
+
+  uint32_t id_;
+  uint16_t queue_;
+  WorkerPorts ports_;
+  SnapshotPublisher& publisher_;
+  rte_ring* to_control_;
+  const std::atomic<bool>& stop_;
+  FlowTable flows_;         // this worker's alone
+  WorkerCounters counters_;  // dp: wo, cp: ro
+  FlowSampler sampler_;
+  ConnectionCensus census_;
+  FlowSyncContext sync_;
+  SyncWalker* walker_ = nullptr;
+  const Snapshot* snapshot_ = nullptr;  // this loop's: what flow_removed() classifies by
+};
+
+// Milliseconds on a monotonic clock, as the flow table counts time.
+uint32_t now_ms();
+
+}  // namespace shoal::dp

@@ -1,0 +1,77 @@
+// The operator's diff between two configs (controlplane/config_diff.cc): every change named
+// once, in words; formatting and comments never show.
+#include <catch2/catch.hpp>
+
+#include "config/config.h"
+#include "config/diff.h"
+
+#include <algorithm>
+#include <string>
+
+using shoal::cp::Config;
+using shoal::cp::diff_configs;
+using shoal::cp::load_config_string;
+
+namespace {
+
+Config load(const std::string& services) {
+  auto r = load_config_string(R"(ports:
+  - name: lan
+    device: net_null0
+    addresses: [10.0.0.2/24]
+services:
+)" + services, "t.yaml");
+  INFO((r.errors.empty() ? std::string() : r.errors.front()));
+  REQUIRE(r.config);
+  return *r.config;
+}
+
+const std::string kWeb = R"(  - name: web
+    vip: 10.0.0.100
+    port: 80
+    forwarding: dr
+    backends:
+      - {name: rs1, address: 10.0.0.11}
+      - {name: rs2, address: 10.0.0.12}
+)";
+
+}  // namespace
+
+TEST_CASE("config diff: nothing for the same config written differently", "[config]") {
+  const std::string reordered = R"(  - backends: [{address: 10.0.0.11, name: rs1}, {name: rs2, address: 10.0.0.12}]
+    forwarding: dr   # a comment
+    port: 80
+    vip: 10.0.0.100
+    name: web
+)";
+  CHECK(diff_configs(load(kWeb), load(reordered)).empty());
+}
+
+TEST_CASE("config diff: services and backends added, removed and changed", "[config]") {
+  std::string next = kWeb;
+  next.replace(next.find("{name: rs2, address: 10.0.0.12}"), 31,
+               "{name: rs2, address: 10.0.0.12, weight: 3}");
+  next += "      - {name: rs3, address: 10.0.0.13}\n";
+  next.replace(next.find("forwarding: dr"), 14, "forwarding: dr\n    all_down: fail-open");
+  next += R"(  - name: dns
+    vip: 10.0.0.101
+    port: 53
+    protocol: udp
+    forwarding: dr
+    backends: [{address: 10.0.0.11}]
+)";
+  const auto d = diff_configs(load(kWeb), load(next));
+  const std::vector<std::string> want = {
+      "service web: all_down drop -> fail-open",
+      "service web: backend rs2: weight 1 -> 3",
+      "service web: backend rs3 10.0.0.13:80 added",
+      "service dns 10.0.0.101:53/udp (dr) added with 1 backend(s)",
+  };
+  INFO(Catch::Detail::stringify(d));
+  CHECK(d.size() == want.size());
+  for (const auto& w : want) CHECK(std::find(d.begin(), d.end(), w) != d.end());
+  const auto back = diff_configs(load(next), load(kWeb));
+  CHECK(std::find(back.begin(), back.end(), "service dns 10.0.0.101:53/udp removed") != back.end());
+  CHECK(std::find(back.begin(), back.end(), "service web: backend rs3 10.0.0.13:80 removed") !=
+        back.end());
+}

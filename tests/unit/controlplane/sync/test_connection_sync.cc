@@ -1,0 +1,559 @@
+// Connection sync: the message codec and its drop reasons, the frame on the wire, the packet
+// core's side (reporting the flows of synced services, claiming the flows peers pinned), the
+// shared table, the control side (installing, refusing, pulling) and the config keys.
+#include <catch2/catch.hpp>
+
+#include <rte_ip.h>
+#include <rte_udp.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "sync/connection_sync.h"
+#include "packet_builder.h"
+#include "dataplane/pipeline.h"
+#include "sync/message.h"
+
+using namespace shoal::dp;
+using namespace shoal::cp;
+using shoal::test::Bytes;
+using shoal::test::mac;
+using shoal::test::PacketBuilder;
+
+namespace {
+
+constexpr uint32_t kClient = ipv4(10, 0, 0, 1);
+constexpr uint32_t kVip = ipv4(10, 0, 0, 100);
+constexpr uint32_t kPeer = ipv4(10, 0, 0, 3);
+constexpr uint32_t kUs = ipv4(10, 0, 0, 2);
+constexpr uint32_t kRs1 = ipv4(10, 0, 1, 11);
+constexpr uint32_t kRs2 = ipv4(10, 0, 1, 12);
+const rte_ether_addr kOurMac = mac(2);
+
+SyncEntry entry(uint16_t client_port, uint32_t backend_ip = kRs1,
+                FlowState state = FlowState::established, SyncOp op = SyncOp::upsert) {
+  SyncEntry e;
+  e.op = op;
+  e.proto = kIpProtoTcp;
+  e.state = state;
+  e.client_ip = kClient;
+  e.vip = kVip;
+  e.client_port = be16(client_port);
+  e.vip_port = be16(80);
+  e.backend_ip = backend_ip;
+  e.backend_port = be16(8080);
+  return e;
+}
+
+Bytes message(SyncMessageType type, const std::vector<SyncEntry>& entries, uint8_t id = 0,
+              uint32_t sequence = 7) {
+  Bytes b(kSyncHeaderLen + kSyncEntryLen * entries.size());
+  write_sync_header(b.data(), {type, id, static_cast<uint16_t>(entries.size()), sequence});
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    write_sync_entry(b.data() + kSyncHeaderLen + i * kSyncEntryLen, entries[i]);
+  return b;
+}
+
+// A NAT service on the VIP (backends 0 and 1, synced) and a DR one on port 81 (not synced).
+SnapshotSpec spec(bool owned = true) {
+  SnapshotSpec s;
+  s.ports.push_back({kOurMac, kUs, 1500, {}});
+  s.next_hops.push_back({0, true, mac(0x10)});
+  s.next_hops.push_back({0, true, mac(0x11)});
+  ServiceSpec nat{kVip, be16(80), kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  nat.backends = {{0, kRs1, be16(8080), 1, true, 0}, {1, kRs2, be16(8080), 1, true, 1}};
+  nat.owned = owned;
+  nat.sync = true;
+  ServiceSpec dr{kVip, be16(81), kIpProtoTcp, ForwardMode::dr, HashOn::five_tuple, 65537, {}};
+  dr.backends = {{2, kRs1, be16(81), 1, true, 0}};
+  dr.owned = owned;
+  s.services = {nat, dr};
+  s.sync_group = kDefaultSyncGroup;
+  s.sync_port = be16(kDefaultSyncPort);
+  return s;
+}
+
+rte_mempool* pool() {
+  static rte_mempool* p = rte_pktmbuf_pool_create("unit_sync", 1023, 64, 0,
+                                                  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  return p;
+}
+
+std::string unique(const char* what) {
+  static int n = 0;
+  return what + std::to_string(n++);
+}
+
+// One worker's view: its flow table and counters, the shared table, its event ring.
+struct Worker {
+  std::unique_ptr<Snapshot> snap;
+  FlowTable flows{4096};
+  WorkerCounters counters;
+  SyncedFlows synced{1024, nullptr, SOCKET_ID_ANY};
+  FlowEventRing events{unique("unit_sync_events").c_str(), 1024, SOCKET_ID_ANY};
+  uint32_t now_ms = 1000;
+
+  explicit Worker(const SnapshotSpec& s = spec()) {
+    std::string error;
+    snap = Snapshot::build(s, &error);
+    INFO(error);
+    REQUIRE(snap);
+  }
+  Verdict run(const Bytes& frame, Bytes* out = nullptr) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool());
+    REQUIRE(m != nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+                frame.size());
+    m->port = 0;
+    Verdict v;
+    process_burst(&m, 1, {*snap, flows, counters, now_ms, {&synced, &events}}, &v);
+    if (out) {
+      const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+      out->assign(d, d + rte_pktmbuf_data_len(m));
+    }
+    rte_pktmbuf_free(m);
+    return v;
+  }
+  std::vector<FlowEvent> take_events() {
+    std::vector<FlowEvent> out(1024);
+    out.resize(events.pop(out.data(), 1024));
+    return out;
+  }
+};
+
+Bytes to_vip(uint16_t sport, uint8_t flags, uint16_t dport = 80) {
+  return PacketBuilder().eth(mac(1), kOurMac).ipv4(kClient, kVip).tcp(sport, dport, flags).build();
+}
+
+uint32_t dst_ip_of(const Bytes& frame) {
+  uint32_t ip;
+  std::memcpy(&ip, frame.data() + RTE_ETHER_HDR_LEN + 16, 4);
+  return ip;
+}
+
+// Five rounds of 600 flows in and out of a table of 1024: the slots must come back.
+template <typename AfterRound>
+void churn(SyncedFlows& s, AfterRound after_round) {
+  for (uint16_t round = 0; round < 5; ++round) {
+    for (uint16_t p = 0; p < 600; ++p)
+      REQUIRE(s.upsert({kClient, kVip, p, round, kIpProtoTcp}, {1, FlowState::established, 0}));
+    for (uint16_t p = 0; p < 600; ++p)
+      REQUIRE(s.remove({kClient, kVip, p, round, kIpProtoTcp}));
+    after_round();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sync messages: entries round-trip; every malformation is named", "[sync]") {
+  const std::vector<SyncEntry> entries = {entry(1000), entry(1001, kRs2, FlowState::syn),
+                                          entry(1002, kRs1, FlowState::closing, SyncOp::remove)};
+  Bytes b = message(SyncMessageType::flows, entries, 9);
+  SyncHeader h;
+  REQUIRE(parse_sync_header(b.data(), b.size(), 9, h) == std::nullopt);
+  CHECK(h.type == SyncMessageType::flows);
+  CHECK(h.count == 3);
+  CHECK(h.sequence == 7);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto e = read_sync_entry(b.data() + kSyncHeaderLen + i * kSyncEntryLen);
+    REQUIRE(e);
+    CHECK(e->op == entries[i].op);
+    CHECK(e->state == entries[i].state);
+    CHECK(e->client_port == entries[i].client_port);
+    CHECK(e->backend_ip == entries[i].backend_ip);
+    CHECK(e->backend_port == entries[i].backend_port);
+    CHECK(e->vip == kVip);
+  }
+
+  auto drop_of = [](Bytes m, uint8_t id = 9) {
+    SyncHeader h;
+    auto r = parse_sync_header(m.data(), m.size(), id, h);
+    return r ? std::string(name(*r)) : std::string("accepted");
+  };
+  CHECK(drop_of(Bytes(b.begin(), b.begin() + 15)) == "truncated");
+  Bytes bad = b;
+  bad[0] = 'X';
+  CHECK(drop_of(bad) == "bad_magic");
+  bad = b;
+  bad[4] = 2;
+  CHECK(drop_of(bad) == "bad_version");
+  bad = b;
+  bad[5] = 9;
+  CHECK(drop_of(bad) == "bad_type");
+  CHECK(drop_of(Bytes(b.begin(), b.end() - 1)) == "bad_length");
+  bad = b;
+  bad.push_back(0);
+  CHECK(drop_of(bad) == "bad_length");
+  CHECK(drop_of(b, 8) == "wrong_id");
+  Bytes pull = message(SyncMessageType::pull_request, {});
+  CHECK(drop_of(pull, 0) == "accepted");
+  pull[9] = 1;  // a pull request carries no entries
+  pull.resize(kSyncHeaderLen + kSyncEntryLen);
+  CHECK(drop_of(pull, 0) == "bad_length");
+
+  uint8_t raw[kSyncEntryLen];
+  write_sync_entry(raw, entry(1));
+  raw[0] = 3;
+  CHECK_FALSE(read_sync_entry(raw));
+  write_sync_entry(raw, entry(1));
+  raw[1] = kIpProtoIcmp;
+  CHECK_FALSE(read_sync_entry(raw));
+  write_sync_entry(raw, entry(1));
+  raw[2] = 0;  // "empty" is no state a peer sends
+  CHECK_FALSE(read_sync_entry(raw));
+}
+
+TEST_CASE("sync frame: UDP to the group's MAC and port, TTL 255, checksums right", "[sync]") {
+  Bytes frame(kSyncFrameOverhead + kSyncHeaderLen + kSyncEntryLen);
+  Bytes payload = message(SyncMessageType::flows, {entry(1000)});
+  std::memcpy(frame.data() + kSyncFrameOverhead, payload.data(), payload.size());
+  REQUIRE(finish_sync_frame(frame.data(), payload.size(), kOurMac, kUs, kDefaultSyncGroup,
+                            kDefaultSyncPort) == frame.size());
+  ParsedPacket p;
+  REQUIRE(parse_packet(frame.data(), static_cast<uint32_t>(frame.size()), p).ok);
+  CHECK(p.l4_proto == kIpProtoUdp);
+  CHECK(p.ttl == 255);
+  CHECK(p.src_ip == kUs);
+  CHECK(p.dst_ip == kDefaultSyncGroup);
+  CHECK(p.dst_port == be16(kDefaultSyncPort));
+  const Bytes group_mac = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x51};  // 224.0.0.81
+  CHECK(Bytes(frame.begin(), frame.begin() + 6) == group_mac);
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(frame.data() + RTE_ETHER_HDR_LEN);
+  CHECK(rte_ipv4_cksum(ip) == 0);  // a header with its checksum sums to zero
+  Bytes zeroed = frame;
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(zeroed.data() + RTE_ETHER_HDR_LEN + 20);
+  const uint16_t sent = udp->dgram_cksum;
+  udp->dgram_cksum = 0;
+  CHECK(sent != 0);
+  CHECK(rte_ipv4_udptcp_cksum(ip, udp) == sent);
+
+  // The packet core hands it to the control plane; to another port it is no service's.
+  Worker w;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool());
+  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+              frame.size());
+  m->port = 0;
+  Verdict v;
+  process_burst(&m, 1, {*w.snap, w.flows, w.counters, 0, {}}, &v);
+  CHECK(v.action == Action::to_control);
+  CHECK(v.control_reason() == ControlReason::sync);
+  rte_pktmbuf_free(m);
+}
+
+TEST_CASE("pipeline: a synced service reports its flows; others do not", "[sync][pipeline]") {
+  Worker w;
+  REQUIRE(w.run(to_vip(40000, kTcpSynFlag)).action == Action::transmit);
+  REQUIRE(w.run(to_vip(40000, kTcpAckFlag)).action == Action::transmit);
+  REQUIRE(w.run(to_vip(40000, kTcpAckFlag | 0x08)).action == Action::transmit);  // no change
+  REQUIRE(w.run(to_vip(40000, kTcpFinFlag | kTcpAckFlag)).action == Action::transmit);
+  std::vector<FlowEvent> ev = w.take_events();
+  REQUIRE(ev.size() == 3);
+  CHECK(ev[0].state == FlowState::syn);
+  CHECK(ev[1].state == FlowState::established);
+  CHECK(ev[2].state == FlowState::closing);
+  for (const FlowEvent& e : ev) {
+    CHECK(e.src_ip == kClient);
+    CHECK(e.dst_port == be16(80));
+    CHECK(e.src_port == be16(40000));
+    CHECK(e.backend == ev[0].backend);
+  }
+  // DR on port 81 is not synced.
+  REQUIRE(w.run(to_vip(40001, kTcpSynFlag, 81)).action == Action::transmit);
+  CHECK(w.take_events().empty());
+  CHECK(w.counters.flows_claimed.get() == 0);
+}
+
+TEST_CASE("pipeline: a flow a peer pinned keeps its backend after a takeover", "[sync][pipeline]") {
+  Worker w;
+  // Which backend would Maglev here give each of these flows?
+  std::vector<std::pair<uint16_t, uint16_t>> flows;  // client port, the other backend
+  for (uint16_t sport = 50000; sport < 50040; ++sport) {
+    FlowKey key{kClient, kVip, be16(sport), be16(80), kIpProtoTcp};
+    const uint16_t mine = w.snap->service(0).pick(FlowTable::hash(key));
+    flows.push_back({sport, static_cast<uint16_t>(1 - mine)});
+    REQUIRE(w.synced.upsert(key, {static_cast<uint16_t>(1 - mine), FlowState::established, 0}));
+  }
+  for (auto [sport, pinned] : flows) {
+    Bytes out;
+    // Mid-connection (an ACK with data): the peer's backend, not ours.
+    REQUIRE(w.run(to_vip(sport, kTcpAckFlag | 0x08), &out).action == Action::transmit);
+    CHECK(dst_ip_of(out) == (pinned == 0 ? kRs1 : kRs2));
+  }
+  CHECK(w.counters.flows_claimed.get() == flows.size());
+  CHECK(w.counters.flows_created.get() == 0);
+  // Claimed flows are ours now: reported, so that the peer learns them back.
+  CHECK(w.take_events().size() == flows.size());
+  // Next packets hit the worker's own table.
+  REQUIRE(w.run(to_vip(flows[0].first, kTcpAckFlag)).action == Action::transmit);
+  CHECK(w.counters.flows_claimed.get() == flows.size());
+
+  SECTION("a SYN is a connection opening: scheduled here, whatever a peer pinned") {
+    FlowKey key{kClient, kVip, be16(60000), be16(80), kIpProtoTcp};
+    const uint16_t mine = w.snap->service(0).pick(FlowTable::hash(key));
+    const FlowState pinned_state = GENERATE(FlowState::closing, FlowState::syn);
+    REQUIRE(w.synced.upsert(key, {static_cast<uint16_t>(1 - mine), pinned_state, 0}));
+    Bytes out;
+    REQUIRE(w.run(to_vip(60000, kTcpSynFlag), &out).action == Action::transmit);
+    CHECK(dst_ip_of(out) == (mine == 0 ? kRs1 : kRs2));
+  }
+}
+
+TEST_CASE("flow table: the removal hook sees expired and evicted flows", "[sync][flow_table]") {
+  FlowTable t(3, {1000, 1000, 1000, 1000});  // one bucket
+  std::vector<uint16_t> gone;
+  t.on_remove([](void* ctx, const FlowEntry& e) {
+    static_cast<std::vector<uint16_t>*>(ctx)->push_back(e.src_port);
+  }, &gone);
+  for (uint16_t p = 1; p <= 3; ++p) {
+    FlowKey k{kClient, kVip, p, 80, kIpProtoTcp};
+    t.insert(k, FlowTable::hash(k), 0, FlowState::established, 0);
+  }
+  FlowKey k4{kClient, kVip, 4, 80, kIpProtoTcp};
+  t.insert(k4, FlowTable::hash(k4), 0, FlowState::established, 10);  // evicts one
+  REQUIRE(gone.size() == 1);
+  t.age(5000, 1);  // the rest expire
+  CHECK(gone.size() == 4);
+  CHECK(t.size() == 0);
+}
+
+TEST_CASE("synced flows: upsert, update, remove, age", "[sync]") {
+  SyncedFlows s(1024, nullptr, SOCKET_ID_ANY);
+  FlowKey a{kClient, kVip, 1, 80, kIpProtoTcp};
+  FlowKey b{kClient, kVip, 2, 80, kIpProtoTcp};
+  CHECK_FALSE(s.lookup(a, FlowTable::hash(a)));
+  REQUIRE(s.upsert(a, {3, FlowState::syn, 100}));
+  REQUIRE(s.upsert(b, {4, FlowState::established, 100}));
+  REQUIRE(s.upsert(a, {5, FlowState::established, 200}));  // an update, not a second entry
+  CHECK(s.size() == 2);
+  auto f = s.lookup(a, FlowTable::hash(a));
+  REQUIRE(f);
+  CHECK(f->backend == 5);
+  CHECK(f->state == FlowState::established);
+  CHECK(f->updated_ms == 200);
+  CHECK(s.remove(b));
+  CHECK_FALSE(s.remove(b));
+  CHECK(s.size() == 1);
+  FlowTimeouts t{1000, 5000, 1000, 1000};
+  CHECK(s.age(4000, t, 100) == 0);
+  CHECK(s.age(5300, t, 100) == 1);  // 5100 ms since its last report > 5000
+  CHECK(s.size() == 0);
+
+  // Removed flows give their slots back: far more flows than the capacity come and go.
+  churn(s, [] {});
+  CHECK(s.size() == 0);
+}
+
+TEST_CASE("synced flows: with RCU, removed slots come back once readers were quiescent",
+          "[sync]") {
+  const size_t bytes = rte_rcu_qsbr_get_memsize(1);
+  auto* qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("unit_sync_qsbr", bytes, RTE_CACHE_LINE_SIZE));
+  REQUIRE(qsbr != nullptr);
+  REQUIRE(rte_rcu_qsbr_init(qsbr, 1) == 0);
+  rte_rcu_qsbr_thread_register(qsbr, 0);  // one reader, as a worker
+  rte_rcu_qsbr_thread_online(qsbr, 0);
+  {
+    SyncedFlows s(1024, qsbr, SOCKET_ID_ANY);
+    churn(s, [qsbr] { rte_rcu_qsbr_quiescent(qsbr, 0); });  // the reader's loop went round
+    CHECK(s.size() == 0);
+  }
+  rte_rcu_qsbr_thread_offline(qsbr, 0);
+  rte_rcu_qsbr_thread_unregister(qsbr, 0);
+  rte_free(qsbr);
+}
+
+TEST_CASE("connection sync: installs peers' flows it does not hold, names what it refuses",
+          "[sync]") {
+  ConnectionSyncSettings settings;
+  settings.enabled = true;
+  settings.table_size = 1024;
+  settings.refresh_ms = 60'000;
+  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  cs.update(spec(/*owned=*/false));
+  cs.start(0);
+  std::vector<std::vector<uint8_t>> frames = cs.take_frames();
+  REQUIRE(frames.size() == 1);  // the pull request
+  SyncHeader h;
+  REQUIRE(parse_sync_header(frames[0].data() + kSyncFrameOverhead, kSyncHeaderLen, 0, h) ==
+          std::nullopt);
+  CHECK(h.type == SyncMessageType::pull_request);
+  CHECK_FALSE(cs.pull_settled());
+
+  SyncEntry other_vip = entry(1003);
+  other_vip.vip = ipv4(10, 0, 0, 200);
+  SyncEntry dr = entry(1004);
+  dr.vip_port = be16(81);  // DR: not synced here
+  Bytes m = message(SyncMessageType::flows,
+                    {entry(1000), entry(1001, kRs2, FlowState::syn),
+                     entry(1002, ipv4(10, 0, 1, 99)), other_vip, dr});
+  cs.receive(m.data(), m.size(), kPeer, 255, 10);
+  CHECK(cs.table_size() == 2);
+  CHECK(cs.counters().installed == 2);
+  CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::unknown_backend)] == 1);
+  CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::unknown_service)] == 2);
+
+  cs.receive(m.data(), m.size(), kPeer, 64, 10);  // routed from elsewhere
+  CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::bad_ttl)] == 1);
+  cs.receive(m.data(), m.size(), kUs, 255, 10);  // our own, looped back: ignored
+  CHECK(cs.counters().messages_received == 1);
+
+  Bytes rm = message(SyncMessageType::flows,
+                     {entry(1000, kRs1, FlowState::closing, SyncOp::remove)});
+  cs.receive(rm.data(), rm.size(), kPeer, 255, 20);
+  CHECK(cs.counters().removed == 1);
+  CHECK(cs.table_size() == 1);
+
+  // The peer has answered the pull.
+  Bytes done = message(SyncMessageType::pull_done, {});
+  cs.receive(done.data(), done.size(), kPeer, 255, 30);
+  CHECK(cs.pull_settled());
+  CHECK(cs.pull_state() == PullState::done);
+  CHECK(cs.status(0)["table"]["entries"] == 1);
+
+  SECTION("a flow no peer reports again ages out after its state's timeout") {
+    cs.poll(10 + 30'000);  // the flow left is half-open: 30 s since it was heard of at 10 ms
+    CHECK(cs.table_size() == 1);
+    cs.poll(10 + 30'100);
+    CHECK(cs.table_size() == 0);
+    CHECK(cs.counters().aged == 1);
+  }
+  SECTION("gaps in a peer's sequence numbers count datagrams lost") {
+    for (uint32_t seq : {8u, 9u, 12u, 13u, 1u /* the peer restarted */, 2u}) {
+      Bytes b = message(SyncMessageType::flows, {entry(2000)}, 0, seq);
+      cs.receive(b.data(), b.size(), kPeer, 255, 50);
+    }
+    CHECK(cs.counters().messages_missed == 2);
+  }
+  SECTION("holding the VIP, its flows from peers are refused") {
+    cs.update(spec(/*owned=*/true));
+    cs.receive(m.data(), m.size(), kPeer, 255, 40);
+    CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::owned_service)] == 3);
+  }
+}
+
+TEST_CASE("connection sync: a pull is answered with a full walk, then pull_done", "[sync]") {
+  ConnectionSyncSettings settings;
+  settings.enabled = true;
+  settings.table_size = 1024;
+  settings.refresh_ms = 60'000;
+  settings.pull_timeout_ms = 3000;
+  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  // Five flows a peer pinned while it held the VIP; then we took over, and no packet of them
+  // has come yet: they are part of the answer too.
+  cs.update(spec(/*owned=*/false));
+  Bytes pinned = message(SyncMessageType::flows, {entry(1), entry(2), entry(3), entry(4),
+                                                  entry(5, kRs2)});
+  cs.receive(pinned.data(), pinned.size(), kPeer, 255, 0);
+  REQUIRE(cs.table_size() == 5);
+  const SnapshotSpec held = spec(/*owned=*/true);
+  cs.update(held);
+  cs.start(0);
+  cs.take_frames();
+  std::string error;
+  auto snap = Snapshot::build(held, &error);
+  REQUIRE(snap);
+  // A worker's table with 100 flows of the synced service and 5 of the DR one.
+  FlowTable table(4096);
+  for (uint16_t p = 0; p < 105; ++p) {
+    FlowKey k{kClient, kVip, be16(static_cast<uint16_t>(20000 + p)), be16(p < 100 ? 80 : 81),
+              kIpProtoTcp};
+    table.insert(k, FlowTable::hash(k), p < 100 ? p % 2 : 2, FlowState::established, 0);
+  }
+  FlowSyncContext ctx = cs.context(0);
+  SyncWalker* walker = cs.walker(0);
+  // The first refresh pass (everything) runs at start; let it finish.
+  for (int i = 0; i < 200; ++i) walker->step(table, *snap, *ctx.events, 10);
+  cs.poll(10);
+  cs.take_frames();
+  const uint64_t refreshed = cs.counters().flows_sent;
+  CHECK(refreshed == 100);
+
+  Bytes pull = message(SyncMessageType::pull_request, {});
+  cs.receive(pull.data(), pull.size(), kPeer, 255, 20);
+  cs.poll(20);  // the pinned flows go at once; the workers have not walked yet: no pull_done
+  std::vector<std::vector<uint8_t>> frames = cs.take_frames();
+  REQUIRE(frames.size() == 1);
+  // The asker retries before the answer is complete: the walk goes on, it does not restart
+  // (which, on a large table, would never finish).
+  cs.receive(pull.data(), pull.size(), kPeer, 255, 25);
+  for (int i = 0; i < 200; ++i) walker->step(table, *snap, *ctx.events, 30);
+  cs.poll(30);
+  for (auto& f : cs.take_frames()) frames.push_back(std::move(f));
+  REQUIRE(frames.size() >= 3);
+  uint32_t flows = 0;
+  for (std::size_t i = 0; i + 1 < frames.size(); ++i) {
+    SyncHeader h;
+    const auto& f = frames[i];
+    REQUIRE(parse_sync_header(f.data() + kSyncFrameOverhead, f.size() - kSyncFrameOverhead, 0, h) ==
+            std::nullopt);
+    CHECK(h.type == SyncMessageType::flows);
+    CHECK(h.count <= sync_entries_per_message(1500));
+    flows += h.count;
+  }
+  CHECK(flows == 105);
+  SyncHeader last;
+  REQUIRE(parse_sync_header(frames.back().data() + kSyncFrameOverhead, kSyncHeaderLen, 0, last) ==
+          std::nullopt);
+  CHECK(last.type == SyncMessageType::pull_done);
+  CHECK(cs.counters().pulls_answered == 1);
+
+  // Nobody answered our own pull: it times out, and VRRP may preempt.
+  CHECK_FALSE(cs.pull_settled());
+  cs.poll(3001);
+  CHECK(cs.pull_state() == PullState::timed_out);
+}
+
+TEST_CASE("config: connection_sync defaults, per-service sync and mistakes", "[sync][config]") {
+  const std::string base = R"(ports:
+  - {name: lan, device: "net_null0", addresses: [10.0.0.2/24, 10.0.1.1/24]}
+services:
+  - name: web
+    vip: 10.0.0.100
+    port: 80
+    forwarding: nat
+    backends: [{address: 10.0.1.11}]
+  - name: dr
+    vip: 10.0.0.100
+    port: 81
+    forwarding: dr
+    backends: [{address: 10.0.0.11}]
+)";
+  {
+    LoadResult r = load_config_string(base + "connection_sync: {}\n");
+    REQUIRE(r.errors.empty());
+    const ConnectionSyncSettings& c = r.config->connection_sync;
+    CHECK(c.enabled);
+    CHECK(c.group == ipv4(224, 0, 0, 81));
+    CHECK(c.udp_port == 8848);
+    CHECK(c.refresh_ms == 60'000);
+    CHECK(c.table_size == kDefaultFlowTableSize);
+    CHECK(r.config->services[0].sync);
+    CHECK_FALSE(r.config->services[1].sync);
+  }
+  CHECK_FALSE(load_config_string(base).config->connection_sync.enabled);
+  {
+    LoadResult r = load_config_string(
+        base + "workers: {flow_timeouts: {established: 60}}\nconnection_sync: {port: lan, "
+               "group: 239.1.2.3, udp_port: 9000, id: 7, table_size: 2048, pull_timeout: 1.5}\n");
+    REQUIRE(r.errors.empty());
+    const ConnectionSyncSettings& c = r.config->connection_sync;
+    CHECK(c.group == ipv4(239, 1, 2, 3));
+    CHECK(c.id == 7);
+    CHECK(c.table_size == 2048);
+    CHECK(c.pull_timeout_ms == 1500);
+    CHECK(c.refresh_ms == 30'000);  // half the established timeout
+  }
+  auto first_error = [&](const std::string& extra) {
+    LoadResult r = load_config_string(base + extra, "t.yaml");
+    return r.errors.empty() ? std::string() : r.errors.front();
+  };
+  CHECK_THAT(first_error("connection_sync: {group: 10.0.0.9}\n"),
+             Catch::Contains("t.yaml:14:") && Catch::Contains("multicast"));
+  CHECK_THAT(first_error("connection_sync: {port: wan}\n"), Catch::Contains("no port named 'wan'"));
+  CHECK_THAT(first_error("connection_sync: {refresh: 600}\n"),
+             Catch::Contains("at most half the established and udp flow timeouts"));
+  CHECK_THAT(first_error("connection_sync: {id: 256}\n"), Catch::Contains("t.yaml:14:"));
+  CHECK_THAT(first_error("connection_sync: {groop: 224.0.0.81}\n"), Catch::Contains("groop"));
+}
