@@ -141,7 +141,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
         if (!add(s->nat_replies_, b.ip, b.port, spec_svc.proto, index))
           return fail("cannot index NAT backend " + bwhat);
       }
-      if (b.healthy && b.weight > 0) {
+      if (b.takes_new_flows()) {
         svc.backend_ids.push_back(b.id);
         // The Maglev identity is the address and port, not the id, so that every director
         // with the same config builds the same table whatever ids it handed out.

@@ -66,6 +66,9 @@ struct BackendSpec {
   uint32_t weight = 1;       // 0 = draining: keeps its flows, takes no new ones
   bool healthy = true;       // false: no new flows and its flows are rescheduled
   uint32_t next_hop = kNoNextHop;
+
+  // The one rule for a place in the Maglev table: what the API and /metrics report too.
+  bool takes_new_flows() const { return healthy && weight > 0; }
 };
 
 struct ServiceSpec {

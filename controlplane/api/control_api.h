@@ -1,8 +1,9 @@
-// The control API (`/v1/...`, JSON), as the control loop answers it: the Director's running
-// state read and changed from outside. HttpServer receives requests on its own thread and
-// the Director runs handle() on the control loop, so nothing here needs a lock.
+// The control API (`/v1/...`, JSON) of the director's own state; VRRP and connection sync
+// register theirs beside it (vrrp/api.h, sync/api.h). HttpServer receives requests on its
+// own thread and the director runs them on the control loop, so no handler needs a lock.
 //
-//   GET  /v1/status                                   node, version, uptime, counts
+//   GET  /v1/status                                   node, version, uptime, counts, and
+//                                                     each feature's section
 //   GET  /v1/services                                 services, their backends and state
 //   GET  /v1/services/{service}                       one of them
 //   POST /v1/services/{service}/backends/{backend}/{enable|disable|drain}
@@ -17,35 +18,22 @@
 // Errors are {"error": "..."} with a 4xx/5xx status.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-#include <string_view>
-#include <vector>
-
-#include "config/config.h"
-#include "api/http_server.h"
+#include "api/director_view.h"
+#include "api/metrics.h"
+#include "api/registry.h"
 
 namespace shoal::cp {
 
-class Director;
-
-class ControlApi {
- public:
-  explicit ControlApi(Director& director) : director_(director) {}
-  HttpResponse handle(const HttpRequest& request);
-
- private:
-  HttpResponse status() const;
-  HttpResponse services(const HttpRequest& request, const std::vector<std::string_view>& path);
-  HttpResponse reload();
-  HttpResponse config(const HttpRequest& request, const std::vector<std::string_view>& path);
-  nlohmann::json service_json(const ServiceConfig& svc) const;
-  nlohmann::json backend_json(const ServiceConfig& svc, const BackendConfig& b) const;
-  // Which backend a new flow from CLIENT[:PORT] to VIP:PORT/PROTO goes to, and why.
-  HttpResponse simulate(const HttpRequest& request);
-  // A bounded sample of the workers' flows, by VIP or client.
-  HttpResponse flows(const HttpRequest& request);
-
-  Director& director_;
-};
+// /v1/status and /metrics, which show what every feature registered.
+void register_status_api(ApiRegistry& registry, const DirectorView& view, const Metrics& metrics);
+// Services and backends: their state, traffic and the operator's commands.
+void register_services_api(ApiRegistry& registry, const DirectorView& view,
+                           DirectorCommands& commands);
+// The config file: view, validate, apply, reload.
+void register_config_api(ApiRegistry& registry, const DirectorView& view,
+                         DirectorCommands& commands);
+// The dataplane: counters, flow samples, where a new flow would go.
+void register_traffic_api(ApiRegistry& registry, const DirectorView& view,
+                          DirectorCommands& commands);
 
 }  // namespace shoal::cp

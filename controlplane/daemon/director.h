@@ -1,14 +1,15 @@
-// The running director: EAL, ports, worker lcores and the control loop on the main lcore.
-// The control loop answers ARP and ICMP, resolves next hops, runs VRRP, reloads the config on
-// SIGHUP and publishes every change (a VRRP transition included) as a new Snapshot.
+// The running director: the DPDK ports, worker lcores and the control loop on the main lcore.
+// The control loop answers ARP and ICMP, resolves next hops, runs VRRP and connection sync,
+// reloads the config on SIGHUP, serves the API and publishes every change (a VRRP transition
+// included) as a new Snapshot.
+//
+// The API, /metrics and the dashboard see it only through DirectorView and DirectorCommands
+// (api/director_view.h), which it implements privately and hands to the features' API
+// registrations at start-up.
 #pragma once
-
-#include <rte_mempool.h>
-#include <rte_ring.h>
 
 #include <atomic>
 #include <chrono>
-#include <nlohmann/json_fwd.hpp>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,20 +17,21 @@
 
 #include "api/admin_state.h"
 #include "api/backend_stats.h"
-#include "healthcheck/checker.h"
-#include "config/config.h"
-#include "sync/connection_sync.h"
-#include "api/control_api.h"
-#include "daemon/control_queue.h"
-#include "net/exception_path.h"
+#include "api/director_view.h"
 #include "api/http_server.h"
 #include "api/metrics.h"
+#include "api/registry.h"
 #include "api/web_access.h"
-#include "net/neighbours.h"
+#include "config/config.h"
+#include "daemon/control_queue.h"
+#include "daemon/ports.h"
 #include "dataplane/worker/publisher.h"
-#include "net/snapshot_builder.h"
-#include "vrrp/runner.h"
 #include "dataplane/worker/worker.h"
+#include "healthcheck/checker.h"
+#include "net/neighbours.h"
+#include "net/snapshot_builder.h"
+#include "sync/connection_sync.h"
+#include "vrrp/runner.h"
 
 namespace shoal::cp {
 
@@ -40,51 +42,32 @@ struct Signals {
   std::atomic<bool> dump_counters{false};
 };
 
-// What a reload did: applied, or refused with the reasons (the running config then stays).
-struct ReloadResult {
-  bool applied = false;
-  std::vector<std::string> errors;
-  std::vector<std::string> warnings;
-};
-
-class Director {
+class Director final : private DirectorView, private DirectorCommands {
  public:
   // `eal_override`: EAL arguments from the command line, used instead of the config's.
   Director(Config config, std::string config_path, std::vector<std::string> eal_override);
-  ~Director();
+  ~Director() override;
 
   // Starts everything and runs the control loop until a stop signal. Returns the exit code.
   int run(Signals& signals);
 
  private:
-  void start_eal();
+  // Start-up, in this order.
   void start_ports();
   void start_workers();
-  void control_loop(Signals& signals);
-  void handle_control_frame(rte_mbuf* m);
-  void send(uint16_t port_index, const uint8_t* frame, uint16_t len);
-  void announce_addresses();
-  friend class ControlApi;  // the API reads and changes the running state on the control loop
-  friend class Metrics;     // and /metrics reads it
-
   void start_api();
+  void control_loop(Signals& signals);
+
+  // The control loop's work (director.cc).
+  void announce_addresses();
   void publish(const char* why);
-  ReloadResult reload();
-  // Validates `text` as the new config file; if valid, writes it over the file and reloads.
-  // The file is put back if the reload refuses it (a port change, say).
-  ReloadResult apply(const std::string& text);
+  std::optional<std::string> restart_needed(const Config& next) const;
+  void switch_to(Config next, const std::string& text, ReloadResult& out);
   void update_neighbours();
   void update_health_targets();
   void apply_health_transitions();
   void dump_counters() const;
   void sample_backend_stats();
-  nlohmann::json counters_json() const;
-  // The backend with stable id `id` as last published to the workers, or nullptr.
-  const dp::BackendSpec* published_backend(uint16_t id) const;
-  unsigned forward_from_kernel();
-  int port_index(uint16_t dpdk_id) const;
-  bool is_port_address(uint32_t ip) const;
-  bool owns_address(uint32_t ip) const;
   // VRRP: start, run timers and tracked items, and after every event publish the ownership
   // (if it changed) before sending what the instances asked for.
   void start_vrrp();
@@ -95,38 +78,67 @@ class Director {
   // Connection sync: sends what the workers reported, answers pulls, and lets VRRP preempt
   // once the pull is over.
   void run_sync();
-  uint64_t flows_claimed() const;
 
+  // Frames the workers handed over (control_frames.cc).
+  void handle_control_frame(rte_mbuf* m);
+  bool is_port_address(uint32_t ip) const;
+  bool owns_address(uint32_t ip) const;
+
+  // DirectorView and DirectorCommands (director_api.cc).
+  const Config& config() const override { return config_; }
+  const std::string& config_path() const override { return config_path_; }
+  const std::string& config_text() const override { return running_text_; }
+  std::chrono::steady_clock::duration uptime() const override {
+    return std::chrono::steady_clock::now() - started_;
+  }
+  const dp::BackendSpec* published_backend(uint16_t id) const override;
+  const dp::Snapshot* snapshot() const override { return publisher_->current(); }
+  std::optional<hc::TargetStatus> health(const hc::TargetKey& key) const override {
+    return health_checker_->last_result(key);
+  }
+  hc::CheckerStats health_stats() const override { return health_checker_->stats(); }
+  BackendAdmin admin(const hc::TargetKey& key) const override { return admin_.get(key); }
+  BackendTraffic traffic(uint16_t id) const override { return backend_stats_.get(id); }
+  BackendConnections connections(uint16_t id) const override;
+  CounterReport counters() const override;
+  ReloadResult reload() override;
+  ReloadResult apply(const std::string& text) override;
+  void set_admin_state(const hc::TargetKey& key, AdminState state) override;
+  void set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) override;
+  FlowSample sample_flows(const dp::FlowFilter& filter, std::chrono::milliseconds wait) override;
+
+  // What runs: the config as loaded, the file's text, and the spec the workers were given.
   Config config_;
   std::string config_path_;
-  std::string running_text_;  // the file as last loaded
+  std::string running_text_;
   std::vector<std::string> eal_override_;
-  bool eal_started_ = false;
-  std::vector<PortHandle> ports_;
-  rte_mempool* pool_ = nullptr;
-  rte_ring* to_control_ = nullptr;
-  std::vector<rte_ring*> control_tx_;  // per port, drained by worker 0
-  std::vector<std::unique_ptr<ExceptionPath>> taps_;  // per port; null without one
+  dp::SnapshotSpec published_;
+  bool snapshot_dirty_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  // The dataplane. Declared first of the resources: the EAL they live in goes last.
+  Ports ports_;
   std::unique_ptr<dp::SnapshotPublisher> publisher_;
   std::unique_ptr<ConnectionSync> sync_;  // null unless configured; uses publisher_'s RCU
   std::vector<std::unique_ptr<dp::Worker>> workers_;
   std::atomic<bool> workers_stop_{false};
+
+  // What the control loop keeps.
   Neighbours neighbours_;
+  std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;
   BackendStats backend_stats_;
-  dp::SnapshotSpec published_;  // the spec of the Snapshot the workers run
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  Metrics metrics_;
-  ControlApi api_{*this};
-  ControlQueue<HttpResponse> api_queue_;
-  bool snapshot_dirty_ = false;
-  std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
-  std::unique_ptr<WebAccess> web_access_;  // what api_tcp_ serves: login, then the same API
-  std::unique_ptr<HttpServer> api_tcp_;     // stopped before web_access_ goes
-  std::unique_ptr<VrrpRunner> vrrp_;        // made once the ports' MACs are known
+  std::unique_ptr<VrrpRunner> vrrp_;         // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
+
+  // The API: what the features registered, and the servers that reach it.
+  Metrics metrics_;
+  ApiRegistry api_;
+  ControlQueue<HttpResponse> api_queue_;
+  std::unique_ptr<WebAccess> web_access_;   // what api_tcp_ serves: login, then the same API
+  std::unique_ptr<HttpServer> api_tcp_;     // stopped before web_access_ goes
   std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
 };
 

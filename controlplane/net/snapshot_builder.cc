@@ -86,6 +86,19 @@ std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
   return out;
 }
 
+bool in_service(const ServiceConfig& svc, const BackendConfig& b, const HealthView& health,
+                const AdminStates& admin) {
+  const hc::TargetKey key{svc.name, b.name};
+  const auto h = health.find(key);
+  return (h == health.end() || h->second.up) && admin.get(key).state != AdminState::disabled;
+}
+
+bool service_up(const ServiceConfig& svc, const HealthView& health, const AdminStates& admin) {
+  return std::any_of(svc.backends.begin(), svc.backends.end(), [&](const BackendConfig& b) {
+    return !b.sorry && in_service(svc, b, health, admin);
+  });
+}
+
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
                                      const AdminStates& admin, const VrrpOwnership& vrrp) {
@@ -147,7 +160,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.maglev_size = svc.maglev_size;
     s.owned = vrrp.released.count(svc.vip) == 0;
     s.sync = config.connection_sync.enabled && svc.sync;
-    bool any_serving = false;  // a real backend both healthy and enabled
+    const bool any_serving = service_up(svc, health, admin);
     std::vector<bool> disabled;
     for (const BackendConfig& b : svc.backends) {
       const hc::TargetKey key{svc.name, b.name};
@@ -158,13 +171,12 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
       bs.ip = b.address;
       bs.port = dp::be16(b.port);
       disabled.push_back(a.state == AdminState::disabled);
-      bs.healthy = (h == health.end() || h->second.up) && !disabled.back();
+      bs.healthy = in_service(svc, b, health, admin);
       // A weight of 0 in the file or a drain drains the backend whatever else is said.
       const bool drained = b.weight == 0 || a.state == AdminState::draining;
       bs.weight = drained ? 0
                           : a.weight.value_or(h == health.end() ? b.weight
                                                                 : h->second.weight.value_or(b.weight));
-      if (!b.sorry && bs.healthy) any_serving = true;
       int port = -1;
       uint32_t hop = next_hop_address(config, b.address, port);
       if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);

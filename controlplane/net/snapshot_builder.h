@@ -44,6 +44,14 @@ struct VrrpOwnership {
   std::map<std::size_t, std::vector<rte_ether_addr>> virtual_macs;
 };
 
+// A backend is in service while its checks pass (or it has none) and the operator has not
+// disabled it; weights, drains and the all_down policy come after. A service is up while one
+// of its real (not sorry) backends is in service: below that its all_down policy applies, and
+// VRRP tracking sees it down. The snapshot builder and VRRP tracking share these two rules.
+bool in_service(const ServiceConfig& svc, const BackendConfig& b, const HealthView& health,
+                const AdminStates& admin);
+bool service_up(const ServiceConfig& svc, const HealthView& health, const AdminStates& admin);
+
 // Each backend's part in the Maglev table follows from its file weight, its health, the
 // operator's word (AdminStates) and, when no real backend of its service is both healthy and
 // enabled, the service's all_down policy. Sorry servers drain (keep their flows) otherwise.

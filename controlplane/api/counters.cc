@@ -1,0 +1,148 @@
+#include "api/counters.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+namespace shoal::cp {
+namespace {
+
+std::string drop_name(std::size_t r) { return std::string(dp::name(static_cast<dp::DropReason>(r))); }
+std::string control_name(std::size_t r) {
+  return std::string(dp::name(static_cast<dp::ControlReason>(r)));
+}
+
+nlohmann::json values_json(const CounterValues& v) {
+  nlohmann::json drops = nlohmann::json::object();
+  nlohmann::json control = nlohmann::json::object();
+  for (std::size_t r = 0; r < v.drops.size(); ++r) drops[drop_name(r)] = v.drops[r];
+  for (std::size_t r = 0; r < v.control.size(); ++r) control[control_name(r)] = v.control[r];
+  return {{"rx", v.rx},
+          {"tx", v.tx},
+          {"dropped", v.dropped()},
+          {"to_control", v.to_control()},
+          {"flows_created", v.flows_created},
+          {"flows_rescheduled", v.flows_rescheduled},
+          {"flows_claimed", v.flows_claimed},
+          {"drops", std::move(drops)},
+          {"control", std::move(control)}};
+}
+
+}  // namespace
+
+CounterValues CounterValues::read(const dp::WorkerCounters& c) {
+  CounterValues v;
+  v.rx = c.rx.get();
+  v.tx = c.tx.get();
+  v.flows_created = c.flows_created.get();
+  v.flows_rescheduled = c.flows_rescheduled.get();
+  v.flows_claimed = c.flows_claimed.get();
+  for (std::size_t r = 0; r < v.drops.size(); ++r) v.drops[r] = c.drops[r].get();
+  for (std::size_t r = 0; r < v.control.size(); ++r) v.control[r] = c.control[r].get();
+  return v;
+}
+
+CounterValues& CounterValues::operator+=(const CounterValues& o) {
+  rx += o.rx;
+  tx += o.tx;
+  flows_created += o.flows_created;
+  flows_rescheduled += o.flows_rescheduled;
+  flows_claimed += o.flows_claimed;
+  for (std::size_t r = 0; r < drops.size(); ++r) drops[r] += o.drops[r];
+  for (std::size_t r = 0; r < control.size(); ++r) control[r] += o.control[r];
+  return *this;
+}
+
+uint64_t CounterValues::dropped() const { return std::accumulate(drops.begin(), drops.end(), uint64_t{0}); }
+
+uint64_t CounterValues::to_control() const {
+  return std::accumulate(control.begin(), control.end(), uint64_t{0});
+}
+
+void CounterReport::add_worker(uint32_t worker, uint64_t flows, const dp::WorkerCounters& c) {
+  workers.push_back({worker, flows, CounterValues::read(c)});
+  total += workers.back().values;
+}
+
+nlohmann::json to_json(const CounterReport& report) {
+  nlohmann::json workers = nlohmann::json::array();
+  for (const WorkerCounterValues& w : report.workers) {
+    nlohmann::json j = values_json(w.values);
+    j["worker"] = w.worker;
+    j["flows"] = w.flows;
+    workers.push_back(std::move(j));
+  }
+  nlohmann::json total = values_json(report.total);
+  total["balanced"] = report.total.balanced();
+  nlohmann::json taps = nlohmann::json::array();
+  for (const ExceptionPathCounters& t : report.exception_paths)
+    taps.push_back({{"interface", t.interface},
+                    {"to_kernel", t.to_kernel},
+                    {"from_kernel", t.from_kernel},
+                    {"dropped", t.dropped}});
+  return {{"workers", std::move(workers)}, {"total", std::move(total)},
+          {"exception_paths", std::move(taps)}};
+}
+
+std::vector<std::string> log_lines(const CounterReport& report,
+                                   const std::vector<std::string>& feature_lines) {
+  std::vector<std::string> out;
+  for (const WorkerCounterValues& w : report.workers) {
+    const CounterValues& c = w.values;
+    std::string detail;
+    for (std::size_t r = 0; r < c.drops.size(); ++r)
+      if (c.drops[r]) detail += fmt::format(" drop.{}={}", drop_name(r), c.drops[r]);
+    for (std::size_t r = 0; r < c.control.size(); ++r)
+      if (c.control[r]) detail += fmt::format(" control.{}={}", control_name(r), c.control[r]);
+    out.push_back(fmt::format("counters worker {}: rx={} tx={} dropped={} to_control={} flows={} "
+                              "created={} rescheduled={}{}", w.worker, c.rx, c.tx, c.dropped(),
+                              c.to_control(), w.flows, c.flows_created, c.flows_rescheduled,
+                              detail));
+  }
+  for (const ExceptionPathCounters& t : report.exception_paths)
+    out.push_back(fmt::format("counters exception path {}: to_kernel={} from_kernel={} dropped={}",
+                              t.interface, t.to_kernel, t.from_kernel, t.dropped));
+  out.insert(out.end(), feature_lines.begin(), feature_lines.end());
+  const CounterValues& t = report.total;
+  out.push_back(fmt::format("counters total: rx={} tx={} dropped={} to_control={} balanced={}",
+                            t.rx, t.tx, t.dropped(), t.to_control(),
+                            t.balanced() ? "yes" : "NO"));
+  return out;
+}
+
+void add_metrics(const CounterReport& report, MetricFamilies& f) {
+  for (const WorkerCounterValues& w : report.workers) {
+    const CounterValues& c = w.values;
+    const std::string worker = std::to_string(w.worker);
+    const char* packets = "Frames received and transmitted by the workers";
+    f.counter("shoal_packets_total", packets, {{"worker", worker}, {"direction", "rx"}},
+              static_cast<double>(c.rx));
+    f.counter("shoal_packets_total", packets, {{"worker", worker}, {"direction", "tx"}},
+              static_cast<double>(c.tx));
+    for (std::size_t r = 0; r < c.drops.size(); ++r)
+      f.counter("shoal_drops_total", "Frames dropped, by reason (dataplane/verdict.h)",
+                {{"worker", worker}, {"reason", drop_name(r)}}, static_cast<double>(c.drops[r]));
+    for (std::size_t r = 0; r < c.control.size(); ++r)
+      f.counter("shoal_to_control_total", "Frames handed to the control plane, by reason",
+                {{"worker", worker}, {"reason", control_name(r)}},
+                static_cast<double>(c.control[r]));
+    f.gauge("shoal_flows", "Flows in the worker's table (expired ones not yet aged out included)",
+            {{"worker", worker}}, static_cast<double>(w.flows));
+    f.counter("shoal_flows_created_total", "Flows scheduled for the first time",
+              {{"worker", worker}}, static_cast<double>(c.flows_created));
+    f.counter("shoal_flows_rescheduled_total", "Flows moved off a removed or down backend",
+              {{"worker", worker}}, static_cast<double>(c.flows_rescheduled));
+  }
+  const char* tap_help = "Frames through a port's exception path";
+  for (const ExceptionPathCounters& t : report.exception_paths) {
+    f.counter("shoal_exception_path_frames_total", tap_help,
+              {{"interface", t.interface}, {"direction", "to_kernel"}},
+              static_cast<double>(t.to_kernel));
+    f.counter("shoal_exception_path_frames_total", tap_help,
+              {{"interface", t.interface}, {"direction", "from_kernel"}},
+              static_cast<double>(t.from_kernel));
+  }
+}
+
+}  // namespace shoal::cp

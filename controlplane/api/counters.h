@@ -1,0 +1,63 @@
+// The dataplane's counters as the control plane reports them: read once from the workers'
+// and exception paths' counters (cp: ro) into plain values, then rendered three ways — JSON
+// for /v1/counters, lines for the log (SIGUSR1 and exit), families for /metrics — so that the
+// three always say the same.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "api/metrics.h"
+#include "dataplane/pipeline.h"
+
+namespace shoal::cp {
+
+struct CounterValues {
+  uint64_t rx = 0;
+  uint64_t tx = 0;
+  uint64_t flows_created = 0;
+  uint64_t flows_rescheduled = 0;
+  uint64_t flows_claimed = 0;
+  std::array<uint64_t, dp::kDropReasonCount> drops{};
+  std::array<uint64_t, dp::kControlReasonCount> control{};
+
+  static CounterValues read(const dp::WorkerCounters& c);
+  CounterValues& operator+=(const CounterValues& other);
+  uint64_t dropped() const;
+  uint64_t to_control() const;
+  // rx = tx + Σ drops + Σ to-control: what the dataplane promises after every burst.
+  bool balanced() const { return rx == tx + dropped() + to_control(); }
+};
+
+struct WorkerCounterValues {
+  uint32_t worker = 0;
+  uint64_t flows = 0;  // in its table, expired ones not yet aged out included
+  CounterValues values;
+};
+
+struct ExceptionPathCounters {
+  std::string interface;
+  uint64_t to_kernel = 0;
+  uint64_t from_kernel = 0;
+  uint64_t dropped = 0;
+};
+
+struct CounterReport {
+  std::vector<WorkerCounterValues> workers;
+  CounterValues total;  // over every worker
+  std::vector<ExceptionPathCounters> exception_paths;
+
+  void add_worker(uint32_t worker, uint64_t flows, const dp::WorkerCounters& counters);
+};
+
+nlohmann::json to_json(const CounterReport& report);
+// One line per worker and exception path, then `feature_lines` (VRRP's, sync's), then the
+// total, which log readers wait for as the dump's end.
+std::vector<std::string> log_lines(const CounterReport& report,
+                                   const std::vector<std::string>& feature_lines);
+void add_metrics(const CounterReport& report, MetricFamilies& families);
+
+}  // namespace shoal::cp

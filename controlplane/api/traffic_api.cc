@@ -1,0 +1,132 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "api/control_api.h"
+#include "dataplane/pipeline.h"
+#include "dataplane/worker/worker.h"
+
+namespace shoal::cp {
+namespace {
+
+using nlohmann::json;
+
+std::string query(const HttpRequest& request, const char* key) {
+  auto it = request.query.find(key);
+  return it == request.query.end() ? std::string() : it->second;
+}
+
+HttpResponse flows(const DirectorView& view, DirectorCommands& commands,
+                   const HttpRequest& request) {
+  constexpr uint32_t kMaxLimit = 1000;
+  // A 1M-flow table takes some 20 worker loops to sample.
+  constexpr auto kMaxWait = std::chrono::seconds(1);
+  dp::FlowFilter filter;
+  auto address = [&](const char* key, uint32_t& out) {
+    const std::string text = query(request, key);
+    if (text.empty()) return true;
+    auto ip = parse_ipv4(text);
+    if (ip) out = *ip;
+    return ip.has_value();
+  };
+  if (!address("vip", filter.vip) || !address("client", filter.client))
+    return error_response(400, "vip and client are IPv4 addresses");
+  if (auto it = request.query.find("limit"); it != request.query.end()) {
+    const std::string& v = it->second;
+    if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), ::isdigit) ||
+        std::stoul(v) == 0 || std::stoul(v) > kMaxLimit)
+      return error_response(400, fmt::format("limit is 1..{}", kMaxLimit));
+    filter.limit = static_cast<uint32_t>(std::stoul(v));
+  }
+  const FlowSample sample = commands.sample_flows(filter, kMaxWait);
+  std::map<uint16_t, std::string> names;
+  for (const ServiceConfig& s : view.config().services)
+    for (const BackendConfig& b : s.backends) names[b.id] = s.name + "/" + b.name;
+  static constexpr const char* kStates[] = {"empty", "syn", "closing", "udp", "established"};
+  const uint32_t now = dp::now_ms();
+  json out = json::array();
+  for (const auto& [worker, e] : sample.flows) {
+    if (out.size() >= filter.limit) break;
+    auto name = names.find(e.backend);
+    out.push_back({{"worker", worker},
+                   {"client", fmt::format("{}:{}", dp::ipv4_to_string(e.src_ip), dp::be16(e.src_port))},
+                   {"vip", fmt::format("{}:{}", dp::ipv4_to_string(e.dst_ip), dp::be16(e.dst_port))},
+                   {"protocol", e.proto == 17 ? "udp" : "tcp"},
+                   {"state", kStates[static_cast<size_t>(e.state) % std::size(kStates)]},
+                   {"backend", name == names.end() ? json(nullptr) : json(name->second)},
+                   {"idle_ms", now - e.last_seen_ms}});
+  }
+  return json_response(200, json{{"flows", std::move(out)}, {"complete", sample.complete}}.dump());
+}
+
+// Which backend a new flow from CLIENT[:PORT] to VIP:PORT/PROTO goes to, and why.
+HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
+  const auto client = parse_ipv4_endpoint(query(request, "client"), true);
+  const auto vip = parse_ipv4_endpoint(query(request, "vip"));
+  const std::string proto_name = query(request, "proto").empty() ? "tcp" : query(request, "proto");
+  if (!client || !vip || (proto_name != "tcp" && proto_name != "udp"))
+    return error_response(400, "give client=IP[:PORT], vip=IP:PORT and proto=tcp|udp");
+  const Protocol proto = proto_name == "udp" ? Protocol::udp : Protocol::tcp;
+  const ServiceConfig* svc = nullptr;
+  for (const ServiceConfig& s : view.config().services)
+    if (s.vip == vip->first && s.port == vip->second && s.protocol == proto) svc = &s;
+  if (svc == nullptr)
+    return error_response(404, fmt::format("no service on {}/{}", query(request, "vip"), proto_name));
+  const dp::Snapshot* snap = view.snapshot();
+  uint16_t index = 0;
+  if (snap == nullptr ||
+      snap->classify(vip->first, dp::be16(vip->second), static_cast<uint8_t>(proto), &index) !=
+          dp::AddressKind::service)
+    return error_response(503, "the dataplane has no table for that service yet");
+  const dp::Service& service = snap->service(index);
+  if (service.hash_on == dp::HashOn::five_tuple && client->second == 0)
+    return error_response(400, fmt::format("service {} hashes the 5-tuple: give the client's port "
+                                           "too (client=IP:PORT)", svc->name));
+  const dp::FlowKey key{client->first, vip->first, dp::be16(client->second),
+                        dp::be16(vip->second), static_cast<uint8_t>(proto)};
+  const uint32_t hash = dp::scheduling_hash(service, client->first, dp::FlowTable::hash(key));
+  const uint32_t slot = service.maglev.size() ? hash % service.maglev.size() : 0;
+  const uint16_t id = service.pick(hash);
+  json out = {{"service", svc->name},
+              {"hash_on", to_string(svc->hash)},
+              {"maglev_size", service.maglev.size()},
+              {"maglev_slot", slot},
+              {"backend", nullptr}};
+  const BackendConfig* chosen = nullptr;
+  for (const BackendConfig& b : svc->backends)
+    if (b.id == id) chosen = &b;
+  if (chosen == nullptr) {
+    out["why"] = "no backend takes new flows (all down, drained or disabled; policy " +
+                 std::string(to_string(svc->all_down)) + ")";
+    return json_response(200, out.dump());
+  }
+  out["backend"] = {{"name", chosen->name},
+                    {"address", dp::ipv4_to_string(chosen->address)},
+                    {"port", chosen->port}};
+  out["why"] = fmt::format("a new flow hashes ({}) to Maglev slot {} of {}, which holds {}; an "
+                           "established flow stays with the backend it is pinned to while that "
+                           "backend is up",
+                           to_string(svc->hash), slot, service.maglev.size(), chosen->name);
+  return json_response(200, out.dump());
+}
+
+}  // namespace
+
+void register_traffic_api(ApiRegistry& registry, const DirectorView& view,
+                          DirectorCommands& commands) {
+  Router& r = registry.routes();
+  r.add("GET", "/v1/counters", [&view](const HttpRequest&, const PathParams&) {
+    return json_response(200, to_json(view.counters()).dump());
+  });
+  r.add("GET", "/v1/flows", [&view, &commands](const HttpRequest& request, const PathParams&) {
+    return flows(view, commands, request);
+  });
+  r.add("GET", "/v1/simulate", [&view](const HttpRequest& request, const PathParams&) {
+    return simulate(view, request);
+  });
+  registry.metric_families([&view](MetricFamilies& f) { add_metrics(view.counters(), f); });
+}
+
+}  // namespace shoal::cp
