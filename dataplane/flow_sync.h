@@ -1,4 +1,4 @@
-// What the packet core shares with connection sync (controlplane/connection_sync.h), which
+// What the packet core shares with connection sync (controlplane/sync/connection_sync.h), which
 // keeps NAT connections alive across a VRRP failover even when the directors' Maglev tables
 // differ (another backend set, other weights):
 //

@@ -127,7 +127,7 @@ struct ApiConfig {
   std::string dashboard;   // the dashboard's files; empty: the ones built in (SHOAL_DASHBOARD_DIR)
 };
 
-// `vrrp:` — the virtual routers this director takes part in (see vrrp_runner.h). Times are
+// `vrrp:` — the virtual routers this director takes part in (see vrrp/runner.h). Times are
 // given in seconds in the file. Each instance maps onto a VrrpInstanceConfig.
 enum class VrrpTrackKind : uint8_t {
   service,  // down while the service has no backend that is both healthy and enabled

@@ -4,7 +4,7 @@
 //
 // - Holding a synced service's VIP, the workers report flow creations, state and backend
 //   changes and removals (FlowEvents); this class, on the control thread, batches them into
-//   UDP datagrams to a multicast group on the LAN (sync_message.h): full datagrams as events
+//   UDP datagrams to a multicast group on the LAN (sync/message.h): full datagrams as events
 //   come, the partly filled one at the end of each control loop, and at most kFramesPerPoll
 //   per loop, the rest waiting on the workers' rings. Each worker's dp::SyncWalker re-reports
 //   active flows every refresh period.

@@ -5,7 +5,7 @@
 // hears another master that ranks below it (a healed split brain).
 //
 // Pure: time comes in as milliseconds on every call, received advertisements come in parsed
-// (vrrp_packet.h), and everything the caller must do comes back as actions, in order. The
+// (vrrp/packet.h), and everything the caller must do comes back as actions, in order. The
 // caller owns the I/O: it writes and sends the advertisements (write_advert()), publishes or
 // withdraws VIP ownership in the Snapshot, sends the gratuitous ARPs (write_arp_request()
 // with sender = target = each address, from source_mac()), logs, and calls tick() by

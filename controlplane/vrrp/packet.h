@@ -4,7 +4,7 @@
 //
 // Checks that need an instance's configuration (is the VRID ours, do we own the addresses,
 // which checksum style is allowed, does the address list match) are the instance's: see
-// vrrp_instance.h. Both share the drop reasons below, so that one counter array per port or
+// vrrp/instance.h. Both share the drop reasons below, so that one counter array per port or
 // per instance names every discarded advertisement.
 #pragma once
 

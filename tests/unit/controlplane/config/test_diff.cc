@@ -1,4 +1,4 @@
-// The operator's diff between two configs (controlplane/config_diff.cc): every change named
+// The operator's diff between two configs (controlplane/config/diff.cc): every change named
 // once, in words; formatting and comments never show.
 #include <catch2/catch.hpp>
 

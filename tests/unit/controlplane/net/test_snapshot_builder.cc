@@ -1,4 +1,4 @@
-// From running state to the dataplane's backends (controlplane/snapshot_builder.cc): health,
+// From running state to the dataplane's backends (controlplane/net/snapshot_builder.cc): health,
 // the operator's admin states, the all_down policies and sorry servers decide each backend's
 // `healthy` and `weight` in the SnapshotSpec; and admin states outlive reloads as documented.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// The VRRPv3 state machine (controlplane/vrrp_instance.*, vrrp_sync_group.*) under a fake
+// The VRRPv3 state machine (controlplane/vrrp/instance.*, sync_group.*) under a fake
 // clock: exact timings of RFC 9568 §6.1 (Master_Down_Interval with Skew_Time), every
 // receive rule of §6.4.2/§6.4.3, keepalived's preemption delay, tracking and fault, sync
 // groups; and two routers talking through real advertisement frames.

@@ -1,4 +1,4 @@
-// VRRPv3 advertisement frames (controlplane/vrrp_packet.*): a known-good frame made by
+// VRRPv3 advertisement frames (controlplane/vrrp/packet.*): a known-good frame made by
 // another implementation, round trips, every truncation, and each malformed field with its
 // exact drop reason. Checksums are checked with a sum written here, not the code under test.
 #include <catch2/catch.hpp>
