@@ -154,6 +154,7 @@ void Director::start_eal() {
 }
 
 void Director::start_ports() {
+  dp::register_control_reason_field();
   uint16_t queues = static_cast<uint16_t>(config_.workers.count);
   // Every descriptor of every queue, the rings, the exception paths' queues, and headroom.
   uint32_t mbufs = static_cast<uint32_t>(config_.ports.size()) * queues *
@@ -414,7 +415,7 @@ void Director::send(uint16_t port_index, const uint8_t* frame, uint16_t len) {
   if (rte_ring_enqueue(control_tx_[port_index], m) != 0) rte_pktmbuf_free(m);
 }
 
-// The worker stored why it handed the frame over in mbuf->hash.usr (see dp::Worker::dispatch).
+// The worker stored why it handed the frame over in an mbuf field (see dp::Worker::dispatch).
 void Director::handle_control_frame(rte_mbuf* m) {
   auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
   uint32_t len = rte_pktmbuf_data_len(m);
@@ -427,7 +428,7 @@ void Director::handle_control_frame(rte_mbuf* m) {
   const auto port = static_cast<std::size_t>(index);
   const PortConfig& pc = config_.ports[port];
   const uint32_t our_ip = pc.addresses.front().address;
-  switch (static_cast<dp::ControlReason>(m->hash.usr)) {
+  switch (dp::control_reason(m)) {
     case dp::ControlReason::arp:
       if (auto arp = read_arp(frame, p)) {
         // Learn who is on our subnets: clients of NAT services announce themselves this way.

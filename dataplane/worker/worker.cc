@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace shoal::dp {
 namespace {
@@ -29,7 +30,10 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
                rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
                const FlowTimeouts& timeouts, int socket)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      stop_(stop), flows_(flow_capacity, timeouts, socket) {}
+      stop_(stop), flows_(flow_capacity, timeouts, socket) {
+  if (!control_reason_field_registered())
+    throw std::logic_error("register_control_reason_field() before making a Worker");
+}
 
 void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
   sync_ = sync;
@@ -102,7 +106,7 @@ void Worker::dispatch(rte_mbuf** pkts, const Verdict* verdicts, uint16_t n) {
   }
   for (uint16_t i = 0; i < n; ++i) {
     if (verdicts[i].action == Action::to_control) {
-      pkts[i]->hash.usr = verdicts[i].reason;  // tells the control plane what to do with it
+      set_control_reason(pkts[i], verdicts[i].control_reason());
       control[n_control++] = pkts[i];
     } else if (verdicts[i].action == Action::drop) {
       rte_pktmbuf_free(pkts[i]);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dataplane/worker/connection_census.h"
+#include "dataplane/worker/control_reason_field.h"  // on every frame handed to the control plane
 #include "dataplane/worker/flow_sampler.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pipeline.h"
