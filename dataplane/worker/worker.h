@@ -51,6 +51,7 @@ class Worker {
  private:
   void dispatch(rte_mbuf** pkts, const Verdict* verdicts, uint16_t n);
   void transmit(uint16_t port, rte_mbuf** pkts, uint16_t n);
+  void transmit_per_port(rte_mbuf** pkts, const uint16_t* ports, uint16_t n);
   void drain_control_tx();
   // FlowTable::RemoveHook: a synced flow is gone; tell the peers.
   static void flow_removed(void* worker, const FlowEntry& gone);
