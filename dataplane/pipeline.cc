@@ -29,6 +29,7 @@ class Burst {
   void icmp_error_to_vip(uint16_t i, rte_mbuf* m);
   void icmp_error_to_client(uint16_t i, rte_mbuf* m);
   void schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash);
+  const Backend* pick_new(uint16_t i, const Service& svc, uint32_t client_ip, uint32_t flow_hash);
   void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
   void account(uint16_t n);
@@ -170,14 +171,9 @@ void Burst::icmp_error_to_vip(uint16_t i, rte_mbuf* m) {
   uint32_t flow_hash = FlowTable::hash(key);
   const FlowEntry* e = flows_.lookup(key, flow_hash, now_);
   const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
-  if (b == nullptr || !b->accepts_existing) {
-    uint16_t id = svc.pick(scheduling_hash(svc, q.dst_ip, flow_hash));
-    b = id == kNoBackend ? nullptr : snap_.backend(id);
-  }
-  if (b == nullptr) {
-    drop(i, DropReason::no_backend);
-    return;
-  }
+  // Not counted as a new flow: no flow entry is made for an error.
+  if (b == nullptr || !b->accepts_existing) b = pick_new(i, svc, q.dst_ip, flow_hash);
+  if (b == nullptr) return;
   if (svc.mode == ForwardMode::nat) rewrite_icmp_quote_source(frame_of(m), p, b->ip, b->port);
   forward(i, m, svc, *b);
 }
@@ -200,49 +196,46 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
       claimed = true;
     }
   }
-  const Backend* b = nullptr;
-  if (e != nullptr) {
+  const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
+  // A SYN on a closing flow opens a new connection on a reused 5-tuple: it is scheduled as a
+  // new flow, or a drained (weight 0) backend would keep getting new connections.
+  const bool reused = e != nullptr && opening && e->state == FlowState::closing;
+  const bool keep = b != nullptr && !reused && b->accepts_existing && b->service == service_index;
+  if (!keep) {
+    b = pick_new(i, svc, p.src_ip, flow_hash);
+    if (b == nullptr) return;
+    ctr_.backends[b->id].new_flows.add();
+  }
+  if (e == nullptr) {
+    FlowState state = p.l4_proto == kIpProtoTcp ? FlowTable::initial_tcp_state(p.tcp_flags)
+                                                : FlowState::udp;
+    e = flows_.insert(key, flow_hash, b->id, state, now_);
+    ctr_.flows_created.add();
+    if (svc.sync) report(*e);
+  } else {
     const uint16_t pinned = e->backend;
     const FlowState was = e->state;
-    b = snap_.backend(e->backend);
-    // A SYN on a closing flow opens a new connection on a reused 5-tuple: it is scheduled as
-    // a new flow, or a drained (weight 0) backend would keep getting new connections.
-    const bool reused = p.l4_proto == kIpProtoTcp && e->state == FlowState::closing &&
-                        (p.tcp_flags & (kTcpSynFlag | kTcpAckFlag)) == kTcpSynFlag;
-    if (reused || b == nullptr || !b->accepts_existing || b->service != service_index) {
-      uint16_t id = svc.pick(scheduling_hash(svc, p.src_ip, flow_hash));
-      if (id == kNoBackend) {
-        drop(i, DropReason::no_backend);
-        return;
-      }
-      e->backend = id;
-      b = snap_.backend(id);
-      ctr_.backends[id].new_flows.add();
-      if (reused)
-        ctr_.flows_created.add();
-      else
-        ctr_.flows_rescheduled.add();
+    if (!keep) {
+      e->backend = b->id;
+      (reused ? ctr_.flows_created : ctr_.flows_rescheduled).add();
     }
     if (p.l4_proto == kIpProtoTcp)
       FlowTable::observe_tcp(*e, p.tcp_flags, now_);
     else
       FlowTable::observe_udp(*e, now_);
     if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
-  } else {
-    uint16_t id = svc.pick(scheduling_hash(svc, p.src_ip, flow_hash));
-    if (id == kNoBackend) {
-      drop(i, DropReason::no_backend);
-      return;
-    }
-    FlowState state = p.l4_proto == kIpProtoTcp ? FlowTable::initial_tcp_state(p.tcp_flags)
-                                                : FlowState::udp;
-    e = flows_.insert(key, flow_hash, id, state, now_);
-    ctr_.flows_created.add();
-    ctr_.backends[id].new_flows.add();
-    b = snap_.backend(id);
-    if (svc.sync) report(*e);
   }
   forward(i, m, svc, *b);
+}
+
+// A backend for a flow that has none it may keep: nullptr, the packet dropped, when no backend
+// of the service takes new flows.
+const Backend* Burst::pick_new(uint16_t i, const Service& svc, uint32_t client_ip,
+                               uint32_t flow_hash) {
+  const uint16_t id = svc.pick(scheduling_hash(svc, client_ip, flow_hash));
+  const Backend* b = id == kNoBackend ? nullptr : snap_.backend(id);
+  if (b == nullptr) drop(i, DropReason::no_backend);
+  return b;
 }
 
 void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b) {

@@ -32,7 +32,7 @@ bool Director::owns_address(uint32_t ip) const {
   return false;
 }
 
-// The worker stored why it handed the frame over in mbuf->hash.usr (see dp::Worker::dispatch).
+// The worker stored why it handed the frame over in an mbuf field (see dp::Worker::dispatch).
 void Director::handle_control_frame(rte_mbuf* m) {
   auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
   uint32_t len = rte_pktmbuf_data_len(m);
@@ -45,7 +45,7 @@ void Director::handle_control_frame(rte_mbuf* m) {
   const auto port = static_cast<std::size_t>(index);
   const PortConfig& pc = config_.ports[port];
   const uint32_t our_ip = pc.addresses.front().address;
-  switch (static_cast<dp::ControlReason>(m->hash.usr)) {
+  switch (dp::control_reason(m)) {
     case dp::ControlReason::arp:
       if (auto arp = read_arp(frame, p)) {
         // Learn who is on our subnets: clients of NAT services announce themselves this way.

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "dataplane/worker/control_reason_field.h"
+
 namespace shoal::cp {
 namespace {
 
@@ -99,6 +101,8 @@ void Ports::start_eal(const Config& config, const std::vector<std::string>& eal_
 }
 
 void Ports::start(const Config& config) {
+  // Before any mbuf carries a frame to the control loop (workers refuse to start without it).
+  dp::register_control_reason_field();
   uint16_t queues = static_cast<uint16_t>(config.workers.count);
   // Every descriptor of every queue, the rings, the exception paths' queues, and headroom.
   uint32_t mbufs = static_cast<uint32_t>(config.ports.size()) * queues *

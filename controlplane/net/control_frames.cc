@@ -8,18 +8,18 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/frame_headers.h"
+
 namespace shoal::cp {
 namespace {
+
+constexpr uint8_t kIcmpErrorTtl = 64;
 
 void write_arp(uint8_t* out, uint16_t op, const rte_ether_addr& eth_dst,
                const rte_ether_addr& our_mac, uint32_t our_ip, const rte_ether_addr& target_mac,
                uint32_t target_ip) {
   std::memset(out, 0, kArpFrameLen);
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-  eth->dst_addr = eth_dst;
-  eth->src_addr = our_mac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-  auto* arp = reinterpret_cast<rte_arp_hdr*>(out + sizeof(rte_ether_hdr));
+  auto* arp = reinterpret_cast<rte_arp_hdr*>(write_eth(out, eth_dst, our_mac, RTE_ETHER_TYPE_ARP));
   arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
   arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
   arp->arp_hlen = RTE_ETHER_ADDR_LEN;
@@ -86,27 +86,17 @@ bool make_echo_reply(uint8_t* frame, uint32_t len, const dp::ParsedPacket& p) {
 
 uint16_t write_icmp_error(uint8_t* out, const uint8_t* orig, const dp::ParsedPacket& p,
                           uint32_t our_ip, uint8_t type, uint8_t code, uint16_t next_hop_mtu) {
-  constexpr uint16_t kIpHeader = 20, kIcmpHeader = 8, kMaxDatagram = 576;
+  constexpr uint16_t kIcmpHeader = 8, kMaxDatagram = 576;
   if (p.l4_proto == dp::kIpProtoIcmp && p.has_l4 && dp::is_icmp_error(p.icmp_type)) return 0;
   uint16_t quoted = static_cast<uint16_t>(
-      std::min<uint32_t>(p.l3_end - p.l3_offset, kMaxDatagram - kIpHeader - kIcmpHeader));
+      std::min<uint32_t>(p.l3_end - p.l3_offset, kMaxDatagram - kIpv4HeaderLen - kIcmpHeader));
   const auto* orig_eth = reinterpret_cast<const rte_ether_hdr*>(orig);
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-  eth->dst_addr = orig_eth->src_addr;
-  eth->src_addr = orig_eth->dst_addr;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + sizeof(rte_ether_hdr));
-  std::memset(ip, 0, kIpHeader);
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(kIpHeader + kIcmpHeader + quoted));
-  ip->time_to_live = 64;
-  ip->next_proto_id = dp::kIpProtoIcmp;
-  ip->src_addr = our_ip;
-  ip->dst_addr = p.src_ip;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-
-  uint8_t* icmp = out + sizeof(rte_ether_hdr) + kIpHeader;
+  uint8_t* ip = write_eth(out, orig_eth->src_addr, orig_eth->dst_addr, RTE_ETHER_TYPE_IPV4);
+  uint8_t* icmp = write_ipv4(ip, {.src = our_ip,
+                                  .dst = p.src_ip,
+                                  .proto = dp::kIpProtoIcmp,
+                                  .ttl = kIcmpErrorTtl,
+                                  .payload_len = static_cast<uint16_t>(kIcmpHeader + quoted)});
   std::memset(icmp, 0, kIcmpHeader);
   icmp[0] = type;
   icmp[1] = code;
@@ -115,7 +105,7 @@ uint16_t write_icmp_error(uint8_t* out, const uint8_t* orig, const dp::ParsedPac
   std::memcpy(icmp + kIcmpHeader, orig + p.l3_offset, quoted);
   uint16_t csum = checksum(icmp, kIcmpHeader + quoted);
   std::memcpy(icmp + 2, &csum, 2);
-  return static_cast<uint16_t>(sizeof(rte_ether_hdr) + kIpHeader + kIcmpHeader + quoted);
+  return static_cast<uint16_t>(icmp + kIcmpHeader + quoted - out);
 }
 
 }  // namespace shoal::cp

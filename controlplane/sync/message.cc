@@ -8,6 +8,7 @@
 
 #include "dataplane/bytes.h"
 #include "dataplane/packet.h"
+#include "net/frame_headers.h"
 
 namespace shoal::cp {
 namespace {
@@ -91,26 +92,19 @@ std::optional<SyncEntry> read_sync_entry(const uint8_t* in) {
 
 std::size_t finish_sync_frame(uint8_t* out, std::size_t payload_len, const rte_ether_addr& src_mac,
                               uint32_t src_ip, uint32_t group, uint16_t udp_port) {
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
   // RFC 1112 §6.4: 01:00:5e and the group's low 23 bits.
   const auto* g = reinterpret_cast<const uint8_t*>(&group);
-  eth->dst_addr = rte_ether_addr{{0x01, 0x00, 0x5e, static_cast<uint8_t>(g[1] & 0x7f), g[2], g[3]}};
-  eth->src_addr = src_mac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + RTE_ETHER_HDR_LEN);
-  std::memset(ip, 0, sizeof(*ip));
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->type_of_service = kTosNetworkControl;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(20 + 8 + payload_len));
-  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-  ip->time_to_live = kSyncTtl;
-  ip->next_proto_id = dp::kIpProtoUdp;
-  ip->src_addr = src_ip;
-  ip->dst_addr = group;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-
-  auto* udp = reinterpret_cast<rte_udp_hdr*>(out + RTE_ETHER_HDR_LEN + 20);
+  const rte_ether_addr group_mac{{0x01, 0x00, 0x5e, static_cast<uint8_t>(g[1] & 0x7f), g[2], g[3]}};
+  uint8_t* l3 = write_eth(out, group_mac, src_mac, RTE_ETHER_TYPE_IPV4);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(
+      write_ipv4(l3, {.src = src_ip,
+                      .dst = group,
+                      .proto = dp::kIpProtoUdp,
+                      .ttl = kSyncTtl,
+                      .payload_len = static_cast<uint16_t>(8 + payload_len),
+                      .tos = kTosNetworkControl,
+                      .dont_fragment = true}));
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(l3);
   udp->src_port = rte_cpu_to_be_16(udp_port);
   udp->dst_port = rte_cpu_to_be_16(udp_port);
   udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(8 + payload_len));

@@ -8,6 +8,7 @@
 #include "dataplane/bytes.h"
 #include "dataplane/checksum.h"
 #include "dataplane/packet.h"
+#include "net/frame_headers.h"
 
 namespace shoal::cp {
 namespace {
@@ -49,22 +50,14 @@ std::size_t write_vrrp_advert(uint8_t* out, const VrrpAdvert& advert,
   const std::size_t frame_len = vrrp_frame_len(count);
   std::memset(out, 0, frame_len);
 
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-  eth->dst_addr = kVrrpGroupMac;
-  eth->src_addr = src_mac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + RTE_ETHER_HDR_LEN);
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->type_of_service = kVrrpTos;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(kVrrpIpHeaderLen + vrrp_len));
-  ip->time_to_live = kVrrpTtl;
-  ip->next_proto_id = dp::kIpProtoVrrp;
-  ip->src_addr = src_ip;
-  ip->dst_addr = kVrrpGroup;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-
-  uint8_t* vrrp = out + RTE_ETHER_HDR_LEN + kVrrpIpHeaderLen;
+  uint8_t* l3 = write_eth(out, kVrrpGroupMac, src_mac, RTE_ETHER_TYPE_IPV4);
+  uint8_t* vrrp = write_ipv4(l3, {.src = src_ip,
+                                  .dst = kVrrpGroup,
+                                  .proto = dp::kIpProtoVrrp,
+                                  .ttl = kVrrpTtl,
+                                  .payload_len = static_cast<uint16_t>(vrrp_len),
+                                  .tos = kVrrpTos});
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(l3);
   vrrp[0] = kVrrpVersion << 4 | kVrrpTypeAdvertisement;
   vrrp[1] = advert.vrid;
   vrrp[2] = advert.priority;

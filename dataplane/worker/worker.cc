@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace shoal::dp {
 namespace {
@@ -29,7 +30,10 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
                rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
                const FlowTimeouts& timeouts, int socket)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      stop_(stop), flows_(flow_capacity, timeouts, socket) {}
+      stop_(stop), flows_(flow_capacity, timeouts, socket) {
+  if (!control_reason_field_registered())
+    throw std::logic_error("register_control_reason_field() before making a Worker");
+}
 
 void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
   sync_ = sync;
@@ -89,34 +93,63 @@ void Worker::run() {
 }
 
 void Worker::dispatch(rte_mbuf** pkts, const Verdict* verdicts, uint16_t n) {
-  // Transmits are grouped per port in arrival order; most bursts have a single port.
   rte_mbuf* out[kRxBurst];
+  uint16_t out_port[kRxBurst];
+  uint16_t n_out = 0;
+  bool one_port = true;
   rte_mbuf* control[kRxBurst];
+  ControlReason reasons[kRxBurst];  // control[k]'s, to move exactly its count if refused
   uint16_t n_control = 0;
-  for (uint16_t port : ports_.port_ids) {
-    uint16_t n_out = 0;
-    for (uint16_t i = 0; i < n; ++i)
-      if (verdicts[i].action == Action::transmit && verdicts[i].tx_port == port)
-        out[n_out++] = pkts[i];
-    if (n_out) transmit(port, out, n_out);
-  }
   for (uint16_t i = 0; i < n; ++i) {
-    if (verdicts[i].action == Action::to_control) {
-      pkts[i]->hash.usr = verdicts[i].reason;  // tells the control plane what to do with it
-      control[n_control++] = pkts[i];
-    } else if (verdicts[i].action == Action::drop) {
-      rte_pktmbuf_free(pkts[i]);
+    switch (verdicts[i].action) {
+      case Action::transmit:
+        out[n_out] = pkts[i];
+        out_port[n_out] = verdicts[i].tx_port;
+        one_port = one_port && out_port[n_out] == out_port[0];
+        ++n_out;
+        break;
+      case Action::to_control:
+        reasons[n_control] = verdicts[i].control_reason();
+        set_control_reason(pkts[i], reasons[n_control]);
+        control[n_control++] = pkts[i];
+        break;
+      case Action::drop:
+        rte_pktmbuf_free(pkts[i]);
+        break;
     }
   }
-  if (n_control == 0) return;
-  unsigned queued = rte_ring_enqueue_burst(to_control_, reinterpret_cast<void**>(control),
-                                           n_control, nullptr);
-  for (uint16_t i = static_cast<uint16_t>(queued); i < n_control; ++i) {
-    // Find the reason this frame was handed over, to move exactly its count.
-    for (uint16_t k = 0; k < n; ++k)
-      if (pkts[k] == control[i]) counters_.control_failed(verdicts[k].control_reason(), 1);
-    rte_pktmbuf_free(control[i]);
+  // Most bursts leave by a single port: sent as gathered, no regrouping.
+  if (n_out != 0) {
+    if (one_port)
+      transmit(out_port[0], out, n_out);
+    else
+      transmit_per_port(out, out_port, n_out);
   }
+  if (n_control == 0) return;
+  const auto queued = static_cast<uint16_t>(
+      rte_ring_enqueue_burst(to_control_, reinterpret_cast<void**>(control), n_control, nullptr));
+  if (queued == n_control) return;
+  for (uint16_t k = queued; k < n_control; ++k) counters_.control_failed(reasons[k], 1);
+  rte_pktmbuf_free_bulk(control + queued, n_control - queued);
+}
+
+// Frames for several ports in one burst: a counting sort by port, which keeps each port's
+// frames in arrival order, then one transmit per port.
+void Worker::transmit_per_port(rte_mbuf** pkts, const uint16_t* ports, uint16_t n) {
+  uint16_t next[RTE_MAX_ETHPORTS] = {};
+  for (uint16_t i = 0; i < n; ++i) ++next[ports[i]];
+  uint16_t start[RTE_MAX_ETHPORTS];
+  uint16_t at = 0;
+  for (uint16_t port = 0; port < RTE_MAX_ETHPORTS; ++port) {
+    start[port] = at;
+    at = static_cast<uint16_t>(at + next[port]);
+    next[port] = start[port];
+  }
+  rte_mbuf* grouped[kRxBurst];
+  for (uint16_t i = 0; i < n; ++i) grouped[next[ports[i]]++] = pkts[i];
+  for (uint16_t port = 0; port < RTE_MAX_ETHPORTS; ++port)
+    if (next[port] != start[port])
+      transmit(port, grouped + start[port], static_cast<uint16_t>(next[port] - start[port]));
 }
 
 void Worker::transmit(uint16_t port, rte_mbuf** pkts, uint16_t n) {

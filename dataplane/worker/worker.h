@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dataplane/worker/connection_census.h"
+#include "dataplane/worker/control_reason_field.h"  // on every frame handed to the control plane
 #include "dataplane/worker/flow_sampler.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pipeline.h"
@@ -50,6 +51,7 @@ class Worker {
  private:
   void dispatch(rte_mbuf** pkts, const Verdict* verdicts, uint16_t n);
   void transmit(uint16_t port, rte_mbuf** pkts, uint16_t n);
+  void transmit_per_port(rte_mbuf** pkts, const uint16_t* ports, uint16_t n);
   void drain_control_tx();
   // FlowTable::RemoveHook: a synced flow is gone; tell the peers.
   static void flow_removed(void* worker, const FlowEntry& gone);

@@ -255,6 +255,54 @@ TEST_CASE("pipeline: new and existing flows across backend changes", "[pipeline]
   CHECK(h.balanced());
 }
 
+TEST_CASE("pipeline: a backend counts the flows scheduled to it, not ICMP errors", "[pipeline]") {
+  Harness h;
+  auto new_flows = [&h](int id) {
+    return h.counters().backends[static_cast<std::size_t>(id)].new_flows.get();
+  };
+  auto all_new_flows = [&] { return new_flows(0) + new_flows(1) + new_flows(2); };
+  const int b = backend_of(h.run1(to_vip(1000).build()).out);
+  CHECK(new_flows(b) == 1);
+  h.run1(to_vip(1000, 80, kTcpAckFlag).build());
+  CHECK(all_new_flows() == 1);
+
+  SECTION("a reused 5-tuple is a new flow") {
+    h.run1(to_vip(1000, 80, kTcpFinFlag | kTcpAckFlag).build());
+    REQUIRE(verdict_text(h.run1(to_vip(1000).build()).verdict) == "transmit");
+    CHECK(all_new_flows() == 2);
+    CHECK(h.counters().flows_created.get() == 2);
+  }
+  SECTION("a rescheduled flow counts on its new backend") {
+    SnapshotSpec spec = lab_spec();
+    spec.services[0].backends[static_cast<std::size_t>(b)].healthy = false;
+    h.publish(spec);
+    const int now = backend_of(h.run1(to_vip(1000, 80, kTcpAckFlag).build()).out);
+    REQUIRE(now != b);
+    CHECK(new_flows(b) == 1);
+    CHECK(new_flows(now) == 1);
+    CHECK(h.counters().flows_rescheduled.get() == 1);
+  }
+  SECTION("an ICMP error about no flow reaches a backend, which gets no flow from it") {
+    Bytes quoted = PacketBuilder().ipv4(kVip, kClient).tcp(80, 2000, kTcpAckFlag).build_l3();
+    Bytes icmp = PacketBuilder().eth(mac(0x99), kOurMac).ipv4(ipv4(192, 0, 2, 1), kVip).icmp(3, 4)
+                     .payload(quoted).build();
+    REQUIRE(verdict_text(h.run1(icmp).verdict) == "transmit");
+    CHECK(all_new_flows() == 1);
+    CHECK(h.counters().flows_created.get() == 1);
+  }
+  SECTION("no backend: nothing counted") {
+    SnapshotSpec spec = lab_spec();
+    for (BackendSpec& d : spec.services[0].backends) d.healthy = false;
+    h.publish(spec);
+    REQUIRE(verdict_text(h.run1(to_vip(3000).build()).verdict) == "drop no_backend");
+    REQUIRE(verdict_text(h.run1(to_vip(1000, 80, kTcpAckFlag).build()).verdict) ==
+            "drop no_backend");
+    CHECK(all_new_flows() == 1);
+    CHECK(h.counters().flows_rescheduled.get() == 0);
+  }
+  CHECK(h.balanced());
+}
+
 TEST_CASE("pipeline: Maglev makes two workers (or directors) agree without shared state", "[pipeline]") {
   Harness a, b;
   for (uint16_t sport = 1; sport < 2000; ++sport) {
