@@ -60,8 +60,9 @@ uint64_t CounterValues::to_control() const {
   return std::accumulate(control.begin(), control.end(), uint64_t{0});
 }
 
-void CounterReport::add_worker(uint32_t worker, uint64_t flows, const dp::WorkerCounters& c) {
-  workers.push_back({worker, flows, CounterValues::read(c)});
+void CounterReport::add_worker(uint32_t worker, uint64_t flows, uint64_t capacity,
+                               const dp::WorkerCounters& c) {
+  workers.push_back({worker, flows, capacity, CounterValues::read(c)});
   total += workers.back().values;
 }
 
@@ -71,6 +72,7 @@ nlohmann::json to_json(const CounterReport& report) {
     nlohmann::json j = values_json(w.values);
     j["worker"] = w.worker;
     j["flows"] = w.flows;
+    j["flow_capacity"] = w.capacity;
     workers.push_back(std::move(j));
   }
   nlohmann::json total = values_json(report.total);
@@ -81,8 +83,23 @@ nlohmann::json to_json(const CounterReport& report) {
                     {"to_kernel", t.to_kernel},
                     {"from_kernel", t.from_kernel},
                     {"dropped", t.dropped}});
+  nlohmann::json ports = nlohmann::json::array();
+  for (const PortCounters& p : report.ports) {
+    nlohmann::json extended = nlohmann::json::object();
+    for (const auto& [name, value] : p.extended) extended[name] = value;
+    ports.push_back({{"port", p.port},
+                     {"rx_packets", p.rx_packets},
+                     {"tx_packets", p.tx_packets},
+                     {"rx_bytes", p.rx_bytes},
+                     {"tx_bytes", p.tx_bytes},
+                     {"rx_missed", p.rx_missed},
+                     {"rx_nombuf", p.rx_nombuf},
+                     {"rx_errors", p.rx_errors},
+                     {"tx_errors", p.tx_errors},
+                     {"extended", std::move(extended)}});
+  }
   return {{"workers", std::move(workers)}, {"total", std::move(total)},
-          {"exception_paths", std::move(taps)}};
+          {"exception_paths", std::move(taps)}, {"ports", std::move(ports)}};
 }
 
 std::vector<std::string> log_lines(const CounterReport& report,
@@ -103,6 +120,10 @@ std::vector<std::string> log_lines(const CounterReport& report,
   for (const ExceptionPathCounters& t : report.exception_paths)
     out.push_back(fmt::format("counters exception path {}: to_kernel={} from_kernel={} dropped={}",
                               t.interface, t.to_kernel, t.from_kernel, t.dropped));
+  for (const PortCounters& p : report.ports)
+    out.push_back(fmt::format("counters port {}: rx={} tx={} rx_missed={} rx_nombuf={} "
+                              "rx_errors={} tx_errors={}", p.port, p.rx_packets, p.tx_packets,
+                              p.rx_missed, p.rx_nombuf, p.rx_errors, p.tx_errors));
   out.insert(out.end(), feature_lines.begin(), feature_lines.end());
   const CounterValues& t = report.total;
   out.push_back(fmt::format("counters total: rx={} tx={} dropped={} to_control={} balanced={}",
@@ -129,10 +150,37 @@ void add_metrics(const CounterReport& report, MetricFamilies& f) {
                 static_cast<double>(c.control[r]));
     f.gauge("shoal_flows", "Flows in the worker's table (expired ones not yet aged out included)",
             {{"worker", worker}}, static_cast<double>(w.flows));
+    f.gauge("shoal_flow_table_capacity", "Flows the worker's table holds at most",
+            {{"worker", worker}}, static_cast<double>(w.capacity));
     f.counter("shoal_flows_created_total", "Flows scheduled for the first time",
               {{"worker", worker}}, static_cast<double>(c.flows_created));
     f.counter("shoal_flows_rescheduled_total", "Flows moved off a removed or down backend",
               {{"worker", worker}}, static_cast<double>(c.flows_rescheduled));
+  }
+  for (const PortCounters& p : report.ports) {
+    const char* packets = "Frames the port's driver received and sent";
+    const char* bytes = "Bytes the port's driver received and sent";
+    const char* errors = "Frames the port's driver counted as errors";
+    f.counter("shoal_port_packets_total", packets, {{"port", p.port}, {"direction", "rx"}},
+              static_cast<double>(p.rx_packets));
+    f.counter("shoal_port_packets_total", packets, {{"port", p.port}, {"direction", "tx"}},
+              static_cast<double>(p.tx_packets));
+    f.counter("shoal_port_bytes_total", bytes, {{"port", p.port}, {"direction", "rx"}},
+              static_cast<double>(p.rx_bytes));
+    f.counter("shoal_port_bytes_total", bytes, {{"port", p.port}, {"direction", "tx"}},
+              static_cast<double>(p.tx_bytes));
+    f.counter("shoal_port_rx_missed_total",
+              "Frames the NIC dropped because the receive ring was full (imissed)",
+              {{"port", p.port}}, static_cast<double>(p.rx_missed));
+    f.counter("shoal_port_rx_nombuf_total", "Frames the NIC dropped for want of an mbuf",
+              {{"port", p.port}}, static_cast<double>(p.rx_nombuf));
+    f.counter("shoal_port_errors_total", errors, {{"port", p.port}, {"direction", "rx"}},
+              static_cast<double>(p.rx_errors));
+    f.counter("shoal_port_errors_total", errors, {{"port", p.port}, {"direction", "tx"}},
+              static_cast<double>(p.tx_errors));
+    for (const auto& [name, value] : p.extended)
+      f.counter("shoal_port_xstats_total", "The driver's extended statistics, by name",
+                {{"port", p.port}, {"name", name}}, static_cast<double>(value));
   }
   const char* tap_help = "Frames through a port's exception path";
   for (const ExceptionPathCounters& t : report.exception_paths) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/metrics.h"
@@ -35,7 +36,19 @@ struct CounterValues {
 struct WorkerCounterValues {
   uint32_t worker = 0;
   uint64_t flows = 0;  // in its table, expired ones not yet aged out included
+  uint64_t capacity = 0;  // flows its table holds at most
   CounterValues values;
+};
+
+// A port's own counters, as its driver keeps them (rte_eth_stats and the extended ones):
+// what reached the NIC but never a worker (missed, no mbuf) shows only here.
+struct PortCounters {
+  std::string port;  // the config's name
+  uint64_t rx_packets = 0, tx_packets = 0, rx_bytes = 0, tx_bytes = 0;
+  uint64_t rx_missed = 0;  // imissed: the rx ring was full
+  uint64_t rx_nombuf = 0;  // no mbuf to receive into
+  uint64_t rx_errors = 0, tx_errors = 0;
+  std::vector<std::pair<std::string, uint64_t>> extended;  // the driver's xstats, by name
 };
 
 struct ExceptionPathCounters {
@@ -49,8 +62,10 @@ struct CounterReport {
   std::vector<WorkerCounterValues> workers;
   CounterValues total;  // over every worker
   std::vector<ExceptionPathCounters> exception_paths;
+  std::vector<PortCounters> ports;
 
-  void add_worker(uint32_t worker, uint64_t flows, const dp::WorkerCounters& counters);
+  void add_worker(uint32_t worker, uint64_t flows, uint64_t capacity,
+                  const dp::WorkerCounters& counters);
 };
 
 nlohmann::json to_json(const CounterReport& report);

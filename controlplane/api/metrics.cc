@@ -28,6 +28,18 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Register(*registry_);
   reloads_applied_ = &reloads.Add({{"result", "applied"}});
   reloads_refused_ = &reloads.Add({{"result", "refused"}});
+  last_load_ = &prometheus::BuildGauge()
+                    .Name("shoal_last_reload_success_timestamp_seconds")
+                    .Help("When the running config was loaded (start-up or the last applied "
+                          "reload), in seconds since the epoch")
+                    .Register(*registry_)
+                    .Add({});
+  prometheus::BuildGauge()
+      .Name("shoal_build_info")
+      .Help("Always 1; the version of the running shoald is a label")
+      .Register(*registry_)
+      .Add({{"version", SHOAL_VERSION}})
+      .Set(1);
   transitions_ = &prometheus::BuildCounter()
                       .Name("shoal_health_transitions_total")
                       .Help("Backends going up or down by their health checks")
@@ -45,7 +57,12 @@ void Metrics::health_transition(const std::string& service, const std::string& b
   transitions_->Add({{"service", service}, {"backend", backend}, {"to", up ? "up" : "down"}}).Increment();
 }
 
-void Metrics::reloaded(bool applied) { (applied ? reloads_applied_ : reloads_refused_)->Increment(); }
+void Metrics::config_loaded() { last_load_->SetToCurrentTime(); }
+
+void Metrics::reloaded(bool applied) {
+  (applied ? reloads_applied_ : reloads_refused_)->Increment();
+  if (applied) config_loaded();
+}
 
 void Metrics::published(std::chrono::microseconds took) {
   publish_seconds_->Observe(static_cast<double>(took.count()) / 1e6);

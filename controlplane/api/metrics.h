@@ -7,6 +7,7 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
@@ -46,6 +47,8 @@ class MetricFamilies {
 class Metrics {
  public:
   Metrics();
+  // The config that runs was loaded: at start-up, and by every applied reload.
+  void config_loaded();
   void reloaded(bool applied);
   void published(std::chrono::microseconds took);
   void health_transition(const std::string& service, const std::string& backend, bool up);
@@ -57,6 +60,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Counter* reloads_applied_;
   prometheus::Counter* reloads_refused_;
+  prometheus::Gauge* last_load_;
   prometheus::Histogram* publish_seconds_;
   prometheus::Family<prometheus::Counter>* transitions_;
 };

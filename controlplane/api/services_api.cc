@@ -121,6 +121,15 @@ void add_backend_metrics(const DirectorView& view, MetricFamilies& f) {
                 labels, static_cast<double>(t.bytes));
       f.counter("shoal_backend_connections_total", "Flows scheduled to the backend", labels,
                 static_cast<double>(t.new_flows));
+      const BackendConnections c = view.connections(b.id);
+      for (auto [state, n] : {std::pair{"active", c.active}, std::pair{"inactive", c.inactive}}) {
+        auto l = labels;
+        l.push_back({"state", state});
+        f.gauge("shoal_backend_connections",
+                "Connections in the workers' tables, as their last census counted them "
+                "(active: established TCP flows; inactive: every other live flow)",
+                std::move(l), n);
+      }
       const hc::TargetKey key{s.name, b.name};
       const auto health = view.health(key);
       f.gauge("shoal_backend_up", "1 if the backend's health check passes (or it has none)",

@@ -139,6 +139,7 @@ int Director::run(Signals& signals) {
   start_ports();
   start_workers();
   start_api();
+  metrics_.config_loaded();
   announce_addresses();
   start_vrrp();
   spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",

@@ -64,7 +64,10 @@ BackendConnections Director::connections(uint16_t id) const {
 
 CounterReport Director::counters() const {
   CounterReport report;
-  for (const auto& w : workers_) report.add_worker(w->id(), w->flows().size(), w->counters());
+  for (const auto& w : workers_)
+    report.add_worker(w->id(), w->flows().size(), w->flows().capacity(), w->counters());
+  for (std::size_t i = 0; i < ports_.size(); ++i)
+    report.ports.push_back(ports_.counters(i, config_.ports[i].name));
   for (std::size_t i = 0; i < ports_.size(); ++i)
     if (const ExceptionPath* t = ports_.tap(i))
       report.exception_paths.push_back(

@@ -167,6 +167,32 @@ void Ports::start(const Config& config) {
   if (to_control_ == nullptr) fatal("cannot create the control ring");
 }
 
+PortCounters Ports::counters(std::size_t port, const std::string& name) const {
+  PortCounters c;
+  c.port = name;
+  const uint16_t id = handles_[port].id;
+  rte_eth_stats stats{};
+  if (rte_eth_stats_get(id, &stats) == 0) {
+    c.rx_packets = stats.ipackets;
+    c.tx_packets = stats.opackets;
+    c.rx_bytes = stats.ibytes;
+    c.tx_bytes = stats.obytes;
+    c.rx_missed = stats.imissed;
+    c.rx_nombuf = stats.rx_nombuf;
+    c.rx_errors = stats.ierrors;
+    c.tx_errors = stats.oerrors;
+  }
+  const int n = rte_eth_xstats_get(id, nullptr, 0);
+  if (n <= 0) return c;
+  std::vector<rte_eth_xstat> values(static_cast<std::size_t>(n));
+  std::vector<rte_eth_xstat_name> names(static_cast<std::size_t>(n));
+  const int got = rte_eth_xstats_get(id, values.data(), static_cast<unsigned>(n));
+  if (got != n || rte_eth_xstats_get_names(id, names.data(), static_cast<unsigned>(n)) != n) return c;
+  for (const rte_eth_xstat& x : values)
+    if (x.id < names.size()) c.extended.emplace_back(names[x.id].name, x.value);
+  return c;
+}
+
 int Ports::index_of(uint16_t dpdk_id) const {
   for (std::size_t i = 0; i < handles_.size(); ++i)
     if (handles_[i].id == dpdk_id) return static_cast<int>(i);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "api/counters.h"
 #include "config/config.h"
 #include "net/exception_path.h"
 #include "net/snapshot_builder.h"
@@ -43,6 +44,9 @@ class Ports {
   const std::vector<rte_ring*>& control_tx() const { return control_tx_; }
   // The port's exception path, or nullptr if it has none.
   ExceptionPath* tap(std::size_t port) const { return taps_[port].get(); }
+
+  // The port's driver counters (rte_eth_stats and xstats). Control loop only.
+  PortCounters counters(std::size_t port, const std::string& name) const;
 
   // Queues a frame the control plane built for port `port` (a copy; dropped if the pool or
   // the ring is exhausted).

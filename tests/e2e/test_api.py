@@ -278,6 +278,18 @@ def test_prometheus_metrics(d):
     assert metric(after, "shoal_reloads_total", result="applied") >= 1  # earlier tests reloaded
     assert metric(after, "shoal_snapshot_publish_seconds_count") >= 2
     assert metric(after, "shoal_drops_total", worker="0", reason="no_backend") >= 0
+    # The NIC's own counters: the port's driver saw at least what the worker received.
+    assert metric(after, "shoal_port_packets_total", port="lan", direction="rx") >= \
+        metric(after, "shoal_packets_total", worker="0", direction="rx") > 0
+    assert metric(after, "shoal_port_rx_missed_total", port="lan") >= 0
+    assert metric(after, "shoal_flow_table_capacity", worker="0") >= \
+        metric(after, "shoal_flows", worker="0") > 0
+    assert metric(after, "shoal_backend_connections", backend="rs1", state="inactive") >= 0
+    loaded = metric(after, "shoal_last_reload_success_timestamp_seconds")
+    assert time.time() - 3600 < loaded <= time.time()
+    assert metric(after, "shoal_build_info") == 1
+    counters = d.api_json("GET", "/v1/counters")
+    assert counters["ports"][0]["port"] == "lan" and counters["ports"][0]["rx_packets"] > 0
     d.ctl("enable", "web", "rs2")
     status, _ = http(d, "GET", "/metrics")
     assert status == 401

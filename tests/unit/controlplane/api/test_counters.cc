@@ -25,9 +25,17 @@ struct TwoWorkers {
   }
   CounterReport report() const {
     CounterReport r;
-    r.add_worker(0, 40, w0);
-    r.add_worker(1, 50, w1);
+    r.add_worker(0, 40, 1024, w0);
+    r.add_worker(1, 50, 1024, w1);
     r.exception_paths.push_back({"tap0", 6, 5, 1});
+    PortCounters lan;
+    lan.port = "lan";
+    lan.rx_packets = 17;
+    lan.tx_packets = 11;
+    lan.rx_missed = 2;
+    lan.rx_nombuf = 1;
+    lan.extended = {{"rx_good_packets", 17}};
+    r.ports.push_back(lan);
     return r;
   }
 };
@@ -61,15 +69,20 @@ TEST_CASE("counters: one report, and JSON, log and metrics say the same", "[api]
   CHECK(j.at("workers").at(1).at("worker") == 1);
   CHECK(j.at("workers").at(1).at("flows") == 50);
   CHECK(j.at("workers").at(1).at("drops").at("not_for_us") == 1);
+  CHECK(j.at("workers").at(1).at("flow_capacity") == 1024);
   CHECK(j.at("exception_paths").at(0).at("from_kernel") == 5);
+  CHECK(j.at("ports").at(0).at("rx_missed") == 2);
+  CHECK(j.at("ports").at(0).at("extended").at("rx_good_packets") == 17);
 
   const std::vector<std::string> lines = log_lines(report, {"counters sync: x=1"});
-  REQUIRE(lines.size() == 5);
+  REQUIRE(lines.size() == 6);
   CHECK(lines[0] == "counters worker 0: rx=10 tx=7 dropped=2 to_control=1 flows=40 created=4 "
                     "rescheduled=0 drop.no_backend=2 control.arp=1");
   CHECK(lines[2] == "counters exception path tap0: to_kernel=6 from_kernel=5 dropped=1");
-  CHECK(lines[3] == "counters sync: x=1");  // features' lines come before the total
-  CHECK(lines[4] == "counters total: rx=15 tx=11 dropped=3 to_control=1 balanced=yes");
+  CHECK(lines[3] == "counters port lan: rx=17 tx=11 rx_missed=2 rx_nombuf=1 rx_errors=0 "
+                    "tx_errors=0");
+  CHECK(lines[4] == "counters sync: x=1");  // features' lines come before the total
+  CHECK(lines[5] == "counters total: rx=15 tx=11 dropped=3 to_control=1 balanced=yes");
 
   MetricFamilies f;
   add_metrics(report, f);
@@ -78,6 +91,10 @@ TEST_CASE("counters: one report, and JSON, log and metrics say the same", "[api]
   CHECK(sample(all, "shoal_drops_total", {{"worker", "1"}, {"reason", "not_for_us"}}) == 1);
   CHECK(sample(all, "shoal_to_control_total", {{"worker", "0"}, {"reason", "arp"}}) == 1);
   CHECK(sample(all, "shoal_flows", {{"worker", "1"}}) == 50);
+  CHECK(sample(all, "shoal_flow_table_capacity", {{"worker", "1"}}) == 1024);
+  CHECK(sample(all, "shoal_port_rx_missed_total", {{"port", "lan"}}) == 2);
+  CHECK(sample(all, "shoal_port_rx_nombuf_total", {{"port", "lan"}}) == 1);
+  CHECK(sample(all, "shoal_port_xstats_total", {{"port", "lan"}, {"name", "rx_good_packets"}}) == 17);
   CHECK(sample(all, "shoal_exception_path_frames_total",
                {{"interface", "tap0"}, {"direction", "to_kernel"}}) == 6);
 }
