@@ -1,5 +1,5 @@
 // What to check on a real server and how often: the health-check part of the configuration,
-// as the checker consumes it. The config loader (controlplane/config.cc) fills one CheckSpec
+// as the checker consumes it. The config loader (controlplane/config/) fills one CheckSpec
 // per backend — the service's `health_check:` with the backend's own keys laid over it — so
 // the checker never sees a partial spec. Defaults here are the documented defaults.
 //

@@ -1,0 +1,17 @@
+// `api:` — where the control API and the dashboard listen.
+#pragma once
+
+#include <string>
+
+namespace shoal::cp {
+
+inline constexpr const char* kDefaultApiSocket = "/run/shoal/shoald.sock";
+
+struct ApiConfig {
+  std::string socket = kDefaultApiSocket;  // Unix socket of the control API (mode 0600)
+  std::string listen;      // "a.b.c.d:port": the API and dashboard over TCP too; empty: not
+  std::string token_file;  // required with `listen`: the token that logs in
+  std::string dashboard;   // the dashboard's files; empty: the ones built in (SHOAL_DASHBOARD_DIR)
+};
+
+}  // namespace shoal::cp

@@ -1,0 +1,65 @@
+// `services:` — the virtual services and their backends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "healthcheck/check_spec.h"
+#include "dataplane/maglev.h"
+#include "dataplane/snapshot.h"
+#include "healthcheck/check_spec.h"
+
+namespace shoal::cp {
+
+enum class Protocol : uint8_t { tcp = 6, udp = 17 };  // values are IP protocol numbers
+
+inline constexpr uint32_t kMaxMaglevSize = 1u << 24;
+inline constexpr uint32_t kMaxBackends = 65534;  // in total, over every service
+inline constexpr uint16_t kMaxBackendId = dp::kNoBackend - 1;
+
+struct BackendConfig {
+  std::string name;  // unique within its service; defaults to "address:port"
+  uint32_t address = 0;
+  uint16_t port = 0;             // defaults to the service port; DR/TUN cannot change it
+  uint32_t weight = 1;           // 0..65535; 0 = drain
+  bool sorry = false;            // a sorry server: takes new flows only when all others are down
+  uint16_t id = dp::kNoBackend;  // stable id: see assign_backend_ids()
+  // The check this backend gets: its service's `health_check:` with the backend's own
+  // `health_check:` keys laid over it; type none (always up) when neither has one.
+  hc::CheckSpec health;
+};
+
+// What a service does with new flows when none of its (non-sorry) backends is both healthy and
+// enabled.
+enum class AllDownPolicy : uint8_t {
+  drop,       // drop them, counted as no_backend
+  fail_open,  // forward to every enabled backend as if its checks passed
+  sorry,      // forward to the service's sorry servers
+};
+
+struct ServiceConfig {
+  std::string name;  // [a-z0-9_-]+, unique
+  uint32_t vip = 0;
+  uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
+  dp::ForwardMode forwarding = dp::ForwardMode::dr;
+  dp::HashOn hash = dp::HashOn::five_tuple;
+  uint32_t maglev_size = dp::kDefaultMaglevSize;  // prime, > number of backends
+  std::vector<BackendConfig> backends;            // at least one that is not a sorry server
+  AllDownPolicy all_down = AllDownPolicy::drop;   // sorry: at least one backend is a sorry server
+  // The service's `health_check:` as written (backends hold the effective spec).
+  hc::CheckSpec health;
+  // Its flows go to the peers when connection_sync is on. Default: NAT services only — DR
+  // and TUN flows reach the same backend from any director with the same Maglev table.
+  bool sync = false;
+};
+
+// As the file spells them.
+std::string_view to_string(Protocol protocol);
+std::string_view to_string(dp::ForwardMode mode);
+std::string_view to_string(dp::HashOn hash);
+std::string_view to_string(AllDownPolicy policy);
+
+}  // namespace shoal::cp

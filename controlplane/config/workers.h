@@ -1,0 +1,22 @@
+// `workers:` — the forwarding lcores and their flow tables.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/flow_table.h"
+
+namespace shoal::cp {
+
+inline constexpr uint32_t kMaxWorkers = 64;
+inline constexpr uint32_t kDefaultFlowTableSize = 1u << 20;
+inline constexpr uint32_t kMinFlowTableSize = 1024;
+inline constexpr uint32_t kMaxFlowTableSize = 1u << 28;
+inline constexpr uint32_t kMaxFlowTimeoutSeconds = 7 * 24 * 3600;  // well inside uint32 ms
+
+struct WorkersConfig {
+  uint32_t count = 1;
+  uint32_t flow_table_size = kDefaultFlowTableSize;  // flows per worker
+  dp::FlowTimeouts flow_timeouts;                    // given in seconds in the file
+};
+
+}  // namespace shoal::cp
