@@ -37,11 +37,13 @@ def promtool(*args):
 
 
 def served_metrics():
-    """Every metric name controlplane/ registers: the quoted shoal_* names of its sources."""
+    """Every metric name controlplane/ registers: the names its sources give a metric family
+    (`f.counter("shoal_...")`, `f.gauge(...)`, prometheus-cpp's `.Name(...)`)."""
     names = set()
     for source in (ROOT / "controlplane").rglob("*"):
         if source.suffix in (".cc", ".h"):
-            names.update(re.findall(r'"(shoal_[a-z0-9_]+)"', source.read_text()))
+            names.update(re.findall(r'(?:\.counter|\.gauge|\.Name)\(\s*"(shoal_[a-z0-9_]+)"',
+                                    source.read_text()))
     return names
 
 

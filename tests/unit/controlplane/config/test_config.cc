@@ -122,7 +122,8 @@ TEST_CASE("config: the example configs load without errors or warnings", "[confi
 // The appliance examples run on NICs, not in the lab: each one loads clean, and none of its
 // ports is a virtual device.
 TEST_CASE("config: the production configs load without errors or warnings", "[config]") {
-  const std::filesystem::path dir = std::filesystem::path(SHOAL_SOURCE_DIR) / "configs" / "production";
+  const std::filesystem::path dir =
+      std::filesystem::path(SHOAL_SOURCE_DIR) / "configs" / "production";
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.path().extension() == ".yaml") files.push_back(entry.path());
