@@ -11,6 +11,7 @@ fi
 packages=(
   # build
   build-essential meson ninja-build pkg-config clang llvm
+  scdoc  # the man pages (docs/man/*.scd)
   # libraries
   libdpdk-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libbpf-dev libxdp-dev
   libnuma-dev libpcap-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libmicrohttpd-dev
@@ -20,6 +21,7 @@ packages=(
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
   chromium
   keepalived  # a VRRP peer of another make for the interop tests
+  prometheus  # promtool, which checks and unit-tests monitoring/prometheus/ (tests/package)
 )
 # Node.js and npm: Debian's nodejs and npm only where there is no node at all. A Node.js
 # installed otherwise (as on the project's machines: 20, with npm 11) ships its own npm and
@@ -42,6 +44,10 @@ if ((${#missing[@]})); then
   # keepalived too runs in a lab namespace, with the test's own config.
   if systemctl is-active --quiet keepalived 2>/dev/null; then
     systemctl disable --now keepalived || true
+  fi
+  # Only promtool is wanted from the prometheus package: its server stays off.
+  if systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus || true
   fi
 fi
 
