@@ -37,20 +37,20 @@ void add_metrics(const VrrpRunner& vrrp, MetricFamilies& f) {
     const std::string& instance = m.settings.name;
     for (VrrpState s : {VrrpState::init, VrrpState::backup, VrrpState::master, VrrpState::fault})
       f.gauge("shoal_vrrp_state", "1 for the VRRP instance's current state",
-              {{"instance", instance}, {"state", std::string(name(s))}},
+              {{"vrrp_instance", instance}, {"state", std::string(name(s))}},
               m.instance->state() == s ? 1 : 0);
     f.gauge("shoal_vrrp_priority", "The instance's effective priority (tracking included)",
-            {{"instance", instance}}, m.instance->priority());
+            {{"vrrp_instance", instance}}, m.instance->priority());
     const VrrpCounters& c = m.instance->counters();
     const char* adverts = "VRRP advertisements sent and received";
-    f.counter("shoal_vrrp_adverts_total", adverts, {{"instance", instance}, {"direction", "sent"}},
+    f.counter("shoal_vrrp_adverts_total", adverts, {{"vrrp_instance", instance}, {"direction", "sent"}},
               static_cast<double>(c.adverts_sent));
     f.counter("shoal_vrrp_adverts_total", adverts,
-              {{"instance", instance}, {"direction", "received"}},
+              {{"vrrp_instance", instance}, {"direction", "received"}},
               static_cast<double>(c.adverts_received));
     for (std::size_t r = 0; r < kVrrpDropCount; ++r)
       f.counter("shoal_vrrp_drops_total", "VRRP advertisements dropped, by reason",
-                {{"instance", instance}, {"reason", std::string(name(static_cast<VrrpDrop>(r)))}},
+                {{"vrrp_instance", instance}, {"reason", std::string(name(static_cast<VrrpDrop>(r)))}},
                 static_cast<double>(c.drops[r]));
   }
 }
