@@ -146,7 +146,7 @@ def test_higher_priority_is_master_and_alone_forwards(pair):
     for d, master in ((d1, "1"), (d2, "0")):
         metrics = subprocess.run(["curl", "-s", "--unix-socket", sock[d], "http://shoald/metrics"],
                                  capture_output=True, text=True, timeout=10).stdout
-        assert f'shoal_vrrp_state{{state="master",vrrp_instance="front"}} {master}' in metrics, metrics
+        assert f'shoal_vrrp_state{{vrrp_instance="front",state="master"}} {master}' in metrics, metrics
     # One ARP answer for the VIP, from the virtual MAC: the backup stays silent.
     arp = wire(lab, "arp", "--vip", VIP)
     assert arp["answers"] == [VMAC], arp
