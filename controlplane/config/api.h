@@ -12,6 +12,9 @@ struct ApiConfig {
   std::string listen;      // "a.b.c.d:port": the API and dashboard over TCP too; empty: not
   std::string token_file;  // required with `listen`: the token that logs in
   std::string dashboard;   // the dashboard's files; empty: the ones built in (SHOAL_DASHBOARD_DIR)
+  // "a.b.c.d:port": GET /metrics alone, without a token, for Prometheus; empty: not served.
+  // It reveals counters and names, never changes anything.
+  std::string metrics_listen;
 };
 
 }  // namespace shoal::cp

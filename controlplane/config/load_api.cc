@@ -4,7 +4,8 @@
 namespace shoal::cp::config_loader {
 namespace {
 
-constexpr std::string_view kApiKeys[] = {"socket", "listen", "token_file", "dashboard"};
+constexpr std::string_view kApiKeys[] = {"socket", "listen", "token_file", "dashboard",
+                                         "metrics_listen"};
 
 }  // namespace
 
@@ -29,6 +30,17 @@ void Loader::parse_api(const Field& field) {
               fmt::format("'listen' must be address:port (e.g. 127.0.0.1:8080), got '{}'", *s));
       if (!m.get("token_file"))
         error(f->line, "'listen' needs 'token_file': the API over TCP is never open to all");
+    }
+  if (const Field* f = m.get("metrics_listen"))
+    if (auto s = string(*f)) {
+      if (!parse_ipv4_endpoint(*s))
+        error(f->line, fmt::format("'metrics_listen' must be address:port (e.g. 0.0.0.0:9469), "
+                                   "got '{}'", *s));
+      else if (*s == config_.api.listen)
+        error(f->line, fmt::format("'metrics_listen' and 'listen' are both {}: the token-free "
+                                   "metrics need an address of their own", *s));
+      else
+        config_.api.metrics_listen = *s;
     }
   for (auto [key, field] : {std::pair{"token_file", &config_.api.token_file},
                             std::pair{"dashboard", &config_.api.dashboard}})

@@ -60,6 +60,7 @@ Director::Director(Config config, std::string config_path, std::vector<std::stri
 Director::~Director() {
   api_server_.reset();  // first: requests would wait for a control loop that no longer runs
   api_tcp_.reset();
+  metrics_tcp_.reset();
   ports_.stop();
   workers_.clear();
   sync_.reset();  // its table is reclaimed through publisher_'s RCU state
@@ -148,6 +149,7 @@ int Director::run(Signals& signals) {
   spdlog::info("stopping");
   api_server_.reset();  // no request may wait for a control loop that has ended
   api_tcp_.reset();
+  metrics_tcp_.reset();
   stop_vrrp();
   workers_stop_ = true;
   rte_eal_mp_wait_lcore();
@@ -276,6 +278,10 @@ void Director::switch_to(Config next, const std::string& text, ReloadResult& out
   if (next.api.socket != config_.api.socket)
     out.warnings.push_back(fmt::format("{}: the API socket changes only with a restart; still "
                                        "on {}", config_path_, config_.api.socket));
+  if (next.api.listen != config_.api.listen || next.api.token_file != config_.api.token_file ||
+      next.api.metrics_listen != config_.api.metrics_listen)
+    out.warnings.push_back(fmt::format("{}: the API's TCP listeners and token change only with "
+                                       "a restart; still as started", config_path_));
   assign_backend_ids(next, &config_);
   config_ = std::move(next);
   running_text_ = text;

@@ -139,6 +139,7 @@ class Director final : private DirectorView, private DirectorCommands {
   ControlQueue<HttpResponse> api_queue_;
   std::unique_ptr<WebAccess> web_access_;   // what api_tcp_ serves: login, then the same API
   std::unique_ptr<HttpServer> api_tcp_;     // stopped before web_access_ goes
+  std::unique_ptr<HttpServer> metrics_tcp_;  // GET /metrics only, without a token
   std::unique_ptr<HttpServer> api_server_;  // declared last: destroyed first
 };
 

@@ -35,6 +35,17 @@ void Director::start_api() {
   };
   api_server_ = std::make_unique<HttpServer>(config_.api.socket, on_control_loop);
   spdlog::info("API on {}", config_.api.socket);
+  if (!config_.api.metrics_listen.empty()) {
+    // Prometheus scrapes without the operator's token: this listener serves /metrics and
+    // nothing else, so nothing reachable through it can change the director.
+    metrics_tcp_ = HttpServer::tcp(config_.api.metrics_listen, [on_control_loop](const HttpRequest& r) {
+      if (r.path != "/metrics")
+        return error_response(404, "this address serves only GET /metrics");
+      if (r.method != "GET") return error_response(405, "use GET");
+      return on_control_loop(r);
+    });
+    spdlog::info("metrics on http://{}/metrics (no token)", config_.api.metrics_listen);
+  }
   if (config_.api.listen.empty()) return;
   const std::string dashboard =
       config_.api.dashboard.empty() ? SHOAL_DASHBOARD_DIR : config_.api.dashboard;

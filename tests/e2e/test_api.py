@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(requirements_missing() is not None,
 
 TOKEN = "lab-token-0123456789abcdef"
 LISTEN = "127.0.0.1:8080"  # inside the director's namespace
+METRICS = "127.0.0.1:9469"  # the token-free /metrics listener
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +35,18 @@ def d(request, tmp_path_factory):
     token_file.write_text(TOKEN + "\n")
     token_file.chmod(0o600)
     d.cfg = make_config(lab)
-    d.cfg["api"] = {"socket": str(d.api_socket), "listen": LISTEN, "token_file": str(token_file)}
+    d.cfg["api"] = {"socket": str(d.api_socket), "listen": LISTEN, "token_file": str(token_file),
+                    "metrics_listen": METRICS}
     d.start(d.cfg)
     return d
 
 
-def http(d, method, path, *curl_args, body=None):
-    """curl in the director's namespace against the TCP listener: (status, body text)."""
+def http(d, method, path, *curl_args, body=None, listen=LISTEN):
+    """curl in the director's namespace against a TCP listener: (status, body text)."""
     args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, *curl_args]
     if body is not None:
         args += ["--data-binary", body]
-    out = d.lab.exec("d1", *args, f"http://{LISTEN}{path}").stdout
+    out = d.lab.exec("d1", *args, f"http://{listen}{path}").stdout
     text, _, status = out.rpartition("\n")
     return int(status), text
 
@@ -295,6 +297,17 @@ def test_prometheus_metrics(d):
     assert status == 401
     status, text = http(d, "GET", "/metrics", "-H", f"Authorization: Bearer {TOKEN}")
     assert status == 200 and "shoal_uptime_seconds" in text
+    # The metrics listener needs no token, and serves nothing else.
+    status, text = http(d, "GET", "/metrics", listen=METRICS)
+    assert status == 200 and metric(text, "shoal_packets_total", worker="0", direction="rx") > 0
+    status, _ = http(d, "POST", "/metrics", listen=METRICS)
+    assert status == 405
+    for path in ("/v1/status", "/v1/services/web/backends/rs1/disable", "/"):
+        status, text = http(d, "GET", path, listen=METRICS)
+        assert status == 404 and "only GET /metrics" in text, (path, status, text)
+    status, _ = http(d, "POST", "/v1/services/web/backends/rs1/disable", listen=METRICS)
+    assert status == 404
+    assert backend(d, "rs1")["admin_state"] == "enabled"
 
 
 def test_connections_and_list_views(d):

@@ -1304,6 +1304,19 @@ TEST_CASE("config: the API over TCP needs a token file", "[config]") {
                "t.yaml:6: ", "'token_file' must be an absolute path");
 }
 
+TEST_CASE("config: the token-free metrics listener has an address of its own", "[config]") {
+  LoadResult r = load_config_string(kPort + "services: []\napi: {metrics_listen: \"0.0.0.0:9469\"}\n",
+                                    "t.yaml");
+  REQUIRE(r.config);
+  CHECK(r.config->api.metrics_listen == "0.0.0.0:9469");
+  CHECK(load_config_string(kPort + "services: []\n", "t.yaml").config->api.metrics_listen.empty());
+  expect_error(kPort + "services: []\napi: {metrics_listen: \"9469\"}\n", "t.yaml:6: ",
+               "'metrics_listen' must be address:port");
+  expect_error(kPort + "services: []\napi: {listen: \"127.0.0.1:80\", token_file: /t, "
+                       "metrics_listen: \"127.0.0.1:80\"}\n",
+               "t.yaml:6: ", "'metrics_listen' and 'listen' are both 127.0.0.1:80");
+}
+
 TEST_CASE("config: address:port endpoints, shared with the API and shoalctl", "[config]") {
   using shoal::cp::parse_ipv4_endpoint;
   CHECK(parse_ipv4_endpoint("10.0.0.1:80") == std::pair{ipv4(10, 0, 0, 1), uint16_t{80}});
