@@ -5,13 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "daemon/files.h"
 #include "net/control_frames.h"
 #include "net/kernel_interface.h"
 
@@ -23,32 +20,6 @@ constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP 
 constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priority-0 adverts
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Whole or not at all: a reader (a reload, an editor) never sees half a file.
-bool write_file(const std::string& path, const std::string& text, std::string& error) {
-  const std::string tmp = path + ".shoald-new";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!(out << text) || !out.flush()) {
-      error = fmt::format("{}: cannot write: {}", tmp, std::strerror(errno));
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = fmt::format("{}: cannot replace: {}", path, std::strerror(errno));
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
-}
 
 }  // namespace
 
