@@ -23,10 +23,11 @@ constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priori
 
 }  // namespace
 
-Director::Director(Config config, std::string config_path, std::vector<std::string> eal_override)
+Director::Director(Config config, std::string config_path, std::vector<std::string> eal_override,
+                   std::string state_dir)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       running_text_(read_file(config_path_).value_or("")),
-      eal_override_(std::move(eal_override)) {}
+      eal_override_(std::move(eal_override)), state_dir_(std::move(state_dir)) {}
 
 Director::~Director() {
   api_server_.reset();  // first: requests would wait for a control loop that no longer runs
@@ -106,6 +107,7 @@ void Director::start_workers() {
 }
 
 int Director::run(Signals& signals) {
+  admin_ = state_dir_.load_admin(config_);  // before the first Snapshot
   ports_.start_eal(config_, eal_override_);
   start_ports();
   start_workers();
@@ -250,6 +252,7 @@ void Director::switch_to(Config next, const std::string& text, ReloadResult& out
   config_ = std::move(next);
   running_text_ = text;
   admin_.retain(config_);
+  state_dir_.save_admin(admin_);
   // New addresses and routes reach the kernel; ones the file no longer has stay until a restart.
   for (std::size_t i = 0; i < ports_.size(); ++i)
     if (const ExceptionPath* tap = ports_.tap(i)) {

@@ -208,7 +208,8 @@ def counters_from(line):
 
 
 class Shoald:
-    """shoald run in the lab's director namespace, with its config and log in a tmp dir."""
+    """shoald run in the lab's director namespace, with its config, log and state directory
+    (the admin states it keeps across restarts) in a tmp dir."""
 
     def __init__(self, lab, tmpdir, name="shoald", node="d1"):
         self.lab = lab
@@ -217,6 +218,7 @@ class Shoald:
         self.config_path = self.dir / f"{name}.yaml"
         self.log_path = self.dir / f"{name}.log"
         self.api_socket = self.dir / f"{name}.sock"  # each daemon its own control API
+        self.state_dir = self.dir / f"{name}-state"  # and its own --state-dir
         self.proc = None
         self.final_counters = None
         _DAEMONS.append(self)
@@ -273,7 +275,8 @@ class Shoald:
         log = open(self.log_path, "a")
         # `ip netns exec` execs shoald: the Popen pid is shoald's own.
         self.proc = self.lab.popen(self.node, shoald_path(), "--config", self.config_path,
-                                   stdout=log, stderr=subprocess.STDOUT)
+                                   "--state-dir", self.state_dir, stdout=log,
+                                   stderr=subprocess.STDOUT)
         log.close()
         self.wait_log(r"shoald running", after=mark, timeout=30)
         if self.lab.mode == "nat":
