@@ -116,7 +116,12 @@ int Director::run(Signals& signals) {
   start_vrrp();
   spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",
                config_.services.size(), config_.backend_count(), config_.workers.count);
+  if (const auto watchdog = service_manager_.watchdog_interval(); watchdog.count() > 0)
+    spdlog::info("service manager's watchdog: {} ms; pinged every {} ms",
+                 watchdog.count() / 1000, watchdog.count() / 2000);
+  service_manager_.ready(status_line());
   control_loop(signals);
+  service_manager_.stopping();
   spdlog::info("stopping");
   api_server_.reset();  // no request may wait for a control loop that has ended
   api_tcp_.reset();
@@ -165,6 +170,7 @@ void Director::control_loop(Signals& signals) {
     if (signals.dump_counters.exchange(false)) dump_counters();
     api_queue_.drain();
     sample_backend_stats();
+    service_manager_.tick([this] { return status_line(); });
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -207,6 +213,7 @@ void Director::publish(const char* why) {
 }
 
 ReloadResult Director::reload() {
+  service_manager_.reloading();
   spdlog::info("reloading {}", config_path_);
   const std::optional<std::string> text = read_file(config_path_);
   LoadResult result = text ? load_config_string(*text, config_path_) : load_config_file(config_path_);
@@ -225,6 +232,7 @@ ReloadResult Director::reload() {
     out.applied = true;
   }
   metrics_.reloaded(out.applied);
+  service_manager_.ready(status_line());
   return out;
 }
 
@@ -344,6 +352,28 @@ void Director::sample_backend_stats() {
   std::vector<const dp::WorkerCounters*> counters;
   for (const auto& w : workers_) counters.push_back(&w->counters());
   backend_stats_.sample(ids, counters, now);
+}
+
+std::string Director::status_line() const {
+  std::size_t backends = 0, up = 0, disabled = 0, draining = 0;
+  for (const ServiceConfig& s : config_.services)
+    for (const BackendConfig& b : s.backends) {
+      ++backends;
+      const auto h = health_.find(hc::TargetKey{s.name, b.name});
+      if (h == health_.end() || h->second.up) ++up;
+    }
+  for (const auto& [key, a] : admin_.entries()) {
+    if (a.state == AdminState::disabled) ++disabled;
+    if (a.state == AdminState::draining) ++draining;
+  }
+  std::string line = fmt::format("{} service(s), {}/{} backend(s) up", config_.services.size(),
+                                 up, backends);
+  if (disabled > 0) line += fmt::format(", {} disabled", disabled);
+  if (draining > 0) line += fmt::format(", {} draining", draining);
+  if (vrrp_)
+    for (const VrrpRunner::Member& m : vrrp_->members())
+      line += fmt::format(", vrrp {} {}", m.settings.name, name(m.instance->state()));
+  return line;
 }
 
 void Director::dump_counters() const {

@@ -1,8 +1,9 @@
 // The running director: the DPDK ports, worker lcores and the control loop on the main lcore.
 // The control loop answers ARP and ICMP, resolves next hops, runs VRRP and connection sync,
 // reloads the config on SIGHUP, serves the API and publishes every change (a VRRP transition
-// included) as a new Snapshot. It saves the operator's admin states in the state directory,
-// from which the next start takes them back.
+// included) as a new Snapshot. It keeps the service manager informed (ready, reloading,
+// stopping, a status line, the watchdog) and saves the operator's admin states in the state
+// directory, from which the next start takes them back.
 //
 // The API, /metrics and the dashboard see it only through DirectorView and DirectorCommands
 // (api/director_view.h), which it implements privately and hands to the features' API
@@ -26,6 +27,7 @@
 #include "config/config.h"
 #include "daemon/control_queue.h"
 #include "daemon/ports.h"
+#include "daemon/service_manager.h"
 #include "daemon/state_dir.h"
 #include "dataplane/worker/publisher.h"
 #include "dataplane/worker/worker.h"
@@ -72,6 +74,8 @@ class Director final : private DirectorView, private DirectorCommands {
   void apply_health_transitions();
   void dump_counters() const;
   void sample_backend_stats();
+  // One line for the service manager: services, backends up, admin states, VRRP states.
+  std::string status_line() const;
   // VRRP: start, run timers and tracked items, and after every event publish the ownership
   // (if it changed) before sending what the instances asked for.
   void start_vrrp();
@@ -134,6 +138,7 @@ class Director final : private DirectorView, private DirectorCommands {
   HealthView health_;
   AdminStates admin_;
   StateDir state_dir_;  // where admin_ is saved on every change
+  ServiceManager service_manager_;
   BackendStats backend_stats_;
   std::unique_ptr<VrrpRunner> vrrp_;         // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
