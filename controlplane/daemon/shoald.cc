@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -12,6 +14,7 @@
 
 #include "config/config.h"
 #include "daemon/director.h"
+#include "daemon/logging.h"
 
 namespace {
 
@@ -45,10 +48,13 @@ spdlog::level::level_enum to_spdlog(shoal::cp::LogLevel level) {
   return spdlog::level::info;
 }
 
-// Reports every problem of a config file on stderr; true if it can be run.
-bool check(const shoal::cp::LoadResult& result) {
-  for (const std::string& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  for (const std::string& e : result.errors) std::fprintf(stderr, "%s\n", e.c_str());
+// Reports every problem of a config file on stderr, each line with its syslog priority when
+// journald reads it; true if it can be run.
+bool check(const shoal::cp::LoadResult& result, bool journal = false) {
+  for (const std::string& w : result.warnings)
+    std::fprintf(stderr, "%swarning: %s\n", journal ? SD_WARNING : "", w.c_str());
+  for (const std::string& e : result.errors)
+    std::fprintf(stderr, "%s%s\n", journal ? SD_ERR : "", e.c_str());
   return result.config.has_value();
 }
 
@@ -85,13 +91,14 @@ int main(int argc, char** argv) {
     std::printf("%s: ok\n", check_path.c_str());
     return 0;
   }
+  const bool journal = shoal::cp::is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO);
   shoal::cp::LoadResult result = shoal::cp::load_config_file(config_path);
-  if (!check(result)) {
-    std::fprintf(stderr, "shoald: %s: refused, nothing started\n", config_path.c_str());
+  if (!check(result, journal)) {
+    std::fprintf(stderr, "%sshoald: %s: refused, nothing started\n", journal ? SD_ERR : "",
+                 config_path.c_str());
     return 1;
   }
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(to_spdlog(result.config->log_level));
+  shoal::cp::set_up_logging(journal, to_spdlog(result.config->log_level));
 
   std::vector<std::string> eal_args;
   std::istringstream words(eal);
