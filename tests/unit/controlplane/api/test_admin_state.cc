@@ -5,6 +5,7 @@
 
 #include "api/admin_state.h"
 #include "config/config.h"
+#include "controlplane/web_config.h"
 
 #include <string>
 
@@ -12,33 +13,10 @@ using shoal::cp::AdminState;
 using shoal::cp::AdminStates;
 using shoal::cp::admin_states_from_json;
 using shoal::cp::admin_states_to_json;
-using shoal::cp::Config;
-using shoal::cp::load_config_string;
-using shoal::cp::LoadResult;
 using shoal::hc::TargetKey;
+using shoal::test::web_config;
 
 namespace {
-
-// web: rs1 (weight 1), rs2 (weight `rs2_weight`), and rs3 unless `without_rs3`.
-Config web(int rs2_weight = 3, bool without_rs3 = false) {
-  std::string text = R"(ports:
-  - name: lan
-    device: net_null0
-    addresses: [10.0.0.2/24]
-services:
-  - name: web
-    vip: 10.0.0.100
-    port: 80
-    forwarding: dr
-    backends:
-      - {name: rs1, address: 10.0.0.11}
-      - {name: rs2, address: 10.0.0.12, weight: )" + std::to_string(rs2_weight) + "}\n";
-  if (!without_rs3) text += "      - {name: rs3, address: 10.0.0.13}\n";
-  LoadResult r = load_config_string(text, "t.yaml");
-  INFO((r.errors.empty() ? std::string() : r.errors.front()));
-  REQUIRE(r.config);
-  return *r.config;
-}
 
 AdminStates parse(const std::string& text) {
   std::string error;
@@ -95,7 +73,7 @@ TEST_CASE("admin states: what is read back follows the reload rule", "[admin_sta
 
   SECTION("the same config: every backend it has keeps its state") {
     AdminStates a = parse(text);
-    a.retain(web());
+    a.retain(web_config());
     CHECK(a.entries().size() == 3);
     CHECK(a.get(TargetKey{"web", "rs1"}).state == AdminState::draining);
     CHECK(a.get(TargetKey{"web", "rs2"}).weight == 9u);
@@ -104,7 +82,7 @@ TEST_CASE("admin states: what is read back follows the reload rule", "[admin_sta
   }
   SECTION("a backend the config lost is forgotten, and a changed file weight wins") {
     AdminStates a = parse(text);
-    a.retain(web(4, true));
+    a.retain(web_config(4, false));
     CHECK(a.entries().size() == 1);
     CHECK(a.get(TargetKey{"web", "rs1"}).state == AdminState::draining);
     CHECK_FALSE(a.get(TargetKey{"web", "rs2"}).weight);

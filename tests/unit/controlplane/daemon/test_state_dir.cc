@@ -16,15 +16,14 @@
 
 #include "api/admin_state.h"
 #include "config/config.h"
+#include "controlplane/web_config.h"
 #include "daemon/state_dir.h"
 
 using shoal::cp::AdminState;
 using shoal::cp::AdminStates;
-using shoal::cp::Config;
-using shoal::cp::load_config_string;
-using shoal::cp::LoadResult;
 using shoal::cp::StateDir;
 using shoal::hc::TargetKey;
+using shoal::test::web_config;
 
 namespace fs = std::filesystem;
 
@@ -57,24 +56,6 @@ struct LogCapture {
   std::string text() const { return lines.str(); }
 };
 
-Config web(const std::string& rs2_weight = "3") {
-  const std::string text = R"(ports:
-  - name: lan
-    device: net_null0
-    addresses: [10.0.0.2/24]
-services:
-  - name: web
-    vip: 10.0.0.100
-    port: 80
-    forwarding: dr
-    backends:
-      - {name: rs1, address: 10.0.0.11}
-      - {name: rs2, address: 10.0.0.12, weight: )" + rs2_weight + "}\n";
-  LoadResult r = load_config_string(text, "t.yaml");
-  REQUIRE(r.config);
-  return *r.config;
-}
-
 void write(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
@@ -100,8 +81,8 @@ TEST_CASE("state dir: admin states outlive a restart", "[state_dir]") {
   LogCapture log;
   {
     StateDir first(dir.string());
-    CHECK(first.load_admin(web()).entries().empty());  // a first start: no file, no word
-    CHECK_FALSE(fs::exists(dir));                      // and nothing made for nothing
+    CHECK(first.load_admin(web_config()).entries().empty());  // a first start: no file
+    CHECK_FALSE(fs::exists(dir));  // and nothing made for nothing
     AdminStates a;
     a.set_state(TargetKey{"web", "rs1"}, AdminState::draining);
     a.set_weight(TargetKey{"web", "rs2"}, 9, 3);
@@ -117,7 +98,7 @@ TEST_CASE("state dir: admin states outlive a restart", "[state_dir]") {
   SECTION("the next start takes them back") {
     const ino_t saved_inode = inode(file);
     StateDir next(dir.string());
-    const AdminStates b = next.load_admin(web());
+    const AdminStates b = next.load_admin(web_config());
     CHECK(b.get(TargetKey{"web", "rs1"}).state == AdminState::draining);
     CHECK(b.get(TargetKey{"web", "rs2"}).weight == 9u);
     CHECK(log.text().find("admin states of 2 backend(s) restored") != std::string::npos);
@@ -127,19 +108,19 @@ TEST_CASE("state dir: admin states outlive a restart", "[state_dir]") {
   }
   SECTION("a config whose file weight changed drops the override, as a reload does") {
     StateDir next(dir.string());
-    const AdminStates b = next.load_admin(web("4"));
+    const AdminStates b = next.load_admin(web_config(4));
     CHECK(b.get(TargetKey{"web", "rs1"}).state == AdminState::draining);
     CHECK_FALSE(b.get(TargetKey{"web", "rs2"}).weight);
     CHECK(log.text().find("1 no longer in the config, or overridden") != std::string::npos);
   }
   SECTION("going back to every backend enabled is saved too") {
     StateDir next(dir.string());
-    AdminStates b = next.load_admin(web());
+    AdminStates b = next.load_admin(web_config());
     b.set_state(TargetKey{"web", "rs1"}, AdminState::enabled);
     b.set_weight(TargetKey{"web", "rs2"}, 3, 3);
-    b.retain(web("5"));  // the override goes with the file's new weight
+    b.retain(web_config(5));  // the override goes with the file's new weight
     REQUIRE(next.save_admin(b));
-    CHECK(StateDir(dir.string()).load_admin(web("5")).entries().empty());
+    CHECK(StateDir(dir.string()).load_admin(web_config(5)).entries().empty());
     CHECK(read(file).find("\"backends\": []") != std::string::npos);
   }
 }
@@ -151,25 +132,25 @@ TEST_CASE("state dir: a corrupt or unreadable file is ignored with a warning", "
   SECTION("not JSON") {
     write(file, "{\"version\": 1, \"backends\": [{\"service\": \"web\"");
     StateDir dir(tmp.path.string());
-    CHECK(dir.load_admin(web()).entries().empty());
+    CHECK(dir.load_admin(web_config()).entries().empty());
     CHECK(log.text().find("warning " + file.string() + ": ignored, not JSON") !=
           std::string::npos);
     // The next change replaces it.
     AdminStates a;
     a.set_state(TargetKey{"web", "rs2"}, AdminState::disabled);
     REQUIRE(dir.save_admin(a));
-    CHECK(StateDir(tmp.path.string()).load_admin(web()).get(TargetKey{"web", "rs2"}).state ==
-          AdminState::disabled);
+    const AdminStates back = StateDir(tmp.path.string()).load_admin(web_config());
+    CHECK(back.get(TargetKey{"web", "rs2"}).state == AdminState::disabled);
   }
   SECTION("a bad entry") {
     write(file, R"({"version": 1, "backends": [{"service": "web", "backend": "rs1",
                     "state": "sleeping"}]})");
-    CHECK(StateDir(tmp.path.string()).load_admin(web()).entries().empty());
+    CHECK(StateDir(tmp.path.string()).load_admin(web_config()).entries().empty());
     CHECK(log.text().find("backends[0]: \"state\" must be") != std::string::npos);
   }
   SECTION("not a file") {
     fs::create_directory(file);
-    CHECK(StateDir(tmp.path.string()).load_admin(web()).entries().empty());
+    CHECK(StateDir(tmp.path.string()).load_admin(web_config()).entries().empty());
     CHECK(log.text().find("warning " + file.string() + ": ") != std::string::npos);
   }
   CHECK(log.text().find("starting with every backend enabled") != std::string::npos);
