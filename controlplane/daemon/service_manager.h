@@ -37,9 +37,13 @@ class ServiceManager {
 
   // Every turn of the control loop: the watchdog's ping once half its interval has passed,
   // and, once per kStatusInterval, the status line `make_status()` builds, sent if it
-  // changed. Cheap when neither is due.
+  // changed. Cheap when neither is due; one branch when inactive.
   template <typename MakeStatus>
-  void tick(MakeStatus&& make_status, Clock::time_point now = Clock::now()) {
+  void tick(MakeStatus&& make_status) {
+    if (active_) tick(std::forward<MakeStatus>(make_status), Clock::now());
+  }
+  template <typename MakeStatus>
+  void tick(MakeStatus&& make_status, Clock::time_point now) {
     if (!active_) return;
     if (watchdog_.count() > 0 && now >= next_ping_) ping(now);
     if (now - status_checked_at_ >= kStatusInterval) {
