@@ -46,7 +46,7 @@ for mode in dr nat tun; do
   ./scripts/lab up --mode "$mode" >/dev/null
   sed -e 's/iface=shoal-d1/iface=bench-d1/' -e 's/shoal-d1"/bench-d1"/' "$src" >"$work/$mode.yaml"
   ip netns exec bench-d1 build/release/controlplane/shoald --config "$work/$mode.yaml" \
-    >"$work/$mode.log" 2>&1 &
+    --state-dir "$work/state" >"$work/$mode.log" 2>&1 &
   shoald_pid=$!
   for _ in $(seq 100); do
     ip netns exec bench-client curl -s -m 1 -o /dev/null http://10.0.0.100/ && break

@@ -33,6 +33,7 @@ echo "== building"
 export SHOAL_BUILD_DIR=build/release
 shoald=build/release/controlplane/shoald
 log=$(mktemp /tmp/shoald-demo.XXXXXX.log)
+state=$(mktemp -d /tmp/shoald-demo-state.XXXXXX)  # admin states: this run's own
 
 cleanup() {
   if [[ -n ${shoald_pid:-} ]] && kill -0 "$shoald_pid" 2>/dev/null; then
@@ -42,6 +43,7 @@ cleanup() {
     grep -E 'counters' "$log" | sed 's/^[^ ]* [^ ]* //'
   fi
   ./scripts/lab down
+  rm -rf "$state"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -51,7 +53,7 @@ echo "== lab: client 10.0.0.1, director 10.0.0.2 (DPDK on a veth), real servers 
 ./scripts/lab up --mode "$mode"
 "$shoald" --check "$config"
 echo "== starting shoald with $config (log: $log)"
-ip netns exec shoal-d1 "$shoald" --config "$config" >"$log" 2>&1 &
+ip netns exec shoal-d1 "$shoald" --config "$config" --state-dir "$state" >"$log" 2>&1 &
 shoald_pid=$!
 for _ in $(seq 50); do grep -q 'shoald running' "$log" && break; sleep 0.1; done
 grep -q 'shoald running' "$log" || { cat "$log"; echo "demo.sh: shoald did not start" >&2; exit 1; }

@@ -15,7 +15,7 @@ packages=(
   # libraries
   libdpdk-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libbpf-dev libxdp-dev
   libnuma-dev libpcap-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libmicrohttpd-dev
-  libnl-route-3-dev prometheus-cpp-dev
+  libnl-route-3-dev prometheus-cpp-dev libsystemd-dev
   # lab and tests
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js

@@ -6,6 +6,9 @@
 // entries of backends that remain (same service and backend name), so that a backend drained
 // for maintenance does not come back because someone reloaded. A weight override is dropped
 // when the reload changes that backend's weight in the file: the file is then the newer word.
+//
+// It also outlives shoald: the director saves it as JSON in its state directory after every
+// change and loads it at start-up, through the same retain() a reload applies.
 #pragma once
 
 #include <cstdint>
@@ -46,5 +49,15 @@ class AdminStates {
  private:
   std::map<hc::TargetKey, BackendAdmin> entries_;  // only backends that differ from the default
 };
+
+// The entries as one JSON document, the same text for the same entries:
+//   {"version": 1, "backends": [{"service": "web", "backend": "rs2", "state": "draining",
+//                                "weight": 5, "file_weight": 1}, ...]}
+// ("weight" and "file_weight" only with a weight override).
+std::string admin_states_to_json(const AdminStates& states);
+// Reads what admin_states_to_json() wrote; nullopt, with the reason in `error`, if `text` is
+// not such a document (one bad entry refuses it all). Backends are not checked against any
+// config: retain() does that.
+std::optional<AdminStates> admin_states_from_json(std::string_view text, std::string& error);
 
 }  // namespace shoal::cp

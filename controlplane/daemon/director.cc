@@ -5,13 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "daemon/files.h"
 #include "net/control_frames.h"
 #include "net/kernel_interface.h"
 
@@ -24,38 +21,13 @@ constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priori
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Whole or not at all: a reader (a reload, an editor) never sees half a file.
-bool write_file(const std::string& path, const std::string& text, std::string& error) {
-  const std::string tmp = path + ".shoald-new";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!(out << text) || !out.flush()) {
-      error = fmt::format("{}: cannot write: {}", tmp, std::strerror(errno));
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = fmt::format("{}: cannot replace: {}", path, std::strerror(errno));
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
-Director::Director(Config config, std::string config_path, std::vector<std::string> eal_override)
+Director::Director(Config config, std::string config_path, std::vector<std::string> eal_override,
+                   std::string state_dir)
     : config_(std::move(config)), config_path_(std::move(config_path)),
       running_text_(read_file(config_path_).value_or("")),
-      eal_override_(std::move(eal_override)) {}
+      eal_override_(std::move(eal_override)), state_dir_(std::move(state_dir)) {}
 
 Director::~Director() {
   api_server_.reset();  // first: requests would wait for a control loop that no longer runs
@@ -136,6 +108,7 @@ void Director::start_workers() {
 }
 
 int Director::run(Signals& signals) {
+  admin_ = state_dir_.load_admin(config_);  // before the first Snapshot
   ports_.start_eal(config_, eal_override_);
   start_ports();
   start_workers();
@@ -145,7 +118,12 @@ int Director::run(Signals& signals) {
   start_vrrp();
   spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",
                config_.services.size(), config_.backend_count(), config_.workers.count);
+  if (const auto watchdog = service_manager_.watchdog_interval(); watchdog.count() > 0)
+    spdlog::info("service manager's watchdog: {} ms; pinged every {} ms",
+                 watchdog.count() / 1000, watchdog.count() / 2000);
+  service_manager_.ready(status_line());
   control_loop(signals);
+  service_manager_.stopping();
   spdlog::info("stopping");
   api_server_.reset();  // no request may wait for a control loop that has ended
   api_tcp_.reset();
@@ -195,6 +173,7 @@ void Director::control_loop(Signals& signals) {
     if (signals.dump_counters.exchange(false)) dump_counters();
     api_queue_.drain();
     sample_backend_stats();
+    service_manager_.tick([this] { return status_line(); });
     if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -237,6 +216,7 @@ void Director::publish(const char* why) {
 }
 
 ReloadResult Director::reload() {
+  service_manager_.reloading();
   spdlog::info("reloading {}", config_path_);
   const std::optional<std::string> text = read_file(config_path_);
   LoadResult result = text ? load_config_string(*text, config_path_) : load_config_file(config_path_);
@@ -255,6 +235,7 @@ ReloadResult Director::reload() {
     out.applied = true;
   }
   metrics_.reloaded(out.applied);
+  service_manager_.ready(status_line());
   return out;
 }
 
@@ -286,6 +267,7 @@ void Director::switch_to(Config next, const std::string& text, ReloadResult& out
   config_ = std::move(next);
   running_text_ = text;
   admin_.retain(config_);
+  state_dir_.save_admin(admin_);
   // New addresses and routes reach the kernel; ones the file no longer has stay until a restart.
   for (std::size_t i = 0; i < ports_.size(); ++i)
     if (const ExceptionPath* tap = ports_.tap(i)) {
@@ -377,6 +359,28 @@ void Director::sample_backend_stats() {
   std::vector<const dp::WorkerCounters*> counters;
   for (const auto& w : workers_) counters.push_back(&w->counters());
   backend_stats_.sample(ids, counters, now);
+}
+
+std::string Director::status_line() const {
+  std::size_t backends = 0, up = 0, disabled = 0, draining = 0;
+  for (const ServiceConfig& s : config_.services)
+    for (const BackendConfig& b : s.backends) {
+      ++backends;
+      const auto h = health_.find(hc::TargetKey{s.name, b.name});
+      if (h == health_.end() || h->second.up) ++up;
+    }
+  for (const auto& [key, a] : admin_.entries()) {
+    if (a.state == AdminState::disabled) ++disabled;
+    if (a.state == AdminState::draining) ++draining;
+  }
+  std::string line = fmt::format("{} service(s), {}/{} backend(s) up", config_.services.size(),
+                                 up, backends);
+  if (disabled > 0) line += fmt::format(", {} disabled", disabled);
+  if (draining > 0) line += fmt::format(", {} draining", draining);
+  if (vrrp_)
+    for (const VrrpRunner::Member& m : vrrp_->members())
+      line += fmt::format(", vrrp {} {}", m.settings.name, name(m.instance->state()));
+  return line;
 }
 
 void Director::dump_counters() const {

@@ -1,7 +1,9 @@
 // The running director: the DPDK ports, worker lcores and the control loop on the main lcore.
 // The control loop answers ARP and ICMP, resolves next hops, runs VRRP and connection sync,
 // reloads the config on SIGHUP, serves the API and publishes every change (a VRRP transition
-// included) as a new Snapshot.
+// included) as a new Snapshot. It keeps the service manager informed (ready, reloading,
+// stopping, a status line, the watchdog) and saves the operator's admin states in the state
+// directory, from which the next start takes them back.
 //
 // The API, /metrics and the dashboard see it only through DirectorView and DirectorCommands
 // (api/director_view.h), which it implements privately and hands to the features' API
@@ -25,6 +27,8 @@
 #include "config/config.h"
 #include "daemon/control_queue.h"
 #include "daemon/ports.h"
+#include "daemon/service_manager.h"
+#include "daemon/state_dir.h"
 #include "dataplane/worker/publisher.h"
 #include "dataplane/worker/worker.h"
 #include "healthcheck/checker.h"
@@ -45,7 +49,9 @@ struct Signals {
 class Director final : private DirectorView, private DirectorCommands {
  public:
   // `eal_override`: EAL arguments from the command line, used instead of the config's.
-  Director(Config config, std::string config_path, std::vector<std::string> eal_override);
+  // `state_dir`: where the admin states are kept across restarts.
+  Director(Config config, std::string config_path, std::vector<std::string> eal_override,
+           std::string state_dir);
   ~Director() override;
 
   // Starts everything and runs the control loop until a stop signal. Returns the exit code.
@@ -68,6 +74,8 @@ class Director final : private DirectorView, private DirectorCommands {
   void apply_health_transitions();
   void dump_counters() const;
   void sample_backend_stats();
+  // One line for the service manager: services, backends up, admin states, VRRP states.
+  std::string status_line() const;
   // VRRP: start, run timers and tracked items, and after every event publish the ownership
   // (if it changed) before sending what the instances asked for.
   void start_vrrp();
@@ -129,6 +137,8 @@ class Director final : private DirectorView, private DirectorCommands {
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;
+  StateDir state_dir_;  // where admin_ is saved on every change
+  ServiceManager service_manager_;
   BackendStats backend_stats_;
   std::unique_ptr<VrrpRunner> vrrp_;         // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name

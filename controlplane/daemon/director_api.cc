@@ -88,11 +88,13 @@ CounterReport Director::counters() const {
 
 void Director::set_admin_state(const hc::TargetKey& key, AdminState state) {
   admin_.set_state(key, state);
+  state_dir_.save_admin(admin_);
   publish("admin state");
 }
 
 void Director::set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) {
   admin_.set_weight(key, weight, file_weight);
+  state_dir_.save_admin(admin_);
   publish("admin state");
 }
 

@@ -1,17 +1,25 @@
 // shoald: the shoal director daemon.
-//   shoald --config FILE [--eal "ARGS"]   run
-//   shoald --check FILE                   validate a config and exit (0 = valid)
+//   shoald [--config FILE] [--eal "ARGS"] [--state-dir DIR]   run FILE (/etc/shoal/shoald.yaml)
+//   shoald --check FILE                              validate a config and exit (0 = valid)
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "config/config.h"
 #include "daemon/director.h"
+#include "daemon/logging.h"
 
 namespace {
+
+constexpr const char* kDefaultConfig = "/etc/shoal/shoald.yaml";
+constexpr const char* kDefaultStateDir = "/var/lib/shoal";
 
 shoal::cp::Signals g_signals;
 
@@ -40,22 +48,42 @@ spdlog::level::level_enum to_spdlog(shoal::cp::LogLevel level) {
   return spdlog::level::info;
 }
 
-// Reports every problem of a config file on stderr; true if it can be run.
-bool check(const shoal::cp::LoadResult& result) {
-  for (const std::string& w : result.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  for (const std::string& e : result.errors) std::fprintf(stderr, "%s\n", e.c_str());
+// Reports every problem of a config file on stderr, each line with its syslog priority when
+// journald reads it; true if it can be run.
+bool check(const shoal::cp::LoadResult& result, bool journal = false) {
+  for (const std::string& w : result.warnings)
+    std::fprintf(stderr, "%swarning: %s\n", journal ? SD_WARNING : "", w.c_str());
+  for (const std::string& e : result.errors)
+    std::fprintf(stderr, "%s%s\n", journal ? SD_ERR : "", e.c_str());
   return result.config.has_value();
+}
+
+// --state-dir, else systemd's StateDirectory= (the first, if it names several), else the
+// default.
+std::string state_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("STATE_DIRECTORY");
+  if (env != nullptr && *env != '\0') {
+    const std::string dirs = env;
+    return dirs.substr(0, dirs.find(':'));
+  }
+  return kDefaultStateDir;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"shoal director: a userspace L4 load balancer on DPDK"};
-  std::string config_path, check_path, eal;
-  app.add_option("-c,--config", config_path, "configuration file to run")->check(CLI::ExistingFile);
+  std::string config_path = kDefaultConfig, check_path, eal, state_dir_flag;
+  app.add_option("-c,--config", config_path, "configuration file to run")
+      ->check(CLI::ExistingFile)
+      ->capture_default_str();
   app.add_option("--check", check_path, "validate a configuration file and exit")
       ->check(CLI::ExistingFile);
   app.add_option("--eal", eal, "EAL arguments, replacing the config's 'eal' list");
+  app.add_option("--state-dir", state_dir_flag,
+                 fmt::format("where the admin states outlive a restart [$STATE_DIRECTORY, else {}]",
+                             kDefaultStateDir));
   CLI11_PARSE(app, argc, argv);
 
   if (!check_path.empty()) {
@@ -63,17 +91,14 @@ int main(int argc, char** argv) {
     std::printf("%s: ok\n", check_path.c_str());
     return 0;
   }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "shoald: --config FILE or --check FILE is required (see --help)\n");
-    return 2;
-  }
+  const bool journal = shoal::cp::is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO);
   shoal::cp::LoadResult result = shoal::cp::load_config_file(config_path);
-  if (!check(result)) {
-    std::fprintf(stderr, "shoald: %s: refused, nothing started\n", config_path.c_str());
+  if (!check(result, journal)) {
+    std::fprintf(stderr, "%sshoald: %s: refused, nothing started\n", journal ? SD_ERR : "",
+                 config_path.c_str());
     return 1;
   }
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(to_spdlog(result.config->log_level));
+  shoal::cp::set_up_logging(journal, to_spdlog(result.config->log_level));
 
   std::vector<std::string> eal_args;
   std::istringstream words(eal);
@@ -85,7 +110,8 @@ int main(int argc, char** argv) {
   for (int sig : {SIGHUP, SIGUSR1, SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
 
   try {
-    shoal::cp::Director director(std::move(*result.config), config_path, std::move(eal_args));
+    shoal::cp::Director director(std::move(*result.config), config_path, std::move(eal_args),
+                                 state_dir(state_dir_flag));
     return director.run(g_signals);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -208,7 +208,8 @@ def counters_from(line):
 
 
 class Shoald:
-    """shoald run in the lab's director namespace, with its config and log in a tmp dir."""
+    """shoald run in the lab's director namespace, with its config, log and state directory
+    (the admin states it keeps across restarts) in a tmp dir."""
 
     def __init__(self, lab, tmpdir, name="shoald", node="d1"):
         self.lab = lab
@@ -217,6 +218,7 @@ class Shoald:
         self.config_path = self.dir / f"{name}.yaml"
         self.log_path = self.dir / f"{name}.log"
         self.api_socket = self.dir / f"{name}.sock"  # each daemon its own control API
+        self.state_dir = self.dir / f"{name}-state"  # and its own --state-dir
         self.proc = None
         self.final_counters = None
         _DAEMONS.append(self)
@@ -264,7 +266,10 @@ class Shoald:
             time.sleep(0.02)
 
     # --- process ------------------------------------------------------------------------
-    def start(self, cfg=None, warm_up=True):
+    def start(self, cfg=None, warm_up=True, env=None, pid_env=()):
+        """env: variables added to shoald's environment. pid_env: names of variables that must
+        hold shoald's own pid (WATCHDOG_PID), known only once it runs: a shell sets them to its
+        own pid and execs `ip netns exec`, which execs shoald."""
         if cfg is not None:
             self.write_config(cfg)
         assert self.proc is None or self.proc.poll() is not None, "already running"
@@ -272,8 +277,13 @@ class Shoald:
         mark = len(self.log_lines())
         log = open(self.log_path, "a")
         # `ip netns exec` execs shoald: the Popen pid is shoald's own.
-        self.proc = self.lab.popen(self.node, shoald_path(), "--config", self.config_path,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        cmd = ["ip", "netns", "exec", self.lab.ns(self.node), shoald_path(), "--config",
+               self.config_path, "--state-dir", self.state_dir]
+        if pid_env:
+            exports = "".join(f"export {name}=$$; " for name in pid_env)
+            cmd = ["sh", "-c", exports + 'exec "$@"', "sh", *cmd]
+        self.proc = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **env) if env else None)
         log.close()
         self.wait_log(r"shoald running", after=mark, timeout=30)
         if self.lab.mode == "nat":
