@@ -31,9 +31,6 @@
 #include <string_view>
 #include <vector>
 
-#ifndef SHOAL_DECAP_OBJ
-#define SHOAL_DECAP_OBJ "shoal_decap.bpf.o"
-#endif
 #ifndef SHOAL_DECAP_INSTALLED_OBJ
 #define SHOAL_DECAP_INSTALLED_OBJ "/usr/local/lib/shoal/shoal_decap.bpf.o"
 #endif
@@ -168,7 +165,9 @@ std::optional<Iface> resolve_iface(const std::string &name) {
 
 bool file_readable(const std::string &path) { return ::access(path.c_str(), R_OK) == 0; }
 
-// --object, else the build tree's object, else the installed one, else next to the binary.
+// --object, else the one next to the binary (the build tree holds both in dataplane/bpf/),
+// else the installed one. No path is baked in but root-owned install paths: a loader run as
+// root must not load an object from a build directory that may be gone, or from the cwd.
 std::optional<std::string> locate_object(const std::optional<std::string> &explicit_path) {
     if (explicit_path) {
         if (!file_readable(*explicit_path)) {
@@ -178,7 +177,7 @@ std::optional<std::string> locate_object(const std::optional<std::string> &expli
         }
         return explicit_path;
     }
-    std::vector<std::string> candidates = {SHOAL_DECAP_OBJ, SHOAL_DECAP_INSTALLED_OBJ};
+    std::vector<std::string> candidates;
     std::array<char, 4096> exe{};
     ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size() - 1);
     if (n > 0) {
@@ -186,6 +185,7 @@ std::optional<std::string> locate_object(const std::optional<std::string> &expli
         auto slash = dir.rfind('/');
         if (slash != std::string::npos) candidates.push_back(dir.substr(0, slash) + "/shoal_decap.bpf.o");
     }
+    candidates.push_back(SHOAL_DECAP_INSTALLED_OBJ);
     for (const auto &c : candidates)
         if (file_readable(c)) return c;
     std::fprintf(stderr, "shoal-decap: BPF object shoal_decap.bpf.o not found (looked in:");
