@@ -190,12 +190,17 @@ if [[ $suite == all || $suite == package ]]; then
   run_step "package: dpkg-buildpackage" build_package "$package_work" &&
     run_step "package: lintian" lint_package "$package_work"
   if ls "$package_work"/shoal_*.deb >/dev/null 2>&1; then
+    # The machine has one dpkg database: a package suite of another work tree waits here
+    # until this one has purged the package.
+    exec 8>/run/lock/shoal-package-suite.lock
+    flock -n 8 || { echo "== package: waiting for another package suite"; flock 8; }
     if run_step "package: apt-get install" install_package "$package_work"; then
       run_step "package: systemd-analyze verify" verify_unit
       run_pytest "package (the installed shoal in the lab)" tests/package
     fi
   fi
   package_cleanup
+  exec 8>&-
   trap - EXIT INT TERM
 fi
 
