@@ -22,6 +22,11 @@ packages=(
   chromium
   keepalived  # a VRRP peer of another make for the interop tests
   prometheus  # promtool, which checks and unit-tests monitoring/prometheus/ (tests/package)
+  # the Debian package (debian/, scripts/package.sh, the package suite of scripts/test.sh):
+  # dpkg-buildpackage and debhelper build it (ccache keeps rebuilds short), lintian checks
+  # it, systemd-analyze verifies its unit; the daemon links libsystemd (notify, watchdog,
+  # journald), the man pages are scdoc
+  debhelper dpkg-dev fakeroot ccache lintian systemd libsystemd-dev scdoc
 )
 # Node.js and npm: Debian's nodejs and npm only where there is no node at all. A Node.js
 # installed otherwise (as on the project's machines: 20, with npm 11) ships its own npm and
