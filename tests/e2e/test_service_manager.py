@@ -18,7 +18,6 @@ Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_service_manager.py
 import json
 import os
 import re
-import signal
 import socket
 import threading
 import time
