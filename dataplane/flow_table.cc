@@ -157,7 +157,12 @@ void FlowTable::release(FlowEntry& e, uint32_t now_ms) {
     ++stats_.expired;
   else
     ++stats_.evicted[static_cast<std::size_t>(e.state)];
+  forget(e);
+}
+
+void FlowTable::forget(FlowEntry& e) {
   if (remove_hook_) remove_hook_(remove_context_, e);
+  counts_.remove(e.backend, is_active(e.state));
   e.state = FlowState::empty;
   size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -185,6 +190,7 @@ FlowEntry* FlowTable::insert(const FlowKey& key, uint32_t hash, uint16_t backend
   release(*slot, now_ms);
   *slot = FlowEntry{key.src_ip, key.dst_ip, key.src_port, key.dst_port,
                     now_ms,     backend,    key.proto,    state};
+  counts_.add(backend, is_active(state));
   size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   ++stats_.inserted;
   return slot;
@@ -195,9 +201,7 @@ void FlowTable::age(uint32_t now_ms, uint32_t max_buckets) {
   for (uint32_t i = 0; i < max_buckets; ++i) {
     for (FlowEntry& e : buckets_[age_cursor_].entries) {
       if (e.state != FlowState::empty && expired(e, now_ms)) {
-        if (remove_hook_) remove_hook_(remove_context_, e);
-        e.state = FlowState::empty;
-        size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        forget(e);
         ++stats_.expired;
       }
     }

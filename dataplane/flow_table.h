@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dataplane/connection_counts.h"
 #include "dataplane/packet.h"
 
 namespace shoal::dp {
@@ -124,6 +125,18 @@ class FlowTable {
   // State for the first packet of a flow: SYN → syn, RST/FIN → closing, any other TCP packet
   // (a flow picked up mid-stream, after a failover or an eviction) → established.
   static FlowState initial_tcp_state(uint8_t tcp_flags);
+  // Whether a flow in state `s` is an active connection (ipvsadm's ActiveConn).
+  static bool is_active(FlowState s) { return s == FlowState::established; }
+
+  // After a live entry's backend or state was changed in place (observe_tcp, a reschedule):
+  // moves it between the per-backend counts.
+  void changed(const FlowEntry& e, uint16_t old_backend, FlowState old_state) {
+    if (e.backend == old_backend && is_active(e.state) == is_active(old_state)) return;
+    counts_.remove(old_backend, is_active(old_state));
+    counts_.add(e.backend, is_active(e.state));
+  }
+  // Live flows per backend, exact (see connection_counts.h).
+  const ConnectionCounts& connections() const { return counts_; }
 
   bool expired(const FlowEntry& e, uint32_t now_ms) const;
 
@@ -164,6 +177,7 @@ class FlowTable {
   FlowEntry* cuckoo_walk(uint32_t start_bucket, uint32_t max_moves, uint32_t now_ms);
   FlowEntry* choose_victim(uint32_t b1, uint32_t b2, uint32_t now_ms);
   void release(FlowEntry& e, uint32_t now_ms);  // counts why an occupied entry is given up
+  void forget(FlowEntry& e);                     // frees an occupied entry
 
   FlowBucket* buckets_ = nullptr;
   uint32_t bucket_count_ = 0;
@@ -175,6 +189,7 @@ class FlowTable {
   bool rte_allocated_ = false;
   FlowTimeouts timeouts_;
   FlowTableStats stats_;
+  ConnectionCounts counts_;
   RemoveHook remove_hook_ = nullptr;
   void* remove_context_ = nullptr;
 };

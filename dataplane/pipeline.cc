@@ -15,7 +15,8 @@ inline uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
 class Burst {
  public:
   Burst(const BurstContext& ctx, Verdict* verdicts)
-      : snap_(ctx.snapshot), flows_(ctx.flows), ctr_(ctx.counters), now_(ctx.now_ms),
+      : snap_(ctx.snapshot), flows_(ctx.flows), ctr_(ctx.counters), scheduler_(ctx.scheduler),
+        now_(ctx.now_ms),
         sync_(ctx.sync), verdicts_(verdicts) {}
 
   void run(rte_mbuf** pkts, uint16_t n);
@@ -29,7 +30,8 @@ class Burst {
   void icmp_error_to_vip(uint16_t i, rte_mbuf* m);
   void icmp_error_to_client(uint16_t i, rte_mbuf* m);
   void schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash);
-  const Backend* pick_new(uint16_t i, const Service& svc, uint32_t client_ip, uint32_t flow_hash);
+  const Backend* pick_new(uint16_t i, const Service& svc, uint16_t service_index,
+                          const NewFlow& flow);
   void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
   void account(uint16_t n);
@@ -41,6 +43,7 @@ class Burst {
   const Snapshot& snap_;
   FlowTable& flows_;
   WorkerCounters& ctr_;
+  WorkerScheduler& scheduler_;
   uint32_t now_;
   FlowSyncContext sync_;
   Verdict* verdicts_;
@@ -159,7 +162,7 @@ void Burst::icmp_error_to_client(uint16_t i, rte_mbuf* m) {
 void Burst::icmp_error_to_vip(uint16_t i, rte_mbuf* m) {
   const ParsedPacket& p = parsed_[i];
   QuotedFlow q;
-  uint16_t service_index = 0;
+  uint16_t service_index = 0;  // of the service that sent the quoted packet
   if (!read_icmp_quote(frame_of(m), p, q) || !is_tcp_or_udp(q.proto) ||
       snap_.classify(q.src_ip, q.src_port, q.proto, &service_index) != AddressKind::service) {
     control(i, ControlReason::icmp_error);
@@ -172,7 +175,8 @@ void Burst::icmp_error_to_vip(uint16_t i, rte_mbuf* m) {
   const FlowEntry* e = flows_.lookup(key, flow_hash, now_);
   const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
   // Not counted as a new flow: no flow entry is made for an error.
-  if (b == nullptr || !b->accepts_existing) b = pick_new(i, svc, q.dst_ip, flow_hash);
+  if (b == nullptr || !b->accepts_existing)
+    b = pick_new(i, svc, service_index, {q.dst_ip, q.src_ip, flow_hash});
   if (b == nullptr) return;
   if (svc.mode == ForwardMode::nat) rewrite_icmp_quote_source(frame_of(m), p, b->ip, b->port);
   forward(i, m, svc, *b);
@@ -201,8 +205,11 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
   // new flow, or a drained (weight 0) backend would keep getting new connections.
   const bool reused = e != nullptr && opening && e->state == FlowState::closing;
   const bool keep = b != nullptr && !reused && b->accepts_existing && b->service == service_index;
+  constexpr uint8_t kHandshakeFlags = kTcpSynFlag | kTcpFinFlag | kTcpRstFlag | kTcpAckFlag;
+  if (e == nullptr && p.l4_proto == kIpProtoTcp && (p.tcp_flags & kHandshakeFlags) == kTcpAckFlag)
+    ctr_.flows_midstream.add();
   if (!keep) {
-    b = pick_new(i, svc, p.src_ip, flow_hash);
+    b = pick_new(i, svc, service_index, {p.src_ip, p.dst_ip, flow_hash});
     if (b == nullptr) return;
     ctr_.backends[b->id].new_flows.add();
   }
@@ -223,6 +230,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
       FlowTable::observe_tcp(*e, p.tcp_flags, now_);
     else
       FlowTable::observe_udp(*e, now_);
+    flows_.changed(*e, pinned, was);
     if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
   }
   forward(i, m, svc, *b);
@@ -230,9 +238,9 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
 
 // A backend for a flow that has none it may keep: nullptr, the packet dropped, when no backend
 // of the service takes new flows.
-const Backend* Burst::pick_new(uint16_t i, const Service& svc, uint32_t client_ip,
-                               uint32_t flow_hash) {
-  const uint16_t id = svc.pick(scheduling_hash(svc, client_ip, flow_hash));
+const Backend* Burst::pick_new(uint16_t i, const Service& svc, uint16_t service_index,
+                               const NewFlow& flow) {
+  const uint16_t id = scheduler_.pick(svc, service_index, flow);
   const Backend* b = id == kNoBackend ? nullptr : snap_.backend(id);
   if (b == nullptr) drop(i, DropReason::no_backend);
   return b;

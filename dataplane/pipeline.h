@@ -3,7 +3,6 @@
 // reason). The daemon's workers call it unchanged; tests and the benchmark call it directly.
 #pragma once
 
-#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 
 #include "dataplane/flow_sync.h"
 #include "dataplane/flow_table.h"
+#include "dataplane/scheduler/worker_scheduler.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/verdict.h"
 
@@ -49,6 +49,10 @@ struct alignas(64) WorkerCounters {
   Counter flows_created;
   Counter flows_rescheduled;  // pinned backend removed or down: moved to a new one
   Counter flows_claimed;      // first seen here, but pinned by a peer (connection sync)
+  // A TCP packet of an established connection with no flow here (and none synced): the
+  // router moved the flow to this director (ECMP), or this director restarted or evicted it.
+  // Scheduled like a new flow: with a hashing scheduler it reaches the backend it had.
+  Counter flows_midstream;
   // Indexed by stable backend id; allocated once, never resized (readers index it unlocked).
   std::vector<BackendCounters> backends = std::vector<BackendCounters>(kNoBackend);
 
@@ -67,18 +71,11 @@ struct alignas(64) WorkerCounters {
   }
 };
 
-// Maglev input: the same on every director and worker for the same flow (or client).
-// flow_hash is FlowTable::hash of the flow's key.
-inline uint32_t scheduling_hash(const Service& svc, uint32_t client_ip, uint32_t flow_hash) {
-  constexpr uint32_t kSourceHashSeed = 0x50a1c0de;
-  return svc.hash_on == HashOn::source_address ? rte_hash_crc_4byte(client_ip, kSourceHashSeed)
-                                               : flow_hash;
-}
-
 struct BurstContext {
   const Snapshot& snapshot;
   FlowTable& flows;
   WorkerCounters& counters;
+  WorkerScheduler& scheduler;  // over `flows`' connection counts
   uint32_t now_ms;
   FlowSyncContext sync = {};
 };

@@ -8,8 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <numeric>
 #include <set>
 #include <tuple>
+
+#include "dataplane/scheduler/hash_buckets.h"
 
 namespace shoal::dp {
 namespace {
@@ -120,9 +123,20 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     if (!is_prime(spec_svc.maglev_size) || spec_svc.maglev_size <= spec_svc.backends.size())
       return fail("Maglev table size of " + what + " must be a prime larger than its backends");
 
-    Service svc{spec_svc.vip,     spec_svc.port,  spec_svc.proto, spec_svc.mode,
-                spec_svc.hash_on, spec_svc.owned, spec_svc.sync, {}, {}};
-    std::vector<MaglevBackend> candidates;
+    Service svc{.vip = spec_svc.vip,
+                .port = spec_svc.port,
+                .proto = spec_svc.proto,
+                .mode = spec_svc.mode,
+                .hash_on = spec_svc.hash_on,
+                .owned = spec_svc.owned,
+                .sync = spec_svc.sync,
+                .scheduler = spec_svc.scheduler,
+                .candidates = {},
+                .max_weight = 0,
+                .weight_gcd = 0,
+                .maglev = {},
+                .buckets = {}};
+    std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
       if (b.id == kNoBackend) return fail("backend " + bwhat + " of " + what + " has no id");
@@ -142,13 +156,30 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
           return fail("cannot index NAT backend " + bwhat);
       }
       if (b.takes_new_flows()) {
-        svc.backend_ids.push_back(b.id);
+        svc.candidates.push_back({b.id, b.weight});
+        svc.max_weight = std::max(svc.max_weight, b.weight);
+        svc.weight_gcd = std::gcd(svc.weight_gcd, b.weight);
         // The Maglev identity is the address and port, not the id, so that every director
         // with the same config builds the same table whatever ids it handed out.
-        candidates.push_back({uint64_t(b.ip) << 16 | b.port, b.weight});
+        maglev_backends.push_back({uint64_t(b.ip) << 16 | b.port, b.weight});
       }
     }
-    svc.maglev = build_maglev(candidates, spec_svc.maglev_size);
+    switch (svc.scheduler) {
+      case Scheduler::maglev:
+      case Scheduler::mh:
+        svc.maglev = build_maglev(maglev_backends, spec_svc.maglev_size);
+        break;
+      case Scheduler::sh:
+        svc.buckets = build_source_hash_buckets(svc.candidates, svc.weight_gcd);
+        break;
+      case Scheduler::dh:
+        svc.buckets = build_destination_hash_buckets(svc.candidates);
+        break;
+      default:
+        if (counts_connections(svc.scheduler))
+          for (const Candidate& c : svc.candidates) s->counted_backends_.push_back(c.id);
+        break;
+    }
     // A VIP held elsewhere is indexed all the same, so that its traffic is told apart
     // (and counted) from traffic that is for nobody.
     const AddressKind kind = spec_svc.owned ? AddressKind::service : AddressKind::not_owned;

@@ -15,7 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/maglev.h"
+#include "dataplane/scheduler/maglev.h"
+#include "dataplane/scheduler/scheduler.h"
 
 struct rte_hash;
 struct rte_lpm;
@@ -76,15 +77,16 @@ struct ServiceSpec {
   uint16_t port = 0;
   uint8_t proto = 6;
   ForwardMode mode = ForwardMode::dr;
-  HashOn hash_on = HashOn::five_tuple;
+  HashOn hash_on = HashOn::five_tuple;  // maglev and mh
   uint32_t maglev_size = kDefaultMaglevSize;
-  std::vector<BackendSpec> backends;
+  std::vector<BackendSpec> backends;  // in config order: rr, wrr, lc, sh and dh follow it
   // False while another director holds the VIP (VRRP backup): its traffic and NAT replies
   // are dropped as vip_not_owned.
   bool owned = true;
   // Connection sync covers it: its workers report its flows to the peers, and look up the
   // flows peers pinned before they schedule one themselves.
   bool sync = false;
+  Scheduler scheduler = Scheduler::maglev;
 };
 
 struct RouteSpec {
@@ -126,13 +128,21 @@ struct Service {
   HashOn hash_on;
   bool owned;  // see ServiceSpec::owned
   bool sync;   // see ServiceSpec::sync
-  std::vector<uint16_t> backend_ids;  // Maglev table index → stable backend id
-  MaglevTable maglev;
+  Scheduler scheduler;
+  std::vector<Candidate> candidates;  // the backends that take new flows, in config order
+  uint32_t max_weight;                // the candidates' largest weight (wrr)
+  uint32_t weight_gcd;                // their weights' greatest common divisor (wrr, sh)
+  MaglevTable maglev;                 // maglev, mh: slot → candidate index
+  std::vector<uint16_t> buckets;      // sh, dh: bucket → candidate index
 
-  // Stable id of the backend a new flow with this scheduling hash goes to, or kNoBackend.
-  uint16_t pick(uint32_t hash) const {
+  // Stable id of candidate `i` (kNoCandidate → kNoBackend).
+  uint16_t candidate_id(uint16_t i) const {
+    return i == kNoCandidate ? kNoBackend : candidates[i].id;
+  }
+  // maglev and mh: stable id of the backend for a scheduling hash, or kNoBackend.
+  uint16_t maglev_pick(uint32_t hash) const {
     uint16_t i = maglev.pick(hash);
-    return i == kMaglevEmpty ? kNoBackend : backend_ids[i];
+    return i == kMaglevEmpty ? kNoBackend : candidates[i].id;
   }
 };
 
@@ -170,6 +180,9 @@ class Snapshot {
   const NextHopSpec& next_hop(uint32_t i) const { return next_hops_[i]; }
   uint32_t next_hop_count() const { return static_cast<uint32_t>(next_hops_.size()); }
   const PortSpec* port(uint16_t id) const { return id < ports_.size() ? &ports_[id] : nullptr; }
+  // Candidates of the services whose scheduler counts connections: the backends whose
+  // counts the workers share.
+  const std::vector<uint16_t>& counted_backends() const { return counted_backends_; }
   uint8_t tunnel_ttl() const { return tunnel_ttl_; }
   bool is_sync_message(uint32_t dst_ip, uint16_t dst_port) const {
     return sync_group_ != 0 && dst_ip == sync_group_ && dst_port == sync_port_;
@@ -183,6 +196,7 @@ class Snapshot {
   std::vector<NextHopSpec> next_hops_;
   std::vector<Backend> backends_;  // indexed by stable id; unused ids have kNoService
   std::vector<Service> services_;
+  std::vector<uint16_t> counted_backends_;
   rte_hash* addresses_ = nullptr;    // (ip, port, proto) → kind and service index
   rte_hash* nat_replies_ = nullptr;  // (backend ip, port, proto) → service index
   rte_lpm* routes_ = nullptr;

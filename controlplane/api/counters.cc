@@ -25,6 +25,7 @@ nlohmann::json values_json(const CounterValues& v) {
           {"flows_created", v.flows_created},
           {"flows_rescheduled", v.flows_rescheduled},
           {"flows_claimed", v.flows_claimed},
+          {"flows_midstream", v.flows_midstream},
           {"drops", std::move(drops)},
           {"control", std::move(control)}};
 }
@@ -38,6 +39,7 @@ CounterValues CounterValues::read(const dp::WorkerCounters& c) {
   v.flows_created = c.flows_created.get();
   v.flows_rescheduled = c.flows_rescheduled.get();
   v.flows_claimed = c.flows_claimed.get();
+  v.flows_midstream = c.flows_midstream.get();
   for (std::size_t r = 0; r < v.drops.size(); ++r) v.drops[r] = c.drops[r].get();
   for (std::size_t r = 0; r < v.control.size(); ++r) v.control[r] = c.control[r].get();
   return v;
@@ -49,6 +51,7 @@ CounterValues& CounterValues::operator+=(const CounterValues& o) {
   flows_created += o.flows_created;
   flows_rescheduled += o.flows_rescheduled;
   flows_claimed += o.flows_claimed;
+  flows_midstream += o.flows_midstream;
   for (std::size_t r = 0; r < drops.size(); ++r) drops[r] += o.drops[r];
   for (std::size_t r = 0; r < control.size(); ++r) control[r] += o.control[r];
   return *this;
@@ -113,9 +116,9 @@ std::vector<std::string> log_lines(const CounterReport& report,
     for (std::size_t r = 0; r < c.control.size(); ++r)
       if (c.control[r]) detail += fmt::format(" control.{}={}", control_name(r), c.control[r]);
     out.push_back(fmt::format("counters worker {}: rx={} tx={} dropped={} to_control={} flows={} "
-                              "created={} rescheduled={}{}", w.worker, c.rx, c.tx, c.dropped(),
-                              c.to_control(), w.flows, c.flows_created, c.flows_rescheduled,
-                              detail));
+                              "created={} rescheduled={} midstream={}{}", w.worker, c.rx, c.tx,
+                              c.dropped(), c.to_control(), w.flows, c.flows_created,
+                              c.flows_rescheduled, c.flows_midstream, detail));
   }
   for (const ExceptionPathCounters& t : report.exception_paths)
     out.push_back(fmt::format("counters exception path {}: to_kernel={} from_kernel={} dropped={}",
@@ -156,6 +159,10 @@ void add_metrics(const CounterReport& report, MetricFamilies& f) {
               {{"worker", worker}}, static_cast<double>(c.flows_created));
     f.counter("shoal_flows_rescheduled_total", "Flows moved off a removed or down backend",
               {{"worker", worker}}, static_cast<double>(c.flows_rescheduled));
+    f.counter("shoal_flows_midstream_total",
+              "TCP packets of established connections this worker had no flow for (moved here "
+              "by the router, or lost to a restart or an eviction), scheduled as new flows",
+              {{"worker", worker}}, static_cast<double>(c.flows_midstream));
   }
   for (const PortCounters& p : report.ports) {
     const char* packets = "Frames the port's driver received and sent";

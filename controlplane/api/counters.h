@@ -22,6 +22,7 @@ struct CounterValues {
   uint64_t flows_created = 0;
   uint64_t flows_rescheduled = 0;
   uint64_t flows_claimed = 0;
+  uint64_t flows_midstream = 0;
   std::array<uint64_t, dp::kDropReasonCount> drops{};
   std::array<uint64_t, dp::kControlReasonCount> control{};
 

@@ -29,7 +29,7 @@ struct ReloadResult {
   std::vector<std::string> warnings;
 };
 
-// A backend's connections in the workers' tables, as their last census counted them.
+// A backend's live flows over every worker's table, exact (dataplane/connection_counts.h).
 struct BackendConnections {
   uint32_t active = 0;
   uint32_t inactive = 0;

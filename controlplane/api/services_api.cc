@@ -60,7 +60,8 @@ json service_json(const DirectorView& view, const ServiceConfig& svc) {
               {"port", svc.port},
               {"protocol", to_string(svc.protocol)},
               {"forwarding", to_string(svc.forwarding)},
-              {"hash", to_string(svc.hash)},
+              {"scheduler", dp::scheduler_name(svc.scheduler)},
+              {"hash", uses_maglev(svc.scheduler) ? json(to_string(svc.hash)) : json(nullptr)},
               {"all_down", to_string(svc.all_down)},
               {"backends", std::move(backends)}};
 }
@@ -126,7 +127,7 @@ void add_backend_metrics(const DirectorView& view, MetricFamilies& f) {
         auto l = labels;
         l.push_back({"state", state});
         f.gauge("shoal_backend_connections",
-                "Connections in the workers' tables, as their last census counted them "
+                "Live flows in the workers' tables "
                 "(active: established TCP flows; inactive: every other live flow)",
                 std::move(l), n);
       }

@@ -61,6 +61,100 @@ HttpResponse flows(const DirectorView& view, DirectorCommands& commands,
   return json_response(200, json{{"flows", std::move(out)}, {"complete", sample.complete}}.dump());
 }
 
+// What a service's scheduler would do with one new flow: the candidate it picks (an index,
+// or kNoCandidate when it cannot say) and why, in words and in figures.
+struct Choice {
+  uint16_t candidate = dp::kNoCandidate;
+  std::string why;
+  json details = json::object();
+};
+
+std::string candidate_name(const ServiceConfig& svc, const dp::Service& service, uint16_t i) {
+  const uint16_t id = service.candidate_id(i);
+  for (const BackendConfig& b : svc.backends)
+    if (b.id == id) return b.name;
+  return "?";
+}
+
+Choice choose(const DirectorView& view, const ServiceConfig& svc, const dp::Service& service,
+              const dp::FlowKey& key) {
+  Choice c;
+  switch (service.scheduler) {
+    case dp::Scheduler::maglev:
+    case dp::Scheduler::mh: {
+      const uint32_t hash = dp::scheduling_hash(service, key.src_ip, dp::FlowTable::hash(key));
+      const uint32_t slot = service.maglev.size() ? hash % service.maglev.size() : 0;
+      c.candidate = service.maglev.empty() ? dp::kNoCandidate : service.maglev[slot];
+      c.details = {{"hash_on", to_string(svc.hash)},
+                   {"maglev_size", service.maglev.size()},
+                   {"maglev_slot", slot}};
+      c.why = fmt::format("a new flow hashes ({}) to Maglev slot {} of {}, which holds {}",
+                          to_string(svc.hash), slot, service.maglev.size(),
+                          candidate_name(svc, service, c.candidate));
+      break;
+    }
+    case dp::Scheduler::sh:
+    case dp::Scheduler::dh: {
+      const bool source = service.scheduler == dp::Scheduler::sh;
+      const uint32_t bucket = source ? dp::source_hash_bucket(key.src_ip)
+                                     : dp::destination_hash_bucket(key.dst_ip);
+      if (!service.buckets.empty()) c.candidate = service.buckets[bucket];
+      c.details = {{"bucket", bucket}, {"buckets", dp::kHashBuckets}};
+      c.why = fmt::format("the {} address hashes to bucket {} of {}, which holds {}",
+                          source ? "client's" : "destination", bucket, dp::kHashBuckets,
+                          candidate_name(svc, service, c.candidate));
+      break;
+    }
+    case dp::Scheduler::lc:
+    case dp::Scheduler::wlc:
+    case dp::Scheduler::sed:
+    case dp::Scheduler::nq: {
+      json loads = json::array();
+      auto load_of = [&view](uint16_t id) {
+        const BackendConnections n = view.connections(id);
+        return dp::Load{n.active, n.inactive};
+      };
+      for (uint16_t i = 0; i < service.candidates.size(); ++i) {
+        const dp::Load l = load_of(service.candidates[i].id);
+        loads.push_back({{"backend", candidate_name(svc, service, i)},
+                         {"active", l.active},
+                         {"inactive", l.inactive},
+                         {"weight", service.candidates[i].weight}});
+      }
+      c.candidate = dp::pick_least_loaded(service.scheduler, service.candidates, load_of);
+      c.details = {{"connections", std::move(loads)}};
+      const char* rule = service.scheduler == dp::Scheduler::lc    ? "active × 256 + inactive"
+                         : service.scheduler == dp::Scheduler::wlc ? "(active × 256 + inactive) / weight"
+                         : service.scheduler == dp::Scheduler::sed ? "(active + 1) / weight"
+                                                                   : "an idle backend, else (active + 1) / weight";
+      if (c.candidate != dp::kNoCandidate) {
+        const dp::Load l = load_of(service.candidate_id(c.candidate));
+        c.why = fmt::format("{} has the least load by {}: {} active, {} inactive connections "
+                            "(every worker's count now; a worker decides on its own exact count "
+                            "and the others' of at most a few milliseconds ago)",
+                            candidate_name(svc, service, c.candidate), rule, l.active, l.inactive);
+      }
+      break;
+    }
+    case dp::Scheduler::rr:
+    case dp::Scheduler::wrr: {
+      json order = json::array();
+      for (uint16_t i = 0; i < service.candidates.size(); ++i)
+        order.push_back({{"backend", candidate_name(svc, service, i)},
+                         {"weight", service.candidates[i].weight}});
+      c.details = {{"sequence", std::move(order)}};
+      c.why = fmt::format("{} gives each new flow the next backend in turn{}; each worker keeps "
+                          "its own place in the sequence, so which backend is next depends on "
+                          "the worker the flow reaches",
+                          dp::scheduler_name(service.scheduler),
+                          service.scheduler == dp::Scheduler::wrr ? ", each as often as its weight"
+                                                                  : "");
+      break;
+    }
+  }
+  return c;
+}
+
 // Which backend a new flow from CLIENT[:PORT] to VIP:PORT/PROTO goes to, and why.
 HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   const auto client = parse_ipv4_endpoint(query(request, "client"), true);
@@ -81,34 +175,30 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
           dp::AddressKind::service)
     return error_response(503, "the dataplane has no table for that service yet");
   const dp::Service& service = snap->service(index);
-  if (service.hash_on == dp::HashOn::five_tuple && client->second == 0)
+  const bool hashes_port = uses_maglev(service.scheduler) && service.hash_on == dp::HashOn::five_tuple;
+  if (hashes_port && client->second == 0)
     return error_response(400, fmt::format("service {} hashes the 5-tuple: give the client's port "
                                            "too (client=IP:PORT)", svc->name));
   const dp::FlowKey key{client->first, vip->first, dp::be16(client->second),
                         dp::be16(vip->second), static_cast<uint8_t>(proto)};
-  const uint32_t hash = dp::scheduling_hash(service, client->first, dp::FlowTable::hash(key));
-  const uint32_t slot = service.maglev.size() ? hash % service.maglev.size() : 0;
-  const uint16_t id = service.pick(hash);
+  Choice choice = choose(view, *svc, service, key);
   json out = {{"service", svc->name},
-              {"hash_on", to_string(svc->hash)},
-              {"maglev_size", service.maglev.size()},
-              {"maglev_slot", slot},
+              {"scheduler", dp::scheduler_name(service.scheduler)},
               {"backend", nullptr}};
-  const BackendConfig* chosen = nullptr;
-  for (const BackendConfig& b : svc->backends)
-    if (b.id == id) chosen = &b;
-  if (chosen == nullptr) {
+  out.update(choice.details);
+  if (service.candidates.empty()) {
     out["why"] = "no backend takes new flows (all down, drained or disabled; policy " +
                  std::string(to_string(svc->all_down)) + ")";
     return json_response(200, out.dump());
   }
-  out["backend"] = {{"name", chosen->name},
-                    {"address", dp::ipv4_to_string(chosen->address)},
-                    {"port", chosen->port}};
-  out["why"] = fmt::format("a new flow hashes ({}) to Maglev slot {} of {}, which holds {}; an "
-                           "established flow stays with the backend it is pinned to while that "
-                           "backend is up",
-                           to_string(svc->hash), slot, service.maglev.size(), chosen->name);
+  const uint16_t id = service.candidate_id(choice.candidate);
+  for (const BackendConfig& b : svc->backends)
+    if (b.id == id)
+      out["backend"] = {{"name", b.name}, {"address", dp::ipv4_to_string(b.address)}, {"port", b.port}};
+  out["why"] = choice.why + (choice.candidate == dp::kNoCandidate
+                                 ? ""
+                                 : "; an established flow stays with the backend it is pinned "
+                                   "to while that backend is up");
   return json_response(200, out.dump());
 }
 

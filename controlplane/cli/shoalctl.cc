@@ -95,8 +95,12 @@ void print_list(const json& services, ListView view) {
     std::string proto = str(s, "protocol");
     for (char& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     const std::string vip = fmt::format("{}:{}", str(s, "vip"), s.value("port", 0));
-    std::printf("%-4s %-21s %-19s %s%s\n", proto.c_str(), vip.c_str(),
-                ("maglev " + str(s, "hash")).c_str(), str(s, "name").c_str(),
+    // As ipvsadm names its schedulers; Maglev, which is not one of them, with what it hashes.
+    const std::string scheduler = s.value("scheduler", "maglev") == "maglev"
+                                      ? "maglev " + str(s, "hash")
+                                      : s.value("scheduler", "?");
+    std::printf("%-4s %-21s %-19s %s%s\n", proto.c_str(), vip.c_str(), scheduler.c_str(),
+                str(s, "name").c_str(),
                 str(s, "all_down") == "drop" ? "" : (" (all down: " + str(s, "all_down") + ")").c_str());
     const std::string mode = str(s, "forwarding");
     const char* forward = mode == "dr" ? "Route" : mode == "tun" ? "Tunnel" : "Masq";

@@ -78,6 +78,7 @@ std::vector<std::string> diff_configs(const Config& running, const Config& candi
     changed(out, what, "address", fmt::format("{}/{}", endpoint(a.vip, a.port), to_string(a.protocol)),
             fmt::format("{}/{}", endpoint(b.vip, b.port), to_string(b.protocol)));
     changed(out, what, "forwarding", to_string(a.forwarding), to_string(b.forwarding));
+    changed(out, what, "scheduler", dp::scheduler_name(a.scheduler), dp::scheduler_name(b.scheduler));
     changed(out, what, "hash", to_string(a.hash), to_string(b.hash));
     changed(out, what, "all_down", to_string(a.all_down), to_string(b.all_down));
     changed(out, what, "maglev_size", a.maglev_size, b.maglev_size);

@@ -9,9 +9,9 @@
 namespace shoal::cp::config_loader {
 namespace {
 
-constexpr std::string_view kServiceKeys[] = {"name",        "vip",      "port",        "protocol",
-                                             "forwarding",  "hash",     "maglev_size", "backends",
-                                             "health_check", "all_down",   "sync"};
+constexpr std::string_view kServiceKeys[] = {
+    "name",        "vip",      "port",         "protocol", "forwarding", "scheduler",
+    "hash",        "maglev_size", "backends", "health_check", "all_down", "sync"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
                                              "sorry",  "health_check"};
 
@@ -53,17 +53,39 @@ void Loader::parse_service(const YAML::Node& node, int line) {
                                           {"tun", dp::ForwardMode::tun}});
     if (v) svc.forwarding = *v, rec.mode_ok = true;
   }
-  svc.sync = svc.forwarding == dp::ForwardMode::nat;
+  if (const Field* f = m.get("scheduler"))
+    if (auto v = choice<dp::Scheduler>(
+            *f, {{"maglev", dp::Scheduler::maglev}, {"rr", dp::Scheduler::rr},
+                 {"wrr", dp::Scheduler::wrr},       {"lc", dp::Scheduler::lc},
+                 {"wlc", dp::Scheduler::wlc},       {"sed", dp::Scheduler::sed},
+                 {"nq", dp::Scheduler::nq},         {"sh", dp::Scheduler::sh},
+                 {"dh", dp::Scheduler::dh},         {"mh", dp::Scheduler::mh}}))
+      svc.scheduler = *v;
+  const bool maglev = uses_maglev(svc.scheduler);
+  // A NAT flow's replies come back through this director, and a scheduler that does not map a
+  // flow alike on every director (rr, lc...) loses DR and TUN flows on a failover: their flows
+  // go to the peers unless the file says otherwise.
+  svc.sync = svc.forwarding == dp::ForwardMode::nat || !dp::maps_alike_everywhere(svc.scheduler);
   if (const Field* f = m.get("sync"))
     if (auto v = boolean(*f)) svc.sync = *v;
-  if (const Field* f = m.get("hash"))
-    if (auto v = choice<dp::HashOn>(*f, {{"5-tuple", dp::HashOn::five_tuple},
-                                         {"source-address", dp::HashOn::source_address}}))
+  svc.hash = svc.scheduler == dp::Scheduler::mh ? dp::HashOn::source_address
+                                                 : dp::HashOn::five_tuple;
+  if (const Field* f = m.get("hash")) {
+    if (!maglev)
+      error(f->line, fmt::format("'hash' applies to the maglev and mh schedulers, not to '{}'",
+                                 dp::scheduler_name(svc.scheduler)));
+    else if (auto v = choice<dp::HashOn>(*f, {{"5-tuple", dp::HashOn::five_tuple},
+                                              {"source-address", dp::HashOn::source_address}}))
       svc.hash = *v;
+  }
   if (const Field* f = m.get("maglev_size")) {
     rec.maglev_line = f->line;
     rec.maglev_ok = false;
-    if (auto v = integer(*f, 2, kMaxMaglevSize)) {
+    if (!maglev) {
+      error(f->line, fmt::format("'maglev_size' applies to the maglev and mh schedulers, not "
+                                 "to '{}'",
+                                 dp::scheduler_name(svc.scheduler)));
+    } else if (auto v = integer(*f, 2, kMaxMaglevSize)) {
       if (dp::is_prime(static_cast<uint32_t>(*v))) {
         svc.maglev_size = static_cast<uint32_t>(*v);
         rec.maglev_ok = true;

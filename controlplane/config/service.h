@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "healthcheck/check_spec.h"
-#include "dataplane/maglev.h"
+#include "dataplane/scheduler/maglev.h"
+#include "dataplane/scheduler/scheduler.h"
 #include "dataplane/snapshot.h"
 #include "healthcheck/check_spec.h"
 
@@ -45,16 +45,23 @@ struct ServiceConfig {
   uint16_t port = 0;
   Protocol protocol = Protocol::tcp;
   dp::ForwardMode forwarding = dp::ForwardMode::dr;
-  dp::HashOn hash = dp::HashOn::five_tuple;
-  uint32_t maglev_size = dp::kDefaultMaglevSize;  // prime, > number of backends
+  dp::Scheduler scheduler = dp::Scheduler::maglev;
+  dp::HashOn hash = dp::HashOn::five_tuple;       // maglev and mh (mh: source-address)
+  uint32_t maglev_size = dp::kDefaultMaglevSize;  // maglev and mh: prime, > number of backends
   std::vector<BackendConfig> backends;            // at least one that is not a sorry server
   AllDownPolicy all_down = AllDownPolicy::drop;   // sorry: at least one backend is a sorry server
   // The service's `health_check:` as written (backends hold the effective spec).
   hc::CheckSpec health;
-  // Its flows go to the peers when connection_sync is on. Default: NAT services only — DR
-  // and TUN flows reach the same backend from any director with the same Maglev table.
+  // Its flows go to the peers when connection_sync is on. Default: NAT services, and those
+  // whose scheduler does not map a flow alike on every director — a DR or TUN flow under a
+  // hashing scheduler reaches the same backend from any director with the same config.
   bool sync = false;
 };
+
+// The schedulers that build a Maglev table (and take `hash` and `maglev_size`).
+constexpr bool uses_maglev(dp::Scheduler s) {
+  return s == dp::Scheduler::maglev || s == dp::Scheduler::mh;
+}
 
 // As the file spells them.
 std::string_view to_string(Protocol protocol);

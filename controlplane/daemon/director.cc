@@ -92,17 +92,26 @@ void Director::start_workers() {
   dp::WorkerPorts wp;
   for (const PortHandle& h : ports_.handles()) wp.port_ids.push_back(h.id);
   wp.control_tx = ports_.control_tx();
-  unsigned lcore = rte_get_next_lcore(-1, 1, 0);
-  for (uint32_t w = 0; w < config_.workers.count; ++w, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+  std::vector<unsigned> lcores;
+  for (unsigned lcore = rte_get_next_lcore(-1, 1, 0); lcores.size() < config_.workers.count;
+       lcore = rte_get_next_lcore(lcore, 1, 0))
+    lcores.push_back(lcore);
+  for (uint32_t w = 0; w < config_.workers.count; ++w) {
     workers_.push_back(std::make_unique<dp::Worker>(
         w, static_cast<uint16_t>(w), wp, *publisher_, ports_.to_control(), workers_stop_,
         config_.workers.flow_table_size, config_.workers.flow_timeouts,
-        static_cast<int>(rte_lcore_to_socket_id(lcore))));
-    dp::Worker* worker = workers_.back().get();
-    if (sync_) worker->attach_sync(sync_->context(w), sync_->walker(w));
-    if (rte_eal_remote_launch(dp::Worker::launch, worker, lcore) != 0)
+        static_cast<int>(rte_lcore_to_socket_id(lcores[w]))));
+    if (sync_) workers_.back()->attach_sync(sync_->context(w), sync_->walker(w));
+  }
+  // Every worker sees the others' connection counts (lc, wlc, sed, nq): all exist before any runs.
+  std::vector<const dp::Worker*> all;
+  for (const auto& w : workers_) all.push_back(w.get());
+  for (const auto& w : workers_) w->set_peers(all);
+  for (uint32_t w = 0; w < config_.workers.count; ++w) {
+    dp::Worker* worker = workers_[w].get();
+    if (rte_eal_remote_launch(dp::Worker::launch, worker, lcores[w]) != 0)
       fatal("cannot launch worker " + std::to_string(w));
-    spdlog::info("worker {} on lcore {}: flow table of {} flows ({:.1f} MiB)", w, lcore,
+    spdlog::info("worker {} on lcore {}: flow table of {} flows ({:.1f} MiB)", w, lcores[w],
                  worker->flows().capacity(), worker->flows().memory_bytes() / 1048576.0);
   }
 }

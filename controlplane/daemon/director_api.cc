@@ -67,8 +67,8 @@ const dp::BackendSpec* Director::published_backend(uint16_t id) const {
 BackendConnections Director::connections(uint16_t id) const {
   BackendConnections c;
   for (const auto& w : workers_) {
-    c.active += w->census().active(id);
-    c.inactive += w->census().inactive(id);
+    c.active += w->flows().connections().active(id);
+    c.inactive += w->flows().connections().inactive(id);
   }
   return c;
 }

@@ -156,6 +156,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.port = dp::be16(svc.port);
     s.proto = static_cast<uint8_t>(svc.protocol);
     s.mode = svc.forwarding;
+    s.scheduler = svc.scheduler;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
     s.owned = vrrp.released.count(svc.vip) == 0;

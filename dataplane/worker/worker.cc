@@ -30,7 +30,7 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
                rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
                const FlowTimeouts& timeouts, int socket)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      stop_(stop), flows_(flow_capacity, timeouts, socket) {
+      stop_(stop), flows_(flow_capacity, timeouts, socket), scheduler_(flows_.connections()) {
   if (!control_reason_field_registered())
     throw std::logic_error("register_control_reason_field() before making a Worker");
 }
@@ -39,6 +39,13 @@ void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
   sync_ = sync;
   walker_ = walker;
   if (sync_.events != nullptr) flows_.on_remove(&Worker::flow_removed, this);
+}
+
+void Worker::set_peers(const std::vector<const Worker*>& workers) {
+  std::vector<const ConnectionCounts*> peers;
+  for (const Worker* w : workers)
+    if (w != this) peers.push_back(&w->flows().connections());
+  scheduler_.set_peers(std::move(peers));
 }
 
 void Worker::flow_removed(void* worker, const FlowEntry& gone) {
@@ -65,18 +72,18 @@ void Worker::run() {
     const Snapshot* snap = publisher_.current();
     snapshot_ = snap;
     uint32_t now = now_ms();
+    scheduler_.refresh(*snap, now);
     uint32_t received = 0;
     for (uint16_t port : ports_.port_ids) {
       uint16_t n = rte_eth_rx_burst(port, queue_, pkts, kRxBurst);
       if (n == 0) continue;
       received += n;
-      process_burst(pkts, n, {*snap, flows_, counters_, now, sync_}, verdicts);
+      process_burst(pkts, n, {*snap, flows_, counters_, scheduler_, now, sync_}, verdicts);
       dispatch(pkts, verdicts, n);
     }
     if (id_ == 0) drain_control_tx();
     flows_.age(now, kAgeBucketsPerLoop);
     sampler_.step(flows_, now);
-    census_.step(flows_, now);
     if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
     publisher_.quiescent(id_);
 

@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "dataplane/worker/connection_census.h"
 #include "dataplane/worker/control_reason_field.h"  // on every frame handed to the control plane
 #include "dataplane/worker/flow_sampler.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/pipeline.h"
+#include "dataplane/scheduler/worker_scheduler.h"
 #include "dataplane/worker/publisher.h"
 #include "dataplane/worker/sync_walker.h"
 
@@ -45,7 +45,8 @@ class Worker {
   const WorkerCounters& counters() const { return counters_; }
   const FlowTable& flows() const { return flows_; }
   FlowSampler& flow_sampler() { return sampler_; }
-  const ConnectionCensus& census() const { return census_; }
+  // Before run(): the other workers, whose connection counts lc, wlc, sed and nq read.
+  void set_peers(const std::vector<const Worker*>& workers);
   uint32_t id() const { return id_; }
 
  private:
@@ -65,7 +66,7 @@ class Worker {
   FlowTable flows_;         // this worker's alone
   WorkerCounters counters_;  // dp: wo, cp: ro
   FlowSampler sampler_;
-  ConnectionCensus census_;
+  WorkerScheduler scheduler_;  // over flows_' connection counts
   FlowSyncContext sync_;
   SyncWalker* walker_ = nullptr;
   const Snapshot* snapshot_ = nullptr;  // this loop's: what flow_removed() classifies by

@@ -337,8 +337,8 @@ class Pipeline {
  public:
   Pipeline(const Snapshot& snap, FlowTable& flows, WorkerCounters& ctr, uint64_t tsc0,
            FlowSyncContext sync = {})
-      : snap_(snap), flows_(flows), ctr_(ctr), tsc0_(tsc0), tsc_per_ms_(rte_get_tsc_hz() / 1000),
-        sync_(sync) {}
+      : snap_(snap), flows_(flows), ctr_(ctr), scheduler_(flows.connections()), tsc0_(tsc0),
+        tsc_per_ms_(rte_get_tsc_hz() / 1000), sync_(sync) {}
 
   void operator()(rte_mbuf** pkts, uint16_t n) {
     process(pkts, n);
@@ -347,7 +347,7 @@ class Pipeline {
   void process(rte_mbuf** pkts, uint16_t n) {
     // The worker's clock, read once per burst as its loop would.
     uint32_t now_ms = 1000 + static_cast<uint32_t>((rte_rdtsc() - tsc0_) / tsc_per_ms_);
-    process_burst(pkts, n, {snap_, flows_, ctr_, now_ms, sync_}, verdicts_);
+    process_burst(pkts, n, {snap_, flows_, ctr_, scheduler_, now_ms, sync_}, verdicts_);
   }
   const Verdict* verdicts() const { return verdicts_; }
 
@@ -355,6 +355,7 @@ class Pipeline {
   const Snapshot& snap_;
   FlowTable& flows_;
   WorkerCounters& ctr_;
+  WorkerScheduler scheduler_;
   uint64_t tsc0_;
   uint64_t tsc_per_ms_;
   FlowSyncContext sync_;

@@ -106,7 +106,7 @@ class Harness {
     }
     std::vector<Verdict> verdicts(frames.size());
     process_burst(mbufs.data(), static_cast<uint16_t>(mbufs.size()),
-                  {*snap_, flows_, counters_, now_ms}, verdicts.data());
+                  {*snap_, flows_, counters_, scheduler_, now_ms}, verdicts.data());
     std::vector<Result> results;
     for (std::size_t i = 0; i < mbufs.size(); ++i) {
       const auto* d = rte_pktmbuf_mtod(mbufs[i], const uint8_t*);
@@ -130,6 +130,7 @@ class Harness {
   std::unique_ptr<Snapshot> snap_;
   FlowTable flows_;
   WorkerCounters counters_;
+  WorkerScheduler scheduler_{flows_.connections()};
 };
 
 rte_ether_addr dst_mac(const Bytes& f) {
@@ -666,4 +667,54 @@ TEST_CASE("pipeline: ICMP errors about a flow reach the backend that owns it", "
     CHECK(verdict_text(h.run1(icmp).verdict) == "control icmp_error");
   }
   CHECK(h.balanced());
+}
+
+TEST_CASE("pipeline: wrr gives exact ratios by weight, and each flow stays pinned", "[pipeline][scheduler]") {
+  SnapshotSpec spec = lab_spec();
+  spec.services[0].scheduler = Scheduler::wrr;
+  spec.services[0].backends = {backend(0, 1), backend(1, 2), backend(2, 3)};
+  Harness h(spec);
+  std::map<int, int> n;
+  for (uint16_t sport = 1000; sport < 1600; ++sport) {
+    const int b = backend_of(h.run1(to_vip(sport).build()).out);
+    ++n[b];
+    REQUIRE(backend_of(h.run1(to_vip(sport, 80, kTcpAckFlag).build()).out) == b);
+  }
+  CHECK(n == std::map<int, int>{{0, 100}, {1, 200}, {2, 300}});
+  // rr over the same backends ignores the weights.
+  spec.services[0].scheduler = Scheduler::rr;
+  h.publish(spec);
+  n.clear();
+  for (uint16_t sport = 2000; sport < 2300; ++sport) ++n[backend_of(h.run1(to_vip(sport).build()).out)];
+  CHECK(n == std::map<int, int>{{0, 100}, {1, 100}, {2, 100}});
+  CHECK(h.balanced());
+}
+
+TEST_CASE("pipeline: lc sends new flows away from a backend holding a connection", "[pipeline][scheduler]") {
+  SnapshotSpec spec = lab_spec();
+  spec.services[0].scheduler = Scheduler::lc;
+  Harness h(spec);
+  // Three connections, one on each backend (ties go to the first; each SYN counts at once).
+  for (uint16_t sport : {1, 2, 3}) CHECK(backend_of(h.run1(to_vip(sport).build()).out) == sport - 1);
+  for (uint16_t sport : {1, 2, 3}) h.run1(to_vip(sport, 80, kTcpAckFlag).build());
+  CHECK(h.flows().connections().active(0) == 1);
+  // The ones on backends 1 and 2 close: each now weighs 1 against backend 0's 256.
+  for (uint16_t sport : {2, 3}) h.run1(to_vip(sport, 80, kTcpFinFlag | kTcpAckFlag).build());
+  CHECK(h.flows().connections().active(1) == 0);
+  CHECK(h.flows().connections().inactive(1) == 1);
+  std::map<int, int> n;
+  for (uint16_t sport = 100; sport < 140; ++sport) ++n[backend_of(h.run1(to_vip(sport).build()).out)];
+  CHECK(n == std::map<int, int>{{1, 20}, {2, 20}});
+  CHECK(h.balanced());
+}
+
+TEST_CASE("pipeline: a mid-connection packet of an unknown flow is counted and forwarded", "[pipeline]") {
+  Harness h;
+  const int b = backend_of(h.run1(to_vip(5000, 80, kTcpAckFlag).build()).out);
+  CHECK(b >= 0);
+  CHECK(h.counters().flows_midstream.get() == 1);
+  h.run1(to_vip(5000, 80, kTcpAckFlag).build());  // known now
+  h.run1(to_vip(5001).build());                   // a SYN opens; not mid-connection
+  h.run1(to_vip(5002, 80, kTcpRstFlag).build());  // a reset is no connection to carry on
+  CHECK(h.counters().flows_midstream.get() == 1);
 }

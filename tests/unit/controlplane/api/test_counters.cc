@@ -77,7 +77,7 @@ TEST_CASE("counters: one report, and JSON, log and metrics say the same", "[api]
   const std::vector<std::string> lines = log_lines(report, {"counters sync: x=1"});
   REQUIRE(lines.size() == 6);
   CHECK(lines[0] == "counters worker 0: rx=10 tx=7 dropped=2 to_control=1 flows=40 created=4 "
-                    "rescheduled=0 drop.no_backend=2 control.arp=1");
+                    "rescheduled=0 midstream=0 drop.no_backend=2 control.arp=1");
   CHECK(lines[2] == "counters exception path tap0: to_kernel=6 from_kernel=5 dropped=1");
   CHECK(lines[3] == "counters port lan: rx=17 tx=11 rx_missed=2 rx_nombuf=1 rx_errors=0 "
                     "tx_errors=0");

@@ -345,7 +345,8 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
-                 "protocol, forwarding, hash, maglev_size, backends, health_check, all_down, sync); "
+                 "protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
+                 "all_down, sync); "
                  "did you mean 'forwarding'?");
   }
   SECTION("a key given twice") {

@@ -92,6 +92,7 @@ struct Worker {
   std::unique_ptr<Snapshot> snap;
   FlowTable flows{4096};
   WorkerCounters counters;
+  WorkerScheduler scheduler{flows.connections()};
   SyncedFlows synced{1024, nullptr, SOCKET_ID_ANY};
   FlowEventRing events{unique("unit_sync_events").c_str(), 1024, SOCKET_ID_ANY};
   uint32_t now_ms = 1000;
@@ -109,7 +110,7 @@ struct Worker {
                 frame.size());
     m->port = 0;
     Verdict v;
-    process_burst(&m, 1, {*snap, flows, counters, now_ms, {&synced, &events}}, &v);
+    process_burst(&m, 1, {*snap, flows, counters, scheduler, now_ms, {&synced, &events}}, &v);
     if (out) {
       const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
       out->assign(d, d + rte_pktmbuf_data_len(m));
@@ -237,7 +238,7 @@ TEST_CASE("sync frame: UDP to the group's MAC and port, TTL 255, checksums right
               frame.size());
   m->port = 0;
   Verdict v;
-  process_burst(&m, 1, {*w.snap, w.flows, w.counters, 0, {}}, &v);
+  process_burst(&m, 1, {*w.snap, w.flows, w.counters, w.scheduler, 0, {}}, &v);
   CHECK(v.action == Action::to_control);
   CHECK(v.control_reason() == ControlReason::sync);
   rte_pktmbuf_free(m);
@@ -272,7 +273,7 @@ TEST_CASE("pipeline: a flow a peer pinned keeps its backend after a takeover", "
   std::vector<std::pair<uint16_t, uint16_t>> flows;  // client port, the other backend
   for (uint16_t sport = 50000; sport < 50040; ++sport) {
     FlowKey key{kClient, kVip, be16(sport), be16(80), kIpProtoTcp};
-    const uint16_t mine = w.snap->service(0).pick(FlowTable::hash(key));
+    const uint16_t mine = w.snap->service(0).maglev_pick(FlowTable::hash(key));
     flows.push_back({sport, static_cast<uint16_t>(1 - mine)});
     REQUIRE(w.synced.upsert(key, {static_cast<uint16_t>(1 - mine), FlowState::established, 0}));
   }
@@ -292,7 +293,7 @@ TEST_CASE("pipeline: a flow a peer pinned keeps its backend after a takeover", "
 
   SECTION("a SYN is a connection opening: scheduled here, whatever a peer pinned") {
     FlowKey key{kClient, kVip, be16(60000), be16(80), kIpProtoTcp};
-    const uint16_t mine = w.snap->service(0).pick(FlowTable::hash(key));
+    const uint16_t mine = w.snap->service(0).maglev_pick(FlowTable::hash(key));
     const FlowState pinned_state = GENERATE(FlowState::closing, FlowState::syn);
     REQUIRE(w.synced.upsert(key, {static_cast<uint16_t>(1 - mine), pinned_state, 0}));
     Bytes out;

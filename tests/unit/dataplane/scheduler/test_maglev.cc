@@ -2,7 +2,7 @@
 // removal, and exact pinned assignments on a tiny prime table.
 #include <catch2/catch.hpp>
 
-#include "dataplane/maglev.h"
+#include "dataplane/scheduler/maglev.h"
 
 #include <algorithm>
 #include <cmath>

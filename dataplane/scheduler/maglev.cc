@@ -1,4 +1,4 @@
-#include "dataplane/maglev.h"
+#include "dataplane/scheduler/maglev.h"
 
 #include <rte_jhash.h>
 

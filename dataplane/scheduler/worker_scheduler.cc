@@ -1,0 +1,35 @@
+#include "dataplane/scheduler/worker_scheduler.h"
+
+namespace shoal::dp {
+
+WorkerScheduler::WorkerScheduler(const ConnectionCounts& own)
+    : own_(own), cursors_(new RoundRobinCursor[1u << 16]) {}
+
+uint16_t WorkerScheduler::pick_other(const Service& svc, uint16_t index, const NewFlow& flow) {
+  switch (svc.scheduler) {
+    case Scheduler::maglev:
+    case Scheduler::mh:
+      return svc.maglev_pick(scheduling_hash(svc, flow.client_ip, flow.flow_hash));
+    case Scheduler::rr:
+      return svc.candidate_id(pick_round_robin(svc.candidates, cursors_[index]));
+    case Scheduler::wrr:
+      return svc.candidate_id(
+          pick_weighted_round_robin(svc.candidates, svc.max_weight, svc.weight_gcd, cursors_[index]));
+    case Scheduler::lc:
+    case Scheduler::wlc:
+    case Scheduler::sed:
+    case Scheduler::nq:
+      return svc.candidate_id(pick_least_loaded(svc.scheduler, svc.candidates, [this](uint16_t id) {
+        return Load{own_.active(id) + peers_.active(id), own_.inactive(id) + peers_.inactive(id)};
+      }));
+    case Scheduler::sh:
+      return svc.buckets.empty() ? kNoBackend
+                                 : svc.candidate_id(svc.buckets[source_hash_bucket(flow.client_ip)]);
+    case Scheduler::dh:
+      return svc.buckets.empty() ? kNoBackend
+                                 : svc.candidate_id(svc.buckets[destination_hash_bucket(flow.dst_ip)]);
+  }
+  return kNoBackend;
+}
+
+}  // namespace shoal::dp
