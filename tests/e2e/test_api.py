@@ -311,8 +311,8 @@ def test_prometheus_metrics(d):
 
 
 def test_connections_and_list_views(d):
-    """Held-open connections show as active on their backend (the workers' census of their
-    flow tables), and list --stats / --rate give ipvsadm's totals and rates."""
+    """Held-open connections show as active on their backend (counted by the workers' flow
+    tables), and list --stats / --rate give ipvsadm's totals and rates."""
     holder = d.lab.popen("client", PY, "-c", (
         "import socket, time\n"
         "socks = []\n"

@@ -1327,3 +1327,55 @@ TEST_CASE("config: address:port endpoints, shared with the API and shoalctl", "[
                           "10.0.0.1:8a", "localhost:80", ":80", "10.0.0.1:123456"})
     CHECK_FALSE(parse_ipv4_endpoint(bad).has_value());
 }
+
+TEST_CASE("config: a service's scheduler, with the keys that go with it", "[config]") {
+  const std::string head = kPort + R"(services:
+  - name: web
+    vip: 10.0.0.100
+    port: 80
+    forwarding: dr
+)";
+  const std::string backends = "    backends: [{address: 10.0.0.11}, {address: 10.0.0.12, weight: 3}]\n";
+  SECTION("maglev by default, hashing the 5-tuple; mh hashes the client address") {
+    LoadResult r = load(head + backends);
+    REQUIRE(r.config);
+    CHECK(r.config->services[0].scheduler == shoal::dp::Scheduler::maglev);
+    CHECK(r.config->services[0].hash == HashOn::five_tuple);
+    r = load(head + "    scheduler: mh\n" + backends);
+    REQUIRE(r.config);
+    CHECK(r.config->services[0].scheduler == shoal::dp::Scheduler::mh);
+    CHECK(r.config->services[0].hash == HashOn::source_address);
+  }
+  SECTION("every LVS name is taken") {
+    for (const char* name : {"rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "mh", "maglev"}) {
+      const LoadResult r = load(head + "    scheduler: " + name + "\n" + backends);
+      INFO(name << ": " << all(r.errors));
+      REQUIRE(r.config);
+      CHECK(shoal::dp::scheduler_name(r.config->services[0].scheduler) == name);
+    }
+  }
+  SECTION("an unknown one names the choices") {
+    expect_error(head + "    scheduler: lblc\n" + backends, "t.yaml:10: ",
+                 "'scheduler' must be one of maglev|rr|wrr|lc|wlc|sed|nq|sh|dh|mh, got 'lblc'");
+  }
+  SECTION("hash and maglev_size belong to the Maglev schedulers") {
+    expect_error(head + "    scheduler: rr\n    hash: source-address\n" + backends, "t.yaml:11: ",
+                 "'hash' applies to the maglev and mh schedulers, not to 'rr'");
+    expect_error(head + "    scheduler: wlc\n    maglev_size: 251\n" + backends, "t.yaml:11: ",
+                 "'maglev_size' applies to the maglev and mh schedulers, not to 'wlc'");
+    expect_valid(head + "    scheduler: mh\n    maglev_size: 251\n    hash: 5-tuple\n" + backends);
+  }
+  SECTION("flows under a scheduler that differs between directors are synced by default") {
+    auto synced = [&](const std::string& extra) {
+      const LoadResult r = load(head + extra + backends);
+      INFO(all(r.errors));
+      REQUIRE(r.config);
+      return r.config->services[0].sync;
+    };
+    CHECK_FALSE(synced(""));
+    CHECK_FALSE(synced("    scheduler: sh\n"));
+    CHECK(synced("    scheduler: rr\n"));
+    CHECK(synced("    scheduler: wlc\n"));
+    CHECK_FALSE(synced("    scheduler: wlc\n    sync: false\n"));
+  }
+}
