@@ -19,6 +19,11 @@ uint16_t WorkerScheduler::pick_other(const Service& svc, uint16_t index, const N
     case Scheduler::wlc:
     case Scheduler::sed:
     case Scheduler::nq:
+      // With one worker there are no peers' counts to add: one array read per backend.
+      if (!peers_.has_peers())
+        return svc.candidate_id(pick_least_loaded(svc.scheduler, svc.candidates, [this](uint16_t id) {
+          return Load{own_.active(id), own_.inactive(id)};
+        }));
       return svc.candidate_id(pick_least_loaded(svc.scheduler, svc.candidates, [this](uint16_t id) {
         return Load{own_.active(id) + peers_.active(id), own_.inactive(id) + peers_.inactive(id)};
       }));

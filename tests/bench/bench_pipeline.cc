@@ -11,6 +11,8 @@
 //   - new flows: SYNs from random source addresses and ports, each a new flow, into a table
 //     that is filling (empty → 67% full) and into a full one (every insert evicts). Between
 //     passes over the set, untimed, every frame gets a fresh source so no packet hits a flow.
+//   - new flows under each scheduler (--only schedulers): Maglev and LVS's nine, backends
+//     weighing 1 to 4, each SYN a new flow into a filling table, compared with Maglev's rate;
 //   - new flows with connection sync (--only syn-sync): the same, the service synced — each
 //     new flow is reported on the worker's event ring (drained untimed between passes, as the
 //     control thread would on its own core) and first looked up, and missed, in a table of
@@ -95,7 +97,7 @@ struct Options {
       "                     mbufs like an rx ring, reloaded untimed per pass (default 4096, 0: "
       "skip)\n"
       "  --only LIST        scenarios to run, comma-separated: est-small, est-large, est-ring, "
-      "syn, syn-sync\n"
+      "syn, syn-sync, schedulers\n"
       "  --no-huge          run the EAL without hugepages (slower: 4 KiB pages)\n"
       "  --quick            smoke run of about a second: 100k flows, 0.1 s, 1 repeat\n");
   std::exit(rc);
@@ -464,13 +466,16 @@ void print_table_stats(const char* what, const FlowTable& t) {
 
 // --- scenarios -----------------------------------------------------------------------------
 
-std::unique_ptr<Snapshot> make_snapshot(bool sync = false) {
+// weighted: backend i weighs 1 + i % 4 (the scheduler comparison), else all weigh 1.
+std::unique_ptr<Snapshot> make_snapshot(bool sync = false, Scheduler scheduler = Scheduler::maglev,
+                                        bool weighted = false) {
   SnapshotSpec spec;
   spec.ports.push_back({kOurMac, kLocal, 1500, {}});
   spec.local_addresses.push_back(kLocal);
   ServiceSpec svc{kVip, be16(kVipPort), kIpProtoTcp, ForwardMode::dr, HashOn::five_tuple,
                   65537, {}};
   svc.sync = sync;
+  svc.scheduler = scheduler;
   for (uint32_t i = 0; i < kBackends; ++i) {
     spec.next_hops.push_back({0, true, backend_mac(i)});
     BackendSpec b;
@@ -478,6 +483,7 @@ std::unique_ptr<Snapshot> make_snapshot(bool sync = false) {
     b.ip = ipv4(10, 1, uint8_t(i >> 8), uint8_t(i + 1));
     b.port = be16(kVipPort);
     b.next_hop = i;
+    if (weighted) b.weight = 1 + i % 4;
     svc.backends.push_back(b);
   }
   spec.services.push_back(svc);
@@ -690,6 +696,65 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
   return ok;
 }
 
+// New flows under each scheduler, 100 backends weighing 1 to 4: one pass of `n` SYNs into an
+// empty table (0 → 67% full) per measurement, the schedulers taking turns with the baseline
+// in each repeat, so that each compares with Maglev in the same run. The connection-count
+// schedulers see their table's counts grow as it fills (every SYN an inactive connection);
+// one worker, so no peers' counts to add.
+bool schedulers(const Options& o, rte_mempool* pool, uint32_t n, const char* label,
+                uint64_t& counter, std::mt19937_64& rng) {
+  constexpr Scheduler kAll[] = {Scheduler::maglev, Scheduler::rr,  Scheduler::wrr, Scheduler::lc,
+                                Scheduler::wlc,    Scheduler::sed, Scheduler::nq,  Scheduler::sh,
+                                Scheduler::dh,     Scheduler::mh};
+  PacketSet set = make_set(pool, n, counter, rng);
+  auto fresh = [&] {
+    for (Source& s : set.sources) s = source_of(counter++);
+    set.write(kTcpSynFlag);
+  };
+  const uint32_t capacity = static_cast<uint32_t>(n * kTableHeadroom);
+  std::vector<std::unique_ptr<Snapshot>> snaps;
+  std::vector<Result> results;
+  for (Scheduler s : kAll) {
+    snaps.push_back(make_snapshot(false, s, /*weighted=*/true));
+    char name[64];
+    std::snprintf(name, sizeof name, "new flows, %s, table 0->%.0f%% full",
+                  std::string(scheduler_name(s)).c_str(), 100.0 / kTableHeadroom);
+    results.push_back({name, {}});
+  }
+  Result rb{std::string("baseline, ") + label + " SYN mbufs, fresh each pass", {}};
+  Options once = o;
+  once.seconds = 1e-9;  // exactly one pass
+  Baseline base;
+  WorkerCounters ctr;
+  bool ok = true;
+  for (int r = 0; r < o.repeat; ++r) {
+    rb.samples.push_back(measure(set, once, base, fresh));
+    for (std::size_t i = 0; i < snaps.size(); ++i) {
+      FlowTable table(capacity);
+      Pipeline pipe(*snaps[i], table, ctr, rte_rdtsc());
+      results[i].samples.push_back(measure(set, once, pipe, fresh));
+    }
+  }
+  g_sink = base.acc;
+  print_row(rb, nullptr);
+  const double maglev_ns = results[0].best().ns_per_packet();
+  for (const Result& res : results) {
+    print_row(res, &rb);
+    std::printf("%-44s new-flow rate %.2fx Maglev's\n", "",
+                maglev_ns / res.best().ns_per_packet());
+  }
+  ok = check_verdicts("schedulers", ctr) && ok;
+  // Every backend got new flows (the counters add up over the schedulers).
+  uint32_t reached = 0;
+  for (uint32_t b = 0; b < kBackends; ++b) reached += ctr.backends[b].new_flows.get() > 0;
+  if (reached != kBackends) {
+    std::printf("ERROR (schedulers): only %u of %u backends got new flows\n", reached, kBackends);
+    ok = false;
+  }
+  free_set(set);
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -756,6 +821,8 @@ int main(int argc, char** argv) {
     ok = new_flows(o, pool, *synced_snap, o.large_flows, large_label, counter, rng,
                    {&peers, &events}) && ok;
   }
+
+  if (want("schedulers")) ok = schedulers(o, pool, o.large_flows, large_label, counter, rng) && ok;
 
   std::printf(ok ? "\nall verdicts transmit\n" : "\nFAILED: see errors above\n");
   snap.reset();
