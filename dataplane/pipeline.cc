@@ -212,6 +212,8 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
     b = pick_new(i, svc, service_index, {p.src_ip, p.dst_ip, flow_hash});
     if (b == nullptr) return;
     ctr_.backends[b->id].new_flows.add();
+  } else if (svc.persistence_timeout_ms != 0) {
+    scheduler_.touch(svc, p.src_ip, b->id, now_);
   }
   if (e == nullptr) {
     FlowState state = p.l4_proto == kIpProtoTcp ? FlowTable::initial_tcp_state(p.tcp_flags)
@@ -240,9 +242,23 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
 // of the service takes new flows.
 const Backend* Burst::pick_new(uint16_t i, const Service& svc, uint16_t service_index,
                                const NewFlow& flow) {
+  if (svc.persistence_timeout_ms != 0) {
+    // The client's entry, while its backend still takes new flows in this service.
+    const uint16_t id = scheduler_.persisted(svc, flow.client_ip, now_);
+    const Backend* b = id == kNoBackend ? nullptr : snap_.backend(id);
+    if (b != nullptr && b->service == service_index && b->takes_new_flows) {
+      ctr_.persistence_hits.add();
+      scheduler_.touch(svc, flow.client_ip, b->id, now_);
+      return b;
+    }
+  }
   const uint16_t id = scheduler_.pick(svc, service_index, flow);
   const Backend* b = id == kNoBackend ? nullptr : snap_.backend(id);
-  if (b == nullptr) drop(i, DropReason::no_backend);
+  if (b == nullptr) {
+    drop(i, DropReason::no_backend);
+    return nullptr;
+  }
+  if (svc.persistence_timeout_ms != 0) scheduler_.persist(svc, flow.client_ip, b->id, now_);
   return b;
 }
 

@@ -53,6 +53,7 @@ struct alignas(64) WorkerCounters {
   // router moved the flow to this director (ECMP), or this director restarted or evicted it.
   // Scheduled like a new flow: with a hashing scheduler it reaches the backend it had.
   Counter flows_midstream;
+  Counter persistence_hits;  // new flows sent where their client's persistence entry said
   // Indexed by stable backend id; allocated once, never resized (readers index it unlocked).
   std::vector<BackendCounters> backends = std::vector<BackendCounters>(kNoBackend);
 

@@ -135,18 +135,27 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 .max_weight = 0,
                 .weight_gcd = 0,
                 .maglev = {},
-                .buckets = {}};
+                .buckets = {},
+                .persistence_timeout_ms = spec_svc.persistence_timeout_ms,
+                .persistence_mask = spec_svc.persistence_mask,
+                .persistence_tag = static_cast<uint16_t>(
+                    rte_hash_crc_8byte(uint64_t(spec_svc.vip) << 32 | uint32_t(spec_svc.port) << 8 |
+                                           spec_svc.proto,
+                                       0) |
+                    1)};
     std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
       if (b.id == kNoBackend) return fail("backend " + bwhat + " of " + what + " has no id");
       if (b.id >= s->backends_.size())
-        s->backends_.resize(b.id + 1u, Backend{0, 0, kNoService, kNoNextHop, kNoBackend, false});
+        s->backends_.resize(b.id + 1u,
+                            Backend{0, 0, kNoService, kNoNextHop, kNoBackend, false, false});
       if (s->backends_[b.id].service != kNoService)
         return fail("backend id " + std::to_string(b.id) + " used twice");
       if (b.next_hop != kNoNextHop && b.next_hop >= spec.next_hops.size())
         return fail("backend " + bwhat + " of " + what + " has an unknown next hop");
-      s->backends_[b.id] = Backend{b.ip, b.port, index, b.next_hop, b.id, b.healthy};
+      s->backends_[b.id] =
+          Backend{b.ip, b.port, index, b.next_hop, b.id, b.healthy, b.takes_new_flows()};
       if (spec_svc.mode == ForwardMode::nat) {
         // A reply from a NAT backend is translated back by its source alone, so each
         // backend address may serve one NAT service only.

@@ -87,6 +87,10 @@ struct ServiceSpec {
   // flows peers pinned before they schedule one themselves.
   bool sync = false;
   Scheduler scheduler = Scheduler::maglev;
+  // Persistence: a client, its address masked, keeps its backend for this long after its
+  // last activity. 0: none.
+  uint32_t persistence_timeout_ms = 0;
+  uint32_t persistence_mask = 0xffffffff;  // network byte order
 };
 
 struct RouteSpec {
@@ -118,6 +122,7 @@ struct Backend {
   uint32_t next_hop;
   uint16_t id;            // its stable id: where its counters are
   bool accepts_existing;  // configured and healthy: its pinned flows stay with it
+  bool takes_new_flows;   // BackendSpec::takes_new_flows(): also where persistence may send
 };
 
 struct Service {
@@ -134,6 +139,9 @@ struct Service {
   uint32_t weight_gcd;                // their weights' greatest common divisor (wrr, sh)
   MaglevTable maglev;                 // maglev, mh: slot → candidate index
   std::vector<uint16_t> buckets;      // sh, dh: bucket → candidate index
+  uint32_t persistence_timeout_ms;    // 0: no persistence
+  uint32_t persistence_mask;          // network byte order
+  uint16_t persistence_tag;           // the service in persistence entries; never 0
 
   // Stable id of candidate `i` (kNoCandidate → kNoBackend).
   uint16_t candidate_id(uint16_t i) const {

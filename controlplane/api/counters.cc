@@ -26,6 +26,8 @@ nlohmann::json values_json(const CounterValues& v) {
           {"flows_rescheduled", v.flows_rescheduled},
           {"flows_claimed", v.flows_claimed},
           {"flows_midstream", v.flows_midstream},
+          {"persistence_hits", v.persistence_hits},
+          {"persistence_evicted", v.persistence_evicted},
           {"drops", std::move(drops)},
           {"control", std::move(control)}};
 }
@@ -40,6 +42,7 @@ CounterValues CounterValues::read(const dp::WorkerCounters& c) {
   v.flows_rescheduled = c.flows_rescheduled.get();
   v.flows_claimed = c.flows_claimed.get();
   v.flows_midstream = c.flows_midstream.get();
+  v.persistence_hits = c.persistence_hits.get();
   for (std::size_t r = 0; r < v.drops.size(); ++r) v.drops[r] = c.drops[r].get();
   for (std::size_t r = 0; r < v.control.size(); ++r) v.control[r] = c.control[r].get();
   return v;
@@ -52,6 +55,8 @@ CounterValues& CounterValues::operator+=(const CounterValues& o) {
   flows_rescheduled += o.flows_rescheduled;
   flows_claimed += o.flows_claimed;
   flows_midstream += o.flows_midstream;
+  persistence_hits += o.persistence_hits;
+  persistence_evicted += o.persistence_evicted;
   for (std::size_t r = 0; r < drops.size(); ++r) drops[r] += o.drops[r];
   for (std::size_t r = 0; r < control.size(); ++r) control[r] += o.control[r];
   return *this;
@@ -64,8 +69,9 @@ uint64_t CounterValues::to_control() const {
 }
 
 void CounterReport::add_worker(uint32_t worker, uint64_t flows, uint64_t capacity,
-                               const dp::WorkerCounters& c) {
+                               const dp::WorkerCounters& c, uint64_t persistence_evicted) {
   workers.push_back({worker, flows, capacity, CounterValues::read(c)});
+  workers.back().values.persistence_evicted = persistence_evicted;
   total += workers.back().values;
 }
 
@@ -163,6 +169,12 @@ void add_metrics(const CounterReport& report, MetricFamilies& f) {
               "TCP packets of established connections this worker had no flow for (moved here "
               "by the router, or lost to a restart or an eviction), scheduled as new flows",
               {{"worker", worker}}, static_cast<double>(c.flows_midstream));
+    f.counter("shoal_persistence_hits_total",
+              "New flows sent to the backend their client's persistence entry named",
+              {{"worker", worker}}, static_cast<double>(c.persistence_hits));
+    f.counter("shoal_persistence_evictions_total",
+              "Live persistence entries the worker's full table gave up",
+              {{"worker", worker}}, static_cast<double>(c.persistence_evicted));
   }
   for (const PortCounters& p : report.ports) {
     const char* packets = "Frames the port's driver received and sent";

@@ -23,6 +23,8 @@ struct CounterValues {
   uint64_t flows_rescheduled = 0;
   uint64_t flows_claimed = 0;
   uint64_t flows_midstream = 0;
+  uint64_t persistence_hits = 0;     // new flows a persistence entry placed
+  uint64_t persistence_evicted = 0;  // live persistence entries given up to make room
   std::array<uint64_t, dp::kDropReasonCount> drops{};
   std::array<uint64_t, dp::kControlReasonCount> control{};
 
@@ -66,7 +68,7 @@ struct CounterReport {
   std::vector<PortCounters> ports;
 
   void add_worker(uint32_t worker, uint64_t flows, uint64_t capacity,
-                  const dp::WorkerCounters& counters);
+                  const dp::WorkerCounters& counters, uint64_t persistence_evicted = 0);
 };
 
 nlohmann::json to_json(const CounterReport& report);

@@ -61,6 +61,8 @@ class DirectorView {
   virtual BackendAdmin admin(const hc::TargetKey& key) const = 0;
   virtual BackendTraffic traffic(uint16_t backend_id) const = 0;
   virtual BackendConnections connections(uint16_t backend_id) const = 0;
+  // The backend a client's live persistence entry names in any worker, if one does.
+  virtual std::optional<uint16_t> persisted(const dp::Service& service, uint32_t client) const = 0;
   virtual CounterReport counters() const = 0;
 };
 

@@ -62,6 +62,10 @@ json service_json(const DirectorView& view, const ServiceConfig& svc) {
               {"forwarding", to_string(svc.forwarding)},
               {"scheduler", dp::scheduler_name(svc.scheduler)},
               {"hash", uses_maglev(svc.scheduler) ? json(to_string(svc.hash)) : json(nullptr)},
+              {"persistence", svc.persistence_timeout_s == 0
+                                  ? json(nullptr)
+                                  : json{{"timeout", svc.persistence_timeout_s},
+                                         {"netmask", dp::ipv4_to_string(svc.persistence_netmask)}}},
               {"all_down", to_string(svc.all_down)},
               {"backends", std::move(backends)}};
 }

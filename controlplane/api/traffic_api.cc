@@ -181,7 +181,28 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
                                            "too (client=IP:PORT)", svc->name));
   const dp::FlowKey key{client->first, vip->first, dp::be16(client->second),
                         dp::be16(vip->second), static_cast<uint8_t>(proto)};
-  Choice choice = choose(view, *svc, service, key);
+  Choice choice;
+  if (service.persistence_timeout_ms != 0) {
+    const std::optional<uint16_t> id = view.persisted(service, client->first);
+    const dp::Backend* b = id ? snap->backend(*id) : nullptr;
+    if (b != nullptr && b->service == index && b->takes_new_flows) {
+      for (uint16_t i = 0; i < service.candidates.size(); ++i)
+        if (service.candidates[i].id == *id) choice.candidate = i;
+      choice.details = {{"persistence", "hit"}};
+      choice.why = fmt::format("the client ({} under netmask {}) has a live persistence entry for "
+                               "{}",
+                               dp::ipv4_to_string(client->first),
+                               dp::ipv4_to_string(service.persistence_mask),
+                               candidate_name(*svc, service, choice.candidate));
+    }
+  }
+  if (choice.why.empty()) {
+    choice = choose(view, *svc, service, key);
+    if (service.persistence_timeout_ms != 0) {
+      choice.details["persistence"] = "miss";
+      choice.why = "no persistence entry for the client: " + choice.why;
+    }
+  }
   json out = {{"service", svc->name},
               {"scheduler", dp::scheduler_name(service.scheduler)},
               {"backend", nullptr}};

@@ -96,9 +96,12 @@ void print_list(const json& services, ListView view) {
     for (char& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     const std::string vip = fmt::format("{}:{}", str(s, "vip"), s.value("port", 0));
     // As ipvsadm names its schedulers; Maglev, which is not one of them, with what it hashes.
-    const std::string scheduler = s.value("scheduler", "maglev") == "maglev"
-                                      ? "maglev " + str(s, "hash")
-                                      : s.value("scheduler", "?");
+    std::string scheduler = s.value("scheduler", "maglev") == "maglev"
+                                ? "maglev " + str(s, "hash")
+                                : s.value("scheduler", "?");
+    if (s.contains("persistence") && s["persistence"].is_object())  // ipvsadm's words
+      scheduler += fmt::format(" persistent {} mask {}", s["persistence"].value("timeout", 0),
+                               s["persistence"].value("netmask", ""));
     std::printf("%-4s %-21s %-19s %s%s\n", proto.c_str(), vip.c_str(), scheduler.c_str(),
                 str(s, "name").c_str(),
                 str(s, "all_down") == "drop" ? "" : (" (all down: " + str(s, "all_down") + ")").c_str());

@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::string_view kServiceKeys[] = {
     "name",        "vip",      "port",         "protocol", "forwarding", "scheduler",
-    "hash",        "maglev_size", "backends", "health_check", "all_down", "sync"};
+    "hash",        "maglev_size", "backends", "health_check", "all_down", "sync",
+    "persistence"};
+constexpr std::string_view kPersistenceKeys[] = {"timeout", "netmask"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
                                              "sorry",  "health_check"};
 
@@ -96,6 +98,7 @@ void Loader::parse_service(const YAML::Node& node, int line) {
       }
     }
   }
+  if (const Field* f = m.get("persistence")) parse_persistence(*f, svc);
   if (const Field* f = m.get("all_down")) {
     rec.all_down_line = f->line;
     if (auto v = choice<AllDownPolicy>(*f, {{"drop", AllDownPolicy::drop},
@@ -114,6 +117,36 @@ void Loader::parse_service(const YAML::Node& node, int line) {
                 parse_backend(item, item_line, svc, rec, service_health, usage);
               });
   check_unused_health_keys(service_health, usage, svc.health);
+}
+
+// `persistence: {timeout: SECONDS, netmask: 255.255.255.0}` (or a prefix length: 24).
+void Loader::parse_persistence(const Field& field, ServiceConfig& svc) {
+  Map m(*this, field.value, field.line, "'persistence'", kPersistenceKeys);
+  if (!m.ok()) return;
+  if (const Field* f = m.require("timeout"))
+    if (auto v = integer(*f, 1, kMaxPersistenceTimeoutSeconds))
+      svc.persistence_timeout_s = static_cast<uint32_t>(*v);
+  const Field* f = m.get("netmask");
+  if (f == nullptr) return;
+  uint32_t host_mask = 0;  // host byte order
+  if (f->value.IsScalar() && f->value.Scalar().find('.') == std::string::npos) {
+    auto length = integer(*f, 0, 32);
+    if (!length) return;
+    host_mask = *length == 0 ? 0 : ~uint32_t(0) << (32 - *length);
+  } else {
+    auto mask = f->value.IsScalar() ? parse_ipv4(f->value.Scalar()) : std::nullopt;
+    if (!mask) {
+      error(f->line, "'netmask' must be a netmask (255.255.255.0) or a prefix length (24)");
+      return;
+    }
+    host_mask = __builtin_bswap32(*mask);
+    if ((~host_mask & (~host_mask + 1)) != 0) {  // the ones must be contiguous from the top
+      error(f->line, fmt::format("'netmask' {} is not a netmask (contiguous ones, then zeros)",
+                                 dp::ipv4_to_string(*mask)));
+      return;
+    }
+  }
+  svc.persistence_netmask = __builtin_bswap32(host_mask);
 }
 
 void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc, ServiceRec& srec,

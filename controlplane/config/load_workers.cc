@@ -5,7 +5,8 @@
 namespace shoal::cp::config_loader {
 namespace {
 
-constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_timeouts"};
+constexpr std::string_view kWorkerKeys[] = {"count", "flow_table_size", "flow_timeouts",
+                                            "persistence_table_size"};
 constexpr std::string_view kTimeoutKeys[] = {"syn", "established", "closing", "udp"};
 
 }  // namespace
@@ -19,6 +20,9 @@ void Loader::parse_workers(const Field& field) {
   if (const Field* f = m.get("flow_table_size"))
     if (auto v = integer(*f, kMinFlowTableSize, kMaxFlowTableSize))
       w.flow_table_size = static_cast<uint32_t>(*v);
+  if (const Field* f = m.get("persistence_table_size"))
+    if (auto v = integer(*f, kMinPersistenceTableSize, kMaxPersistenceTableSize))
+      w.persistence_table_size = static_cast<uint32_t>(*v);
   if (const Field* f = m.get("flow_timeouts")) {
     Map t(*this, f->value, f->line, "'flow_timeouts'", kTimeoutKeys);
     if (!t.ok()) return;

@@ -267,6 +267,7 @@ class Loader {
 
   // load_services.cc
   void parse_service(const YAML::Node& node, int line);
+  void parse_persistence(const Field& field, ServiceConfig& svc);
   void parse_backend(const YAML::Node& node, int line, ServiceConfig& svc, ServiceRec& srec,
                      const Map* service_health, HealthUsage& usage);
   void check_services();

@@ -56,7 +56,13 @@ struct ServiceConfig {
   // whose scheduler does not map a flow alike on every director — a DR or TUN flow under a
   // hashing scheduler reaches the same backend from any director with the same config.
   bool sync = false;
+  // `persistence:` — a client, its address masked, keeps its backend for `timeout` after its
+  // last activity. timeout_s 0: none.
+  uint32_t persistence_timeout_s = 0;
+  uint32_t persistence_netmask = 0xffffffff;  // network byte order
 };
+
+inline constexpr uint32_t kMaxPersistenceTimeoutSeconds = 7 * 24 * 3600;
 
 // The schedulers that build a Maglev table (and take `hash` and `maglev_size`).
 constexpr bool uses_maglev(dp::Scheduler s) {

@@ -100,7 +100,7 @@ void Director::start_workers() {
     workers_.push_back(std::make_unique<dp::Worker>(
         w, static_cast<uint16_t>(w), wp, *publisher_, ports_.to_control(), workers_stop_,
         config_.workers.flow_table_size, config_.workers.flow_timeouts,
-        static_cast<int>(rte_lcore_to_socket_id(lcores[w]))));
+        static_cast<int>(rte_lcore_to_socket_id(lcores[w])), config_.workers.persistence_table_size));
     if (sync_) workers_.back()->attach_sync(sync_->context(w), sync_->walker(w));
   }
   // Every worker sees the others' connection counts (lc, wlc, sed, nq): all exist before any runs.
@@ -257,7 +257,8 @@ std::optional<std::string> Director::restart_needed(const Config& next) const {
                  next.ports[i].mtu == config_.ports[i].mtu &&
                  next.ports[i].tap == config_.ports[i].tap;
   if (!ports_same || next.workers.count != config_.workers.count ||
-      next.workers.flow_table_size != config_.workers.flow_table_size)
+      next.workers.flow_table_size != config_.workers.flow_table_size ||
+      next.workers.persistence_table_size != config_.workers.persistence_table_size)
     return "ports and workers can only change with a restart";
   if (!(next.connection_sync == config_.connection_sync))
     return "connection_sync changes only with a restart";

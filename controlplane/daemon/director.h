@@ -108,6 +108,7 @@ class Director final : private DirectorView, private DirectorCommands {
   BackendAdmin admin(const hc::TargetKey& key) const override { return admin_.get(key); }
   BackendTraffic traffic(uint16_t id) const override { return backend_stats_.get(id); }
   BackendConnections connections(uint16_t id) const override;
+  std::optional<uint16_t> persisted(const dp::Service& service, uint32_t client) const override;
   CounterReport counters() const override;
   ReloadResult reload() override;
   ReloadResult apply(const std::string& text) override;

@@ -73,10 +73,22 @@ BackendConnections Director::connections(uint16_t id) const {
   return c;
 }
 
+std::optional<uint16_t> Director::persisted(const dp::Service& service, uint32_t client) const {
+  const dp::PersistenceTable::Client key = dp::WorkerScheduler::persistence_client(service, client);
+  std::optional<dp::PersistenceTable::Found> best;  // the entry used last, as the workers pick
+  for (const auto& w : workers_) {
+    const auto f = w->scheduler().persistence().find(key, dp::now_ms());
+    if (f && (!best || static_cast<int32_t>(f->expires_ms - best->expires_ms) > 0)) best = f;
+  }
+  if (!best) return std::nullopt;
+  return best->backend;
+}
+
 CounterReport Director::counters() const {
   CounterReport report;
   for (const auto& w : workers_)
-    report.add_worker(w->id(), w->flows().size(), w->flows().capacity(), w->counters());
+    report.add_worker(w->id(), w->flows().size(), w->flows().capacity(), w->counters(),
+                      w->scheduler().persistence().evictions());
   for (std::size_t i = 0; i < ports_.size(); ++i)
     report.ports.push_back(ports_.counters(i, config_.ports[i].name));
   for (std::size_t i = 0; i < ports_.size(); ++i)

@@ -157,6 +157,8 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.proto = static_cast<uint8_t>(svc.protocol);
     s.mode = svc.forwarding;
     s.scheduler = svc.scheduler;
+    s.persistence_timeout_ms = svc.persistence_timeout_s * 1000;
+    s.persistence_mask = svc.persistence_netmask;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
     s.owned = vrrp.released.count(svc.vip) == 0;

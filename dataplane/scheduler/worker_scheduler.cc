@@ -2,8 +2,32 @@
 
 namespace shoal::dp {
 
-WorkerScheduler::WorkerScheduler(const ConnectionCounts& own)
-    : own_(own), cursors_(new RoundRobinCursor[1u << 16]) {}
+WorkerScheduler::WorkerScheduler(const ConnectionCounts& own, uint32_t persistence_capacity)
+    : own_(own), persistence_(persistence_capacity), cursors_(new RoundRobinCursor[1u << 16]) {}
+
+void WorkerScheduler::set_peers(const std::vector<const WorkerScheduler*>& peers) {
+  std::vector<const ConnectionCounts*> counts;
+  peer_persistence_.clear();
+  for (const WorkerScheduler* p : peers) {
+    counts.push_back(&p->own_);
+    peer_persistence_.push_back(&p->persistence_);
+  }
+  peers_.set_peers(std::move(counts));
+}
+
+uint16_t WorkerScheduler::persisted(const Service& svc, uint32_t client_ip, uint32_t now_ms) {
+  const PersistenceTable::Client c = client(svc, client_ip);
+  const std::optional<PersistenceTable::Found> own = persistence_.find(c, now_ms);
+  std::optional<PersistenceTable::Found> best = own;
+  for (const PersistenceTable* peer : peer_persistence_) {
+    const std::optional<PersistenceTable::Found> f = peer->find(c, now_ms);
+    if (f && (!best || static_cast<int32_t>(f->expires_ms - best->expires_ms) > 0)) best = f;
+  }
+  if (!best) return kNoBackend;
+  if (!own || own->backend != best->backend)
+    persistence_.record(c, best->backend, now_ms, svc.persistence_timeout_ms);
+  return best->backend;
+}
 
 uint16_t WorkerScheduler::pick_other(const Service& svc, uint16_t index, const NewFlow& flow) {
   switch (svc.scheduler) {

@@ -1,6 +1,7 @@
 // A worker's scheduler: picks the backend of each new flow by its service's scheduler, and
 // keeps what the stateful ones need (rr and wrr cursors; the other workers' connection
-// counts for lc, wlc, sed and nq). One per worker, used only by its worker.
+// counts for lc, wlc, sed and nq; the persistence table). One per worker, used only by its
+// worker but for the persistence table, which its peers and the control plane read.
 #pragma once
 
 #include <rte_hash_crc.h>
@@ -12,6 +13,7 @@
 #include "dataplane/connection_counts.h"
 #include "dataplane/scheduler/hash_buckets.h"
 #include "dataplane/scheduler/least_connections.h"
+#include "dataplane/scheduler/persistence.h"
 #include "dataplane/scheduler/round_robin.h"
 #include "dataplane/snapshot.h"
 
@@ -34,11 +36,14 @@ struct NewFlow {
 
 class WorkerScheduler {
  public:
-  // `own`: this worker's flow table's counts.
-  explicit WorkerScheduler(const ConnectionCounts& own);
+  static constexpr uint32_t kDefaultPersistenceCapacity = 65536;
 
-  // Before the worker runs: the other workers' counts.
-  void set_peers(std::vector<const ConnectionCounts*> peers) { peers_.set_peers(std::move(peers)); }
+  // `own`: this worker's flow table's counts.
+  explicit WorkerScheduler(const ConnectionCounts& own,
+                           uint32_t persistence_capacity = kDefaultPersistenceCapacity);
+
+  // Before the worker runs: the other workers' schedulers (their counts and persistence).
+  void set_peers(const std::vector<const WorkerScheduler*>& peers);
 
   // dp, at the top of each loop: re-reads the other workers' counts once a millisecond, and
   // at once when the Snapshot changed (its counted backends may be new).
@@ -57,14 +62,37 @@ class WorkerScheduler {
     return pick_other(svc, index, flow);
   }
 
+  // dp, services with persistence: the backend the client's most recently used entry names,
+  // in this worker's table or a peer's (copied into this worker's then), or kNoBackend. The
+  // caller checks it still takes new flows.
+  uint16_t persisted(const Service& svc, uint32_t client_ip, uint32_t now_ms);
+  // dp: the client's new flow went to `backend`; remember it.
+  void persist(const Service& svc, uint32_t client_ip, uint16_t backend, uint32_t now_ms) {
+    persistence_.record(client(svc, client_ip), backend, now_ms, svc.persistence_timeout_ms);
+  }
+  // dp: a packet of a pinned flow: the client is active.
+  void touch(const Service& svc, uint32_t client_ip, uint16_t backend, uint32_t now_ms) {
+    persistence_.touch(client(svc, client_ip), backend, now_ms, svc.persistence_timeout_ms);
+  }
+
   const ConnectionCounts& own() const { return own_; }
   const PeerConnections& peers() const { return peers_; }
+  const PersistenceTable& persistence() const { return persistence_; }
+  // A client as a service's persistence entries know it.
+  static PersistenceTable::Client persistence_client(const Service& svc, uint32_t client_ip) {
+    return {svc.persistence_tag, client_ip & svc.persistence_mask};
+  }
 
  private:
   uint16_t pick_other(const Service& svc, uint16_t index, const NewFlow& flow);
+  static PersistenceTable::Client client(const Service& svc, uint32_t client_ip) {
+    return persistence_client(svc, client_ip);
+  }
 
   const ConnectionCounts& own_;
   PeerConnections peers_;
+  PersistenceTable persistence_;
+  std::vector<const PersistenceTable*> peer_persistence_;
   std::unique_ptr<RoundRobinCursor[]> cursors_;  // by service index, every possible one
   const Snapshot* refreshed_for_ = nullptr;
   uint32_t refreshed_ms_ = 0;

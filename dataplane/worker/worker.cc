@@ -28,9 +28,9 @@ uint32_t now_ms() {
 
 Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
                rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
-               const FlowTimeouts& timeouts, int socket)
+               const FlowTimeouts& timeouts, int socket, uint32_t persistence_capacity)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      stop_(stop), flows_(flow_capacity, timeouts, socket), scheduler_(flows_.connections()) {
+      stop_(stop), flows_(flow_capacity, timeouts, socket), scheduler_(flows_.connections(), persistence_capacity) {
   if (!control_reason_field_registered())
     throw std::logic_error("register_control_reason_field() before making a Worker");
 }
@@ -42,10 +42,10 @@ void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
 }
 
 void Worker::set_peers(const std::vector<const Worker*>& workers) {
-  std::vector<const ConnectionCounts*> peers;
+  std::vector<const WorkerScheduler*> peers;
   for (const Worker* w : workers)
-    if (w != this) peers.push_back(&w->flows().connections());
-  scheduler_.set_peers(std::move(peers));
+    if (w != this) peers.push_back(&w->scheduler_);
+  scheduler_.set_peers(peers);
 }
 
 void Worker::flow_removed(void* worker, const FlowEntry& gone) {

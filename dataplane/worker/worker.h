@@ -29,7 +29,8 @@ class Worker {
  public:
   Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
          rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
-         const FlowTimeouts& timeouts, int socket);
+         const FlowTimeouts& timeouts, int socket,
+         uint32_t persistence_capacity = WorkerScheduler::kDefaultPersistenceCapacity);
 
   // The lcore's body; returns when `stop` becomes true.
   void run();
@@ -45,8 +46,10 @@ class Worker {
   const WorkerCounters& counters() const { return counters_; }
   const FlowTable& flows() const { return flows_; }
   FlowSampler& flow_sampler() { return sampler_; }
-  // Before run(): the other workers, whose connection counts lc, wlc, sed and nq read.
+  // Before run(): the other workers, whose connection counts lc, wlc, sed and nq read, and
+  // whose persistence entries this one follows.
   void set_peers(const std::vector<const Worker*>& workers);
+  const WorkerScheduler& scheduler() const { return scheduler_; }
   uint32_t id() const { return id_; }
 
  private:

@@ -131,3 +131,63 @@ def test_rr_and_wrr_within_five_percent_with_two_workers(d):
     hist = connections(d)
     for name in ("rs1", "rs2", "rs3"):
         assert abs(hist.get(name, 0) / CONNECTIONS - 1 / 3) <= 0.05 / 3, hist
+
+
+def persistent(d, scheduler="rr", netmask=None, workers=2):
+    cfg = scheduled(d, scheduler, workers=workers)
+    web = next(s for s in cfg["services"] if s["name"] == "web")
+    web["persistence"] = {"timeout": 300}
+    if netmask is not None:
+        web["persistence"]["netmask"] = netmask
+    return cfg
+
+
+def from_source(d, source, count):
+    res = d.lab.client("http", "--vip", VIP, "--port", 80, "--count", count, "--timeout", 5,
+                       "--source", source, timeout=300)
+    assert res["ok"] == count, res
+    return res["hist"]
+
+
+def test_persistence_holds_a_client_across_workers_and_reloads(d):
+    """rr would spread a client's connections; with persistence each client keeps one real
+    server, whichever of the two workers its connections reach, through a reload that keeps
+    that server, and moves (then stays) when it is disabled."""
+    d.lab.add_client_addresses(["10.0.0.201", "10.0.0.202"])
+    reload(d, persistent(d))
+    web = next(s for s in d.api("list")["services"] if s["name"] == "web")
+    assert web["persistence"] == {"timeout": 300, "netmask": "255.255.255.255"}, web
+    before = d.api_json("GET", "/v1/counters")["workers"]
+    servers = {}
+    for source in ("10.0.0.201", "10.0.0.202"):
+        hist = from_source(d, source, 100)
+        assert len(hist) == 1, (source, hist)
+        servers[source] = next(iter(hist))
+    after = d.api_json("GET", "/v1/counters")["workers"]
+    created = [b["flows_created"] - a["flows_created"] for a, b in zip(before, after)]
+    hits = sum(b["persistence_hits"] - a["persistence_hits"] for a, b in zip(before, after))
+    assert min(created) >= 20, created  # both workers took part
+    assert hits >= 196, hits  # all but each client's first (once per worker at most)
+    assert "persistent 300 mask 255.255.255.255" in d.ctl("list").stdout
+    sim = d.api_json("GET", f"/v1/simulate?client=10.0.0.201:1&vip={VIP}:80&proto=tcp")
+    assert sim["persistence"] == "hit" and sim["backend"]["name"] == servers["10.0.0.201"], sim
+
+    # A reload that keeps the servers keeps the entries (rr's order changes with the weights).
+    cfg = persistent(d)
+    next(s for s in cfg["services"] if s["name"] == "web")["backends"][0]["weight"] = 3
+    reload(d, cfg)
+    assert from_source(d, "10.0.0.201", 30) == {servers["10.0.0.201"]: 30}
+
+    # Its server disabled: the client moves, and stays on its new server once it is back.
+    d.ctl("disable", "web", servers["10.0.0.201"])
+    moved = from_source(d, "10.0.0.201", 30)
+    assert len(moved) == 1 and servers["10.0.0.201"] not in moved, moved
+    d.ctl("enable", "web", servers["10.0.0.201"])
+    assert from_source(d, "10.0.0.201", 30) == moved
+
+
+def test_persistence_netmask_groups_clients(d):
+    reload(d, persistent(d, netmask="255.255.255.0"))
+    first = from_source(d, "10.0.0.201", 20)
+    assert len(first) == 1, first
+    assert from_source(d, "10.0.0.202", 20) == {next(iter(first)): 20}

@@ -124,6 +124,7 @@ class Harness {
 
   FlowTable& flows() { return flows_; }
   WorkerCounters& counters() { return counters_; }
+  WorkerScheduler& scheduler() { return scheduler_; }
   uint32_t now_ms = 1000;
 
  private:
@@ -717,4 +718,40 @@ TEST_CASE("pipeline: a mid-connection packet of an unknown flow is counted and f
   h.run1(to_vip(5001).build());                   // a SYN opens; not mid-connection
   h.run1(to_vip(5002, 80, kTcpRstFlag).build());  // a reset is no connection to carry on
   CHECK(h.counters().flows_midstream.get() == 1);
+}
+
+TEST_CASE("pipeline: persistence keeps a client's new flows on one backend, across workers", "[pipeline][scheduler][persistence]") {
+  SnapshotSpec spec = lab_spec();
+  spec.services[0].scheduler = Scheduler::rr;
+  spec.services[0].persistence_timeout_ms = 60'000;
+  spec.services[0].persistence_mask = ipv4(255, 255, 255, 0);
+  Harness h(spec), peer(spec);
+  std::vector<const WorkerScheduler*> peers_of_h{&peer.scheduler()}, peers_of_peer{&h.scheduler()};
+  h.scheduler().set_peers(peers_of_h);
+  peer.scheduler().set_peers(peers_of_peer);
+  // rr would spread these; persistence holds every one on the first one's backend, and so
+  // does another address in the same /24.
+  const int first = backend_of(h.run1(to_vip(100).build()).out);
+  for (uint16_t sport = 101; sport < 130; ++sport)
+    REQUIRE(backend_of(h.run1(to_vip(sport).build()).out) == first);
+  CHECK(backend_of(h.run1(to_vip(200, 80, kTcpSynFlag, ipv4(10, 0, 0, 77)).build()).out) == first);
+  CHECK(h.counters().persistence_hits.get() == 30);
+  // The other worker follows the entry its peer made.
+  CHECK(backend_of(peer.run1(to_vip(300).build()).out) == first);
+  CHECK(peer.counters().persistence_hits.get() == 1);
+  // Another /24 gets rr's next choice.
+  const int elsewhere = backend_of(h.run1(to_vip(400, 80, kTcpSynFlag, ipv4(10, 0, 9, 1)).build()).out);
+  CHECK(elsewhere != first);
+  // The backend goes down: the entry no longer applies; the client moves and stays moved.
+  SnapshotSpec down = spec;
+  down.services[0].backends[static_cast<std::size_t>(first)].healthy = false;
+  h.publish(down);
+  const int moved = backend_of(h.run1(to_vip(500).build()).out);
+  CHECK(moved != first);
+  for (uint16_t sport = 501; sport < 510; ++sport)
+    CHECK(backend_of(h.run1(to_vip(sport).build()).out) == moved);
+  // After the timeout with no activity, the entry is gone.
+  h.now_ms += 61'000;
+  h.run1(to_vip(600).build());
+  CHECK(h.counters().persistence_hits.get() == 39);
 }

@@ -325,7 +325,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0] ==
           "t.yaml:6: unknown key 'colour' in 'workers' (allowed: count, flow_table_size, "
-          "flow_timeouts)");
+          "flow_timeouts, persistence_table_size)");
   }
   SECTION("in flow_timeouts and in a port") {
     expect_error(kPort + "services: []\nworkers:\n  flow_timeouts:\n    tcp: 10\n", "t.yaml:8: ",
@@ -346,7 +346,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
                  "protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
-                 "all_down, sync); "
+                 "all_down, sync, persistence); "
                  "did you mean 'forwarding'?");
   }
   SECTION("a key given twice") {
@@ -1378,4 +1378,31 @@ TEST_CASE("config: a service's scheduler, with the keys that go with it", "[conf
     CHECK(synced("    scheduler: wlc\n"));
     CHECK_FALSE(synced("    scheduler: wlc\n    sync: false\n"));
   }
+}
+
+TEST_CASE("config: persistence, with a netmask or a prefix length", "[config][persistence]") {
+  const std::string head = kPort + R"(services:
+  - name: web
+    vip: 10.0.0.100
+    port: 80
+    forwarding: dr
+    backends: [{address: 10.0.0.11}]
+)";
+  LoadResult r = load(head + "    persistence: {timeout: 300, netmask: 255.255.255.0}\n");
+  REQUIRE(r.config);
+  CHECK(r.config->services[0].persistence_timeout_s == 300);
+  CHECK(r.config->services[0].persistence_netmask == ipv4(255, 255, 255, 0));
+  r = load(head + "    persistence: {timeout: 60, netmask: 16}\n");
+  REQUIRE(r.config);
+  CHECK(r.config->services[0].persistence_netmask == ipv4(255, 255, 0, 0));
+  r = load(head + "    persistence: {timeout: 60}\n");
+  REQUIRE(r.config);
+  CHECK(r.config->services[0].persistence_netmask == ipv4(255, 255, 255, 255));
+  r = load(head);
+  REQUIRE(r.config);
+  CHECK(r.config->services[0].persistence_timeout_s == 0);
+  expect_error(head + "    persistence: {timeout: 60, netmask: 255.0.255.0}\n", "t.yaml:11: ",
+               "'netmask' 255.0.255.0 is not a netmask");
+  expect_error(head + "    persistence: {netmask: 24}\n", "t.yaml:11: ", "'timeout'");
+  expect_error(head + "    persistence: {timeout: 60, netmask: 33}\n", "t.yaml:11: ", "'netmask'");
 }

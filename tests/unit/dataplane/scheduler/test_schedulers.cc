@@ -11,6 +11,7 @@
 #include "dataplane/flow_table.h"
 #include "dataplane/scheduler/hash_buckets.h"
 #include "dataplane/scheduler/least_connections.h"
+#include "dataplane/scheduler/persistence.h"
 #include "dataplane/scheduler/round_robin.h"
 #include "dataplane/snapshot.h"
 
@@ -179,4 +180,46 @@ TEST_CASE("peer connections: a worker sums the other workers' counts when it ref
   CHECK(peers.active(5) == 2);
   CHECK(peers.inactive(5) == 1);
   CHECK(a.connections().active(5) == 0);  // a's own, not among its peers
+}
+
+namespace {
+constexpr uint32_t kNoEntry = 0xffffffff;
+uint32_t found(const PersistenceTable& t, const PersistenceTable::Client& c, uint32_t now) {
+  const auto f = t.find(c, now);
+  return f ? f->backend : kNoEntry;
+}
+}  // namespace
+
+TEST_CASE("persistence table: entries live for their timeout, across tables, and make room", "[scheduler][persistence]") {
+  PersistenceTable own(64), peer(64);
+  const PersistenceTable::Client a{7, ipv4(10, 0, 0, 0)}, b{7, ipv4(10, 0, 1, 0)}, other{9, ipv4(10, 0, 0, 0)};
+  CHECK(found(own, a, 1000) == kNoEntry);
+  CHECK_FALSE(own.record(a, 3, 1000, 300));
+  CHECK(found(own, a, 1299) == 3);
+  CHECK(found(own, a, 1300) == kNoEntry);  // expired: timeout after the last use
+  CHECK(found(own, other, 1000) == kNoEntry);  // another service's client
+  // touch extends it, but writes at most once a second.
+  own.record(a, 3, 2000, 3000);
+  own.touch(a, 3, 2500, 3000);
+  CHECK(found(own, a, 4999) == 3);
+  CHECK(found(own, a, 5000) == kNoEntry);
+  own.touch(a, 3, 4000, 3000);
+  CHECK(found(own, a, 6999) == 3);
+  own.touch(a, 4, 6000, 3000);  // another backend: not this entry
+  CHECK(found(own, a, 7000) == kNoEntry);
+  // A peer's table is read the same way.
+  peer.record(b, 5, 10000, 1000);
+  CHECK(found(peer, b, 10500) == 5);
+  // Full buckets give up the entry closest to its expiry, and count it.
+  PersistenceTable tiny(4);  // one bucket of four
+  REQUIRE(tiny.capacity() == 4);
+  for (uint32_t i = 0; i < 4; ++i) CHECK_FALSE(tiny.record({1, i << 24}, uint16_t(i), 100 + i, 1000));
+  CHECK(tiny.record({1, 9u << 24}, 9, 200, 1000));
+  CHECK(tiny.evictions() == 1);
+  CHECK(found(tiny, {1, 0}, 300) == kNoEntry);  // the oldest went
+  CHECK(found(tiny, {1, 1u << 24}, 300) == 1);
+  CHECK(found(tiny, {1, 9u << 24}, 300) == 9);
+  // A dead entry makes room without an eviction.
+  CHECK_FALSE(tiny.record({1, 10u << 24}, 10, 1200, 1000));
+  CHECK(tiny.evictions() == 1);
 }
