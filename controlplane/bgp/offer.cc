@@ -8,7 +8,7 @@ namespace shoal::cp {
 
 std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
                                  const AdminStates& admin, const BgpWithdrawals& withdrawn,
-                                 bool stopping) {
+                                 std::string_view held) {
   std::vector<VipOffer> out;
   std::vector<bool> serving;
   for (const ServiceConfig& s : config.services) {
@@ -26,8 +26,8 @@ std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
   }
   for (std::size_t i = 0; i < out.size(); ++i) {
     VipOffer& o = out[i];
-    if (stopping)
-      o.why = "shoald is stopping";
+    if (!held.empty())
+      o.why = held;
     else if (withdrawn.director)
       o.why = "the director is withdrawn";
     else if (withdrawn.vips.count(o.vip))

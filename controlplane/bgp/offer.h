@@ -2,12 +2,14 @@
 // backends' health and admin states, and the operator's withdrawals, so that it is tested
 // without bird. A VIP is offered while one of its services takes traffic (a real backend
 // healthy and in service, or an all_down policy other than drop that still answers), the
-// operator has withdrawn neither it nor the whole director, and shoald is not stopping.
+// operator has withdrawn neither it nor the whole director, and nothing holds every VIP back
+// (`held`: shoald is stopping, or still resolving its real servers after a start).
 #pragma once
 
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/admin_state.h"
@@ -28,10 +30,11 @@ struct VipOffer {
   std::string why;  // why not, when not offered: "stopping", "withdrawn", "no service up"
 };
 
-// One entry per distinct VIP of the config, in file order.
+// One entry per distinct VIP of the config, in file order. `held`: why no VIP is offered now,
+// or empty.
 std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
                                  const AdminStates& admin, const BgpWithdrawals& withdrawn,
-                                 bool stopping);
+                                 std::string_view held = {});
 
 // bird's static routes for the offered VIPs: the file bird's config includes.
 std::string bird_routes(const std::vector<VipOffer>& offers, long pid);

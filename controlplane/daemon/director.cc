@@ -21,6 +21,7 @@ constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP 
 constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priority-0 adverts
 constexpr uint32_t kBgpStopWaitMs = 3000;    // for bird to take every VIP back, at most
 constexpr uint32_t kBgpStopLingerMs = 300;   // then for its UPDATE to leave through the TAP
+constexpr uint32_t kBgpResolveWaitMs = 3000;  // after a start, for the real servers' ARP
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
 
@@ -473,7 +474,22 @@ void Director::run_sync() {
 }
 
 void Director::run_bgp(bool stopping) {
-  bgp_->offer(offer_vips(config_, health_, admin_, bgp_->withdrawals(), stopping));
+  // A director that announces before it has resolved its real servers would drop the first
+  // flows the router sends it: after a start, wait for every next hop (or kBgpResolveWaitMs).
+  const uint32_t now = dp::now_ms();
+  if (bgp_since_ms_ == 0) bgp_since_ms_ = now;
+  if (!bgp_ready_) {
+    bgp_ready_ = now - bgp_since_ms_ >= kBgpResolveWaitMs;
+    if (!bgp_ready_) {
+      bgp_ready_ = true;
+      for (const auto& [ip, e] : neighbours_.entries())
+        if (e.wanted && !e.resolved()) bgp_ready_ = false;
+    }
+  }
+  const char* held = stopping     ? "shoald is stopping"
+                     : bgp_ready_ ? ""
+                                  : "resolving the real servers' next hops";
+  bgp_->offer(offer_vips(config_, health_, admin_, bgp_->withdrawals(), held));
 }
 
 void Director::stop_bgp() {

@@ -150,6 +150,8 @@ class Director final : private DirectorView, private DirectorCommands {
   std::unique_ptr<VrrpRunner> vrrp_;         // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
   std::unique_ptr<BgpAnnouncer> bgp_;        // null unless `bgp:` is configured
+  uint32_t bgp_since_ms_ = 0;                // when the control loop began offering
+  bool bgp_ready_ = false;                   // the real servers resolved (or waited long enough)
 
   // The API: what the features registered, and the servers that reach it.
   Metrics metrics_;

@@ -11,7 +11,12 @@ spreads flows over them by Linux ECMP with an L4 hash (scripts/lab up --ecmp).
   moves onto it keep their real server (sha256 intact).
 - shoalctl withdraw / announce, for the whole director and for one VIP: the route goes and
   comes back; a withdrawn director creates no new flows while new connections still succeed.
+- A real server's health changes: every director's checks reach the same backend set, and
+  every director maps each new flow to the same real server (Maglev moves only the dead
+  server's flows).
+- SIGTERM withdraws the VIPs before shoald ends.
 """
+import os
 import re
 import shutil
 import signal
@@ -256,6 +261,71 @@ def test_withdraw_and_announce(ecmp):
     wait_next_hops(lab, ds.keys(), timeout=15)
     r = http_batch(lab, 30)
     assert r["ok"] == 30, r
+
+
+def mapping(d, sports):
+    """The backend this director gives each new flow from the client's `sports`."""
+    return {p: (d.api("simulate", f"{CLIENT}:{p}", f"{VIP}:80", "tcp")["backend"] or {})
+            .get("name") for p in sports}
+
+
+def web_health(d):
+    """{backend: up?} of the web service as this director's health checks see it."""
+    web = next(s for s in d.api("list")["services"] if s["name"] == "web")
+    return {b["name"]: b["health"].get("up") for b in web["backends"]}
+
+
+def wait_health(ds, want, timeout=15.0):
+    deadline = time.time() + timeout
+    while True:
+        seen = {n: web_health(d) for n, d in ds.items()}
+        if all(h == want for h in seen.values()):
+            return
+        assert time.time() < deadline, f"health after {timeout}s: {seen}, want {want}"
+        time.sleep(0.2)
+
+
+def test_health_change_keeps_directors_consistent(ecmp):
+    """A real server goes down and comes back: every director's checks reach the same backend
+    set, and every director maps each new flow to the same real server."""
+    lab, ds = ecmp
+    for n, d in ds.items():
+        cfg = ecmp_config(lab, n)
+        for svc in cfg["services"]:
+            if svc["name"] == "web":
+                svc["health_check"] = {"type": "tcp", "interval": 0.3, "timeout": 0.2,
+                                       "rise": 2, "fall": 2, "initial": "up"}
+        ok, lines, _, _ = d.reload(cfg)
+        assert ok, lines
+    up = {"rs1": True, "rs2": True, "rs3": True}
+    wait_health(ds, up)
+    base = ports(lab, 40)
+    sports = list(range(base, base + 40))
+    before = {n: mapping(d, sports) for n, d in ds.items()}
+    assert before[1] == before[2] == before[3], before
+    assert set(before[1].values()) == {"rs1", "rs2", "rs3"}, before[1]
+
+    pid = int((lab.state / "rs2" / "nginx.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    try:
+        wait_health(ds, dict(up, rs2=False))
+        down = {n: mapping(d, sports) for n, d in ds.items()}
+        assert down[1] == down[2] == down[3], down
+        assert "rs2" not in down[1].values(), down[1]
+        moved = {p for p in sports if before[1][p] != down[1][p]}
+        assert moved == {p for p in sports if before[1][p] == "rs2"}, \
+            "Maglev moved flows that were not on the dead server"
+        r = http_batch(lab, 30)
+        assert r["ok"] == 30 and "rs2" not in r["hist"], r
+    finally:
+        deadline = time.time() + 10
+        lab.exec("rs2", "nginx", "-c", lab.state / "rs2" / "nginx.conf", check=False)
+        while lab.exec("rs2", "sh", "-c", "ss -ltn | grep -q ':80 '", check=False).returncode:
+            assert time.time() < deadline, "nginx on rs2 did not come back"
+            time.sleep(0.2)
+    wait_health(ds, up)
+    again = {n: mapping(d, sports) for n, d in ds.items()}
+    assert again[1] == again[2] == again[3] == before[1], again
 
 
 def test_clean_stop_withdraws_first(ecmp):

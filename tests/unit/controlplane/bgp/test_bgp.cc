@@ -109,8 +109,8 @@ TEST_CASE("bgp offers: a VIP is offered while a service on it takes traffic", "[
   HealthView health;
   AdminStates admin;
   BgpWithdrawals withdrawn;
-  auto offers = [&](bool stopping = false) {
-    return shoal::cp::offer_vips(c, health, admin, withdrawn, stopping);
+  auto offers = [&](std::string_view held = {}) {
+    return shoal::cp::offer_vips(c, health, admin, withdrawn, held);
   };
   {
     const std::vector<VipOffer> o = offers();
@@ -137,8 +137,11 @@ TEST_CASE("bgp offers: a VIP is offered while a service on it takes traffic", "[
     CHECK_FALSE(offers()[0].offered);
     CHECK(offers()[0].why == "the director is withdrawn");
   }
-  SECTION("stopping: nothing") {
-    for (const VipOffer& o : offers(true)) CHECK_FALSE(o.offered);
+  SECTION("held (stopping, resolving): nothing, and why") {
+    for (const VipOffer& o : offers("shoald is stopping")) {
+      CHECK_FALSE(o.offered);
+      CHECK(o.why == "shoald is stopping");
+    }
   }
   SECTION("bird's file lists the offered VIPs as static routes") {
     withdrawn.vips.insert(web);
