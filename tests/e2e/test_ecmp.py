@@ -11,6 +11,7 @@ spreads flows over them by Linux ECMP with an L4 hash (scripts/lab up --ecmp).
   moves onto it keep their real server (sha256 intact).
 - shoalctl withdraw / announce, for the whole director and for one VIP: the route goes and
   comes back; a withdrawn director creates no new flows while new connections still succeed.
+- A hung shoald (SIGSTOP) loses its route the same way, and gets it back when it runs again.
 - A real server's health changes: every director's checks reach the same backend set, and
   every director maps each new flow to the same real server (Maglev moves only the dead
   server's flows).
@@ -261,6 +262,27 @@ def test_withdraw_and_announce(ecmp):
     wait_next_hops(lab, ds.keys(), timeout=15)
     r = http_batch(lab, 30)
     assert r["ok"] == 30, r
+
+
+def test_hung_director_is_withdrawn(ecmp):
+    """A shoald that hangs (SIGSTOP) passes no more frames between its TAP and the wire: BFD
+    on the router gives up and the route goes, with nothing to clean up; it comes back when
+    shoald runs again."""
+    lab, ds = ecmp
+    d = ds[2]
+    wait_next_hops(lab, ds.keys())
+    t0 = time.time()
+    d.signal(signal.SIGSTOP)
+    try:
+        t_gone = wait_next_hops(lab, [n for n in ds if n != 2], timeout=5)
+        print(f"d2 stopped (SIGSTOP): the router dropped its route after "
+              f"{(t_gone - t0) * 1000:.0f} ms")
+        assert t_gone - t0 < 1.5
+        r = http_batch(lab, 30)
+        assert r["ok"] == 30, r
+    finally:
+        d.signal(signal.SIGCONT)
+    wait_next_hops(lab, ds.keys(), timeout=60)
 
 
 def mapping(d, sports):
