@@ -234,11 +234,20 @@ def test_withdraw_and_announce(ecmp):
     others = [n for n in ds if n != 1]
     wait_next_hops(lab, ds.keys())
 
+    # Transfers under way when the director is withdrawn: the router moves the ones it carried
+    # to the others, which keep them on their real server.
+    transfers = {}
+    for _ in range(6):
+        port = ports(lab, 1)
+        transfers[port] = start_transfer(lab, port)
+    time.sleep(1.5)
+    mine = client_ports(d) & transfers.keys()
     t0 = time.time()
     body = d.api("withdraw")
     assert body["director_withdrawn"] is True
     t_gone = wait_next_hops(lab, others, timeout=5)
-    print(f"shoalctl withdraw: route gone after {(t_gone - t0) * 1000:.0f} ms")
+    print(f"shoalctl withdraw: route gone after {(t_gone - t0) * 1000:.0f} ms; transfers "
+          f"through it then: {sorted(mine)}")
     before = flows_created(d)
     r = http_batch(lab, 60)
     assert r["ok"] == 60, r
@@ -246,6 +255,7 @@ def test_withdraw_and_announce(ecmp):
     vip = d.api("bgp")["vips"][0]
     assert not vip["offered"] and not vip["announced"], vip
     assert vip["why"] == "the director is withdrawn"
+    finish_transfers(lab, transfers)
 
     d.api("announce")
     wait_next_hops(lab, ds.keys(), timeout=15)
