@@ -21,6 +21,7 @@ packages=(
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
   chromium
   keepalived  # a VRRP peer of another make for the interop tests
+  bird2  # BGP and BFD for the ECMP lab: the router and each director's announcer
   prometheus  # promtool, which checks and unit-tests monitoring/prometheus/ (tests/package)
   # the Debian package (debian/, scripts/package.sh, the package suite of scripts/test.sh):
   # dpkg-buildpackage and debhelper build it (ccache keeps rebuilds short), lintian checks
@@ -50,6 +51,8 @@ if ((${#missing[@]})); then
   if systemctl is-active --quiet keepalived 2>/dev/null; then
     systemctl disable --now keepalived || true
   fi
+  # bird2 runs in lab namespaces only, with the lab's own configs.
+  if systemctl is-active --quiet bird 2>/dev/null; then systemctl disable --now bird || true; fi
   # Only promtool is wanted from the prometheus package: its server stays off.
   if systemctl is-active --quiet prometheus 2>/dev/null; then
     systemctl disable --now prometheus || true

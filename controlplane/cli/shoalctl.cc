@@ -136,6 +136,26 @@ void print_list(const json& services, ListView view) {
   }
 }
 
+void print_bgp(const json& b) {
+  const json& bird = b["bird"];
+  std::printf("bgp via bird at %s%s%s%s\n", str(b, "socket").c_str(),
+              bird.value("reachable", false) ? "" : " (unreachable)",
+              b.value("director_withdrawn", false) ? ", director withdrawn by the operator" : "",
+              bird["error"].is_string() ? (": " + bird["error"].get<std::string>()).c_str() : "");
+  for (const json& v : b["vips"]) {
+    const bool offered = v.value("offered", false), loaded = v.value("in_bird", false);
+    std::string state = !offered && loaded          ? "being withdrawn"
+                        : v.value("announced", false) ? "announced"
+                        : loaded                      ? "in bird, no session up"
+                                                      : "not announced";
+    if (!offered) state += " (" + str(v, "why") + ")";
+    std::printf("  vip %-15s %s\n", str(v, "vip").c_str(), state.c_str());
+  }
+  for (const json& s : b["sessions"])
+    std::printf("  session %-12s %-6s %-14s %s\n", str(s, "name").c_str(), str(s, "state").c_str(),
+                str(s, "info").c_str(), str(s, "since").c_str());
+}
+
 void print_counters(const json& counters) {
   const json& t = counters["total"];
   std::printf("rx %lu  tx %lu  dropped %lu  to control %lu  flows created %lu  rescheduled %lu\n",
@@ -184,6 +204,14 @@ int main(int argc, char** argv) {
   flows->add_option("--client", flow_client, "only flows from this client");
   flows->add_option("--limit", limit, "at most this many (1..1000)")->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  auto* bgp = app.add_subcommand("bgp", "BGP: each VIP's announcement and bird's sessions");
+  std::string bgp_vip;
+  auto* withdraw = app.add_subcommand(
+      "withdraw", "stop announcing this director (or one VIP) by BGP: its flows go on, new "
+                  "ones go to the other directors");
+  withdraw->add_option("VIP", bgp_vip, "only this VIP");
+  auto* announce = app.add_subcommand("announce", "announce this director (or one VIP) again");
+  announce->add_option("VIP", bgp_vip, "only this VIP");
   auto* check = app.add_subcommand("check", "validate a config file here, without shoald");
   check->add_option("FILE", file, "the config file")->required()->check(CLI::ExistingFile);
   std::map<std::string, CLI::App*> ops;
@@ -230,6 +258,12 @@ int main(int argc, char** argv) {
     if (flows->parsed())
       reply = call(socket, "GET", fmt::format("/v1/flows?vip={}&client={}&limit={}", flow_vip,
                                               flow_client, limit));
+    if (bgp->parsed()) reply = call(socket, "GET", "/v1/bgp");
+    for (CLI::App* op : {withdraw, announce})
+      if (op->parsed())
+        reply = call(socket, "POST",
+                     bgp_vip.empty() ? fmt::format("/v1/bgp/{}", op->get_name())
+                                     : fmt::format("/v1/bgp/vips/{}/{}", bgp_vip, op->get_name()));
     for (const auto& [name, op] : ops)
       if (op->parsed())
         reply = call(socket, "POST", fmt::format("/v1/services/{}/backends/{}/{}", service, backend, name),
@@ -264,6 +298,9 @@ int main(int argc, char** argv) {
                     c["table"].value("entries", 0ull), c["sent"].value("flows", 0ull),
                     c["received"].value("flows", 0ull), c.value("claimed", 0ull));
       }
+      if (body.contains("bgp")) print_bgp(body["bgp"]);
+    } else if (bgp->parsed() || withdraw->parsed() || announce->parsed()) {
+      print_bgp(body);
     } else if (list->parsed()) {
       print_list(body["services"], list_stats ? ListView::stats
                                    : list_rate ? ListView::rate

@@ -20,6 +20,7 @@
 
 #include "config/address.h"
 #include "config/api.h"
+#include "config/bgp.h"
 #include "config/connection_sync.h"
 #include "config/port.h"
 #include "config/routing.h"
@@ -45,6 +46,7 @@ struct Config {
   ApiConfig api;
   VrrpSection vrrp;
   ConnectionSyncSettings connection_sync;
+  BgpSettings bgp;
 
   // Index of the first port with a subnet containing `ip`, or -1 if it is not on-link.
   int on_link_port(uint32_t ip) const;

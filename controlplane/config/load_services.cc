@@ -50,6 +50,7 @@ void Loader::parse_service(const YAML::Node& node, int line) {
     rec.protocol_ok = v.has_value();
   }
   if (const Field* f = m.require("forwarding")) {
+    rec.mode_line = f->line;
     auto v = choice<dp::ForwardMode>(*f, {{"dr", dp::ForwardMode::dr},
                                           {"nat", dp::ForwardMode::nat},
                                           {"tun", dp::ForwardMode::tun}});

@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "workers",
                                          "services", "neighbours", "routes", "tunnel_ttl",
-                                         "api",      "vrrp",       "connection_sync"};
+                                         "api",      "vrrp",       "connection_sync", "bgp"};
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -356,6 +356,7 @@ void Loader::parse(const YAML::Node& root) {
   if (const Field* f = top.get("api")) parse_api(*f);
   if (const Field* f = top.get("vrrp")) parse_vrrp(*f);
   if (const Field* f = top.get("connection_sync")) parse_connection_sync(*f);
+  if (const Field* f = top.get("bgp")) parse_bgp(*f);
 }
 
 // Ports first: every later check asks which addresses are local and which are on-link.
@@ -366,6 +367,7 @@ void Loader::check() {
   check_services();
   check_vrrp();
   check_connection_sync();
+  check_bgp();
 }
 
 }  // namespace config_loader

@@ -75,6 +75,7 @@ struct BackendRec {
 
 struct ServiceRec {
   int line = 0, name_line = 0, vip_line = 0, port_line = 0, maglev_line = 0, all_down_line = 0;
+  int mode_line = 0;
   bool name_ok = false, vip_ok = false, port_ok = false, protocol_ok = true, mode_ok = false;
   bool maglev_ok = true;
   std::vector<BackendRec> backends;
@@ -314,6 +315,10 @@ class Loader {
   void parse_connection_sync(const Field& field);
   void check_connection_sync();
 
+  // load_bgp.cc
+  void parse_bgp(const Field& field);
+  void check_bgp();
+
   // ---- state ----
 
   struct LocalAddress {
@@ -333,6 +338,7 @@ class Loader {
   std::string sync_port_name_;
   int sync_port_line_ = 0;
   int sync_refresh_line_ = 0;
+  int bgp_line_ = 0;
   // False when a port address, gateway or route did not parse: on-link and reachability
   // checks would then report mistakes that are not there.
   bool network_known_ = true;

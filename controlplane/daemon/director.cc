@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bgp/offer.h"
 #include "daemon/files.h"
 #include "net/control_frames.h"
 #include "net/kernel_interface.h"
@@ -18,6 +19,9 @@ namespace {
 constexpr uint32_t kNeighbourTickMs = 100;
 constexpr uint32_t kAnnounceRepeatMs = 1000;  // second round of gratuitous ARP after start
 constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priority-0 adverts
+constexpr uint32_t kBgpStopWaitMs = 3000;    // for bird to take every VIP back, at most
+constexpr uint32_t kBgpStopLingerMs = 300;   // then for its UPDATE to leave through the TAP
+constexpr uint32_t kBgpResolveWaitMs = 3000;  // after a start, for the real servers' ARP
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
 
@@ -118,6 +122,8 @@ void Director::start_workers() {
 
 int Director::run(Signals& signals) {
   admin_ = state_dir_.load_admin(config_);  // before the first Snapshot
+  // Before the TAP exists: bird must not announce a file a killed shoald left behind.
+  if (config_.bgp.enabled) bgp_ = std::make_unique<BgpAnnouncer>(config_.bgp);
   ports_.start_eal(config_, eal_override_);
   start_ports();
   start_workers();
@@ -134,6 +140,7 @@ int Director::run(Signals& signals) {
   control_loop(signals);
   service_manager_.stopping();
   spdlog::info("stopping");
+  stop_bgp();
   api_server_.reset();  // no request may wait for a control loop that has ended
   api_tcp_.reset();
   metrics_tcp_.reset();
@@ -144,15 +151,19 @@ int Director::run(Signals& signals) {
   return 0;
 }
 
-void Director::control_loop(Signals& signals) {
+unsigned Director::pass_control_frames() {
   rte_mbuf* pkts[32];
+  unsigned n = rte_ring_dequeue_burst(ports_.to_control(), reinterpret_cast<void**>(pkts), 32, nullptr);
+  for (unsigned i = 0; i < n; ++i) handle_control_frame(pkts[i]);
+  return n + ports_.forward_from_kernel();
+}
+
+void Director::control_loop(Signals& signals) {
   uint32_t last_tick = dp::now_ms();
   uint32_t started = last_tick;
   bool announced_twice = false;
   while (!signals.stop.load()) {
-    unsigned n = rte_ring_dequeue_burst(ports_.to_control(), reinterpret_cast<void**>(pkts), 32, nullptr);
-    for (unsigned i = 0; i < n; ++i) handle_control_frame(pkts[i]);
-    n += ports_.forward_from_kernel();
+    const unsigned n = pass_control_frames();
 
     uint32_t now = dp::now_ms();
     if (now - last_tick >= kNeighbourTickMs) {
@@ -169,6 +180,7 @@ void Director::control_loop(Signals& signals) {
       }
       if (lost) snapshot_dirty_ = true;
       update_vrrp_tracks(vrrp_now_ms());
+      if (bgp_) run_bgp();
       if (!announced_twice && now - started >= kAnnounceRepeatMs) {
         announce_addresses();
         announced_twice = true;
@@ -262,6 +274,7 @@ std::optional<std::string> Director::restart_needed(const Config& next) const {
     return "ports and workers can only change with a restart";
   if (!(next.connection_sync == config_.connection_sync))
     return "connection_sync changes only with a restart";
+  if (!(next.bgp == config_.bgp)) return "bgp changes only with a restart";
   return vrrp_->restart_needed(next);
 }
 
@@ -468,6 +481,43 @@ void Director::run_sync() {
   for (const std::vector<uint8_t>& f : sync_->take_frames())
     ports_.send(config_.connection_sync.port, f.data(), static_cast<uint16_t>(f.size()));
   if (sync_->pull_settled()) vrrp_->hold_preemption(false);
+}
+
+void Director::run_bgp(bool stopping) {
+  // A director that announces before it has resolved its real servers would drop the first
+  // flows the router sends it: after a start, wait for every next hop (or kBgpResolveWaitMs).
+  const uint32_t now = dp::now_ms();
+  if (bgp_since_ms_ == 0) bgp_since_ms_ = now;
+  if (!bgp_ready_) {
+    bgp_ready_ = now - bgp_since_ms_ >= kBgpResolveWaitMs;
+    if (!bgp_ready_) {
+      bgp_ready_ = true;
+      for (const auto& [ip, e] : neighbours_.entries())
+        if (e.wanted && !e.resolved()) bgp_ready_ = false;
+    }
+  }
+  const char* held = stopping     ? "shoald is stopping"
+                     : bgp_ready_ ? ""
+                                  : "resolving the real servers' next hops";
+  bgp_->offer(offer_vips(config_, health_, admin_, bgp_->withdrawals(), held));
+}
+
+void Director::stop_bgp() {
+  if (!bgp_) return;
+  run_bgp(true);
+  // The control loop has ended, but bird's withdrawal goes out through the TAP, which only
+  // this loop serves: serve it until bird has the empty file, and a little longer for the
+  // UPDATE to leave. A bird that does not answer costs at most kBgpStopWaitMs.
+  const uint32_t start = dp::now_ms();
+  uint32_t settled_at = 0;
+  while (dp::now_ms() - start < kBgpStopWaitMs) {
+    if (pass_control_frames() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (settled_at == 0 && bgp_->settled()) settled_at = dp::now_ms();
+    if (settled_at != 0 && dp::now_ms() - settled_at >= kBgpStopLingerMs) break;
+  }
+  spdlog::info("bgp: {}", bgp_->settled() ? "every VIP withdrawn" :
+                                            "bird did not confirm the withdrawal in time");
+  bgp_.reset();
 }
 
 // A clean stop: masters announce priority 0 while worker 0 still drains the control rings.

@@ -24,6 +24,7 @@
 #include "api/metrics.h"
 #include "api/registry.h"
 #include "api/web_access.h"
+#include "bgp/announcer.h"
 #include "config/config.h"
 #include "daemon/control_queue.h"
 #include "daemon/ports.h"
@@ -86,6 +87,12 @@ class Director final : private DirectorView, private DirectorCommands {
   // Connection sync: sends what the workers reported, answers pulls, and lets VRRP preempt
   // once the pull is over.
   void run_sync();
+  // BGP: offers the VIPs that take traffic now (or none while stopping) to bird.
+  void run_bgp(bool stopping = false);
+  // A clean stop: every VIP withdrawn from bird, the withdrawal sent out through the TAP.
+  void stop_bgp();
+  // Frames from the workers and from the kernel, once; how many there were.
+  unsigned pass_control_frames();
 
   // Frames the workers handed over (control_frames.cc).
   void handle_control_frame(rte_mbuf* m);
@@ -143,6 +150,9 @@ class Director final : private DirectorView, private DirectorCommands {
   BackendStats backend_stats_;
   std::unique_ptr<VrrpRunner> vrrp_;         // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
+  std::unique_ptr<BgpAnnouncer> bgp_;        // null unless `bgp:` is configured
+  uint32_t bgp_since_ms_ = 0;                // when the control loop began offering
+  bool bgp_ready_ = false;                   // the real servers resolved (or waited long enough)
 
   // The API: what the features registered, and the servers that reach it.
   Metrics metrics_;

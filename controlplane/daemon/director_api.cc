@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "api/control_api.h"
+#include "bgp/api.h"
 #include "daemon/director.h"
 #include "sync/api.h"
 #include "vrrp/api.h"
@@ -25,6 +26,7 @@ void Director::start_api() {
   register_traffic_api(api_, *this, *this);
   register_vrrp_api(api_, *vrrp_);
   if (sync_) register_sync_api(api_, *sync_, *this);
+  if (bgp_) register_bgp_api(api_, *bgp_, *this, [this] { run_bgp(); });
 
   // By value: a request the loop has not run within kApiWait may still run after this returns.
   auto on_control_loop = [this](const HttpRequest& r) {

@@ -43,6 +43,21 @@ def summary(values):
     return (min(values), statistics.median(values), percentile(values, 90), max(values))
 
 
+def tear_down(helpers, daemons, lab):
+    """Helper processes ended (terminated, killed if they linger), the daemons stopped, the
+    lab removed: in that order, whatever failed before."""
+    for p in helpers:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    for s in daemons:
+        s.stop(check=False)
+    lab.down()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=20)
@@ -101,15 +116,7 @@ def main():
             master, backup = backup, master
         time.sleep(1.0 + a.timeout)  # the last requests end
     finally:
-        for p in helpers:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for s in d.values():
-            s.stop(check=False)
-        lab.down()
+        tear_down(helpers, d.values(), lab)
 
     garps = [json.loads(ln)["t"] for ln in garps_path.read_text().splitlines()
              if ln.startswith("{")]  # after the sniffer's "ready"

@@ -80,7 +80,7 @@ def pytest_runtest_makereport(item, call):
 class Lab:
     """One scripts/lab topology: client, directors d1..dN, real servers rs1..rsN."""
 
-    def __init__(self, mode, servers=3, prefix=LAB_PREFIX, mgmt=False, directors=1):
+    def __init__(self, mode, servers=3, prefix=LAB_PREFIX, mgmt=False, directors=1, ecmp=False):
         # Interface names (at most 15 characters) are made of it: "<prefix>-clientp".
         assert re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix), \
             f"SHOAL_E2E_LAB={prefix!r}: up to 7 lower-case letters and digits"
@@ -88,6 +88,7 @@ class Lab:
         self.servers = servers
         self.mgmt = mgmt  # the director's kernel gets a management interface (health checks)
         self.directors = directors
+        self.ecmp = ecmp  # the client behind a bird2 router, ECMP over the directors
         self.prefix = prefix
         self.state = Path(f"/run/{prefix}-lab")
         self.env = dict(os.environ, SHOAL_LAB=prefix, SHOAL_BUILD_DIR=str(build_dir()))
@@ -99,7 +100,8 @@ class Lab:
 
     def up(self):
         self.lab("up", "--mode", self.mode, "--servers", self.servers,
-                 "--directors", self.directors, *(["--mgmt"] if self.mgmt else []))
+                 "--directors", self.directors, *(["--mgmt"] if self.mgmt else []),
+                 *(["--ecmp"] if self.ecmp else []))
         # Ephemeral ports stay clear of 10000-29999, which tests bind explicitly: a fixed set
         # of 5-tuples spreads over the servers the same way on every run, and the warm-up's
         # ports (Lab.fresh_port) are never reused.

@@ -304,7 +304,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
   SECTION("top level, with a suggestion") {
     expect_error(kPort + "services: []\nrouts: []\n", "t.yaml:6: ",
                  "unknown key 'routs' in the configuration (allowed: eal, log_level, ports, "
-                 "workers, services, neighbours, routes, tunnel_ttl, api, vrrp, connection_sync); did you mean 'routes'?");
+                 "workers, services, neighbours, routes, tunnel_ttl, api, vrrp, connection_sync, bgp); did you mean 'routes'?");
   }
   SECTION("in a backend") {
     expect_error(kPort + R"(services:

@@ -1,5 +1,5 @@
 // Overview: this director (/v1/status), its VRRP instances when it runs any, connection sync
-// when configured, and the
+// and BGP announcement when configured, and the
 // dataplane's totals (/v1/counters) — the first page an operator opens when paged.
 
 import { h, clear, si, duration, badge } from '../dom.js';
@@ -65,6 +65,32 @@ function syncCard(status) {
     ]));
 }
 
+// BGP announcement, on a director configured with it: each VIP (announced, or why not) and
+// each BGP session as bird reports it on its control socket.
+function bgpCard(status) {
+  const b = status.bgp;
+  if (!b) return null;
+  const vipState = (v) => {
+    if (!v.offered && v.in_bird) return badge('being withdrawn', 'draining');
+    if (v.announced) return badge('announced', 'up');
+    return badge(v.offered ? 'no session up' : 'not announced', 'down');
+  };
+  return h('section', { class: 'card', id: 'bgp-card' },
+    h('h2', {}, 'BGP ', b.director_withdrawn ? badge('director withdrawn', 'draining')
+      : badge(b.bird?.reachable ? 'bird answers' : 'bird unreachable', b.bird?.reachable ? 'up' : 'down')),
+    b.bird?.error ? h('p', { class: 'muted' }, b.bird.error) : null,
+    h('table', { class: 'grid', id: 'bgp-vips' },
+      h('thead', {}, h('tr', {}, ['VIP', 'Services', 'State', 'Why not'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, (b.vips ?? []).map((v) => h('tr', { dataset: { vip: v.vip } },
+        h('td', {}, v.vip), h('td', {}, (v.services ?? []).join(', ')), h('td', {}, vipState(v)),
+        h('td', {}, v.offered ? '–' : (v.why ?? '–')))))),
+    h('table', { class: 'grid compact', id: 'bgp-sessions' },
+      h('thead', {}, h('tr', {}, ['Session', 'State', 'Info', 'Since'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, (b.sessions ?? []).map((s) => h('tr', { dataset: { session: s.name } },
+        h('td', {}, s.name), h('td', {}, badge(s.state, s.established ? 'up' : 'down')),
+        h('td', {}, s.info || '–'), h('td', {}, s.since || '–'))))));
+}
+
 function nonZero(obj) {
   return Object.entries(obj ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
 }
@@ -114,7 +140,7 @@ export function mount(root, state) {
       return;
     }
     clear(body).append(...[directorCard(state.status), vrrpCard(state.status),
-      syncCard(state.status), countersCard(state.counters)].filter(Boolean));
+      syncCard(state.status), bgpCard(state.status), countersCard(state.counters)].filter(Boolean));
   };
   update();
   return { update };

@@ -1,0 +1,42 @@
+// Which VIPs this director offers to the routers: a pure function of the running config, the
+// backends' health and admin states, and the operator's withdrawals, so that it is tested
+// without bird. A VIP is offered while one of its services takes traffic (a real backend
+// healthy and in service, or an all_down policy other than drop that still answers), the
+// operator has withdrawn neither it nor the whole director, and nothing holds every VIP back
+// (`held`: shoald is stopping, or still resolving its real servers after a start).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/admin_state.h"
+#include "config/config.h"
+#include "net/snapshot_builder.h"
+
+namespace shoal::cp {
+
+struct BgpWithdrawals {
+  bool director = false;     // the whole director, by the operator
+  std::set<uint32_t> vips;  // single VIPs, by the operator (network order)
+};
+
+struct VipOffer {
+  uint32_t vip = 0;                   // network order
+  std::vector<std::string> services;  // the services on it, in file order
+  bool offered = false;
+  std::string why;  // why not, when not offered: "stopping", "withdrawn", "no service up"
+};
+
+// One entry per distinct VIP of the config, in file order. `held`: why no VIP is offered now,
+// or empty.
+std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
+                                 const AdminStates& admin, const BgpWithdrawals& withdrawn,
+                                 std::string_view held = {});
+
+// bird's static routes for the offered VIPs: the file bird's config includes.
+std::string bird_routes(const std::vector<VipOffer>& offers, long pid);
+
+}  // namespace shoal::cp
