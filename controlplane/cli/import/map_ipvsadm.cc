@@ -58,12 +58,13 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
     for (const std::string& u : is.unsupported)
       warn(out, &s.notes, is.at, fmt::format("'{}' has no equivalent in shoal: not imported", u));
     // ipvsadm sets the method per real server, shoal per service: the most common wins.
+    // A tie goes to the first real server's method.
     std::map<char, int> methods;
     for (const IpvsRealServer& rs : is.real_servers) ++methods[rs.method];
     char method = 'g';
-    int best = -1;
-    for (const auto& [m, n] : methods)
-      if (n > best) method = m, best = n;
+    int best = 0;
+    for (const IpvsRealServer& rs : is.real_servers)
+      if (methods[rs.method] > best) method = rs.method, best = methods[rs.method];
     s.forwarding = method == 'm' ? "nat" : method == 'i' ? "tun" : "dr";
     s.forwarding_note = fmt::format("-{}{}", method, methods.size() > 1 ? " (most real servers)" : "");
     for (const IpvsRealServer& rs : is.real_servers) {
