@@ -1,0 +1,204 @@
+"""`shoalctl import keepalived|ipvsadm`: shoal's YAML from keepalived.conf and ipvsadm-save -n.
+
+- Every sample configuration of Debian's keepalived package (/usr/share/doc/keepalived/samples,
+  installed by scripts/install-deps.sh) imports, and the YAML passes `shoald --check` as it is.
+  Every warning names the sample and a line of it; a sample with constructs shoal lacks must
+  say so (EXPECTED below), and a sample of which nothing can run says why.
+- The hand-written `ipvsadm-save -n` outputs in data/ipvsadm/ import and pass the check.
+- In the lab (as root): a keepalived.conf for the lab's DR topology, imported, with its
+  placeholder port replaced by the lab's, serves HTTP through the VIP with every real server
+  taking its weight's share.
+
+The first two need only the build; the last needs the lab (root, namespaces, nginx).
+Run:  /usr/bin/python3 -m pytest tests/e2e/test_import.py
+"""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import (VIP, make_config, requirements_missing, run, shares_ok, shoalctl_path,
+                      shoald_path, start_lab)
+
+SAMPLES = Path("/usr/share/doc/keepalived/samples")
+DATA = Path(__file__).resolve().parent / "data" / "ipvsadm"
+
+# Per sample, words each of which some warning must hold: what shoal cannot do yet.
+EXPECTED = {
+    "keepalived.conf.fwmark": ["no firewall-mark"],
+    "keepalived.conf.IPv6": ["IPv4 services only"],
+    "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
+    "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
+    "keepalived.conf.quorum": ["no quorum", "no persistence timeout"],
+    "keepalived.conf.sample": ["no persistence timeout", "digest"],
+    "keepalived.conf.SSL_GET": ["no authentication", "only the first url"],
+    "keepalived.conf.conditional_conf": ["config id", "no tracked scripts"],
+    "keepalived.conf.vrrp.localcheck": ["no tracked scripts"],
+    "keepalived.conf.vrrp.scripts": ["no notify commands"],
+    "keepalived.conf.vrrp.sync": ["no notify commands"],
+    "keepalived.conf.vrrp.routes": ["'static_routes' has no equivalent",
+                                    "'virtual_routes' has no equivalent"],
+    "keepalived.conf.virtual_server_group": ["already a nat backend", "no firewall-mark"],
+}
+
+# Services each data/ipvsadm file must give: nat-mixed.rules has a fwmark and an IPv6 service,
+# which shoal cannot take yet.
+IPVSADM_SERVICES = {"dr-web.rules": 2, "nat-mixed.rules": 2, "tun.rules": 1}
+
+WARNING_RE = re.compile(r"^warning: (?P<file>[^:]+):(?P<line>\d+): ")
+
+
+def samples():
+    return sorted(p for p in SAMPLES.glob("keepalived.conf*") if p.is_file())
+
+
+def check(path):
+    return run(shoald_path(), "--check", path, check=False)
+
+
+def import_to(kind, source, out):
+    p = run(shoalctl_path(), "import", kind, source, check=False)
+    assert p.returncode == 0, f"import {kind} {source} exited {p.returncode}: {p.stderr}"
+    out.write_text(p.stdout)
+    return p
+
+
+def warning_lines(stderr):
+    return [l for l in stderr.splitlines() if l.strip()]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built():
+    for b in (shoald_path(), shoalctl_path()):
+        if not b.exists():
+            pytest.fail(f"{b} is not built (./scripts/build.sh release)")
+
+
+def test_samples_are_installed():
+    assert SAMPLES.is_dir(), "keepalived's samples are missing: run scripts/install-deps.sh"
+    assert len(samples()) >= 20, [p.name for p in samples()]
+
+
+@pytest.mark.parametrize("sample", samples(), ids=lambda p: p.name)
+def test_keepalived_sample_imports_and_checks(sample, tmp_path):
+    out = tmp_path / f"{sample.name}.yaml"
+    p = import_to("keepalived", sample, out)
+    c = check(out)
+    assert c.returncode == 0, f"shoald --check refused the import of {sample.name}:\n" \
+                              f"{c.stderr}\n--- yaml ---\n{out.read_text()}"
+    lines = sample.read_text(errors="replace").splitlines()
+    warnings = warning_lines(p.stderr)
+    for w in warnings:
+        m = WARNING_RE.match(w)
+        assert m, f"a warning that names no line: {w!r}"
+        assert m["file"] == sample.name, w
+        assert 1 <= int(m["line"]) <= len(lines), w
+    for words in EXPECTED.get(sample.name, []):
+        assert any(words in w for w in warnings), \
+            f"{sample.name}: no warning says {words!r}:\n" + "\n".join(warnings)
+    cfg = yaml.safe_load(out.read_text())
+    text = out.read_text()
+    assert "CHANGE ME" in text and cfg["ports"], "the placeholder port must be marked"
+    if not cfg["services"] and not cfg.get("vrrp"):
+        # Nothing shoal can run: the warnings must say what was left out, and why.
+        assert any("not imported" in w for w in warnings), warnings
+        assert "No service could be imported" in text
+    # Each part says where it came from.
+    for svc_line in re.findall(r"# (\S+):(\d+) virtual_server ", text):
+        assert svc_line[0] == sample.name
+
+
+def test_keepalived_scheduler_key_behind_the_flag(tmp_path):
+    sample = SAMPLES / "keepalived.conf.quorum"
+    plain = run(shoalctl_path(), "import", "keepalived", sample).stdout
+    assert "# scheduler: wrr (lb_algo, line 25)" in plain
+    keyed = run(shoalctl_path(), "import", "keepalived", "--scheduler-key", sample).stdout
+    assert re.search(r"^    scheduler: wrr  # lb_algo, line 25$", keyed, re.M), keyed
+
+
+def test_keepalived_unreadable_or_broken_source_is_an_error(tmp_path):
+    p = run(shoalctl_path(), "import", "keepalived", tmp_path / "missing.conf", check=False)
+    assert p.returncode == 1 and "cannot read the file" in p.stderr and not p.stdout
+    broken = tmp_path / "broken.conf"
+    broken.write_text("virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n}\n")
+    p = run(shoalctl_path(), "import", "keepalived", broken, check=False)
+    assert p.returncode == 1 and not p.stdout
+    assert "broken.conf:1: the block opened here is never closed" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("rules", sorted(DATA.glob("*.rules")), ids=lambda p: p.name)
+def test_ipvsadm_save_output_imports_and_checks(rules, tmp_path):
+    out = tmp_path / f"{rules.name}.yaml"
+    p = import_to("ipvsadm", rules, out)
+    c = check(out)
+    assert c.returncode == 0, f"{c.stderr}\n--- yaml ---\n{out.read_text()}"
+    for w in warning_lines(p.stderr):
+        assert WARNING_RE.match(w) and rules.name in w, w
+    cfg = yaml.safe_load(out.read_text())
+    assert len(cfg["services"]) == IPVSADM_SERVICES[rules.name], p.stderr
+
+
+def test_ipvsadm_reads_stdin(tmp_path):
+    rules = DATA / "dr-web.rules"
+    p = run("sh", "-c", f"{shoalctl_path()} import ipvsadm - < {rules}")
+    assert "# stdin:1 -A -t 10.0.0.100:80 -s wlc" in p.stdout
+
+
+# ---- in the lab ----
+
+LAB_KEEPALIVED = """! A keepalived.conf for the lab's DR topology
+virtual_server {vip} 80 {{
+    delay_loop 2
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+{real_servers}}}
+"""
+
+REAL_SERVER = """    real_server {address} 80 {{
+        weight {weight}
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+"""
+
+
+@pytest.mark.skipif(requirements_missing() is not None, reason=requirements_missing() or "")
+def test_imported_config_serves_traffic_in_the_lab(request, tmp_path_factory):
+    lab, d = start_lab(request, tmp_path_factory, "dr", servers=3)
+    weights = {1: 1, 2: 1, 3: 2}
+    conf = tmp_path_factory.mktemp("import") / "keepalived.conf"
+    conf.write_text(LAB_KEEPALIVED.format(vip=VIP, real_servers="".join(
+        REAL_SERVER.format(address=lab.rs_address(i), weight=w) for i, w in weights.items())))
+    imported = tmp_path_factory.mktemp("import") / "imported.yaml"
+    import_to("keepalived", conf, imported)
+    cfg = yaml.safe_load(imported.read_text())
+    # What the operator does with the CHANGE ME lines: the lab's port, address and EAL.
+    lab_cfg = make_config(lab, tap="lan0")
+    assert len(cfg["ports"]) == 1 and "net_null" in cfg["ports"][0]["device"]
+    cfg["ports"] = lab_cfg["ports"]
+    cfg["eal"] = lab_cfg["eal"]
+    cfg["workers"] = lab_cfg["workers"]
+    (svc,) = cfg["services"]
+    assert svc["forwarding"] == "dr"
+    assert all(b["health_check"]["type"] == "tcp" for b in svc["backends"])
+    d.start(cfg)
+    # The imported TCP_CHECKs (delay_loop 2, retry 1: fall 2) pass through the exception path:
+    # after three intervals every real server must still be up.
+    time.sleep(6)
+    services = d.api("list")["services"]
+    health = {b["address"]: b["health"] for b in services[0]["backends"]}
+    assert all(h.get("up") and h.get("check") == "tcp" for h in health.values()), d.diag(
+        f"health after 6 s: {health}")
+    res = lab.client("http", "--vip", VIP, "--port", 80, "--count", 400,
+                     "--sport-base", 20000, timeout=300)
+    assert res["ok"] == 400 and not res["errors"], d.diag(f"failed: {res['errors']}")
+    names = {f"rs{i}": w for i, w in weights.items()}
+    problems = shares_ok(res["hist"], names)
+    assert not problems, d.diag(f"shares off: {problems}; {res['hist']}")
+    print(f"imported config, 400 connections: {res['hist']}; health {health}")
+    d.assert_balanced()
