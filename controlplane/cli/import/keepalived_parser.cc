@@ -3,13 +3,21 @@
 #include <fmt/format.h>
 #include <glob.h>
 
+#include <cctype>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 namespace shoal::cli::import {
 namespace {
 
 constexpr int kMaxIncludeDepth = 8;  // keepalived's own limit is of this order; it stops loops
+constexpr int kMaxSubstitutionDepth = 32;
+
+struct KaLine {
+  int line;
+  std::string text;
+};
 
 std::string base_name(const std::string& path) {
   return std::filesystem::path(path).filename().string();
@@ -31,39 +39,127 @@ class Parser {
                   std::vector<KaNode>& out) {
     file_ = file;
     folder_ = folder;
-    tokens_ = ka_tokenize(select_lines(text));
+    tokens_.clear();
+    for (const KaLine& l : preprocess(text)) {
+      tokenize_line(l.text, l.line, tokens_);
+      tokens_.push_back({"\n", l.line, false});
+    }
     pos_ = 0;
     parse_block(out, 0);
   }
 
  private:
-  // Applies keepalived's `@id` prefixes line by line; a dropped line stays as an empty one so
-  // that line numbers keep matching the file.
-  std::string select_lines(const std::string& text) {
+  // keepalived's preprocessing, line by line: `@id` conditions, `$NAME=VALUE` definitions (a
+  // value may go on over lines ending in '\\'), and `$NAME` / `${NAME}` replaced at use. A
+  // replacement that spans lines is read as lines of the use's line number, so that every
+  // statement keeps a line of the file.
+  std::vector<KaLine> preprocess(const std::string& text) {
+    std::vector<std::string> physical;
     std::istringstream in(text);
-    std::string line, out;
-    int number = 0;
-    while (std::getline(in, line)) {
-      ++number;
+    for (std::string l; std::getline(in, l);) physical.push_back(l);
+    std::vector<KaLine> out;
+    for (size_t i = 0; i < physical.size(); ++i) {
+      const int number = static_cast<int>(i) + 1;
+      std::string line = physical[i];
+      // A definition that goes on: its lines are joined, the '\\' at each end dropped.
       const std::string t = trim(line);
-      if (!t.empty() && t[0] == '@') {
-        const size_t end = t.find_first_of(" \t");
-        const bool negated = t.size() > 1 && t[1] == '^';
-        const std::string id = t.substr(negated ? 2 : 1, end == std::string::npos ? std::string::npos
-                                                                                   : end - (negated ? 2 : 1));
-        const std::string rest = end == std::string::npos ? "" : t.substr(end);
-        const bool keep = options_.config_id.empty() ? false : ((id == options_.config_id) != negated);
-        if (options_.config_id.empty())
-          result_.warnings.push_back(
-              {Source{file_, number, t},
-               "a line for one config id ('@id'): dropped; pass --config-id to choose one"});
-        out += keep ? rest : "";
-      } else {
-        out += line;
+      if (t.size() > 1 && t[0] == '$' && t.find('=') != std::string::npos && t.back() == '\\') {
+        std::string joined = t.substr(0, t.size() - 1);
+        while (i + 1 < physical.size()) {
+          std::string next = trim(physical[++i]);
+          const bool more = !next.empty() && next.back() == '\\';
+          if (more) next.pop_back();
+          joined += "\n" + next;
+          if (!more) break;
+        }
+        line = joined;
       }
-      out += '\n';
+      process(line, number, out, 0);
     }
     return out;
+  }
+
+  void process(const std::string& raw, int number, std::vector<KaLine>& out, int depth) {
+    std::string t = trim(raw);
+    if (!t.empty() && t[0] == '@') {
+      const size_t end = t.find_first_of(" \t");
+      const bool negated = t.size() > 1 && t[1] == '^';
+      const size_t from = negated ? 2 : 1;
+      const std::string id = t.substr(from, end == std::string::npos ? std::string::npos : end - from);
+      const bool keep = !options_.config_id.empty() && ((id == options_.config_id) != negated);
+      if (options_.config_id.empty())
+        result_.warnings.push_back(
+            {Source{file_, number, t},
+             "a line for one config id ('@id'): dropped; pass --config-id to choose one "
+             "(keepalived's default is the node name)"});
+      if (!keep) return;
+      t = end == std::string::npos ? "" : trim(t.substr(end));
+    }
+    if (t.size() > 1 && t[0] == '$' && define(t)) return;
+    if (depth > kMaxSubstitutionDepth) {
+      result_.errors.push_back(fmt::format("{}:{}: parameters replace each other without end", file_, number));
+      return;
+    }
+    const std::string replaced = substitute(t);
+    if (replaced == t) {
+      out.push_back({number, t});
+      return;
+    }
+    std::istringstream lines(replaced);
+    for (std::string l; std::getline(lines, l);) process(l, number, out, depth + 1);
+  }
+
+  // `$NAME=VALUE`: true when `t` is a definition (stored).
+  bool define(const std::string& t) {
+    const size_t eq = t.find('=');
+    if (eq == std::string::npos || eq < 2) return false;
+    const std::string name = t.substr(1, eq - 1);
+    if (std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    for (char c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    parameters_[name] = trim(t.substr(eq + 1));
+    return true;
+  }
+
+  // One round of replacement: `${NAME}` anywhere, `$NAME` before whitespace or the end. An
+  // unknown name stays as it is, as in keepalived.
+  std::string substitute(const std::string& t) const {
+    std::string out;
+    for (size_t i = 0; i < t.size();) {
+      if (t[i] != '$') {
+        out += t[i++];
+        continue;
+      }
+      if (i + 1 < t.size() && t[i + 1] == '{') {
+        const size_t close = t.find('}', i + 2);
+        if (close != std::string::npos) {
+          if (auto v = value(t.substr(i + 2, close - i - 2))) {
+            out += *v;
+            i = close + 1;
+            continue;
+          }
+        }
+      } else {
+        size_t e = i + 1;
+        while (e < t.size() && (std::isalnum(static_cast<unsigned char>(t[e])) || t[e] == '_')) ++e;
+        if (e > i + 1 && (e == t.size() || t[e] == ' ' || t[e] == '\t'))
+          if (auto v = value(t.substr(i + 1, e - i - 1))) {
+            out += *v;
+            i = e;
+            continue;
+          }
+      }
+      out += t[i++];
+    }
+    return out;
+  }
+
+  std::optional<std::string> value(const std::string& name) const {
+    if (name == "_PWD") return folder_;
+    if (name == "_INSTANCE" && !options_.config_id.empty()) return options_.config_id;
+    auto it = parameters_.find(name);
+    if (it == parameters_.end()) return std::nullopt;
+    return it->second;
   }
 
   void error(int line, const std::string& text) {
@@ -81,7 +177,9 @@ class Parser {
       node.file = file_;
       for (size_t i = 1; i < words.size(); ++i) node.args.push_back(words[i].text);
       words.clear();
-      if (node.key == "include") {
+      // include and its checked variants (includer, includem, includew, includeb, includea):
+      // here a file that cannot be read or a pattern that matches nothing is a warning.
+      if (node.key.rfind("include", 0) == 0 && node.key.size() <= 8) {
         include(node, out);
         return;
       }
@@ -167,6 +265,7 @@ class Parser {
   std::string file_, folder_;
   std::vector<KaToken> tokens_;
   size_t pos_ = 0;
+  std::map<std::string, std::string> parameters_;
 };
 
 }  // namespace
@@ -183,38 +282,98 @@ const KaNode* KaNode::child(std::string_view k) const {
   return nullptr;
 }
 
-std::vector<KaToken> ka_tokenize(const std::string& text) {
-  std::vector<KaToken> out;
-  int line = 1;
+namespace {
+
+// A backslash escape inside quotes, as keepalived reads it (like the shell's $'...'); `i` is
+// at the backslash and ends past the escape.
+char unescape(const std::string& t, size_t& i) {
+  const char c = t[i + 1];
+  i += 2;
+  switch (c) {
+    case 'a': return '\a';
+    case 'b': return '\b';
+    case 'E': return '\x1b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'v': return '\v';
+    case 'c': return i < t.size() ? static_cast<char>(t[i++] & 0x1f) : 'c';
+    case 'x': {
+      int v = 0, n = 0;
+      while (n < 2 && i < t.size() && std::isxdigit(static_cast<unsigned char>(t[i]))) {
+        v = v * 16 + (std::isdigit(static_cast<unsigned char>(t[i])) ? t[i] - '0' : (std::tolower(t[i]) - 'a' + 10));
+        ++i, ++n;
+      }
+      return n ? static_cast<char>(v) : 'x';
+    }
+    default:
+      if (c >= '0' && c <= '7') {
+        int v = c - '0', n = 1;
+        while (n < 3 && i < t.size() && t[i] >= '0' && t[i] <= '7') v = v * 8 + (t[i++] - '0'), ++n;
+        return static_cast<char>(v);
+      }
+      return c;  // \\ \" \' and any other character: itself
+  }
+}
+
+}  // namespace
+
+void tokenize_line(const std::string& text, int line, std::vector<KaToken>& out) {
   size_t i = 0;
   const size_t n = text.size();
   while (i < n) {
     const char c = text[i];
-    if (c == '\n') {
-      out.push_back({"\n", line, false});
-      ++line;
-      ++i;
-    } else if (c == ' ' || c == '\t' || c == '\r') {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
       ++i;
     } else if (c == '!' || c == '#') {
-      while (i < n && text[i] != '\n') ++i;
+      return;  // a comment, to the end of the line
     } else if (c == '{' || c == '}') {
       out.push_back({std::string(1, c), line, false});
       ++i;
-    } else if (c == '"') {
-      // A quoted string ends at the next quote on its line; keepalived has no escapes in it.
-      std::string word;
-      ++i;
-      while (i < n && text[i] != '"' && text[i] != '\n') word += text[i++];
-      if (i < n && text[i] == '"') ++i;
-      out.push_back({word, line, true});
     } else {
+      // A word: quoted parts (" or ') join the unquoted ones around them, as in the shell;
+      // inside quotes, comment marks, braces and spaces are the word's, and backslashes escape.
       std::string word;
-      while (i < n && text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n' &&
-             text[i] != '{' && text[i] != '}' && text[i] != '"' && text[i] != '!' && text[i] != '#')
-        word += text[i++];
-      out.push_back({word, line, false});
+      bool quoted = false;
+      bool in_parameter = false;  // inside an unknown ${NAME}, left as it is: its braces are its own
+      while (i < n) {
+        const char ch = text[i];
+        if (ch == '{' && !word.empty() && word.back() == '$') in_parameter = true;
+        if (in_parameter && (ch == '{' || ch == '}')) {
+          in_parameter = ch == '{';
+          word += ch;
+          ++i;
+          continue;
+        }
+        if (ch == '"' || ch == '\'') {
+          quoted = true;
+          ++i;
+          while (i < n && text[i] != ch) {
+            if (text[i] == '\\' && i + 1 < n) word += unescape(text, i);
+            else word += text[i++];
+          }
+          if (i < n) ++i;  // the closing quote; an unclosed one ends with the line
+          continue;
+        }
+        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '{' || ch == '}' ||
+            ch == '!' || ch == '#')
+          break;
+        word += ch;
+        ++i;
+      }
+      out.push_back({word, line, quoted});
     }
+  }
+}
+
+std::vector<KaToken> ka_tokenize(const std::string& text) {
+  std::vector<KaToken> out;
+  std::istringstream in(text);
+  int line = 0;
+  for (std::string l; std::getline(in, l);) {
+    tokenize_line(l, ++line, out);
+    out.push_back({"\n", line, false});
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // keepalived.conf's grammar, as far as an importer needs it: statements of words on one line,
-// blocks in braces, double-quoted strings, comments from '!' or '#' to the end of the line,
-// `include GLOB` (relative to the including file's folder) and lines kept for one config id
-// (`@id` / `@^id`). What the words mean is the mapper's business.
+// blocks in braces, quoted strings (" or ', joined to the word around them, with backslash
+// escapes), comments from '!' or '#' to the end of the line, `include GLOB` (relative to the
+// including file's folder), lines kept for one config id (`@id` / `@^id`) and parameters
+// (`$NAME=VALUE`, multi-line with '\', used as `$NAME` or `${NAME}`). What the words mean
+// is the mapper's business.
 #pragma once
 
 #include <optional>
@@ -45,6 +47,8 @@ struct KaToken {
   bool quoted = false;
 };
 std::vector<KaToken> ka_tokenize(const std::string& text);
+// The tokens of one line (no "\n" token), numbered `line`.
+void tokenize_line(const std::string& text, int line, std::vector<KaToken>& out);
 
 KaParseResult parse_keepalived_text(const std::string& text, const std::string& file,
                                     const std::string& folder, const KaParseOptions& options = {});

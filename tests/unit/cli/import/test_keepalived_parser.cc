@@ -55,6 +55,14 @@ TEST_CASE("tokenizer: a quoted string is one word, comment marks and braces insi
   CHECK(words("x \"open\ny\n") == std::vector<std::string>{"x", "open", "NL", "y", "NL"});
 }
 
+TEST_CASE("tokenizer: quotes join the word around them, single quotes too, escapes inside") {
+  CHECK(words("s pre\" mid dle \"post\n") == std::vector<std::string>{"s", "pre mid dle post", "NL"});
+  CHECK(words("s 'a \"b\" c' d\n") == std::vector<std::string>{"s", "a \"b\" c", "d", "NL"});
+  CHECK(words("s \"a\\\"b\\\\c\\td\\x41\\101\"\n") ==
+        std::vector<std::string>{"s", "a\"b\\c\tdAA", "NL"});
+  CHECK(words("s a\\b\n") == std::vector<std::string>{"s", "a\\b", "NL"});  // unquoted: as is
+}
+
 TEST_CASE("tokenizer: braces are words of their own, with or without spaces") {
   CHECK(words("vs 1 2{a 1}\n") == std::vector<std::string>{"vs", "1", "2", "{", "a", "1", "}", "NL"});
   CHECK(words("\tx\r\n") == std::vector<std::string>{"x", "NL"});
@@ -176,4 +184,64 @@ TEST_CASE("parser: @id lines are kept for their config id only") {
   CHECK(r.statements[0].children.empty());
   REQUIRE(r.warnings.size() == 3);
   CHECK(r.warnings[0].at.line == 2);
+}
+
+TEST_CASE("parser: parameters are replaced at use, braced anywhere or bare before a space") {
+  const auto r = parse(R"($NET=10.9
+$HOST=${NET}.${LAST}
+$LAST=7
+virtual_server ${HOST} 80 {
+  $LAST=8
+  real_server ${HOST} 80 {
+    weight $W
+  }
+  misc $LAST
+  money $5 ${UNSET}
+}
+)");
+  REQUIRE(r.errors.empty());
+  REQUIRE(r.statements.size() == 1);
+  const KaNode& vs = r.statements[0];
+  CHECK(vs.args == std::vector<std::string>{"10.9.7", "80"});
+  CHECK(vs.line == 4);
+  REQUIRE(vs.child("real_server"));
+  CHECK(vs.child("real_server")->args[0] == "10.9.8");
+  CHECK(vs.child("real_server")->child("weight")->args[0] == "$W");  // unknown: kept
+  CHECK(vs.child("misc")->args[0] == "8");
+  CHECK(vs.child("money")->args == std::vector<std::string>{"$5", "${UNSET}"});
+}
+
+TEST_CASE("parser: a multi-line parameter expands to statements on the line that uses it") {
+  const auto r = parse(R"($RS= \
+real_server 10.0.0.${N} 80 { \
+  weight ${N} \
+}
+virtual_server 10.0.0.100 80 {
+  $N=1
+  $RS
+  $N=2
+  $RS
+}
+)");
+  REQUIRE(r.errors.empty());
+  REQUIRE(r.statements.size() == 1);
+  const auto& rs = r.statements[0].children;
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].args[0] == "10.0.0.1");
+  CHECK(rs[0].line == 7);
+  CHECK(rs[0].child("weight")->args[0] == "1");
+  CHECK(rs[1].args[0] == "10.0.0.2");
+  CHECK(rs[1].line == 9);
+}
+
+TEST_CASE("parser: conditions and parameters together, and a loop of parameters is an error") {
+  KaParseOptions main;
+  main.config_id = "main";
+  auto r = parse("@main $P=240\n@backup $P=200\n$IF_MAIN=@main\nv {\n  priority $P\n  $IF_MAIN x 1\n}\n", main);
+  REQUIRE(r.errors.empty());
+  CHECK(r.statements[0].child("priority")->args[0] == "240");
+  CHECK(r.statements[0].child("x"));
+  r = parse("$A=${B}\n$B=${A}\nv ${A}\n");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0] == "k.conf:3: parameters replace each other without end");
 }
