@@ -131,10 +131,45 @@ class KeepalivedMapper {
 
   void global_defs(const KaNode& n) {
     std::string keys;
-    for (const KaNode& c : n.children) keys += (keys.empty() ? "" : ", ") + c.key;
+    for (const KaNode& c : n.children) {
+      if (c.key == "lvs_sync_daemon") {
+        lvs_sync_daemon(c, arg(c), 2);
+        continue;
+      }
+      keys += (keys.empty() ? "" : ", ") + c.key;
+    }
     if (keys.empty()) return;
     warn(out_, nullptr, n.source(),
          fmt::format("global settings without an equivalent in shoal, not imported: {}", keys));
+  }
+
+  // `lvs_sync_daemon IFACE INSTANCE [id N] [maxlen L] [port P] [ttl T] [group G]` in
+  // global_defs, or the older `lvs_sync_daemon_interface IFACE` in a vrrp_instance: the
+  // options start at `first`.
+  void lvs_sync_daemon(const KaNode& n, const std::string& interface, size_t first) {
+    if (out_.connection_sync) {
+      warn(out_, &out_.connection_sync->notes, n.source(),
+           fmt::format("shoal has one connection sync: already imported from {}",
+                       out_.connection_sync->at.where()));
+      return;
+    }
+    ConnectionSync sync;
+    sync.at = n.source();
+    sync.interface = interface;
+    if (!interface.empty()) add_interface(interface);
+    for (size_t i = first; i + 1 < n.args.size(); i += 2) {
+      const std::string& o = n.args[i];
+      const std::string& v = n.args[i + 1];
+      if (o == "id" && number(v, 255)) sync.id = *number(v, 255);
+      else if (o == "port" && number(v, 65535)) sync.udp_port = *number(v, 65535);
+      else if (o == "group" && detail::is_ipv4(v)) sync.group = v;
+      else warn(out_, &sync.notes, n.source(), fmt::format("'{} {}' has no equivalent in shoal: not imported", o, v));
+    }
+    sync.notes.push_back(fmt::format("{}: shoal sends the flows of nat services (and of those with "
+                                     "`sync: true`) from the director holding the VIP; every "
+                                     "director sends and receives",
+                                     sync.at.where()));
+    out_.connection_sync = std::move(sync);
   }
 
   // ---- virtual servers ----
@@ -543,6 +578,8 @@ class KeepalivedMapper {
         warn(out_, &v.notes, at, "shoal has no notify commands yet: not imported");
       } else if (k == "unicast_peer" || k == "unicast_src_ip") {
         warn(out_, &v.notes, at, "shoal's VRRP advertises by multicast only: unicast peers are not imported");
+      } else if (k == "lvs_sync_daemon_interface") {
+        lvs_sync_daemon(c, arg(c), 1);
       } else if (k == "version") {
         if (arg(c) != "3") warn(out_, &v.notes, at, "shoal speaks VRRPv3 only");
       } else {

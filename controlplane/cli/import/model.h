@@ -79,6 +79,15 @@ struct SyncGroup {
   std::vector<std::string> notes;
 };
 
+// keepalived's lvs_sync_daemon: IPVS's connection sync daemon, shoal's connection_sync.
+struct ConnectionSync {
+  Source at;
+  std::string interface;
+  std::optional<uint32_t> id, udp_port;
+  std::optional<std::string> group;
+  std::vector<std::string> notes;
+};
+
 struct Imported {
   std::string from;         // "keepalived" | "ipvsadm"
   std::string file;         // the source file, as given
@@ -86,6 +95,7 @@ struct Imported {
   std::vector<Service> services;
   std::vector<VrrpInstance> vrrp;
   std::vector<SyncGroup> sync_groups;
+  std::optional<ConnectionSync> connection_sync;
   std::vector<std::string> notes;  // top-level comments: constructs not imported
   Warnings warnings;
   std::vector<std::string> errors;  // the source could not be read whole: no output

@@ -109,6 +109,7 @@ class Writer {
     ports();
     services();
     vrrp();
+    connection_sync();
     return out_;
   }
 
@@ -250,6 +251,22 @@ class Writer {
         for (const std::string& m : g.instances) line(8, fmt::format("- {}", m));
       }
     }
+  }
+
+  void connection_sync() {
+    if (!in_.connection_sync) return;
+    const ConnectionSync& c = *in_.connection_sync;
+    line(0, "");
+    comment(0, c.at.describe());
+    notes(0, c.notes);
+    line(0, "connection_sync:");
+    if (!c.interface.empty()) line(2, fmt::format("port: {}  # {}", port_name(c.interface), c.interface));
+    if (c.id) line(2, fmt::format("id: {}", *c.id));
+    if (c.udp_port) line(2, fmt::format("udp_port: {}", *c.udp_port));
+    if (c.group) line(2, fmt::format("group: {}", *c.group));
+    if (!c.interface.empty() || c.id || c.udp_port || c.group) return;
+    out_.pop_back();
+    out_ += " {}\n";
   }
 
   const Imported& in_;

@@ -432,3 +432,28 @@ TEST_CASE("yaml_quote: a double-quoted scalar that keeps quotes, backslashes and
   CHECK(yaml_quote("x\ty\n") == "\"x\\ty\\n\"");
   CHECK(yaml_quote(std::string(1, '\x01')) == "\"\\x01\"");
 }
+
+TEST_CASE("lvs_sync_daemon (global_defs) and lvs_sync_daemon_interface map to connection_sync") {
+  Result r = import_text(R"(global_defs {
+  router_id D1
+  lvs_sync_daemon eth1 VI_1 id 7 port 9000 maxlen 1400
+}
+)" + kService);
+  CHECK(has(r.yaml, "# keepalived.conf:3 lvs_sync_daemon eth1 VI_1 id 7 port 9000 maxlen 1400\n"));
+  CHECK(has(r.yaml, "connection_sync:\n  port: eth1  # eth1\n  id: 7\n  udp_port: 9000\n"));
+  CHECK(has(r.yaml, "  - name: eth1\n"));
+  CHECK(warned(r.model, 3, "'maxlen 1400' has no equivalent"));
+  CHECK(warned(r.model, 1, "not imported: router_id"));
+  loads(r);
+  r = import_text(R"(vrrp_instance VI_1 {
+  interface eth0
+  lvs_sync_daemon_interface eth0
+  virtual_router_id 9
+  virtual_ipaddress {
+    10.0.0.100
+  }
+}
+)" + kService);
+  CHECK(has(r.yaml, "connection_sync:\n  port: eth0  # eth0\n"));
+  loads(r);
+}
