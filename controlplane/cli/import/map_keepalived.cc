@@ -107,6 +107,7 @@ class KeepalivedMapper {
         warn(out_, nullptr, n.source(),
              fmt::format("'{}' has no equivalent in shoal: not imported", n.key));
     }
+    settle_vrrp();
     // Sync groups name instances by keepalived's names: keep the members that were imported.
     for (SyncGroup& g : out_.sync_groups) {
       std::vector<std::string> kept;
@@ -124,6 +125,45 @@ class KeepalivedMapper {
   }
 
  private:
+  // What shoal would refuse across instances: a vrid twice on one interface, an address
+  // carried twice. The later one gives way, with a warning.
+  void settle_vrrp() {
+    std::map<std::pair<std::string, uint32_t>, std::string> vrids;
+    std::map<std::string, std::string> carried;
+    std::vector<VrrpInstance> kept;
+    for (VrrpInstance& v : out_.vrrp) {
+      auto drop = [&] {
+        for (auto i = imported_instances_.begin(); i != imported_instances_.end(); ++i)
+          if (i->second == v.name) {
+            imported_instances_.erase(i);
+            break;
+          }
+      };
+      auto [it, fresh] = vrids.emplace(std::pair{v.interface, v.vrid}, v.at.where());
+      if (!fresh) {
+        warn(out_, nullptr, v.at,
+             fmt::format("virtual_router_id {} on {} is already used at {}: instance not imported",
+                         v.vrid, v.interface.empty() ? "the same interface" : v.interface, it->second));
+        drop();
+        continue;
+      }
+      std::vector<std::string> addresses;
+      for (const std::string& a : v.addresses) {
+        auto [c, first] = carried.emplace(a, v.name);
+        if (first) addresses.push_back(a);
+        else warn(out_, &v.notes, v.at, fmt::format("{} is already carried by instance {}: an address belongs to one instance", a, c->second));
+      }
+      v.addresses = std::move(addresses);
+      if (v.addresses.empty()) {
+        warn(out_, nullptr, v.at, "no address left that no other instance carries: instance not imported");
+        drop();
+        continue;
+      }
+      kept.push_back(std::move(v));
+    }
+    out_.vrrp = std::move(kept);
+  }
+
   void add_interface(const std::string& name) {
     if (std::find(out_.interfaces.begin(), out_.interfaces.end(), name) == out_.interfaces.end())
       out_.interfaces.push_back(name);
@@ -514,8 +554,10 @@ class KeepalivedMapper {
         add_interface(v.interface);
       } else if (k == "virtual_router_id") {
         if (auto x = number(arg(c), 255); x && *x) v.vrid = *x, have_vrid = true;
+        else warn(out_, &v.notes, at, "must be 1..255");
       } else if (k == "priority") {
         if (auto x = number(arg(c), 255); x && *x) v.priority = *x;
+        else warn(out_, &v.notes, at, "must be 1..255: shoal's default priority used");
       } else if (k == "advert_int") {
         if (auto x = seconds(arg(c)); x && *x >= 0.01 && *x <= 40.95)
           v.interval = seconds_text(std::round(*x * 100) / 100);

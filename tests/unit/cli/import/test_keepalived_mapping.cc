@@ -457,3 +457,37 @@ TEST_CASE("lvs_sync_daemon (global_defs) and lvs_sync_daemon_interface map to co
   CHECK(has(r.yaml, "connection_sync:\n  port: eth0  # eth0\n"));
   loads(r);
 }
+
+TEST_CASE("VRRP: a vrid twice on an interface or an address twice gives way, with a warning") {
+  const Result r = import_text(R"(vrrp_instance A {
+  interface eth0
+  virtual_router_id 5
+  virtual_ipaddress {
+    10.0.0.100
+    10.0.0.101
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_router_id 5
+  virtual_ipaddress {
+    10.0.0.102
+  }
+}
+vrrp_instance C {
+  interface eth0
+  virtual_router_id 6
+  priority 0
+  virtual_ipaddress {
+    10.0.0.101
+    10.0.0.103
+  }
+}
+)");
+  REQUIRE(r.model.vrrp.size() == 2);
+  CHECK(warned(r.model, 9, "virtual_router_id 5 on eth0 is already used at keepalived.conf:1"));
+  CHECK(warned(r.model, 16, "10.0.0.101 is already carried by instance a"));
+  CHECK(warned(r.model, 19, "must be 1..255"));
+  CHECK(r.model.vrrp[1].addresses == std::vector<std::string>{"10.0.0.103"});
+  loads(r);
+}
