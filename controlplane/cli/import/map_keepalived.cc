@@ -118,6 +118,21 @@ class KeepalivedMapper {
       }
       g.instances = std::move(kept);
     }
+    std::map<std::string, std::string> group_names;
+    std::set<std::string> members;
+    for (SyncGroup& g : out_.sync_groups) {
+      if (auto [n, first] = group_names.emplace(g.name, g.at.where()); !first) {
+        warn(out_, nullptr, g.at, fmt::format("a sync group named {} is already imported from {}: not imported twice", g.name, n->second));
+        g.instances.clear();
+        continue;
+      }
+      std::vector<std::string> kept;
+      for (const std::string& m : g.instances) {
+        if (members.insert(m).second) kept.push_back(m);
+        else warn(out_, &g.notes, g.at, fmt::format("instance {} is already in another sync group: left out", m));
+      }
+      g.instances = std::move(kept);
+    }
     out_.sync_groups.erase(std::remove_if(out_.sync_groups.begin(), out_.sync_groups.end(),
                                           [](const SyncGroup& g) { return g.instances.empty(); }),
                            out_.sync_groups.end());
@@ -129,7 +144,7 @@ class KeepalivedMapper {
   // carried twice. The later one gives way, with a warning.
   void settle_vrrp() {
     std::map<std::pair<std::string, uint32_t>, std::string> vrids;
-    std::map<std::string, std::string> carried;
+    std::map<std::string, std::string> carried, names;
     std::vector<VrrpInstance> kept;
     for (VrrpInstance& v : out_.vrrp) {
       auto drop = [&] {
@@ -139,6 +154,12 @@ class KeepalivedMapper {
             break;
           }
       };
+      if (auto [n, first] = names.emplace(v.name, v.at.where()); !first) {
+        warn(out_, nullptr, v.at,
+             fmt::format("an instance named {} is already imported from {}: not imported twice",
+                         v.name, n->second));
+        continue;  // the name stays the first instance's
+      }
       auto [it, fresh] = vrids.emplace(std::pair{v.interface, v.vrid}, v.at.where());
       if (!fresh) {
         warn(out_, nullptr, v.at,

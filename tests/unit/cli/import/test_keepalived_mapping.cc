@@ -491,3 +491,42 @@ vrrp_instance C {
   CHECK(r.model.vrrp[1].addresses == std::vector<std::string>{"10.0.0.103"});
   loads(r);
 }
+
+TEST_CASE("VRRP: an instance or sync group name twice, or an instance in two groups, gives way") {
+  const Result r = import_text(R"(vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    10.0.0.100
+  }
+}
+vrrp_instance A {
+  interface eth1
+  virtual_router_id 2
+  virtual_ipaddress {
+    10.0.1.100
+  }
+}
+vrrp_sync_group G {
+  group {
+    A
+  }
+}
+vrrp_sync_group H {
+  group {
+    A
+  }
+}
+vrrp_sync_group G {
+  group {
+    A
+  }
+}
+)");
+  REQUIRE(r.model.vrrp.size() == 1);
+  CHECK(warned(r.model, 8, "an instance named a is already imported from keepalived.conf:1"));
+  CHECK(warned(r.model, 20, "instance a is already in another sync group"));
+  CHECK(warned(r.model, 25, "a sync group named g is already imported"));
+  REQUIRE(r.model.sync_groups.size() == 1);
+  loads(r);
+}
