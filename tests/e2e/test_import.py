@@ -112,11 +112,20 @@ def test_keepalived_sample_imports_and_checks(sample, tmp_path):
 
 
 def test_keepalived_scheduler_key_behind_the_flag(tmp_path):
+    """lb_algo is a comment until shoald takes `scheduler:`; --scheduler-key writes the key.
+    The keyed output passes the check once the loader knows the key, and until then fails on
+    that key alone."""
     sample = SAMPLES / "keepalived.conf.quorum"
-    plain = run(shoalctl_path(), "import", "keepalived", sample).stdout
-    assert "# scheduler: wrr (lb_algo, line 25)" in plain
     keyed = run(shoalctl_path(), "import", "keepalived", "--scheduler-key", sample).stdout
     assert re.search(r"^    scheduler: wrr  # lb_algo, line 25$", keyed, re.M), keyed
+    out = tmp_path / "keyed.yaml"
+    out.write_text(keyed)
+    c = check(out)
+    if c.returncode != 0:
+        errors = [l for l in c.stderr.splitlines() if "error" in l or re.match(r"\S+:\d+: ", l)]
+        assert errors and all("scheduler" in l for l in errors), c.stderr
+        plain = run(shoalctl_path(), "import", "keepalived", sample).stdout
+        assert "    # scheduler: wrr (lb_algo, line 25)" in plain
 
 
 def test_keepalived_unreadable_or_broken_source_is_an_error(tmp_path):

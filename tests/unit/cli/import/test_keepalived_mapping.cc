@@ -102,7 +102,9 @@ TEST_CASE("lb_algo: a comment until the loader knows `scheduler:`, the key behin
   CHECK(scheduler_for("wlc") == "wlc");
   CHECK(scheduler_for("mh") == "mh");
   CHECK_FALSE(scheduler_for("lblcr"));
-  const Result comment = import_text(kService);
+  WriteOptions as_comment;
+  as_comment.scheduler_key = false;
+  const Result comment = import_text(kService, as_comment);
   CHECK(has(comment.yaml, "    # scheduler: wlc (lb_algo, line 3)\n"));
   CHECK_FALSE(has(comment.yaml, "    scheduler: wlc"));
   loads(comment);
@@ -110,6 +112,10 @@ TEST_CASE("lb_algo: a comment until the loader knows `scheduler:`, the key behin
   key.scheduler_key = true;
   const Result with_key = import_text(kService, key);
   CHECK(has(with_key.yaml, "    scheduler: wlc  # lb_algo, line 3\n"));
+  // The switch: once the loader takes `scheduler:`, kLoaderKnowsScheduler makes the key the
+  // default, and the keyed output must load.
+  CHECK(WriteOptions{}.scheduler_key == kLoaderKnowsScheduler);
+  if (kLoaderKnowsScheduler) loads(with_key);
   std::string text = kService;
   text.replace(text.find("wlc"), 3, "lblc");
   const Result unknown = import_text(text);
