@@ -5,8 +5,9 @@
   Every warning names the sample and a line of it; a sample with constructs shoal lacks must
   say so (EXPECTED below), and a sample of which nothing can run says why.
 - The hand-written `ipvsadm-save -n` outputs in data/ipvsadm/ import and pass the check.
-- In the lab (as root): a keepalived.conf for the lab's DR topology, imported, with its
-  placeholder port replaced by the lab's, serves HTTP through the VIP with every real server
+- In the lab (as root): a keepalived.conf for the lab's DR topology (with TCP_CHECKs, which
+  must keep the real servers up) and data/ipvsadm/dr-web.rules, imported, with the placeholder
+  port replaced by the lab's, serve 400 HTTP connections through the VIP, each real server
   taking its weight's share.
 
 The first two need only the build; the last needs the lab (root, namespaces, nginx).
@@ -177,14 +178,23 @@ REAL_SERVER = """    real_server {address} 80 {{
 
 
 @pytest.mark.skipif(requirements_missing() is not None, reason=requirements_missing() or "")
-def test_imported_config_serves_traffic_in_the_lab(request, tmp_path_factory):
+@pytest.mark.parametrize("source", ["keepalived", "ipvsadm"])
+def test_imported_config_serves_traffic_in_the_lab(source, request, tmp_path_factory):
+    """keepalived: a keepalived.conf written for the lab, with TCP_CHECKs; ipvsadm:
+    data/ipvsadm/dr-web.rules, whose web service is the lab's (10.0.0.100:80 over rs1..rs3
+    with weights 1, 1, 2)."""
     lab, d = start_lab(request, tmp_path_factory, "dr", servers=3)
     weights = {1: 1, 2: 1, 3: 2}
-    conf = tmp_path_factory.mktemp("import") / "keepalived.conf"
-    conf.write_text(LAB_KEEPALIVED.format(vip=VIP, real_servers="".join(
-        REAL_SERVER.format(address=lab.rs_address(i), weight=w) for i, w in weights.items())))
-    imported = tmp_path_factory.mktemp("import") / "imported.yaml"
-    import_to("keepalived", conf, imported)
+    work = tmp_path_factory.mktemp("import")
+    if source == "keepalived":
+        conf = work / "keepalived.conf"
+        conf.write_text(LAB_KEEPALIVED.format(vip=VIP, real_servers="".join(
+            REAL_SERVER.format(address=lab.rs_address(i), weight=w) for i, w in weights.items())))
+    else:
+        conf = DATA / "dr-web.rules"
+        assert [lab.rs_address(i) for i in weights] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    imported = work / "imported.yaml"
+    import_to(source, conf, imported)
     cfg = yaml.safe_load(imported.read_text())
     # What the operator does with the CHANGE ME lines: the lab's port, address and EAL.
     lab_cfg = make_config(lab, tap="lan0")
@@ -192,22 +202,23 @@ def test_imported_config_serves_traffic_in_the_lab(request, tmp_path_factory):
     cfg["ports"] = lab_cfg["ports"]
     cfg["eal"] = lab_cfg["eal"]
     cfg["workers"] = lab_cfg["workers"]
-    (svc,) = cfg["services"]
-    assert svc["forwarding"] == "dr"
-    assert all(b["health_check"]["type"] == "tcp" for b in svc["backends"])
+    web = next(s for s in cfg["services"] if s["port"] == 80)
+    assert web["vip"] == VIP and web["forwarding"] == "dr"
     d.start(cfg)
-    # The imported TCP_CHECKs (delay_loop 2, retry 1: fall 2) pass through the exception path:
-    # after three intervals every real server must still be up.
-    time.sleep(6)
-    services = d.api("list")["services"]
-    health = {b["address"]: b["health"] for b in services[0]["backends"]}
-    assert all(h.get("up") and h.get("check") == "tcp" for h in health.values()), d.diag(
-        f"health after 6 s: {health}")
+    health = {}
+    if source == "keepalived":
+        # The imported TCP_CHECKs (delay_loop 2, retry 1: fall 2) pass through the exception
+        # path: after three intervals every real server must still be up.
+        time.sleep(6)
+        services = d.api("list")["services"]
+        health = {b["address"]: b["health"] for b in services[0]["backends"]}
+        assert all(h.get("up") and h.get("check") == "tcp" for h in health.values()), d.diag(
+            f"health after 6 s: {health}")
     res = lab.client("http", "--vip", VIP, "--port", 80, "--count", 400,
                      "--sport-base", 20000, timeout=300)
     assert res["ok"] == 400 and not res["errors"], d.diag(f"failed: {res['errors']}")
     names = {f"rs{i}": w for i, w in weights.items()}
     problems = shares_ok(res["hist"], names)
     assert not problems, d.diag(f"shares off: {problems}; {res['hist']}")
-    print(f"imported config, 400 connections: {res['hist']}; health {health}")
+    print(f"imported from {source}, 400 connections: {res['hist']}; health {health}")
     d.assert_balanced()
