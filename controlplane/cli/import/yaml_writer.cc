@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace shoal::cli::import {
 namespace {
@@ -95,6 +96,30 @@ std::vector<PlaceholderPort> placeholder_ports(const Imported& in) {
   return ports;
 }
 
+bool same_check(const Check& a, const Check& b) {
+  return std::tie(a.type, a.interval, a.timeout, a.rise, a.fall, a.port, a.initial, a.path, a.host,
+                  a.payload, a.expect_reply, a.command, a.expect, a.verify_tls,
+                  a.weight_from_output) ==
+         std::tie(b.type, b.interval, b.timeout, b.rise, b.fall, b.port, b.initial, b.path, b.host,
+                  b.payload, b.expect_reply, b.command, b.expect, b.verify_tls,
+                  b.weight_from_output);
+}
+
+// The check every real server (sorry servers aside) has, when they all have the same one.
+std::optional<Check> shared_check(const Service& s) {
+  const Check* first = nullptr;
+  size_t real = 0;
+  for (const Backend& b : s.backends) {
+    if (b.sorry) continue;
+    ++real;
+    if (!b.check) return std::nullopt;
+    if (!first) first = &*b.check;
+    else if (!same_check(*first, *b.check)) return std::nullopt;
+  }
+  if (!first || real < 2) return std::nullopt;
+  return *first;
+}
+
 class Writer {
  public:
   Writer(const Imported& in, const WriteOptions& o) : in_(in), options_(o) {}
@@ -143,11 +168,14 @@ class Writer {
     line(0, "");
   }
 
-  void check(int indent, const Check& c) {
-    comment(indent, c.at.describe());
+  // `header` and `notes`: the comment above the map and those inside it (the check's own,
+  // or those of every backend's check when they are written once for the service).
+  void check(int indent, const Check& c, const std::string& header,
+             const std::vector<std::string>& check_notes) {
+    comment(indent, header);
     line(indent, "health_check:");
     const int i = indent + 2;
-    for (const std::string& n : c.notes) comment(i, n);
+    for (const std::string& n : check_notes) comment(i, n);
     line(i, fmt::format("type: {}", c.type));
     if (c.interval) line(i, fmt::format("interval: {}  # delay_loop", *c.interval));
     if (c.timeout) line(i, fmt::format("timeout: {}  # connect_timeout", *c.timeout));
@@ -193,6 +221,23 @@ class Writer {
       }
       if (s.hash) line(4, fmt::format("hash: {}  # {}", *s.hash, s.hash_note));
       if (s.all_down) line(4, fmt::format("all_down: {}  # sorry_server", *s.all_down));
+      // keepalived checks each real server on its own; when every one is checked alike, the
+      // check is written once, for the service, and the backends inherit it.
+      const std::optional<Check> shared = shared_check(s);
+      if (shared) {
+        std::string others;
+        for (const Backend& b : s.backends)
+          if (b.check && b.check->at.where() != shared->at.where())
+            others += (others.empty() ? "" : ", ") +
+                      (b.check->at.file == shared->at.file ? std::to_string(b.check->at.line)
+                                                           : b.check->at.where());
+        const std::string header = fmt::format("{} (every real server's: the same at lines {})",
+                                               shared->at.describe(), others);
+        std::vector<std::string> all_notes;
+        for (const Backend& b : s.backends)
+          if (b.check) all_notes.insert(all_notes.end(), b.check->notes.begin(), b.check->notes.end());
+        check(4, *shared, header, all_notes);
+      }
       line(4, "backends:");
       for (const Backend& b : s.backends) {
         comment(6, b.at.describe());
@@ -201,7 +246,8 @@ class Writer {
         if (b.port && b.port != s.port) line(8, fmt::format("port: {}", b.port));
         if (b.weight) line(8, fmt::format("weight: {}", *b.weight));
         if (b.sorry) line(8, "sorry: true");
-        if (b.check) check(8, *b.check);
+        if (b.check && !shared) check(8, *b.check, b.check->at.describe(), b.check->notes);
+        if (shared && b.sorry) line(8, "health_check: {type: none}  # keepalived does not check a sorry server");
       }
     }
     line(0, "");

@@ -536,3 +536,51 @@ vrrp_sync_group G {
   REQUIRE(r.model.sync_groups.size() == 1);
   loads(r);
 }
+
+TEST_CASE("the same check on every real server is written once, for the service") {
+  const Result r = import_text(R"(virtual_server 10.0.0.100 80 {
+  delay_loop 5
+  sorry_server 10.0.0.99 80
+  real_server 10.0.0.11 80 {
+    HTTP_GET {
+      url {
+        path /ok
+        digest 00
+      }
+    }
+  }
+  real_server 10.0.0.12 80 {
+    HTTP_GET {
+      url {
+        path /ok
+      }
+    }
+  }
+}
+)");
+  CHECK(has(r.yaml, "    # keepalived.conf:5 HTTP_GET (every real server's: the same at lines 13)\n"
+                    "    health_check:\n"
+                    "      type: http\n"));
+  // What a check could not carry stays with its real server.
+  CHECK(has(r.yaml, "      # WARNING keepalived.conf:8: digest 00:"));
+  CHECK(has(r.yaml, "        sorry: true\n        health_check: {type: none}"));
+  CHECK_FALSE(has(r.yaml, "        health_check:\n"));
+  loads(r);
+  // Checks that differ stay with their backends.
+  std::string text = R"(virtual_server 10.0.0.100 80 {
+  real_server 10.0.0.11 80 {
+    TCP_CHECK {
+      connect_port 81
+    }
+  }
+  real_server 10.0.0.12 80 {
+    TCP_CHECK {
+    }
+  }
+}
+)";
+  const Result apart = import_text(text);
+  CHECK(has(apart.yaml, "        # keepalived.conf:3 TCP_CHECK\n        health_check:\n"));
+  CHECK(has(apart.yaml, "        # keepalived.conf:8 TCP_CHECK\n        health_check:\n"));
+  loads(apart);
+}
