@@ -353,9 +353,13 @@ class KeepalivedMapper {
         sorry = &c;
       } else if (k == "delay_before_retry") {
         warn(out_, &proto.notes, at, "shoal retries a failed check at its interval: no separate retry delay");
-      } else if (k == "quorum" || k == "hysteresis" || k == "quorum_up" || k == "quorum_down" ||
-                 k == "omega") {
+      } else if (k == "quorum" || k == "hysteresis") {
         warn(out_, &proto.notes, at, "shoal has no quorum yet: not imported");
+      } else if (k == "quorum_up" || k == "quorum_down") {
+        warn(out_, &proto.notes, at, "shoal has no quorum and no notify commands yet: not imported");
+      } else if (k == "omega") {
+        warn(out_, &proto.notes, at,
+             "shoal has no notify commands yet (omega runs them at shutdown): not imported");
       } else if (k == "inhibit_on_failure") {
         inhibit_all_ = true;
         inhibit_note(proto.notes, at);

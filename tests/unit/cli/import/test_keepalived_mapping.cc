@@ -139,6 +139,7 @@ TEST_CASE("quorum, hysteresis and their scripts are warnings naming their lines"
   text.insert(text.find("  protocol"), "  quorum 2\n  hysteresis 1\n  quorum_up /bin/up\n  quorum_down /bin/down\n");
   const Result r = import_text(text);
   for (int line = 5; line <= 8; ++line) CHECK(warned(r.model, line, "no quorum"));
+  CHECK(warned(r.model, 7, "no notify commands"));
   loads(r);
 }
 
