@@ -506,8 +506,21 @@ class KeepalivedMapper {
         }
         first_url = false;
         for (const KaNode& u : o.children) {
-          if (u.key == "path") c.path = arg(u);
-          else if (u.key == "status_code") c.expect = u.args;
+          if (u.key == "path") {
+            c.path = arg(u);
+          } else if (u.key == "status_code") {
+            c.expect = u.args;
+            c.expect_note = "status_code";
+          } else if (u.key == "virtualhost") {
+            d.virtualhost = arg(u);
+          } else if (u.key == "regex" &&
+                     arg(u).find_first_of(".[]()*+?{}|^$\\") == std::string::npos && !arg(u).empty()) {
+            c.body = arg(u);  // a pattern without special characters is the string itself
+          } else if (u.key == "regex") {
+            warn(out_, &notes, u.source(),
+                 "shoal's http check looks for a plain string in the body, not a regular "
+                 "expression: not imported");
+          }
           else if (u.key == "digest")
             warn(out_, &notes, u.source(),
                  "shoal does not compare a digest of the page (its http check can look for a "
@@ -537,6 +550,10 @@ class KeepalivedMapper {
       return std::nullopt;
     }
     if (k == "SMTP_CHECK" && !c.port) c.port = 25;
+    if ((c.type == "http" || c.type == "https") && c.expect.empty()) {
+      c.expect = {"200-299"};  // shoal's default is 200-399
+      c.expect_note = "keepalived's default status_code";
+    }
     if ((c.type == "http" || c.type == "https") && d.virtualhost) {
       // Only a plain host name goes to shoal's `host`.
       const std::string& h = *d.virtualhost;

@@ -18,8 +18,9 @@ struct Check {
   std::optional<std::string> interval, timeout;  // seconds
   std::optional<uint32_t> rise, fall, port;
   std::optional<std::string> initial;  // up | down
-  std::optional<std::string> path, host, payload, expect_reply, command;
+  std::optional<std::string> path, host, body, payload, expect_reply, command;
   std::vector<std::string> expect;  // HTTP statuses and ranges
+  std::string expect_note;
   std::optional<bool> verify_tls, weight_from_output;
   std::vector<std::string> notes;
 };

@@ -98,10 +98,10 @@ std::vector<PlaceholderPort> placeholder_ports(const Imported& in) {
 
 bool same_check(const Check& a, const Check& b) {
   return std::tie(a.type, a.interval, a.timeout, a.rise, a.fall, a.port, a.initial, a.path, a.host,
-                  a.payload, a.expect_reply, a.command, a.expect, a.verify_tls,
+                  a.body, a.payload, a.expect_reply, a.command, a.expect, a.verify_tls,
                   a.weight_from_output) ==
          std::tie(b.type, b.interval, b.timeout, b.rise, b.fall, b.port, b.initial, b.path, b.host,
-                  b.payload, b.expect_reply, b.command, b.expect, b.verify_tls,
+                  b.body, b.payload, b.expect_reply, b.command, b.expect, b.verify_tls,
                   b.weight_from_output);
 }
 
@@ -188,8 +188,9 @@ class Writer {
     if (!c.expect.empty()) {
       std::string list;
       for (const std::string& e : c.expect) list += (list.empty() ? "" : ", ") + yaml_quote(e);
-      line(i, fmt::format("expect: [{}]  # status_code", list));
+      line(i, fmt::format("expect: [{}]  # {}", list, c.expect_note));
     }
+    if (c.body) line(i, fmt::format("body: {}  # regex", yaml_quote(*c.body)));
     if (c.expect_reply) line(i, fmt::format("expect: {}  # require_reply", yaml_quote(*c.expect_reply)));
     if (c.payload) line(i, fmt::format("payload: {}", yaml_quote(*c.payload)));
     if (c.verify_tls) line(i, fmt::format("verify_tls: {}  # SSL_GET does not verify certificates", *c.verify_tls ? "true" : "false"));

@@ -172,6 +172,7 @@ TEST_CASE("HTTP_GET and SSL_GET: path, status codes, virtualhost; digest and ext
         path /health
         status_code 200-299 301
         digest 0123
+        regex healthy
       }
       url {
         path /other
@@ -186,12 +187,13 @@ TEST_CASE("HTTP_GET and SSL_GET: path, status codes, virtualhost; digest and ext
   CHECK(has(r.yaml, "type: https"));
   CHECK(has(r.yaml, "path: \"/health\""));
   CHECK(has(r.yaml, "expect: [\"200-299\", \"301\"]  # status_code"));
+  CHECK(has(r.yaml, "body: \"healthy\"  # regex"));
   CHECK(has(r.yaml, "host: \"www.example.org\"  # virtualhost"));
   CHECK(has(r.yaml, "verify_tls: false"));
   CHECK(has(r.yaml, "fall: 1  # retry + 1"));
   CHECK(has(r.yaml, "port: 8443\n"));
   CHECK(warned(r.model, 10, "digest"));
-  CHECK(warned(r.model, 12, "only the first url"));
+  CHECK(warned(r.model, 13, "only the first url"));
   loads(r);
 }
 
@@ -584,4 +586,23 @@ TEST_CASE("the same check on every real server is written once, for the service"
   CHECK(has(apart.yaml, "        # keepalived.conf:3 TCP_CHECK\n        health_check:\n"));
   CHECK(has(apart.yaml, "        # keepalived.conf:8 TCP_CHECK\n        health_check:\n"));
   loads(apart);
+}
+
+TEST_CASE("HTTP_GET: keepalived's default status range, a url's virtualhost, a real regex warned") {
+  const Result r = import_text(R"(virtual_server 10.0.0.100 80 {
+  real_server 10.0.0.11 80 {
+    HTTP_GET {
+      url {
+        path /
+        virtualhost api.example.org
+        regex "ok|fine"
+      }
+    }
+  }
+}
+)");
+  CHECK(has(r.yaml, "expect: [\"200-299\"]  # keepalived's default status_code"));
+  CHECK(has(r.yaml, "host: \"api.example.org\"  # virtualhost"));
+  CHECK(warned(r.model, 7, "not a regular expression"));
+  loads(r);
 }
