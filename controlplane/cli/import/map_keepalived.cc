@@ -308,6 +308,10 @@ class KeepalivedMapper {
   }
 
   void virtual_server(const KaNode& vs) {
+    // Where it listens first: a virtual server shoal cannot take is one warning, not one more
+    // for each of its settings.
+    const std::vector<Endpoint> where = endpoints(vs);
+    if (where.empty()) return;
     Service proto;
     proto.at = vs.source();
     CheckDefaults defaults;
@@ -384,7 +388,7 @@ class KeepalivedMapper {
     for (const KaNode* rs : real_servers) real_server(*rs, proto, defaults);
     if (sorry) sorry_server(*sorry, proto);
     inhibit_all_ = false;
-    for (const Endpoint& e : endpoints(vs)) {
+    for (const Endpoint& e : where) {
       Service s = proto;
       s.vip = e.vip;
       s.port = e.port;
@@ -464,14 +468,14 @@ class KeepalivedMapper {
              "shoal runs one check per backend: only the first that maps is imported");
         continue;
       }
-      b.check = check(*checks[i], s, defaults, b.notes);
+      b.check = check(*checks[i], defaults, b.notes);
     }
     s.backends.push_back(std::move(b));
   }
 
   // ---- health checks ----
 
-  std::optional<Check> check(const KaNode& n, const Service& s, CheckDefaults d,
+  std::optional<Check> check(const KaNode& n, CheckDefaults d,
                              std::vector<std::string>& notes) {
     Check c;
     c.at = n.source();
@@ -577,7 +581,6 @@ class KeepalivedMapper {
     c.fall = d.retry.value_or(1) + 1;
     c.rise = 1;
     c.initial = d.alpha ? "down" : "up";
-    (void)s;
     return c;
   }
 
