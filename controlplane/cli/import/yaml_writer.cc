@@ -164,6 +164,9 @@ class Writer {
       line(4, "addresses:");
       for (const auto& [a, why] : p.addresses)
         line(6, fmt::format("- {}  # CHANGE ME: a placeholder, {}", a, why));
+      // The health checks leave the director through the kernel: a TAP on the port (the
+      // exception path) when the port is the way to the real servers.
+      line(4, fmt::format("# tap: shoal-{}  # the exception path, for the health checks' packets", p.name.substr(0, 9)));
     }
     line(0, "");
   }
