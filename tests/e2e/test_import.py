@@ -90,6 +90,11 @@ def test_keepalived_sample_imports_and_checks(sample, tmp_path):
     c = check(out)
     assert c.returncode == 0, f"shoald --check refused the import of {sample.name}:\n" \
                               f"{c.stderr}\n--- yaml ---\n{out.read_text()}"
+    # The commented tap: of each placeholder port, uncommented, is valid too.
+    with_tap = tmp_path / f"{sample.name}.tap.yaml"
+    with_tap.write_text(out.read_text().replace("    # tap: ", "    tap: "))
+    c = check(with_tap)
+    assert c.returncode == 0, f"with the taps uncommented: {c.stderr}"
     lines = sample.read_text(errors="replace").splitlines()
     warnings = warning_lines(p.stderr)
     for w in warnings:
