@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
@@ -74,7 +75,8 @@ IpvsParseResult parse_ipvsadm_text(const std::string& text, const std::string& f
         protocol = o == "-t" || o == "--tcp-service" ? "tcp" : o == "--sctp-service" ? "sctp" : "udp";
         if (auto v = value()) {
           if (auto ep = endpoint(*v)) address = ep->address, port = ep->port;
-          else error(fmt::format("'{}' is not ADDRESS:PORT", *v)), ok = false;
+          else error(fmt::format("'{}' is not ADDRESS:PORT in numbers (as ipvsadm-save -n "
+                                 "writes them)", *v)), ok = false;
         }
       } else if (o == "-f" || o == "--fwmark-service") {
         protocol = "fwmark";
@@ -89,8 +91,16 @@ IpvsParseResult parse_ipvsadm_text(const std::string& text, const std::string& f
         if (auto v = value()) svc.netmask = *v;
       } else if (add_server && (o == "-r" || o == "--real-server")) {
         if (auto v = value()) {
-          if (auto ep = endpoint(*v)) rs.address = ep->address, rs.port = ep->port;
-          else if (!v->empty()) rs.address = *v;  // no port: the service's
+          if (auto ep = endpoint(*v)) {
+            rs.address = ep->address, rs.port = ep->port;
+          } else if (v->find(':') != std::string::npos && v->back() != ']' &&
+                     std::count(v->begin(), v->end(), ':') == 1) {
+            error(fmt::format("'{}' is not ADDRESS:PORT in numbers (as ipvsadm-save -n writes "
+                              "them)", *v));
+            ok = false;
+          } else {
+            rs.address = *v;  // no port: the service's
+          }
         }
       } else if (add_server && (o == "-g" || o == "--gatewaying")) {
         rs.method = 'g';

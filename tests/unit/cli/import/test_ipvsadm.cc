@@ -58,7 +58,11 @@ TEST_CASE("ipvsadm parser: a real server of an unknown service and malformed lin
   CHECK(r.errors[0].rfind("rules:1: real server of tcp 10.0.0.1:80", 0) == 0);
   r = parse_ipvsadm_text("-A -t 10.0.0.1 -s rr\n", "rules");
   REQUIRE(r.errors.size() == 1);
-  CHECK(r.errors[0] == "rules:1: '10.0.0.1' is not ADDRESS:PORT");
+  CHECK(r.errors[0] ==
+        "rules:1: '10.0.0.1' is not ADDRESS:PORT in numbers (as ipvsadm-save -n writes them)");
+  r = parse_ipvsadm_text("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:http -g\n", "rules");
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].rfind("rules:2: '10.0.0.2:http' is not ADDRESS:PORT in numbers", 0) == 0);
   r = parse_ipvsadm_text("-C\n# comment\n\n", "rules");
   CHECK(r.errors.empty());
   REQUIRE(r.warnings.size() == 1);
