@@ -72,11 +72,18 @@ IpvsParseResult parse_ipvsadm_text(const std::string& text, const std::string& f
       };
       if (o == "-t" || o == "--tcp-service" || o == "-u" || o == "--udp-service" ||
           o == "--sctp-service") {
-        protocol = o == "-t" || o == "--tcp-service" ? "tcp" : o == "--sctp-service" ? "sctp" : "udp";
+        protocol = o == "-t" || o == "--tcp-service" ? "tcp"
+                   : o == "--sctp-service"           ? "sctp"
+                                                     : "udp";
         if (auto v = value()) {
-          if (auto ep = endpoint(*v)) address = ep->address, port = ep->port;
-          else error(fmt::format("'{}' is not ADDRESS:PORT in numbers (as ipvsadm-save -n "
-                                 "writes them)", *v)), ok = false;
+          if (auto ep = endpoint(*v))
+            address = ep->address, port = ep->port;
+          else
+            error(
+                fmt::format("'{}' is not ADDRESS:PORT in numbers (as ipvsadm-save -n "
+                            "writes them)",
+                            *v)),
+                ok = false;
         }
       } else if (o == "-f" || o == "--fwmark-service") {
         protocol = "fwmark";
@@ -95,8 +102,10 @@ IpvsParseResult parse_ipvsadm_text(const std::string& text, const std::string& f
             rs.address = ep->address, rs.port = ep->port;
           } else if (v->find(':') != std::string::npos && v->back() != ']' &&
                      std::count(v->begin(), v->end(), ':') == 1) {
-            error(fmt::format("'{}' is not ADDRESS:PORT in numbers (as ipvsadm-save -n writes "
-                              "them)", *v));
+            error(
+                fmt::format("'{}' is not ADDRESS:PORT in numbers (as ipvsadm-save -n writes "
+                            "them)",
+                            *v));
             ok = false;
           } else {
             rs.address = *v;  // no port: the service's
@@ -110,8 +119,10 @@ IpvsParseResult parse_ipvsadm_text(const std::string& text, const std::string& f
         rs.method = 'i';
       } else if (add_server && (o == "-w" || o == "--weight")) {
         if (auto v = value()) {
-          if (number(*v) && v->size() < 10) rs.weight = static_cast<uint32_t>(std::stoul(*v));
-          else error(fmt::format("weight '{}' is not a number", *v)), ok = false;
+          if (number(*v) && v->size() < 10)
+            rs.weight = static_cast<uint32_t>(std::stoul(*v));
+          else
+            error(fmt::format("weight '{}' is not a number", *v)), ok = false;
         }
       } else {
         // -b flags, -x/-y thresholds, --tun-type..., -o (one packet): read with their value if
@@ -142,8 +153,8 @@ IpvsParseResult parse_ipvsadm_text(const std::string& text, const std::string& f
     for (IpvsService& s : r.services)
       if (s.protocol == protocol && s.address == address && s.port == port) owner = &s;
     if (!owner) {
-      error(fmt::format("real server of {} {}:{}, which no earlier -A line adds", protocol,
-                        address, port));
+      error(fmt::format("real server of {} {}:{}, which no earlier -A line adds", protocol, address,
+                        port));
       continue;
     }
     if (rs.address.empty()) {

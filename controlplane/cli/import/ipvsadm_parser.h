@@ -25,7 +25,7 @@ struct IpvsService {
   std::string protocol;  // tcp | udp | sctp | fwmark
   std::string address;   // the VIP, or the mark for fwmark services
   uint16_t port = 0;
-  std::string scheduler = "wlc";  // ipvsadm's default
+  std::string scheduler = "wlc";          // ipvsadm's default
   std::optional<std::string> persistent;  // timeout in seconds
   std::optional<std::string> netmask;
   std::vector<std::string> unsupported;

@@ -85,7 +85,8 @@ class Parser {
       const size_t end = t.find_first_of(" \t");
       const bool negated = t.size() > 1 && t[1] == '^';
       const size_t from = negated ? 2 : 1;
-      const std::string id = t.substr(from, end == std::string::npos ? std::string::npos : end - from);
+      const std::string id =
+          t.substr(from, end == std::string::npos ? std::string::npos : end - from);
       const bool keep = !options_.config_id.empty() && ((id == options_.config_id) != negated);
       if (options_.config_id.empty())
         result_.warnings.push_back(
@@ -97,7 +98,8 @@ class Parser {
     }
     if (t.size() > 1 && t[0] == '$' && define(t)) return;
     if (depth > kMaxSubstitutionDepth) {
-      result_.errors.push_back(fmt::format("{}:{}: parameters replace each other without end", file_, number));
+      result_.errors.push_back(
+          fmt::format("{}:{}: parameters replace each other without end", file_, number));
       return;
     }
     const std::string replaced = substitute(t);
@@ -233,15 +235,18 @@ class Parser {
       return;
     }
     if (depth_ >= kMaxIncludeDepth) {
-      error(node.line, fmt::format("includes nest deeper than {} files (a loop?)", kMaxIncludeDepth));
+      error(node.line,
+            fmt::format("includes nest deeper than {} files (a loop?)", kMaxIncludeDepth));
       return;
     }
-    const std::string pattern =
-        !node.args[0].empty() && node.args[0][0] == '/' ? node.args[0] : folder_ + "/" + node.args[0];
+    const std::string pattern = !node.args[0].empty() && node.args[0][0] == '/'
+                                    ? node.args[0]
+                                    : folder_ + "/" + node.args[0];
     glob_t g{};
     const int rc = ::glob(pattern.c_str(), GLOB_BRACE, nullptr, &g);
     if (rc != 0 || g.gl_pathc == 0) {
-      result_.warnings.push_back({node.source(), fmt::format("no file matches {}: nothing included", pattern)});
+      result_.warnings.push_back(
+          {node.source(), fmt::format("no file matches {}: nothing included", pattern)});
       globfree(&g);
       return;
     }
@@ -254,8 +259,7 @@ class Parser {
         continue;
       }
       Parser inner(options_, result_, depth_ + 1);
-      inner.parse_text(*text, base_name(f),
-                       std::filesystem::path(f).parent_path().string(), out);
+      inner.parse_text(*text, base_name(f), std::filesystem::path(f).parent_path().string(), out);
     }
   }
 
@@ -290,19 +294,30 @@ char unescape(const std::string& t, size_t& i) {
   const char c = t[i + 1];
   i += 2;
   switch (c) {
-    case 'a': return '\a';
-    case 'b': return '\b';
-    case 'E': return '\x1b';
-    case 'f': return '\f';
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    case 'v': return '\v';
-    case 'c': return i < t.size() ? static_cast<char>(t[i++] & 0x1f) : 'c';
+    case 'a':
+      return '\a';
+    case 'b':
+      return '\b';
+    case 'E':
+      return '\x1b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    case 'v':
+      return '\v';
+    case 'c':
+      return i < t.size() ? static_cast<char>(t[i++] & 0x1f) : 'c';
     case 'x': {
       int v = 0, n = 0;
       while (n < 2 && i < t.size() && std::isxdigit(static_cast<unsigned char>(t[i]))) {
-        v = v * 16 + (std::isdigit(static_cast<unsigned char>(t[i])) ? t[i] - '0' : (std::tolower(t[i]) - 'a' + 10));
+        v = v * 16 + (std::isdigit(static_cast<unsigned char>(t[i]))
+                          ? t[i] - '0'
+                          : (std::tolower(t[i]) - 'a' + 10));
         ++i, ++n;
       }
       return n ? static_cast<char>(v) : 'x';
@@ -336,7 +351,8 @@ void tokenize_line(const std::string& text, int line, std::vector<KaToken>& out)
       // inside quotes, comment marks, braces and spaces are the word's, and backslashes escape.
       std::string word;
       bool quoted = false;
-      bool in_parameter = false;  // inside an unknown ${NAME}, left as it is: its braces are its own
+      bool in_parameter =
+          false;  // inside an unknown ${NAME}, left as it is: its braces are its own
       while (i < n) {
         const char ch = text[i];
         if (ch == '{' && !word.empty() && word.back() == '$') in_parameter = true;
@@ -350,8 +366,10 @@ void tokenize_line(const std::string& text, int line, std::vector<KaToken>& out)
           quoted = true;
           ++i;
           while (i < n && text[i] != ch) {
-            if (text[i] == '\\' && i + 1 < n) word += unescape(text, i);
-            else word += text[i++];
+            if (text[i] == '\\' && i + 1 < n)
+              word += unescape(text, i);
+            else
+              word += text[i++];
           }
           if (i < n) ++i;  // the closing quote; an unclosed one ends with the line
           continue;

@@ -31,7 +31,9 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
       continue;
     }
     if (is.port == 0) {
-      warn(out, nullptr, is.at, "port 0 (every port) is a multi-port service, which shoal does not have yet: not imported");
+      warn(out, nullptr, is.at,
+           "port 0 (every port) is a multi-port service, which shoal does not have yet: not "
+           "imported");
       continue;
     }
     Service s;
@@ -44,7 +46,8 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
       s.scheduler_note = fmt::format("-s, line {}", is.at.line);
     } else {
       warn(out, &s.notes, is.at,
-           fmt::format("shoal has no '{}' scheduler: the service uses shoal's default (maglev)", is.scheduler));
+           fmt::format("shoal has no '{}' scheduler: the service uses shoal's default (maglev)",
+                       is.scheduler));
     }
     if (is.persistent) {
       s.hash = "source-address";
@@ -54,7 +57,10 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
            "client on one real server for as long as the backend set is unchanged");
     }
     if (is.netmask && *is.netmask != "255.255.255.255")
-      warn(out, &s.notes, is.at, fmt::format("-M {}: shoal has no persistence netmask yet: affinity is per client address", *is.netmask));
+      warn(
+          out, &s.notes, is.at,
+          fmt::format("-M {}: shoal has no persistence netmask yet: affinity is per client address",
+                      *is.netmask));
     for (const std::string& u : is.unsupported)
       warn(out, &s.notes, is.at, fmt::format("'{}' has no equivalent in shoal: not imported", u));
     // ipvsadm sets the method per real server, shoal per service: the most common wins.
@@ -66,7 +72,8 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
     for (const IpvsRealServer& rs : is.real_servers)
       if (methods[rs.method] > best) method = rs.method, best = methods[rs.method];
     s.forwarding = method == 'm' ? "nat" : method == 'i' ? "tun" : "dr";
-    s.forwarding_note = fmt::format("-{}{}", method, methods.size() > 1 ? " (most real servers)" : "");
+    s.forwarding_note =
+        fmt::format("-{}{}", method, methods.size() > 1 ? " (most real servers)" : "");
     for (const IpvsRealServer& rs : is.real_servers) {
       Backend b;
       b.at = rs.at;

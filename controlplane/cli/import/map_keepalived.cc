@@ -36,7 +36,9 @@ std::optional<uint32_t> number(const std::string& s, uint32_t max) {
   return v;
 }
 
-std::string arg(const KaNode& n, size_t i = 0) { return i < n.args.size() ? n.args[i] : ""; }
+std::string arg(const KaNode& n, size_t i = 0) {
+  return i < n.args.size() ? n.args[i] : "";
+}
 
 // keepalived's TIMER: seconds, possibly with decimals (micro-second resolution).
 std::optional<double> seconds(const std::string& s) {
@@ -93,10 +95,14 @@ class KeepalivedMapper {
     for (const KaNode& n : top)
       if (n.key == "virtual_server_group") groups_[arg(n)] = &n;
     for (const KaNode& n : top) {
-      if (n.key == "vrrp_instance") vrrp_instance(n);
-      else if (n.key == "virtual_server") virtual_server(n);
-      else if (n.key == "vrrp_sync_group") sync_group(n);
-      else if (n.key == "virtual_server_group") continue;  // read with its virtual_server
+      if (n.key == "vrrp_instance")
+        vrrp_instance(n);
+      else if (n.key == "virtual_server")
+        virtual_server(n);
+      else if (n.key == "vrrp_sync_group")
+        sync_group(n);
+      else if (n.key == "virtual_server_group")
+        continue;  // read with its virtual_server
       else if (n.key == "vrrp_script")
         warn(out_, nullptr, n.source(),
              "shoal has no tracked scripts yet: not imported (instances that track it are "
@@ -114,7 +120,9 @@ class KeepalivedMapper {
       for (const std::string& m : g.instances) {
         if (auto it = imported_instances_.find(m); it != imported_instances_.end())
           kept.push_back(it->second);
-        else warn(out_, &g.notes, g.at, fmt::format("member '{}' is no imported VRRP instance: left out", m));
+        else
+          warn(out_, &g.notes, g.at,
+               fmt::format("member '{}' is no imported VRRP instance: left out", m));
       }
       g.instances = std::move(kept);
     }
@@ -122,14 +130,19 @@ class KeepalivedMapper {
     std::set<std::string> members;
     for (SyncGroup& g : out_.sync_groups) {
       if (auto [n, first] = group_names.emplace(g.name, g.at.where()); !first) {
-        warn(out_, nullptr, g.at, fmt::format("a sync group named {} is already imported from {}: not imported twice", g.name, n->second));
+        warn(out_, nullptr, g.at,
+             fmt::format("a sync group named {} is already imported from {}: not imported twice",
+                         g.name, n->second));
         g.instances.clear();
         continue;
       }
       std::vector<std::string> kept;
       for (const std::string& m : g.instances) {
-        if (members.insert(m).second) kept.push_back(m);
-        else warn(out_, &g.notes, g.at, fmt::format("instance {} is already in another sync group: left out", m));
+        if (members.insert(m).second)
+          kept.push_back(m);
+        else
+          warn(out_, &g.notes, g.at,
+               fmt::format("instance {} is already in another sync group: left out", m));
       }
       g.instances = std::move(kept);
     }
@@ -164,19 +177,26 @@ class KeepalivedMapper {
       if (!fresh) {
         warn(out_, nullptr, v.at,
              fmt::format("virtual_router_id {} on {} is already used at {}: instance not imported",
-                         v.vrid, v.interface.empty() ? "the same interface" : v.interface, it->second));
+                         v.vrid, v.interface.empty() ? "the same interface" : v.interface,
+                         it->second));
         drop();
         continue;
       }
       std::vector<std::string> addresses;
       for (const std::string& a : v.addresses) {
         auto [c, first] = carried.emplace(a, v.name);
-        if (first) addresses.push_back(a);
-        else warn(out_, &v.notes, v.at, fmt::format("{} is already carried by instance {}: an address belongs to one instance", a, c->second));
+        if (first)
+          addresses.push_back(a);
+        else
+          warn(out_, &v.notes, v.at,
+               fmt::format(
+                   "{} is already carried by instance {}: an address belongs to one instance", a,
+                   c->second));
       }
       v.addresses = std::move(addresses);
       if (v.addresses.empty()) {
-        warn(out_, nullptr, v.at, "no address left that no other instance carries: instance not imported");
+        warn(out_, nullptr, v.at,
+             "no address left that no other instance carries: instance not imported");
         drop();
         continue;
       }
@@ -221,15 +241,21 @@ class KeepalivedMapper {
     for (size_t i = first; i + 1 < n.args.size(); i += 2) {
       const std::string& o = n.args[i];
       const std::string& v = n.args[i + 1];
-      if (o == "id" && number(v, 255)) sync.id = *number(v, 255);
-      else if (o == "port" && number(v, 65535)) sync.udp_port = *number(v, 65535);
-      else if (o == "group" && detail::is_ipv4(v)) sync.group = v;
-      else warn(out_, &sync.notes, n.source(), fmt::format("'{} {}' has no equivalent in shoal: not imported", o, v));
+      if (o == "id" && number(v, 255))
+        sync.id = *number(v, 255);
+      else if (o == "port" && number(v, 65535))
+        sync.udp_port = *number(v, 65535);
+      else if (o == "group" && detail::is_ipv4(v))
+        sync.group = v;
+      else
+        warn(out_, &sync.notes, n.source(),
+             fmt::format("'{} {}' has no equivalent in shoal: not imported", o, v));
     }
-    sync.notes.push_back(fmt::format("{}: shoal sends the flows of nat services (and of those with "
-                                     "`sync: true`) from the director holding the VIP; every "
-                                     "director sends and receives",
-                                     sync.at.where()));
+    sync.notes.push_back(
+        fmt::format("{}: shoal sends the flows of nat services (and of those with "
+                    "`sync: true`) from the director holding the VIP; every "
+                    "director sends and receives",
+                    sync.at.where()));
     out_.connection_sync = std::move(sync);
   }
 
@@ -253,7 +279,8 @@ class KeepalivedMapper {
     if (arg(vs) == "group") {
       auto it = groups_.find(arg(vs, 1));
       if (it == groups_.end()) {
-        warn(out_, nullptr, at, fmt::format("no virtual_server_group named '{}': not imported", arg(vs, 1)));
+        warn(out_, nullptr, at,
+             fmt::format("no virtual_server_group named '{}': not imported", arg(vs, 1)));
         return out;
       }
       for (const KaNode& e : it->second->children) group_entry(e, out);
@@ -287,7 +314,8 @@ class KeepalivedMapper {
   void group_entry(const KaNode& e, std::vector<Endpoint>& out) {
     const Source at = e.source();
     if (e.key == "fwmark") {
-      warn(out_, nullptr, at, "shoal has no firewall-mark services yet: this group entry is not imported");
+      warn(out_, nullptr, at,
+           "shoal has no firewall-mark services yet: this group entry is not imported");
       return;
     }
     const size_t dash = e.key.find('-');
@@ -338,14 +366,18 @@ class KeepalivedMapper {
         lb_kind = arg(c);
         lb_kind_node = &c;
         if (c.args.size() > 1)
-          warn(out_, &proto.notes, at, "tunnel options have no equivalent: shoal's tun is IPv4-in-IPv4");
+          warn(out_, &proto.notes, at,
+               "tunnel options have no equivalent: shoal's tun is IPv4-in-IPv4");
       } else if (k == "protocol") {
         const std::string p = lower(arg(c));
-        if (p == "tcp" || p == "udp") proto.protocol = p;
-        else proto.protocol = "unsupported:" + arg(c);
+        if (p == "tcp" || p == "udp")
+          proto.protocol = p;
+        else
+          proto.protocol = "unsupported:" + arg(c);
       } else if (k == "persistence_timeout") {
         proto.hash = "source-address";
-        proto.hash_note = fmt::format("persistence_timeout {} (line {}): client affinity", arg(c).empty() ? "360" : arg(c), c.line);
+        proto.hash_note = fmt::format("persistence_timeout {} (line {}): client affinity",
+                                      arg(c).empty() ? "360" : arg(c), c.line);
         warn(out_, &proto.notes, at,
              "shoal has no persistence timeout yet: the closest, `hash: source-address`, keeps "
              "each client on one real server for as long as the backend set is unchanged");
@@ -356,11 +388,13 @@ class KeepalivedMapper {
       } else if (k == "sorry_server") {
         sorry = &c;
       } else if (k == "delay_before_retry") {
-        warn(out_, &proto.notes, at, "shoal retries a failed check at its interval: no separate retry delay");
+        warn(out_, &proto.notes, at,
+             "shoal retries a failed check at its interval: no separate retry delay");
       } else if (k == "quorum" || k == "hysteresis") {
         warn(out_, &proto.notes, at, "shoal has no quorum yet: not imported");
       } else if (k == "quorum_up" || k == "quorum_down") {
-        warn(out_, &proto.notes, at, "shoal has no quorum and no notify commands yet: not imported");
+        warn(out_, &proto.notes, at,
+             "shoal has no quorum and no notify commands yet: not imported");
       } else if (k == "omega") {
         warn(out_, &proto.notes, at,
              "shoal has no notify commands yet (omega runs them at shutdown): not imported");
@@ -368,13 +402,15 @@ class KeepalivedMapper {
         inhibit_all_ = true;
         inhibit_note(proto.notes, at);
       } else {
-        warn(out_, &proto.notes, at, fmt::format("'{}' has no equivalent in shoal: not imported", k));
+        warn(out_, &proto.notes, at,
+             fmt::format("'{}' has no equivalent in shoal: not imported", k));
       }
     }
     const std::string kind = lower(lb_kind);
     if (kind == "dr" || kind == "nat" || kind == "tun") {
       proto.forwarding = kind;
-      proto.forwarding_note = lb_kind_node ? fmt::format("{} {} (line {})", lb_kind_node->key, lb_kind, lb_kind_node->line)
+      proto.forwarding_note = lb_kind_node ? fmt::format("{} {} (line {})", lb_kind_node->key,
+                                                         lb_kind, lb_kind_node->line)
                                            : "keepalived's default lb_kind NAT";
     } else {
       warn(out_, &proto.notes, lb_kind_node ? lb_kind_node->source() : proto.at,
@@ -382,7 +418,8 @@ class KeepalivedMapper {
     }
     if (proto.protocol.rfind("unsupported:", 0) == 0) {
       warn(out_, nullptr, proto.at,
-           fmt::format("shoal serves tcp and udp only, not {}: not imported", proto.protocol.substr(12)));
+           fmt::format("shoal serves tcp and udp only, not {}: not imported",
+                       proto.protocol.substr(12)));
       return;
     }
     for (const KaNode* rs : real_servers) real_server(*rs, proto, defaults);
@@ -392,17 +429,19 @@ class KeepalivedMapper {
       Service s = proto;
       s.vip = e.vip;
       s.port = e.port;
-      if (e.at.line != proto.at.line || e.at.file != proto.at.file) s.notes.insert(s.notes.begin(), "from " + e.at.describe());
+      if (e.at.line != proto.at.line || e.at.file != proto.at.file)
+        s.notes.insert(s.notes.begin(), "from " + e.at.describe());
       s.name = detail::service_name(out_, s.protocol, s.vip, s.port);
       out_.services.push_back(std::move(s));
     }
   }
 
   void inhibit_note(std::vector<std::string>& notes, const Source& at) {
-    notes.push_back(fmt::format("{}: inhibit_on_failure: a failed real server takes no new flows "
-                                "in shoal, as with weight 0; its established flows are "
-                                "rescheduled rather than kept",
-                                at.where()));
+    notes.push_back(
+        fmt::format("{}: inhibit_on_failure: a failed real server takes no new flows "
+                    "in shoal, as with weight 0; its established flows are "
+                    "rescheduled rather than kept",
+                    at.where()));
   }
 
   void sorry_server(const KaNode& n, Service& s) {
@@ -419,9 +458,10 @@ class KeepalivedMapper {
     }
     s.backends.push_back(std::move(b));
     s.all_down = "sorry";
-    s.notes.push_back(fmt::format("{}: sorry_server: shoal sends new flows to it once every real "
-                                  "server is down (keepalived: once quorum is lost)",
-                                  n.source().where()));
+    s.notes.push_back(
+        fmt::format("{}: sorry_server: shoal sends new flows to it once every real "
+                    "server is down (keepalived: once quorum is lost)",
+                    n.source().where()));
   }
 
   void real_server(const KaNode& rs, Service& s, CheckDefaults defaults) {
@@ -429,7 +469,8 @@ class KeepalivedMapper {
     b.at = rs.source();
     b.address = arg(rs);
     if (!detail::is_ipv4(b.address)) {
-      warn(out_, &s.notes, b.at, "not an IPv4 address; shoal's config takes IPv4 backends only for now: not imported");
+      warn(out_, &s.notes, b.at,
+           "not an IPv4 address; shoal's config takes IPv4 backends only for now: not imported");
       return;
     }
     if (rs.args.size() > 1) {
@@ -441,8 +482,10 @@ class KeepalivedMapper {
       const Source at = c.source();
       const std::string& k = c.key;
       if (k == "weight") {
-        if (auto w = number(arg(c), 65535)) b.weight = *w;
-        else warn(out_, &b.notes, at, "weight must be 0..65535: default 1 used");
+        if (auto w = number(arg(c), 65535))
+          b.weight = *w;
+        else
+          warn(out_, &b.notes, at, "weight must be 0..65535: default 1 used");
       } else if (k.size() > 6 && k.substr(k.size() - 6) == "_CHECK") {
         checks.push_back(&c);
       } else if (k == "HTTP_GET" || k == "SSL_GET") {
@@ -475,16 +518,20 @@ class KeepalivedMapper {
 
   // ---- health checks ----
 
-  std::optional<Check> check(const KaNode& n, CheckDefaults d,
-                             std::vector<std::string>& notes) {
+  std::optional<Check> check(const KaNode& n, CheckDefaults d, std::vector<std::string>& notes) {
     Check c;
     c.at = n.source();
     const std::string& k = n.key;
-    if (k == "TCP_CHECK") c.type = "tcp";
-    else if (k == "HTTP_GET") c.type = "http";
-    else if (k == "SSL_GET") c.type = "https", c.verify_tls = false;
-    else if (k == "MISC_CHECK") c.type = "exec";
-    else if (k == "UDP_CHECK") c.type = "udp";
+    if (k == "TCP_CHECK")
+      c.type = "tcp";
+    else if (k == "HTTP_GET")
+      c.type = "http";
+    else if (k == "SSL_GET")
+      c.type = "https", c.verify_tls = false;
+    else if (k == "MISC_CHECK")
+      c.type = "exec";
+    else if (k == "UDP_CHECK")
+      c.type = "udp";
     else if (k == "SMTP_CHECK") {
       c.type = "tcp";
       warn(out_, &notes, c.at,
@@ -502,10 +549,12 @@ class KeepalivedMapper {
       } else if (d.read(o)) {
         continue;
       } else if (key == "delay_before_retry") {
-        notes.push_back(fmt::format("{}: delay_before_retry: shoal retries at its interval", at.where()));
+        notes.push_back(
+            fmt::format("{}: delay_before_retry: shoal retries at its interval", at.where()));
       } else if (key == "url" && (c.type == "http" || c.type == "https")) {
         if (!first_url) {
-          warn(out_, &notes, at, "shoal checks one path per backend: only the first url is imported");
+          warn(out_, &notes, at,
+               "shoal checks one path per backend: only the first url is imported");
           continue;
         }
         first_url = false;
@@ -518,19 +567,20 @@ class KeepalivedMapper {
           } else if (u.key == "virtualhost") {
             d.virtualhost = arg(u);
           } else if (u.key == "regex" &&
-                     arg(u).find_first_of(".[]()*+?{}|^$\\") == std::string::npos && !arg(u).empty()) {
+                     arg(u).find_first_of(".[]()*+?{}|^$\\") == std::string::npos &&
+                     !arg(u).empty()) {
             c.body = arg(u);  // a pattern without special characters is the string itself
           } else if (u.key == "regex") {
             warn(out_, &notes, u.source(),
                  "shoal's http check looks for a plain string in the body, not a regular "
                  "expression: not imported");
-          }
-          else if (u.key == "digest")
+          } else if (u.key == "digest")
             warn(out_, &notes, u.source(),
                  "shoal does not compare a digest of the page (its http check can look for a "
                  "string in the body instead): not imported");
           else
-            warn(out_, &notes, u.source(), fmt::format("'{}' has no equivalent in shoal: not imported", u.key));
+            warn(out_, &notes, u.source(),
+                 fmt::format("'{}' has no equivalent in shoal: not imported", u.key));
         }
       } else if (key == "misc_path" && c.type == "exec") {
         c.command = arg(o);
@@ -541,8 +591,11 @@ class KeepalivedMapper {
       } else if (key == "payload" && c.type == "udp") {
         c.payload = arg(o);
       } else if (key == "require_reply" && c.type == "udp") {
-        if (!o.args.empty()) c.expect_reply = arg(o);
-        else notes.push_back(fmt::format("{}: require_reply: shoal's udp check needs a reply", at.where()));
+        if (!o.args.empty())
+          c.expect_reply = arg(o);
+        else
+          notes.push_back(
+              fmt::format("{}: require_reply: shoal's udp check needs a reply", at.where()));
       } else if (key == "helo_name" && k == "SMTP_CHECK") {
         continue;  // said with the check's warning
       } else {
@@ -561,10 +614,13 @@ class KeepalivedMapper {
     if ((c.type == "http" || c.type == "https") && d.virtualhost) {
       // Only a plain host name goes to shoal's `host`.
       const std::string& h = *d.virtualhost;
-      if (!h.empty() && h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == std::string::npos)
+      if (!h.empty() && h.find_first_not_of(
+                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
+                            std::string::npos)
         c.host = h;
       else
-        warn(out_, &notes, c.at, fmt::format("virtualhost '{}' is not a host name: not imported", h));
+        warn(out_, &notes, c.at,
+             fmt::format("virtualhost '{}' is not a host name: not imported", h));
     }
     const double interval = d.delay_loop.value_or(60.0);
     double timeout = d.connect_timeout.value_or(5.0);
@@ -598,11 +654,15 @@ class KeepalivedMapper {
         v.interface = arg(c);
         add_interface(v.interface);
       } else if (k == "virtual_router_id") {
-        if (auto x = number(arg(c), 255); x && *x) v.vrid = *x, have_vrid = true;
-        else warn(out_, &v.notes, at, "must be 1..255");
+        if (auto x = number(arg(c), 255); x && *x)
+          v.vrid = *x, have_vrid = true;
+        else
+          warn(out_, &v.notes, at, "must be 1..255");
       } else if (k == "priority") {
-        if (auto x = number(arg(c), 255); x && *x) v.priority = *x;
-        else warn(out_, &v.notes, at, "must be 1..255: shoal's default priority used");
+        if (auto x = number(arg(c), 255); x && *x)
+          v.priority = *x;
+        else
+          warn(out_, &v.notes, at, "must be 1..255: shoal's default priority used");
       } else if (k == "advert_int") {
         if (auto x = seconds(arg(c)); x && *x >= 0.01 && *x <= 40.95)
           v.interval = seconds_text(std::round(*x * 100) / 100);
@@ -613,9 +673,10 @@ class KeepalivedMapper {
       } else if (k == "preempt_delay") {
         if (auto x = seconds(arg(c))) v.preempt_delay = seconds_text(*x);
       } else if (k == "state") {
-        v.notes.push_back(fmt::format("{}: state {}: shoal has no initial state; the "
-                                      "priorities decide which director becomes master",
-                                      at.where(), arg(c)));
+        v.notes.push_back(
+            fmt::format("{}: state {}: shoal has no initial state; the "
+                        "priorities decide which director becomes master",
+                        at.where(), arg(c)));
       } else if (k == "use_vmac") {
         v.virtual_mac = true;
       } else if (k == "garp_master_repeat") {
@@ -629,7 +690,9 @@ class KeepalivedMapper {
           std::string ip = a.key;
           if (const size_t slash = ip.find('/'); slash != std::string::npos) ip.resize(slash);
           if (!detail::is_ipv4(ip)) {
-            warn(out_, &v.notes, a.source(), "not an IPv4 address: shoal's VRRP carries IPv4 addresses only for now: not imported");
+            warn(out_, &v.notes, a.source(),
+                 "not an IPv4 address: shoal's VRRP carries IPv4 addresses only for now: not "
+                 "imported");
             continue;
           }
           if (std::find(v.addresses.begin(), v.addresses.end(), ip) != v.addresses.end()) {
@@ -637,9 +700,10 @@ class KeepalivedMapper {
             continue;
           }
           if (!a.args.empty() || a.key.find('/') != std::string::npos)
-            v.notes.push_back(fmt::format("{}: {}: shoal carries the address alone (its prefix, "
-                                          "device, label and scope are not imported)",
-                                          a.source().where(), a.source().text));
+            v.notes.push_back(
+                fmt::format("{}: {}: shoal carries the address alone (its prefix, "
+                            "device, label and scope are not imported)",
+                            a.source().where(), a.source().text));
           v.addresses.push_back(ip);
         }
       } else if (k == "track_interface") {
@@ -650,8 +714,11 @@ class KeepalivedMapper {
             int w = 0;
             const std::string ws = arg(t, 1);
             auto [end, ec] = std::from_chars(ws.data(), ws.data() + ws.size(), w);
-            if (ec == std::errc() && end == ws.data() + ws.size() && w >= -254 && w <= 254) track.weight = w;
-            else warn(out_, &v.notes, t.source(), "weight must be -254..254: tracked as fault-while-down");
+            if (ec == std::errc() && end == ws.data() + ws.size() && w >= -254 && w <= 254)
+              track.weight = w;
+            else
+              warn(out_, &v.notes, t.source(),
+                   "weight must be -254..254: tracked as fault-while-down");
           }
           v.track_ports.push_back(track);
         }
@@ -664,7 +731,8 @@ class KeepalivedMapper {
       } else if (k.rfind("notify", 0) == 0) {
         warn(out_, &v.notes, at, "shoal has no notify commands yet: not imported");
       } else if (k == "unicast_peer" || k == "unicast_src_ip") {
-        warn(out_, &v.notes, at, "shoal's VRRP advertises by multicast only: unicast peers are not imported");
+        warn(out_, &v.notes, at,
+             "shoal's VRRP advertises by multicast only: unicast peers are not imported");
       } else if (k == "lvs_sync_daemon_interface") {
         lvs_sync_daemon(c, arg(c), 1);
       } else if (k == "version") {
@@ -701,7 +769,8 @@ class KeepalivedMapper {
                  c.key != "global_tracking" && c.key != "sync_group_tracking_weight") {
         g.instances.push_back(c.key);  // the old form: members listed in the group's block
       } else {
-        warn(out_, &g.notes, c.source(), fmt::format("'{}' has no equivalent in shoal: not imported", c.key));
+        warn(out_, &g.notes, c.source(),
+             fmt::format("'{}' has no equivalent in shoal: not imported", c.key));
       }
     }
     out_.sync_groups.push_back(std::move(g));

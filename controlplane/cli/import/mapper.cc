@@ -104,7 +104,8 @@ void settle(Imported& out) {
            fmt::format("no real server left to import: service {}:{} not imported", s.vip, s.port));
       continue;
     }
-    if (std::none_of(s.backends.begin(), s.backends.end(), [](const Backend& b) { return b.sorry; }))
+    if (std::none_of(s.backends.begin(), s.backends.end(),
+                     [](const Backend& b) { return b.sorry; }))
       if (s.all_down == "sorry") s.all_down.reset();
     kept.push_back(std::move(s));
   }

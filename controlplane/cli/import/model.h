@@ -14,7 +14,7 @@ namespace shoal::cli::import {
 
 struct Check {
   Source at;
-  std::string type;  // tcp | http | https | udp | exec
+  std::string type;                              // tcp | http | https | udp | exec
   std::optional<std::string> interval, timeout;  // seconds
   std::optional<uint32_t> rise, fall, port;
   std::optional<std::string> initial;  // up | down
@@ -90,8 +90,8 @@ struct ConnectionSync {
 };
 
 struct Imported {
-  std::string from;         // "keepalived" | "ipvsadm"
-  std::string file;         // the source file, as given
+  std::string from;                     // "keepalived" | "ipvsadm"
+  std::string file;                     // the source file, as given
   std::vector<std::string> interfaces;  // keepalived's interfaces, in order of appearance
   std::vector<Service> services;
   std::vector<VrrpInstance> vrrp;

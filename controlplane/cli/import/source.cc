@@ -7,7 +7,9 @@
 
 namespace shoal::cli::import {
 
-std::string Source::where() const { return fmt::format("{}:{}", file, line); }
+std::string Source::where() const {
+  return fmt::format("{}:{}", file, line);
+}
 
 std::string Source::describe() const {
   return text.empty() ? where() : fmt::format("{} {}", where(), text);

@@ -38,7 +38,7 @@ std::string one_line(const std::string& s) {
 
 struct PlaceholderPort {
   std::string name;
-  std::string interface;  // keepalived's, or empty
+  std::string interface;                                       // keepalived's, or empty
   std::vector<std::pair<std::string, std::string>> addresses;  // address/len, why
 };
 
@@ -99,10 +99,10 @@ std::vector<PlaceholderPort> placeholder_ports(const Imported& in) {
 bool same_check(const Check& a, const Check& b) {
   return std::tie(a.type, a.interval, a.timeout, a.rise, a.fall, a.port, a.initial, a.path, a.host,
                   a.body, a.payload, a.expect_reply, a.command, a.expect, a.verify_tls,
-                  a.weight_from_output) ==
-         std::tie(b.type, b.interval, b.timeout, b.rise, b.fall, b.port, b.initial, b.path, b.host,
-                  b.body, b.payload, b.expect_reply, b.command, b.expect, b.verify_tls,
-                  b.weight_from_output);
+                  a.weight_from_output) == std::tie(b.type, b.interval, b.timeout, b.rise, b.fall,
+                                                    b.port, b.initial, b.path, b.host, b.body,
+                                                    b.payload, b.expect_reply, b.command, b.expect,
+                                                    b.verify_tls, b.weight_from_output);
 }
 
 // The check every real server (sorry servers aside) has, when they all have the same one.
@@ -113,8 +113,10 @@ std::optional<Check> shared_check(const Service& s) {
     if (b.sorry) continue;
     ++real;
     if (!b.check) return std::nullopt;
-    if (!first) first = &*b.check;
-    else if (!same_check(*first, *b.check)) return std::nullopt;
+    if (!first)
+      first = &*b.check;
+    else if (!same_check(*first, *b.check))
+      return std::nullopt;
   }
   if (!first || real < 2) return std::nullopt;
   return *first;
@@ -126,8 +128,10 @@ class Writer {
 
   std::string run() {
     const char* tool = in_.from == "ipvsadm" ? "ipvsadm" : "keepalived";
-    line(0, fmt::format("# shoal config imported from {} by `shoalctl import {}`.", in_.file, tool));
-    line(0, "# Each part names the line it came from. Check every CHANGE ME (what the source cannot");
+    line(0,
+         fmt::format("# shoal config imported from {} by `shoalctl import {}`.", in_.file, tool));
+    line(0,
+         "# Each part names the line it came from. Check every CHANGE ME (what the source cannot");
     line(0, "# say) and every WARNING (what shoal cannot do yet) before running it.");
     for (const std::string& n : in_.notes) comment(0, n);
     line(0, "");
@@ -153,8 +157,9 @@ class Writer {
     for (size_t i = 0; i < ps.size(); ++i) {
       const PlaceholderPort& p = ps[i];
       if (p.interface.empty())
-        comment(2, "CHANGE ME: a placeholder port. Name the director's NIC (a PCI address such as "
-                   "0000:01:00.0, or a vdev such as net_af_packet0,iface=eth1) and its address.");
+        comment(2,
+                "CHANGE ME: a placeholder port. Name the director's NIC (a PCI address such as "
+                "0000:01:00.0, or a vdev such as net_af_packet0,iface=eth1) and its address.");
       else
         comment(2, fmt::format("CHANGE ME: a placeholder for keepalived's interface {}. Name the "
                                "NIC DPDK takes instead of it and the director's address on it.",
@@ -166,7 +171,8 @@ class Writer {
         line(6, fmt::format("- {}  # CHANGE ME: a placeholder, {}", a, why));
       // The health checks leave the director through the kernel: a TAP on the port (the
       // exception path) when the port is the way to the real servers.
-      line(4, fmt::format("# tap: shoal-{}  # the exception path, for the health checks' packets", p.name.substr(0, 9)));
+      line(4, fmt::format("# tap: shoal-{}  # the exception path, for the health checks' packets",
+                          p.name.substr(0, 9)));
     }
     line(0, "");
   }
@@ -184,7 +190,9 @@ class Writer {
     if (c.timeout) line(i, fmt::format("timeout: {}  # connect_timeout", *c.timeout));
     if (c.rise) line(i, fmt::format("rise: {}", *c.rise));
     if (c.fall) line(i, fmt::format("fall: {}  # retry + 1", *c.fall));
-    if (c.initial) line(i, fmt::format("initial: {}  # {}", *c.initial, *c.initial == "down" ? "alpha" : "keepalived starts real servers up"));
+    if (c.initial)
+      line(i, fmt::format("initial: {}  # {}", *c.initial,
+                          *c.initial == "down" ? "alpha" : "keepalived starts real servers up"));
     if (c.port) line(i, fmt::format("port: {}  # connect_port", *c.port));
     if (c.path) line(i, fmt::format("path: {}", yaml_quote(*c.path)));
     if (c.host) line(i, fmt::format("host: {}  # virtualhost", yaml_quote(*c.host)));
@@ -194,11 +202,16 @@ class Writer {
       line(i, fmt::format("expect: [{}]  # {}", list, c.expect_note));
     }
     if (c.body) line(i, fmt::format("body: {}  # regex", yaml_quote(*c.body)));
-    if (c.expect_reply) line(i, fmt::format("expect: {}  # require_reply", yaml_quote(*c.expect_reply)));
+    if (c.expect_reply)
+      line(i, fmt::format("expect: {}  # require_reply", yaml_quote(*c.expect_reply)));
     if (c.payload) line(i, fmt::format("payload: {}", yaml_quote(*c.payload)));
-    if (c.verify_tls) line(i, fmt::format("verify_tls: {}  # SSL_GET does not verify certificates", *c.verify_tls ? "true" : "false"));
-    if (c.command) line(i, fmt::format("command: {}  # misc_path, run by /bin/sh -c", yaml_quote(*c.command)));
-    if (c.weight_from_output) line(i, fmt::format("weight_from_output: {}", *c.weight_from_output ? "true" : "false"));
+    if (c.verify_tls)
+      line(i, fmt::format("verify_tls: {}  # SSL_GET does not verify certificates",
+                          *c.verify_tls ? "true" : "false"));
+    if (c.command)
+      line(i, fmt::format("command: {}  # misc_path, run by /bin/sh -c", yaml_quote(*c.command)));
+    if (c.weight_from_output)
+      line(i, fmt::format("weight_from_output: {}", *c.weight_from_output ? "true" : "false"));
   }
 
   void services() {
@@ -232,14 +245,15 @@ class Writer {
         std::string others;
         for (const Backend& b : s.backends)
           if (b.check && b.check->at.where() != shared->at.where())
-            others += (others.empty() ? "" : ", ") +
-                      (b.check->at.file == shared->at.file ? std::to_string(b.check->at.line)
-                                                           : b.check->at.where());
+            others += (others.empty() ? "" : ", ") + (b.check->at.file == shared->at.file
+                                                          ? std::to_string(b.check->at.line)
+                                                          : b.check->at.where());
         const std::string header = fmt::format("{} (every real server's: the same at lines {})",
                                                shared->at.describe(), others);
         std::vector<std::string> all_notes;
         for (const Backend& b : s.backends)
-          if (b.check) all_notes.insert(all_notes.end(), b.check->notes.begin(), b.check->notes.end());
+          if (b.check)
+            all_notes.insert(all_notes.end(), b.check->notes.begin(), b.check->notes.end());
         check(4, *shared, header, all_notes);
       }
       line(4, "backends:");
@@ -251,7 +265,8 @@ class Writer {
         if (b.weight) line(8, fmt::format("weight: {}", *b.weight));
         if (b.sorry) line(8, "sorry: true");
         if (b.check && !shared) check(8, *b.check, b.check->at.describe(), b.check->notes);
-        if (shared && b.sorry) line(8, "health_check: {type: none}  # keepalived does not check a sorry server");
+        if (shared && b.sorry)
+          line(8, "health_check: {type: none}  # keepalived does not check a sorry server");
       }
     }
     line(0, "");
@@ -267,18 +282,22 @@ class Writer {
       notes(4, v.notes);
       line(4, fmt::format("- name: {}", v.name));
       line(6, fmt::format("vrid: {}", v.vrid));
-      line(6, fmt::format("port: {}  # interface {}", v.interface.empty() ? ps[0].name : port_name(v.interface),
+      line(6, fmt::format("port: {}  # interface {}",
+                          v.interface.empty() ? ps[0].name : port_name(v.interface),
                           v.interface.empty() ? "(none given)" : v.interface));
       if (v.priority) line(6, fmt::format("priority: {}", *v.priority));
       if (v.interval) line(6, fmt::format("interval: {}  # advert_int", *v.interval));
-      if (v.preempt) line(6, fmt::format("preempt: {}  # nopreempt", *v.preempt ? "true" : "false"));
+      if (v.preempt)
+        line(6, fmt::format("preempt: {}  # nopreempt", *v.preempt ? "true" : "false"));
       if (v.preempt_delay) line(6, fmt::format("preempt_delay: {}", *v.preempt_delay));
       if (v.virtual_mac) line(6, "virtual_mac: true  # use_vmac");
       if (v.garp_count || v.garp_interval || v.garp_refresh) {
         line(6, "garp:");
         if (v.garp_count) line(8, fmt::format("count: {}  # garp_master_repeat", *v.garp_count));
-        if (v.garp_interval) line(8, fmt::format("interval: {}  # garp_interval", *v.garp_interval));
-        if (v.garp_refresh) line(8, fmt::format("refresh: {}  # garp_master_refresh", *v.garp_refresh));
+        if (v.garp_interval)
+          line(8, fmt::format("interval: {}  # garp_interval", *v.garp_interval));
+        if (v.garp_refresh)
+          line(8, fmt::format("refresh: {}  # garp_master_refresh", *v.garp_refresh));
       }
       line(6, "addresses:");
       for (const std::string& a : v.addresses) line(8, fmt::format("- {}", a));
@@ -286,8 +305,10 @@ class Writer {
         line(6, "track:");
         line(8, "ports:  # track_interface");
         for (const VrrpTrack& t : v.track_ports) {
-          if (t.weight) line(10, fmt::format("- {{name: {}, weight: {}}}", t.name, *t.weight));
-          else line(10, fmt::format("- {}", t.name));
+          if (t.weight)
+            line(10, fmt::format("- {{name: {}, weight: {}}}", t.name, *t.weight));
+          else
+            line(10, fmt::format("- {}", t.name));
         }
       }
     }
@@ -310,7 +331,8 @@ class Writer {
     comment(0, c.at.describe());
     notes(0, c.notes);
     line(0, "connection_sync:");
-    if (!c.interface.empty()) line(2, fmt::format("port: {}  # {}", port_name(c.interface), c.interface));
+    if (!c.interface.empty())
+      line(2, fmt::format("port: {}  # {}", port_name(c.interface), c.interface));
     if (c.id) line(2, fmt::format("id: {}", *c.id));
     if (c.udp_port) line(2, fmt::format("udp_port: {}", *c.udp_port));
     if (c.group) line(2, fmt::format("group: {}", *c.group));
@@ -329,11 +351,16 @@ class Writer {
 std::string yaml_quote(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\x{:02x}", static_cast<unsigned>(c));
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += fmt::format("\\x{:02x}", static_cast<unsigned>(c));
+    else
+      out += c;
   }
   return out + "\"";
 }

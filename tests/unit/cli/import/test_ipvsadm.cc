@@ -60,7 +60,8 @@ TEST_CASE("ipvsadm parser: a real server of an unknown service and malformed lin
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0] ==
         "rules:1: '10.0.0.1' is not ADDRESS:PORT in numbers (as ipvsadm-save -n writes them)");
-  r = parse_ipvsadm_text("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:http -g\n", "rules");
+  r = parse_ipvsadm_text("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:http -g\n",
+                         "rules");
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].rfind("rules:2: '10.0.0.2:http' is not ADDRESS:PORT in numbers", 0) == 0);
   r = parse_ipvsadm_text("-C\n# comment\n\n", "rules");
@@ -78,8 +79,8 @@ TEST_CASE("ipvsadm mapping: forwarding, scheduler, persistence, and the output l
 -A -f 1 -s rr
 -a -f 1 -r 10.0.0.11:0 -g -w 1
 )",
-                                                       "rules"),
-                                    "rules");
+                                                    "rules"),
+                                 "rules");
   REQUIRE(m.services.size() == 2);
   CHECK(m.services[0].forwarding == "dr");
   CHECK(m.services[1].forwarding == "nat");
@@ -91,7 +92,8 @@ TEST_CASE("ipvsadm mapping: forwarding, scheduler, persistence, and the output l
   CHECK(yaml.find("    # scheduler: wlc (-s, line 1)\n") != std::string::npos);
   CHECK(yaml.find("    forwarding: dr  # -g\n") != std::string::npos);
   CHECK(yaml.find("hash: source-address  # -p 300 (line 1)") != std::string::npos);
-  CHECK(yaml.find("      # rules:5 -a -t 10.0.0.100:443 -r 10.0.0.21:8443 -m -w 1 -x 10\n") != std::string::npos);
+  CHECK(yaml.find("      # rules:5 -a -t 10.0.0.100:443 -r 10.0.0.21:8443 -m -w 1 -x 10\n") !=
+        std::string::npos);
   CHECK(yaml.find("      - address: 10.0.0.21\n        port: 8443\n") != std::string::npos);
   const auto l = shoal::cp::load_config_string(yaml, "imported.yaml");
   INFO(yaml);
@@ -105,8 +107,8 @@ TEST_CASE("ipvsadm mapping: mixed methods go the most common way, each other rea
 -a -t 10.0.0.100:80 -r 10.0.0.12:80 -g -w 1
 -a -t 10.0.0.100:80 -r 10.0.0.13:80 -g -w 1
 )",
-                                                       "rules"),
-                                    "rules");
+                                                    "rules"),
+                                 "rules");
   REQUIRE(m.services.size() == 1);
   CHECK(m.services[0].forwarding == "dr");
   CHECK(warned(m, 2, "uses the service's dr"));

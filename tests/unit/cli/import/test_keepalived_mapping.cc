@@ -71,11 +71,15 @@ TEST_CASE("virtual_server and real_server map to a service and its backends, wit
   const Result r = import_text(kService);
   REQUIRE(r.model.services.size() == 1);
   CHECK(r.model.warnings.empty());
-  CHECK(has(r.yaml, "  # keepalived.conf:1 virtual_server 10.0.0.100 80\n  - name: tcp-10-0-0-100-80\n"));
+  CHECK(has(r.yaml,
+            "  # keepalived.conf:1 virtual_server 10.0.0.100 80\n  - name: tcp-10-0-0-100-80\n"));
   CHECK(has(r.yaml, "    vip: 10.0.0.100\n    port: 80\n    protocol: tcp\n"));
   CHECK(has(r.yaml, "    forwarding: dr  # lb_kind DR (line 4)\n"));
-  CHECK(has(r.yaml, "      # keepalived.conf:6 real_server 10.0.0.11 80\n      - address: 10.0.0.11\n        weight: 2\n"));
-  CHECK(has(r.yaml, "        # keepalived.conf:8 TCP_CHECK\n        health_check:\n          type: tcp\n"));
+  CHECK(has(r.yaml,
+            "      # keepalived.conf:6 real_server 10.0.0.11 80\n      - address: 10.0.0.11\n      "
+            "  weight: 2\n"));
+  CHECK(has(r.yaml,
+            "        # keepalived.conf:8 TCP_CHECK\n        health_check:\n          type: tcp\n"));
   CHECK(has(r.yaml, "interval: 6  # delay_loop"));
   CHECK(has(r.yaml, "timeout: 3  # connect_timeout"));
   CHECK(has(r.yaml, "fall: 3  # retry + 1"));
@@ -125,7 +129,8 @@ TEST_CASE("lb_algo: a comment until the loader knows `scheduler:`, the key behin
 
 TEST_CASE("persistence becomes source-address hashing, with warnings for timeout and netmask") {
   std::string text = kService;
-  text.insert(text.find("  protocol"), "  persistence_timeout 300\n  persistence_granularity 255.255.255.0\n");
+  text.insert(text.find("  protocol"),
+              "  persistence_timeout 300\n  persistence_granularity 255.255.255.0\n");
   const Result r = import_text(text);
   CHECK(has(r.yaml, "hash: source-address  # persistence_timeout 300 (line 5)"));
   CHECK(warned(r.model, 5, "no persistence timeout"));
@@ -136,7 +141,8 @@ TEST_CASE("persistence becomes source-address hashing, with warnings for timeout
 
 TEST_CASE("quorum, hysteresis and their scripts are warnings naming their lines") {
   std::string text = kService;
-  text.insert(text.find("  protocol"), "  quorum 2\n  hysteresis 1\n  quorum_up /bin/up\n  quorum_down /bin/down\n");
+  text.insert(text.find("  protocol"),
+              "  quorum 2\n  hysteresis 1\n  quorum_up /bin/up\n  quorum_down /bin/down\n");
   const Result r = import_text(text);
   for (int line = 5; line <= 8; ++line) CHECK(warned(r.model, line, "no quorum"));
   CHECK(warned(r.model, 7, "no notify commands"));
@@ -148,7 +154,9 @@ TEST_CASE("sorry_server is a sorry backend under all_down: sorry") {
   text.insert(text.find("  protocol"), "  sorry_server 10.0.0.99 80\n");
   const Result r = import_text(text);
   CHECK(has(r.yaml, "all_down: sorry  # sorry_server"));
-  CHECK(has(r.yaml, "      # keepalived.conf:5 sorry_server 10.0.0.99 80\n      - address: 10.0.0.99\n        sorry: true\n"));
+  CHECK(has(r.yaml,
+            "      # keepalived.conf:5 sorry_server 10.0.0.99 80\n      - address: 10.0.0.99\n     "
+            "   sorry: true\n"));
   loads(r);
 }
 
@@ -156,7 +164,8 @@ TEST_CASE("inhibit_on_failure is noted as shoal's closest: no new flows while do
   std::string text = kService;
   text.insert(text.find("    weight 2"), "    inhibit_on_failure\n");
   const Result r = import_text(text);
-  CHECK(has(r.yaml, "# keepalived.conf:7: inhibit_on_failure: a failed real server takes no new flows"));
+  CHECK(has(r.yaml,
+            "# keepalived.conf:7: inhibit_on_failure: a failed real server takes no new flows"));
   CHECK(r.model.warnings.empty());
   loads(r);
 }
@@ -286,7 +295,8 @@ virtual_server 10.0.0.100 80 {
   CHECK(warned(r.model, 11, "no notify commands"));
   CHECK(warned(r.model, 12, "'uthreshold' has no equivalent"));
   CHECK(warned(r.model, 14, "'ops' has no equivalent"));
-  CHECK(has(r.yaml, "# WARNING keepalived.conf:1: virtual_server fwmark 1: shoal has no firewall-mark"));
+  CHECK(has(r.yaml,
+            "# WARNING keepalived.conf:1: virtual_server fwmark 1: shoal has no firewall-mark"));
   loads(r);
 }
 
@@ -368,7 +378,10 @@ TEST_CASE("vrrp_instance: vrid, priority, advert_int, nopreempt, addresses, trac
 )");
   REQUIRE(r.model.vrrp.size() == 1);
   CHECK(has(r.yaml, "    # keepalived.conf:1 vrrp_instance VI_1\n"));
-  CHECK(has(r.yaml, "    - name: vi_1\n      vrid: 51\n      port: eth0  # interface eth0\n      priority: 150\n      interval: 0.5  # advert_int\n      preempt: false  # nopreempt\n      virtual_mac: true  # use_vmac\n"));
+  CHECK(has(r.yaml,
+            "    - name: vi_1\n      vrid: 51\n      port: eth0  # interface eth0\n      priority: "
+            "150\n      interval: 0.5  # advert_int\n      preempt: false  # nopreempt\n      "
+            "virtual_mac: true  # use_vmac\n"));
   CHECK(has(r.yaml, "      addresses:\n        - 192.168.200.16\n        - 192.168.200.17\n"));
   CHECK(has(r.yaml, "          - {name: eth1, weight: -10}\n          - eth2\n"));
   CHECK(has(r.yaml, "  - name: eth0\n    device: \"net_null0\"  # CHANGE ME"));
@@ -561,9 +574,10 @@ TEST_CASE("the same check on every real server is written once, for the service"
   }
 }
 )");
-  CHECK(has(r.yaml, "    # keepalived.conf:5 HTTP_GET (every real server's: the same at lines 13)\n"
-                    "    health_check:\n"
-                    "      type: http\n"));
+  CHECK(has(r.yaml,
+            "    # keepalived.conf:5 HTTP_GET (every real server's: the same at lines 13)\n"
+            "    health_check:\n"
+            "      type: http\n"));
   // What a check could not carry stays with its real server.
   CHECK(has(r.yaml, "      # WARNING keepalived.conf:8: digest 00:"));
   CHECK(has(r.yaml, "        sorry: true\n        health_check: {type: none}"));

@@ -56,7 +56,8 @@ TEST_CASE("tokenizer: a quoted string is one word, comment marks and braces insi
 }
 
 TEST_CASE("tokenizer: quotes join the word around them, single quotes too, escapes inside") {
-  CHECK(words("s pre\" mid dle \"post\n") == std::vector<std::string>{"s", "pre mid dle post", "NL"});
+  CHECK(words("s pre\" mid dle \"post\n") ==
+        std::vector<std::string>{"s", "pre mid dle post", "NL"});
   CHECK(words("s 'a \"b\" c' d\n") == std::vector<std::string>{"s", "a \"b\" c", "d", "NL"});
   CHECK(words("s \"a\\\"b\\\\c\\td\\x41\\101\"\n") ==
         std::vector<std::string>{"s", "a\"b\\c\tdAA", "NL"});
@@ -64,7 +65,8 @@ TEST_CASE("tokenizer: quotes join the word around them, single quotes too, escap
 }
 
 TEST_CASE("tokenizer: braces are words of their own, with or without spaces") {
-  CHECK(words("vs 1 2{a 1}\n") == std::vector<std::string>{"vs", "1", "2", "{", "a", "1", "}", "NL"});
+  CHECK(words("vs 1 2{a 1}\n") ==
+        std::vector<std::string>{"vs", "1", "2", "{", "a", "1", "}", "NL"});
   CHECK(words("\tx\r\n") == std::vector<std::string>{"x", "NL"});
 }
 
@@ -237,7 +239,9 @@ virtual_server 10.0.0.100 80 {
 TEST_CASE("parser: conditions and parameters together, and a loop of parameters is an error") {
   KaParseOptions main;
   main.config_id = "main";
-  auto r = parse("@main $P=240\n@backup $P=200\n$IF_MAIN=@main\nv {\n  priority $P\n  $IF_MAIN x 1\n}\n", main);
+  auto r =
+      parse("@main $P=240\n@backup $P=200\n$IF_MAIN=@main\nv {\n  priority $P\n  $IF_MAIN x 1\n}\n",
+            main);
   REQUIRE(r.errors.empty());
   CHECK(r.statements[0].child("priority")->args[0] == "240");
   CHECK(r.statements[0].child("x"));
