@@ -399,7 +399,6 @@ class KeepalivedMapper {
         warn(out_, &proto.notes, at,
              "shoal has no notify commands yet (omega runs them at shutdown): not imported");
       } else if (k == "inhibit_on_failure") {
-        inhibit_all_ = true;
         inhibit_note(proto.notes, at);
       } else {
         warn(out_, &proto.notes, at,
@@ -424,7 +423,6 @@ class KeepalivedMapper {
     }
     for (const KaNode* rs : real_servers) real_server(*rs, proto, defaults);
     if (sorry) sorry_server(*sorry, proto);
-    inhibit_all_ = false;
     for (const Endpoint& e : where) {
       Service s = proto;
       s.vip = e.vip;
@@ -476,7 +474,6 @@ class KeepalivedMapper {
     if (rs.args.size() > 1) {
       if (auto p = number(arg(rs, 1), 65535)) b.port = static_cast<uint16_t>(*p);
     }
-    if (inhibit_all_) inhibit_note(b.notes, s.at);
     std::vector<const KaNode*> checks;
     for (const KaNode& c : rs.children) {
       const Source at = c.source();
@@ -779,7 +776,6 @@ class KeepalivedMapper {
   Imported& out_;
   std::map<std::string, const KaNode*> groups_;
   std::map<std::string, std::string> imported_instances_;  // keepalived's name → shoal's
-  bool inhibit_all_ = false;
 };
 
 }  // namespace
