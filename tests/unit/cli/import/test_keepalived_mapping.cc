@@ -168,6 +168,13 @@ TEST_CASE("inhibit_on_failure is noted as shoal's closest: no new flows while do
             "# keepalived.conf:7: inhibit_on_failure: a failed real server takes no new flows"));
   CHECK(r.model.warnings.empty());
   loads(r);
+  // Said once, for the service, when the virtual server sets it for all its real servers.
+  std::string all = kService;
+  all.insert(all.find("  protocol"), "  inhibit_on_failure\n");
+  const Result v = import_text(all);
+  CHECK(has(v.yaml, "  # keepalived.conf:5: inhibit_on_failure: a failed real server"));
+  CHECK_FALSE(has(v.yaml, "      # keepalived.conf:5: inhibit_on_failure"));
+  CHECK(v.model.warnings.empty());
 }
 
 TEST_CASE("HTTP_GET and SSL_GET: path, status codes, virtualhost; digest and extra urls warned") {
