@@ -248,8 +248,9 @@ class Writer {
             others += (others.empty() ? "" : ", ") + (b.check->at.file == shared->at.file
                                                           ? std::to_string(b.check->at.line)
                                                           : b.check->at.where());
-        const std::string header = fmt::format("{} (every real server's: the same at lines {})",
-                                               shared->at.describe(), others);
+        const std::string header =
+            fmt::format("{} (every real server's: the same at {} {})", shared->at.describe(),
+                        others.find(',') == std::string::npos ? "line" : "lines", others);
         std::vector<std::string> all_notes;
         for (const Backend& b : s.backends)
           if (b.check)

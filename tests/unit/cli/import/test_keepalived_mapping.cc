@@ -582,7 +582,7 @@ TEST_CASE("the same check on every real server is written once, for the service"
 }
 )");
   CHECK(has(r.yaml,
-            "    # keepalived.conf:5 HTTP_GET (every real server's: the same at lines 13)\n"
+            "    # keepalived.conf:5 HTTP_GET (every real server's: the same at line 13)\n"
             "    health_check:\n"
             "      type: http\n"));
   // What a check could not carry stays with its real server.
