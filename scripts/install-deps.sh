@@ -20,7 +20,9 @@ packages=(
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
   chromium
-  keepalived  # a VRRP peer of another make for the interop tests
+  # keepalived: a VRRP peer of another make for the interop tests; its samples
+  # (/usr/share/doc/keepalived/samples) are what tests/e2e/test_import.py imports
+  keepalived
   bird2  # BGP and BFD for the ECMP lab: the router and each director's announcer
   prometheus  # promtool, which checks and unit-tests monitoring/prometheus/ (tests/package)
   # the Debian package (debian/, scripts/package.sh, the package suite of scripts/test.sh):
@@ -57,6 +59,13 @@ if ((${#missing[@]})); then
   if systemctl is-active --quiet prometheus 2>/dev/null; then
     systemctl disable --now prometheus || true
   fi
+fi
+
+# The importer's tests (tests/e2e/test_import.py) read keepalived's samples; an image whose dpkg
+# drops /usr/share/doc (path-exclude) installs the package without them.
+if [[ ! -d /usr/share/doc/keepalived/samples ]]; then
+  echo "install-deps.sh: /usr/share/doc/keepalived/samples is missing (a dpkg path-exclude?):" \
+    "reinstall keepalived with its documentation kept" >&2
 fi
 
 # playwright-core for the dashboard tests, exactly as package-lock.json pins it; again only

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/import/importer.h"
 #include "config/config.h"
 
 namespace {
@@ -214,6 +215,21 @@ int main(int argc, char** argv) {
   announce->add_option("VIP", bgp_vip, "only this VIP");
   auto* check = app.add_subcommand("check", "validate a config file here, without shoald");
   check->add_option("FILE", file, "the config file")->required()->check(CLI::ExistingFile);
+  auto* import = app.add_subcommand("import", "print shoal's YAML for a keepalived.conf or "
+                                              "ipvsadm-save -n output (no shoald needed)");
+  import->require_subcommand(1);
+  shoal::cli::import::ImportOptions import_options;
+  std::string import_file;
+  auto* import_keepalived = import->add_subcommand("keepalived", "from keepalived.conf (and its includes)");
+  auto* import_ipvsadm = import->add_subcommand("ipvsadm", "from `ipvsadm-save -n` (- reads stdin)");
+  for (CLI::App* sub : {import_keepalived, import_ipvsadm}) {
+    sub->add_option("FILE", import_file, "the file to import")->required();
+    sub->add_flag("--scheduler-key", import_options.scheduler_key,
+                  "write lb_algo as `scheduler:` (for a shoald that knows the key) rather than a "
+                  "comment");
+  }
+  import_keepalived->add_option("--config-id", import_options.config_id,
+                                "keep the lines marked @ID, as keepalived -i ID does");
   std::map<std::string, CLI::App*> ops;
   for (const auto& [name, help] :
        {std::pair{"enable", "put a backend back in service"},
@@ -231,6 +247,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kUsage;  // --help is no error
+  }
+
+  if (import->parsed()) {
+    const auto kind = import_keepalived->parsed() ? shoal::cli::import::SourceKind::keepalived
+                                                  : shoal::cli::import::SourceKind::ipvsadm;
+    return shoal::cli::import::run_import(kind, import_file, import_options, stdout, stderr);
   }
 
   if (check->parsed()) {

@@ -47,8 +47,8 @@ def test_global_option():
 
 def test_every_command_from_nothing():
     assert set(complete(["shoalctl", ""])) == {
-        "status", "list", "counters", "reload", "simulate", "flows", "check", "enable",
-        "disable", "drain", "weight", "bgp", "withdraw", "announce"}
+        "status", "list", "counters", "reload", "simulate", "flows", "check", "import",
+        "enable", "disable", "drain", "weight", "bgp", "withdraw", "announce"}
 
 
 def test_command_options():
@@ -61,6 +61,16 @@ def test_files_after_check(tmp_path):
     (tmp_path / "director.yaml").write_text("")
     assert complete(["shoalctl", "check", str(tmp_path / "dir")]) == [
         str(tmp_path / "director.yaml")]
+
+
+def test_import_kinds_options_and_files(tmp_path):
+    assert complete(["shoalctl", "import", ""]) == ["keepalived", "ipvsadm"]
+    assert complete(["shoalctl", "import", "keepalived", "--c"]) == ["--config-id"]
+    assert complete(["shoalctl", "import", "ipvsadm", "--s"]) == ["--scheduler-key"]
+    assert complete(["shoalctl", "import", "keepalived", "--config-id", ""]) == []
+    (tmp_path / "keepalived.conf").write_text("")
+    assert complete(["shoalctl", "import", "keepalived", "--config-id", "high",
+                     str(tmp_path / "keep")]) == [str(tmp_path / "keepalived.conf")]
 
 
 @pytest.fixture

@@ -1,0 +1,18 @@
+// LVS's scheduler names, as lb_algo (keepalived) and -s (ipvsadm) spell them, and whether the
+// config loader takes `scheduler:` yet. Until it does, the writer keeps the choice as a comment
+// so that the output passes `shoald --check`; flip kLoaderKnowsScheduler when the key lands.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace shoal::cli::import {
+
+inline constexpr bool kLoaderKnowsScheduler = false;
+
+// The value of shoal's `scheduler:` for an LVS scheduler name, or nothing when shoal has no such
+// scheduler (fo, ovf, lblc, lblcr...).
+std::optional<std::string> scheduler_for(std::string_view lvs_name);
+
+}  // namespace shoal::cli::import
