@@ -224,9 +224,6 @@ int main(int argc, char** argv) {
   auto* import_ipvsadm = import->add_subcommand("ipvsadm", "from `ipvsadm-save -n` (- reads stdin)");
   for (CLI::App* sub : {import_keepalived, import_ipvsadm}) {
     sub->add_option("FILE", import_file, "the file to import")->required();
-    sub->add_flag("--scheduler-key", import_options.scheduler_key,
-                  "write lb_algo as `scheduler:` (for a shoald that knows the key) rather than a "
-                  "comment");
   }
   import_keepalived->add_option("--config-id", import_options.config_id,
                                 "keep the lines marked @ID, as keepalived -i ID does");

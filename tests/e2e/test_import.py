@@ -33,8 +33,8 @@ EXPECTED = {
     "keepalived.conf.IPv6": ["IPv4 services only"],
     "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
     "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
-    "keepalived.conf.quorum": ["no quorum", "no persistence timeout"],
-    "keepalived.conf.sample": ["no persistence timeout", "digest"],
+    "keepalived.conf.quorum": ["no quorum"],
+    "keepalived.conf.sample": ["digest"],
     "keepalived.conf.SSL_GET": ["no authentication", "only the first url"],
     "keepalived.conf.conditional_conf": ["config id", "no tracked scripts"],
     "keepalived.conf.vrrp.localcheck": ["no tracked scripts"],
@@ -117,21 +117,17 @@ def test_keepalived_sample_imports_and_checks(sample, tmp_path):
         assert svc_line[0] == sample.name
 
 
-def test_keepalived_scheduler_key_behind_the_flag(tmp_path):
-    """lb_algo is a comment until shoald takes `scheduler:`; --scheduler-key writes the key.
-    The keyed output passes the check once the loader knows the key, and until then fails on
-    that key alone."""
+def test_keepalived_scheduler_and_persistence_become_keys(tmp_path):
+    """lb_algo becomes `scheduler:` and persistence_timeout `persistence:`; the result passes
+    the check as it is."""
     sample = SAMPLES / "keepalived.conf.quorum"
-    keyed = run(shoalctl_path(), "import", "keepalived", "--scheduler-key", sample).stdout
-    assert re.search(r"^    scheduler: wrr  # lb_algo, line 25$", keyed, re.M), keyed
-    out = tmp_path / "keyed.yaml"
-    out.write_text(keyed)
+    text = run(shoalctl_path(), "import", "keepalived", sample).stdout
+    assert re.search(r"^    scheduler: wrr  # lb_algo, line 25$", text, re.M), text
+    assert re.search(r"^    persistence: \{timeout: \d+", text, re.M), text
+    out = tmp_path / "imported.yaml"
+    out.write_text(text)
     c = check(out)
-    if c.returncode != 0:
-        errors = [l for l in c.stderr.splitlines() if "error" in l or re.match(r"\S+:\d+: ", l)]
-        assert errors and all("scheduler" in l for l in errors), c.stderr
-        plain = run(shoalctl_path(), "import", "keepalived", sample).stdout
-        assert "    # scheduler: wrr (lb_algo, line 25)" in plain
+    assert c.returncode == 0, c.stderr
 
 
 def test_keepalived_unreadable_or_broken_source_is_an_error(tmp_path):

@@ -66,7 +66,7 @@ def test_files_after_check(tmp_path):
 def test_import_kinds_options_and_files(tmp_path):
     assert complete(["shoalctl", "import", ""]) == ["keepalived", "ipvsadm"]
     assert complete(["shoalctl", "import", "keepalived", "--c"]) == ["--config-id"]
-    assert complete(["shoalctl", "import", "ipvsadm", "--s"]) == ["--scheduler-key"]
+    assert complete(["shoalctl", "import", "ipvsadm", "--h"]) == ["--help"]
     assert complete(["shoalctl", "import", "keepalived", "--config-id", ""]) == []
     (tmp_path / "keepalived.conf").write_text("")
     assert complete(["shoalctl", "import", "keepalived", "--config-id", "high",

@@ -40,9 +40,7 @@ int run_import(SourceKind kind, const std::string& path, const ImportOptions& op
   if (!imported.errors.empty()) return 1;
   for (const Warning& w : imported.warnings)
     std::fprintf(err, "warning: %s\n", w.describe().c_str());
-  WriteOptions w;
-  w.scheduler_key = options.scheduler_key;
-  const std::string yaml = write_yaml(imported, w);
+  const std::string yaml = write_yaml(imported);
   std::fwrite(yaml.data(), 1, yaml.size(), out);
   return 0;
 }

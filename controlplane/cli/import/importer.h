@@ -12,7 +12,6 @@ namespace shoal::cli::import {
 enum class SourceKind { keepalived, ipvsadm };
 
 struct ImportOptions {
-  bool scheduler_key = kLoaderKnowsScheduler;
   std::string config_id;  // keepalived's -i
 };
 

@@ -50,17 +50,13 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
                        is.scheduler));
     }
     if (is.persistent) {
-      s.hash = "source-address";
-      s.hash_note = fmt::format("-p {} (line {}): client affinity", *is.persistent, is.at.line);
-      warn(out, &s.notes, is.at,
-           "shoal has no persistence timeout yet: the closest, `hash: source-address`, keeps each "
-           "client on one real server for as long as the backend set is unchanged");
+      s.persistence_timeout = detail::persistence_seconds(*is.persistent);
+      s.persistence_note = fmt::format("-p {}{} (line {})", *is.persistent,
+                                       is.netmask ? " -M " + *is.netmask : "", is.at.line);
+      if (is.netmask && *is.netmask != "255.255.255.255") s.persistence_netmask = *is.netmask;
+    } else if (is.netmask) {
+      warn(out, &s.notes, is.at, fmt::format("-M {} without -p: no persistence to mask", *is.netmask));
     }
-    if (is.netmask && *is.netmask != "255.255.255.255")
-      warn(
-          out, &s.notes, is.at,
-          fmt::format("-M {}: shoal has no persistence netmask yet: affinity is per client address",
-                      *is.netmask));
     for (const std::string& u : is.unsupported)
       warn(out, &s.notes, is.at, fmt::format("'{}' has no equivalent in shoal: not imported", u));
     // ipvsadm sets the method per real server, shoal per service: the most common wins.

@@ -375,15 +375,17 @@ class KeepalivedMapper {
         else
           proto.protocol = "unsupported:" + arg(c);
       } else if (k == "persistence_timeout") {
-        proto.hash = "source-address";
-        proto.hash_note = fmt::format("persistence_timeout {} (line {}): client affinity",
-                                      arg(c).empty() ? "360" : arg(c), c.line);
-        warn(out_, &proto.notes, at,
-             "shoal has no persistence timeout yet: the closest, `hash: source-address`, keeps "
-             "each client on one real server for as long as the backend set is unchanged");
+        // keepalived's default when the keyword has no value: 6 minutes.
+        const std::string value = arg(c).empty() ? "360" : arg(c);
+        proto.persistence_timeout = detail::persistence_seconds(value);
+        proto.persistence_note += fmt::format("{}persistence_timeout {} (line {})",
+                                              proto.persistence_note.empty() ? "" : ", ", value,
+                                              c.line);
       } else if (k == "persistence_granularity") {
-        warn(out_, &proto.notes, at,
-             "shoal has no persistence netmask yet: affinity is per client address");
+        proto.persistence_netmask = arg(c);
+        proto.persistence_note += fmt::format("{}persistence_granularity {} (line {})",
+                                              proto.persistence_note.empty() ? "" : ", ", arg(c),
+                                              c.line);
       } else if (defaults.read(c)) {
       } else if (k == "sorry_server") {
         sorry = &c;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -24,6 +25,11 @@ void warn(Imported& out, std::vector<std::string>* notes, const Source& at, std:
   Warning w{at, std::move(text)};
   (notes ? *notes : out.notes).push_back("WARNING " + w.describe());
   out.warnings.push_back(std::move(w));
+}
+
+uint32_t persistence_seconds(const std::string& text) {
+  unsigned long v = std::strtoul(text.c_str(), nullptr, 10);
+  return static_cast<uint32_t>(std::clamp<unsigned long>(v, 1, 7 * 24 * 3600));
 }
 
 bool is_ipv4(const std::string& s) {

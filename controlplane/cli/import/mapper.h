@@ -25,6 +25,8 @@ void warn(Imported& out, std::vector<std::string>* notes, const Source& at, std:
 std::string service_name(const Imported& out, const std::string& protocol, const std::string& vip,
                          uint16_t port);
 bool is_ipv4(const std::string& s);
+// A persistence timeout in seconds as shoal takes it (1 s to 7 days), from LVS's text.
+uint32_t persistence_seconds(const std::string& text);
 // What shoal's loader would refuse across services (a VIP that is a real server, one VIP:port
 // twice, a dr/tun backend on another port): mended or dropped here, with a warning each.
 void settle(Imported& out);

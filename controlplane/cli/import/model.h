@@ -43,8 +43,9 @@ struct Service {
   std::string protocol = "tcp";
   std::string forwarding = "nat";
   std::string forwarding_note;
-  std::optional<std::string> hash;  // source-address for persistence
-  std::string hash_note;
+  std::optional<uint32_t> persistence_timeout;  // seconds
+  std::optional<std::string> persistence_netmask;
+  std::string persistence_note;
   std::optional<std::string> scheduler;  // LVS's name, see scheduler.h
   std::string scheduler_note;            // "lb_algo, line 29"
   std::optional<std::string> all_down;

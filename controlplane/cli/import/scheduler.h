@@ -1,6 +1,5 @@
-// LVS's scheduler names, as lb_algo (keepalived) and -s (ipvsadm) spell them, and whether the
-// config loader takes `scheduler:` yet. Until it does, the writer keeps the choice as a comment
-// so that the output passes `shoald --check`; flip kLoaderKnowsScheduler when the key lands.
+// LVS's scheduler names, as lb_algo (keepalived) and -s (ipvsadm) spell them, and shoal's
+// `scheduler:` for each.
 #pragma once
 
 #include <optional>
@@ -8,8 +7,6 @@
 #include <string_view>
 
 namespace shoal::cli::import {
-
-inline constexpr bool kLoaderKnowsScheduler = false;
 
 // The value of shoal's `scheduler:` for an LVS scheduler name, or nothing when shoal has no such
 // scheduler (fo, ovf, lblc, lblcr...).

@@ -124,7 +124,7 @@ std::optional<Check> shared_check(const Service& s) {
 
 class Writer {
  public:
-  Writer(const Imported& in, const WriteOptions& o) : in_(in), options_(o) {}
+  explicit Writer(const Imported& in) : in_(in) {}
 
   std::string run() {
     const char* tool = in_.from == "ipvsadm" ? "ipvsadm" : "keepalived";
@@ -230,13 +230,11 @@ class Writer {
       line(4, fmt::format("port: {}", s.port));
       line(4, fmt::format("protocol: {}", s.protocol));
       line(4, fmt::format("forwarding: {}  # {}", s.forwarding, s.forwarding_note));
-      if (s.scheduler) {
-        if (options_.scheduler_key)
-          line(4, fmt::format("scheduler: {}  # {}", *s.scheduler, s.scheduler_note));
-        else
-          comment(4, fmt::format("scheduler: {} ({})", *s.scheduler, s.scheduler_note));
-      }
-      if (s.hash) line(4, fmt::format("hash: {}  # {}", *s.hash, s.hash_note));
+      if (s.scheduler) line(4, fmt::format("scheduler: {}  # {}", *s.scheduler, s.scheduler_note));
+      if (s.persistence_timeout)
+        line(4, fmt::format("persistence: {{timeout: {}{}}}  # {}", *s.persistence_timeout,
+                            s.persistence_netmask ? ", netmask: " + *s.persistence_netmask : "",
+                            s.persistence_note));
       if (s.all_down) line(4, fmt::format("all_down: {}  # sorry_server", *s.all_down));
       // keepalived checks each real server on its own; when every one is checked alike, the
       // check is written once, for the service, and the backends inherit it.
@@ -343,7 +341,6 @@ class Writer {
   }
 
   const Imported& in_;
-  const WriteOptions& options_;
   std::string out_;
 };
 
@@ -366,8 +363,8 @@ std::string yaml_quote(const std::string& s) {
   return out + "\"";
 }
 
-std::string write_yaml(const Imported& in, const WriteOptions& options) {
-  return Writer(in, options).run();
+std::string write_yaml(const Imported& in) {
+  return Writer(in).run();
 }
 
 }  // namespace shoal::cli::import

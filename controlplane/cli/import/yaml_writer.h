@@ -6,16 +6,10 @@
 #include <string>
 
 #include "cli/import/model.h"
-#include "cli/import/scheduler.h"
 
 namespace shoal::cli::import {
 
-struct WriteOptions {
-  // `scheduler: wlc` as a key (true) or as a comment that the loader skips (false).
-  bool scheduler_key = kLoaderKnowsScheduler;
-};
-
-std::string write_yaml(const Imported& in, const WriteOptions& options = {});
+std::string write_yaml(const Imported& in);
 
 // A YAML double-quoted scalar.
 std::string yaml_quote(const std::string& s);

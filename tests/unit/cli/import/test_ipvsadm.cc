@@ -84,14 +84,14 @@ TEST_CASE("ipvsadm mapping: forwarding, scheduler, persistence, and the output l
   REQUIRE(m.services.size() == 2);
   CHECK(m.services[0].forwarding == "dr");
   CHECK(m.services[1].forwarding == "nat");
-  CHECK(warned(m, 1, "no persistence timeout"));
+  CHECK_FALSE(warned(m, 1, "persistence"));
   CHECK(warned(m, 4, "no 'lblc' scheduler"));
   CHECK(warned(m, 5, "'-x 10' has no equivalent"));
   CHECK(warned(m, 6, "firewall-mark"));
   const std::string yaml = write_yaml(m);
-  CHECK(yaml.find("    # scheduler: wlc (-s, line 1)\n") != std::string::npos);
+  CHECK(yaml.find("    scheduler: wlc  # -s, line 1\n") != std::string::npos);
   CHECK(yaml.find("    forwarding: dr  # -g\n") != std::string::npos);
-  CHECK(yaml.find("hash: source-address  # -p 300 (line 1)") != std::string::npos);
+  CHECK(yaml.find("persistence: {timeout: 300}  # -p 300 (line 1)") != std::string::npos);
   CHECK(yaml.find("      # rules:5 -a -t 10.0.0.100:443 -r 10.0.0.21:8443 -m -w 1 -x 10\n") !=
         std::string::npos);
   CHECK(yaml.find("      - address: 10.0.0.21\n        port: 8443\n") != std::string::npos);

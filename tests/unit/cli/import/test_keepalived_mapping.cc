@@ -10,6 +10,7 @@
 
 #include "cli/import/keepalived_parser.h"
 #include "cli/import/mapper.h"
+#include "cli/import/scheduler.h"
 #include "cli/import/yaml_writer.h"
 #include "config/config.h"
 
@@ -22,11 +23,11 @@ struct Result {
   std::string yaml;
 };
 
-Result import_text(const std::string& text, WriteOptions options = {}) {
+Result import_text(const std::string& text) {
   Result r;
   r.model = map_keepalived(parse_keepalived_text(text, "keepalived.conf", "."), "keepalived.conf");
   REQUIRE(r.model.errors.empty());
-  r.yaml = write_yaml(r.model, options);
+  r.yaml = write_yaml(r.model);
   return r;
 }
 
@@ -102,24 +103,13 @@ TEST_CASE("lb_kind NAT and TUN, and keepalived's default NAT") {
   CHECK(has(r.yaml, "forwarding: nat  # keepalived's default lb_kind NAT"));
 }
 
-TEST_CASE("lb_algo: a comment until the loader knows `scheduler:`, the key behind the flag") {
+TEST_CASE("lb_algo becomes scheduler:, and what shoal lacks a warning") {
   CHECK(scheduler_for("wlc") == "wlc");
   CHECK(scheduler_for("mh") == "mh");
   CHECK_FALSE(scheduler_for("lblcr"));
-  WriteOptions as_comment;
-  as_comment.scheduler_key = false;
-  const Result comment = import_text(kService, as_comment);
-  CHECK(has(comment.yaml, "    # scheduler: wlc (lb_algo, line 3)\n"));
-  CHECK_FALSE(has(comment.yaml, "    scheduler: wlc"));
-  loads(comment);
-  WriteOptions key;
-  key.scheduler_key = true;
-  const Result with_key = import_text(kService, key);
+  const Result with_key = import_text(kService);
   CHECK(has(with_key.yaml, "    scheduler: wlc  # lb_algo, line 3\n"));
-  // The switch: once the loader takes `scheduler:`, kLoaderKnowsScheduler makes the key the
-  // default, and the keyed output must load.
-  CHECK(WriteOptions{}.scheduler_key == kLoaderKnowsScheduler);
-  if (kLoaderKnowsScheduler) loads(with_key);
+  loads(with_key);
   std::string text = kService;
   text.replace(text.find("wlc"), 3, "lblc");
   const Result unknown = import_text(text);
@@ -127,15 +117,15 @@ TEST_CASE("lb_algo: a comment until the loader knows `scheduler:`, the key behin
   CHECK_FALSE(has(unknown.yaml, "scheduler: lblc"));
 }
 
-TEST_CASE("persistence becomes source-address hashing, with warnings for timeout and netmask") {
+TEST_CASE("persistence_timeout and persistence_granularity become persistence") {
   std::string text = kService;
   text.insert(text.find("  protocol"),
               "  persistence_timeout 300\n  persistence_granularity 255.255.255.0\n");
   const Result r = import_text(text);
-  CHECK(has(r.yaml, "hash: source-address  # persistence_timeout 300 (line 5)"));
-  CHECK(warned(r.model, 5, "no persistence timeout"));
-  CHECK(warned(r.model, 6, "no persistence netmask"));
-  CHECK(has(r.yaml, "# WARNING keepalived.conf:5: persistence_timeout 300:"));
+  CHECK(has(r.yaml, "persistence: {timeout: 300, netmask: 255.255.255.0}  # persistence_timeout "
+                    "300 (line 5), persistence_granularity 255.255.255.0 (line 6)"));
+  CHECK_FALSE(warned(r.model, 5, "persistence"));
+  CHECK_FALSE(has(r.yaml, "hash:"));
   loads(r);
 }
 
