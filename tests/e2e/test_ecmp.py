@@ -205,6 +205,9 @@ def test_sigkill_one_director(ecmp):
                                   f"survivor's table")
     print(f"transfers from ports {sorted(moved)} went through d{victim}; "
           f"{sorted(moved & on_survivors)} now go through the survivors")
+    # Their packets reached the survivors mid-connection: forwarded, and counted as such.
+    midstream = sum(ds[n].api("counters")["total"]["flows_midstream"] for n in survivors)
+    assert midstream >= len(moved & on_survivors), midstream
     finish_transfers(lab, transfers)
     out, _ = wrk.communicate(timeout=60)
     w = parse_wrk(out)
