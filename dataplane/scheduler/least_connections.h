@@ -109,6 +109,9 @@ uint16_t first_least(std::span<const Candidate> candidates, LoadOf& load_of, Ove
 // give it their own counts plus their peers'; the API's simulation, every worker's.
 template <typename LoadOf>
 uint16_t pick_least_loaded(Scheduler s, std::span<const Candidate> candidates, LoadOf load_of) {
+  // As lambdas, not function pointers, so that they inline into the scan.
+  auto connection_overhead = [](Load l) { return dp::connection_overhead(l); };
+  auto expected_delay_overhead = [](Load l) { return dp::expected_delay_overhead(l); };
   switch (s) {
     case Scheduler::lc:
       return detail::first_least(candidates, load_of, connection_overhead, false);

@@ -44,10 +44,13 @@ uint16_t WorkerScheduler::pick_other(const Service& svc, uint16_t index, const N
     case Scheduler::sed:
     case Scheduler::nq:
       // With one worker there are no peers' counts to add: one array read per backend.
-      if (!peers_.has_peers())
-        return svc.candidate_id(pick_least_loaded(svc.scheduler, svc.candidates, [this](uint16_t id) {
-          return Load{own_.active(id), own_.inactive(id)};
+      if (!peers_.has_peers()) {
+        const std::atomic<uint64_t>* own = own_.packed_counts();
+        return svc.candidate_id(pick_least_loaded(svc.scheduler, svc.candidates, [own](uint16_t id) {
+          const uint64_t v = own[id].load(std::memory_order_relaxed);
+          return Load{ConnectionCounts::active_of(v), ConnectionCounts::inactive_of(v)};
         }));
+      }
       return svc.candidate_id(pick_least_loaded(svc.scheduler, svc.candidates, [this](uint16_t id) {
         return Load{own_.active(id) + peers_.active(id), own_.inactive(id) + peers_.inactive(id)};
       }));
