@@ -245,8 +245,7 @@ const Backend* Burst::pick_new(uint16_t i, const Service& svc, uint16_t service_
   if (svc.persistence_timeout_ms != 0) {
     // The client's entry, while its backend still takes new flows in this service.
     const uint16_t id = scheduler_.persisted(svc, flow.client_ip, now_);
-    const Backend* b = id == kNoBackend ? nullptr : snap_.backend(id);
-    if (b != nullptr && b->service == service_index && b->takes_new_flows) {
+    if (const Backend* b = snap_.new_flow_backend(id, service_index)) {
       ctr_.persistence_hits.add();
       scheduler_.touch(svc, flow.client_ip, b->id, now_);
       return b;

@@ -185,6 +185,12 @@ class Snapshot {
     return id < backends_.size() && backends_[id].service != kNoService ? &backends_[id]
                                                                           : nullptr;
   }
+  // Backend `id` if it may take a new flow of service `index` (where a persistence entry may
+  // send one), or nullptr.
+  const Backend* new_flow_backend(uint16_t id, uint16_t index) const {
+    const Backend* b = backend(id);
+    return b != nullptr && b->service == index && b->takes_new_flows ? b : nullptr;
+  }
   const NextHopSpec& next_hop(uint32_t i) const { return next_hops_[i]; }
   uint32_t next_hop_count() const { return static_cast<uint32_t>(next_hops_.size()); }
   const PortSpec* port(uint16_t id) const { return id < ports_.size() ? &ports_[id] : nullptr; }

@@ -184,8 +184,7 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   Choice choice;
   if (service.persistence_timeout_ms != 0) {
     const std::optional<uint16_t> id = view.persisted(service, client->first);
-    const dp::Backend* b = id ? snap->backend(*id) : nullptr;
-    if (b != nullptr && b->service == index && b->takes_new_flows) {
+    if (id && snap->new_flow_backend(*id, index) != nullptr) {
       for (uint16_t i = 0; i < service.candidates.size(); ++i)
         if (service.candidates[i].id == *id) choice.candidate = i;
       choice.details = {{"persistence", "hit"}};

@@ -16,7 +16,7 @@ void WorkerScheduler::set_peers(const std::vector<const WorkerScheduler*>& peers
 }
 
 uint16_t WorkerScheduler::persisted(const Service& svc, uint32_t client_ip, uint32_t now_ms) {
-  const PersistenceTable::Client c = client(svc, client_ip);
+  const PersistenceTable::Client c = persistence_client(svc, client_ip);
   const std::optional<PersistenceTable::Found> own = persistence_.find(c, now_ms);
   std::optional<PersistenceTable::Found> best = own;
   for (const PersistenceTable* peer : peer_persistence_) {

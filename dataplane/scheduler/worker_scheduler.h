@@ -68,11 +68,11 @@ class WorkerScheduler {
   uint16_t persisted(const Service& svc, uint32_t client_ip, uint32_t now_ms);
   // dp: the client's new flow went to `backend`; remember it.
   void persist(const Service& svc, uint32_t client_ip, uint16_t backend, uint32_t now_ms) {
-    persistence_.record(client(svc, client_ip), backend, now_ms, svc.persistence_timeout_ms);
+    persistence_.record(persistence_client(svc, client_ip), backend, now_ms, svc.persistence_timeout_ms);
   }
   // dp: a packet of a pinned flow: the client is active.
   void touch(const Service& svc, uint32_t client_ip, uint16_t backend, uint32_t now_ms) {
-    persistence_.touch(client(svc, client_ip), backend, now_ms, svc.persistence_timeout_ms);
+    persistence_.touch(persistence_client(svc, client_ip), backend, now_ms, svc.persistence_timeout_ms);
   }
 
   const ConnectionCounts& own() const { return own_; }
@@ -85,9 +85,6 @@ class WorkerScheduler {
 
  private:
   uint16_t pick_other(const Service& svc, uint16_t index, const NewFlow& flow);
-  static PersistenceTable::Client client(const Service& svc, uint32_t client_ip) {
-    return persistence_client(svc, client_ip);
-  }
 
   const ConnectionCounts& own_;
   PeerConnections peers_;
