@@ -5,6 +5,7 @@
 #include <rte_hash_crc.h>
 #include <rte_rcu_qsbr.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -55,8 +56,11 @@ FlowEventRing::~FlowEventRing() { rte_ring_free(ring_); }
 
 SyncedFlows::SyncedFlows(uint32_t capacity, rte_rcu_qsbr* qsbr, int socket)
     : capacity_(capacity) {
+  // DPDK names its tables process-wide: one name per instance (tests make several).
+  static std::atomic<unsigned> instances{0};
+  const std::string name = "shoal_synced_flows" + std::to_string(instances++);
   rte_hash_parameters params{};
-  params.name = "shoal_synced_flows";
+  params.name = name.c_str();
   params.entries = capacity;
   params.key_len = sizeof(SyncKey);
   params.hash_func = rte_hash_crc;  // unused: every call passes FlowTable::hash

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "dataplane/flow_table.h"
+#include "dataplane/scheduler/persistence.h"
 
 struct rte_hash;
 struct rte_rcu_qsbr;
@@ -119,6 +120,7 @@ class SyncedFlows {
 struct FlowSyncContext {
   const SyncedFlows* synced = nullptr;  // flows peers pinned, looked up on a miss
   FlowEventRing* events = nullptr;      // where this worker reports its synced flows
+  const PersistenceTable* persistence = nullptr;  // persistence entries peers sent
 };
 
 // A flow of a synced service as connection sync reports it: its backend now, and `state`

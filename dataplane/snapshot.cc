@@ -55,6 +55,11 @@ bool add(rte_hash* h, uint32_t ip, uint16_t port, uint8_t proto, uintptr_t value
 
 }  // namespace
 
+uint16_t persistence_tag(uint32_t vip, uint16_t port, uint8_t proto) {
+  return static_cast<uint16_t>(
+      rte_hash_crc_8byte(uint64_t(vip) << 32 | uint32_t(port) << 8 | proto, 0) | 1);
+}
+
 std::string ipv4_to_string(uint32_t addr) {
   const auto* b = reinterpret_cast<const uint8_t*>(&addr);
   return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) + "." +
@@ -138,11 +143,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 .buckets = {},
                 .persistence_timeout_ms = spec_svc.persistence_timeout_ms,
                 .persistence_mask = spec_svc.persistence_mask,
-                .persistence_tag = static_cast<uint16_t>(
-                    rte_hash_crc_8byte(uint64_t(spec_svc.vip) << 32 | uint32_t(spec_svc.port) << 8 |
-                                           spec_svc.proto,
-                                       0) |
-                    1)};
+                .persistence_tag = persistence_tag(spec_svc.vip, spec_svc.port, spec_svc.proto)};
     std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));

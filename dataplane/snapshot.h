@@ -154,6 +154,10 @@ struct Service {
   }
 };
 
+// The tag that names a service in persistence entries: the same on every director for the
+// same VIP, port and protocol, so that connection sync can carry entries; never 0.
+uint16_t persistence_tag(uint32_t vip, uint16_t port, uint8_t proto);
+
 // What a destination address (and port, protocol) is to this director.
 // not_owned: a VIP (any port and protocol) or address another director holds now.
 enum class AddressKind : uint8_t { unknown, service, vip_address, local_address, not_owned };

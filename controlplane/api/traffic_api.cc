@@ -170,9 +170,15 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
     return error_response(404, fmt::format("no service on {}/{}", query(request, "vip"), proto_name));
   const dp::Snapshot* snap = view.snapshot();
   uint16_t index = 0;
-  if (snap == nullptr ||
-      snap->classify(vip->first, dp::be16(vip->second), static_cast<uint8_t>(proto), &index) !=
-          dp::AddressKind::service)
+  const dp::AddressKind kind =
+      snap == nullptr ? dp::AddressKind::unknown
+                      : snap->classify(vip->first, dp::be16(vip->second),
+                                       static_cast<uint8_t>(proto), &index);
+  // A backup answers too, as it would once master: a VIP held elsewhere is indexed all the
+  // same (its index is the service's only when the snapshot has that very service).
+  if ((kind != dp::AddressKind::service && kind != dp::AddressKind::not_owned) ||
+      snap->service(index).vip != vip->first || snap->service(index).port != dp::be16(vip->second) ||
+      snap->service(index).proto != static_cast<uint8_t>(proto))
     return error_response(503, "the dataplane has no table for that service yet");
   const dp::Service& service = snap->service(index);
   const bool hashes_port = uses_maglev(service.scheduler) && service.hash_on == dp::HashOn::five_tuple;
@@ -215,7 +221,8 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   for (const BackendConfig& b : svc->backends)
     if (b.id == id)
       out["backend"] = {{"name", b.name}, {"address", dp::ipv4_to_string(b.address)}, {"port", b.port}};
-  out["why"] = choice.why + (choice.candidate == dp::kNoCandidate
+  out["why"] = (service.owned ? "" : "another director holds the VIP now; as master: ") +
+               choice.why + (choice.candidate == dp::kNoCandidate
                                  ? ""
                                  : "; an established flow stays with the backend it is pinned "
                                    "to while that backend is up");

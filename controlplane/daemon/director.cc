@@ -80,7 +80,7 @@ void Director::start_workers() {
       sync_ = std::make_unique<ConnectionSync>(
           cs, config_.workers.flow_timeouts, config_.workers.count, publisher_->qsbr(),
           static_cast<int>(rte_socket_id()), ports_.handle(cs.port).mac, pc.addresses.front().address,
-          pc.mtu);
+          pc.mtu, config_.workers.persistence_table_size);
     } catch (const std::exception& e) {
       fatal(std::string("connection sync: ") + e.what());
     }
@@ -111,6 +111,11 @@ void Director::start_workers() {
   std::vector<const dp::Worker*> all;
   for (const auto& w : workers_) all.push_back(w.get());
   for (const auto& w : workers_) w->set_peers(all);
+  if (sync_) {
+    std::vector<const dp::PersistenceTable*> tables;
+    for (const auto& w : workers_) tables.push_back(&w->scheduler().persistence());
+    sync_->watch_persistence(std::move(tables));
+  }
   for (uint32_t w = 0; w < config_.workers.count; ++w) {
     dp::Worker* worker = workers_[w].get();
     if (rte_eal_remote_launch(dp::Worker::launch, worker, lcores[w]) != 0)

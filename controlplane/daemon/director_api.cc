@@ -78,10 +78,12 @@ BackendConnections Director::connections(uint16_t id) const {
 std::optional<uint16_t> Director::persisted(const dp::Service& service, uint32_t client) const {
   const dp::PersistenceTable::Client key = dp::WorkerScheduler::persistence_client(service, client);
   std::optional<dp::PersistenceTable::Found> best;  // the entry used last, as the workers pick
-  for (const auto& w : workers_) {
-    const auto f = w->scheduler().persistence().find(key, dp::now_ms());
+  auto consider = [&](const dp::PersistenceTable& table) {
+    const auto f = table.find(key, dp::now_ms());
     if (f && (!best || static_cast<int32_t>(f->expires_ms - best->expires_ms) > 0)) best = f;
-  }
+  };
+  for (const auto& w : workers_) consider(w->scheduler().persistence());
+  if (sync_) consider(sync_->synced_persistence());  // what the other directors sent
   if (!best) return std::nullopt;
   return best->backend;
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace shoal::cp {
@@ -22,34 +23,46 @@ std::string_view name(PullState s) {
 ConnectionSync::ConnectionSync(const ConnectionSyncSettings& settings,
                                const dp::FlowTimeouts& timeouts, uint32_t workers,
                                rte_rcu_qsbr* qsbr, int socket, const rte_ether_addr& mac,
-                               uint32_t src_ip, uint16_t mtu)
+                               uint32_t src_ip, uint16_t mtu, uint32_t persistence_capacity)
     : settings_(settings), timeouts_(timeouts), mac_(mac), src_ip_(src_ip),
       entries_per_message_(sync_entries_per_message(mtu)),
-      synced_(std::make_unique<dp::SyncedFlows>(settings.table_size, qsbr, socket)) {
+      synced_(std::make_unique<dp::SyncedFlows>(settings.table_size, qsbr, socket)),
+      synced_persistence_(std::make_unique<dp::PersistenceTable>(persistence_capacity)) {
+  // DPDK names its rings process-wide: one name per instance and worker.
+  static uint32_t instances = 0;
+  const uint32_t instance = instances++;
   for (uint32_t w = 0; w < workers; ++w) {
-    const std::string ring = "shoal_sync_events" + std::to_string(w);
+    const std::string ring = fmt::format("shoal_sync_events{}_{}", instance, w);
     rings_.push_back(std::make_unique<dp::FlowEventRing>(ring.c_str(), kEventRingSize, socket));
     walkers_.push_back(std::make_unique<dp::SyncWalker>(settings.refresh_ms));
   }
   answer_tickets_.resize(workers);
   pending_.reserve(entries_per_message_);
+  pending_persistence_.reserve(entries_per_message_);
 }
 
 ConnectionSync::~ConnectionSync() = default;
 
 dp::FlowSyncContext ConnectionSync::context(uint32_t w) const {
-  return {synced_.get(), rings_[w].get()};
+  return {synced_.get(), rings_[w].get(), synced_persistence_.get()};
 }
 
 void ConnectionSync::update(const dp::SnapshotSpec& spec) {
   services_.clear();
   backend_address_.clear();
+  persistent_owned_.clear();
   holds_synced_ = false;
   for (const dp::ServiceSpec& s : spec.services) {
     if (!s.sync) continue;
     ServiceEntry& entry = services_[{s.vip, s.port, s.proto}];
     entry.owned = s.owned;
     holds_synced_ = holds_synced_ || s.owned;
+    if (s.persistence_timeout_ms != 0) {
+      entry.persistence_tag = dp::persistence_tag(s.vip, s.port, s.proto);
+      entry.persistence_timeout_ms = s.persistence_timeout_ms;
+      entry.persistence_mask = s.persistence_mask;
+      if (s.owned) persistent_owned_[entry.persistence_tag] = {s.vip, s.port, s.proto};
+    }
     for (const dp::BackendSpec& b : s.backends) {
       entry.backends[{b.ip, b.port}] = b.id;
       backend_address_[b.id] = {b.ip, b.port};
@@ -86,6 +99,9 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
     case SyncMessageType::flows:
       receive_flows(payload + kSyncHeaderLen, h.count, now_ms);
       break;
+    case SyncMessageType::persistence:
+      receive_persistence(payload + kSyncHeaderLen, h.count, now_ms);
+      break;
     case SyncMessageType::pull_request:
       if (!holds_synced_) break;  // only a director holding synced VIPs has flows to give
       if (answering_) {
@@ -115,6 +131,10 @@ void ConnectionSync::start_answer(uint32_t to) {
   answer_synced_done_ = false;
   answer_cursor_ = 0;
   answer_to_ = to;
+  // The asker has none of the persistence entries either: the next pass sends them all.
+  persistence_sent_.clear();
+  persistence_walking_ = false;
+  persistence_pass_ms_ -= kPersistenceIntervalMs;
 }
 
 void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms) {
@@ -151,6 +171,83 @@ void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint3
   }
 }
 
+void ConnectionSync::receive_persistence(const uint8_t* entries, uint16_t count,
+                                         uint32_t now_ms) {
+  for (uint16_t i = 0; i < count; ++i) {
+    ++counters_.persistence_received;
+    const std::optional<SyncPersistence> p = read_sync_persistence(entries + i * kSyncEntryLen);
+    if (!p) {
+      drop(SyncDrop::bad_entry);
+      continue;
+    }
+    const auto service = services_.find({p->vip, p->vip_port, p->proto});
+    if (service == services_.end()) {
+      drop(SyncDrop::unknown_service);
+      continue;
+    }
+    const ServiceEntry& svc = service->second;
+    if (svc.owned) {
+      drop(SyncDrop::owned_service);
+      continue;
+    }
+    if (svc.persistence_tag == 0) {
+      drop(SyncDrop::not_persistent);
+      continue;
+    }
+    const auto backend = svc.backends.find({p->backend_ip, p->backend_port});
+    if (backend == svc.backends.end()) {
+      drop(SyncDrop::unknown_backend);
+      continue;
+    }
+    // This director's netmask and timeout rule (the files should agree).
+    const dp::PersistenceTable::Client client{svc.persistence_tag, p->client & svc.persistence_mask};
+    const uint32_t left = std::min(p->left_ms, svc.persistence_timeout_ms);
+    const auto known = synced_persistence_->find(client, now_ms);
+    if (known && known->backend == backend->second &&
+        static_cast<int32_t>(known->expires_ms - (now_ms + left)) >= 0)
+      continue;  // nothing new: another worker's copy of the same entry
+    synced_persistence_->record(client, backend->second, now_ms, left);
+    ++counters_.persistence_installed;
+  }
+}
+
+void ConnectionSync::walk_persistence(uint32_t now_ms) {
+  if (persistent_owned_.empty() || local_persistence_.empty()) return;
+  if (!persistence_walking_) {
+    if (now_ms - persistence_pass_ms_ < kPersistenceIntervalMs) return;
+    persistence_walking_ = true;
+    persistence_pass_ms_ = now_ms;
+    persistence_cursor_ = 0;
+  }
+  const uint64_t per_table = local_persistence_.front()->capacity();
+  const uint64_t end = per_table * local_persistence_.size();
+  for (uint32_t i = 0; i < kPersistenceSlotsPerPoll && frames_.size() < kFramesPerPoll; ++i) {
+    if (persistence_cursor_ == end) {
+      persistence_walking_ = false;
+      std::erase_if(persistence_sent_, [now_ms](const auto& sent) {
+        return static_cast<int32_t>(sent.second - now_ms) <= 0;
+      });
+      return;
+    }
+    const uint64_t at = persistence_cursor_++;
+    const auto held = local_persistence_[at / per_table]->at(static_cast<uint32_t>(at % per_table), now_ms);
+    if (!held) continue;
+    const auto service = persistent_owned_.find(held->client.service_tag);
+    const auto backend = backend_address_.find(held->backend);
+    if (service == persistent_owned_.end() || backend == backend_address_.end()) continue;
+    // Sent already, with this expiry or a later one (another worker's copy)?
+    const uint64_t key = uint64_t(held->client.service_tag) << 32 | held->client.address;
+    const auto [sent, fresh] = persistence_sent_.try_emplace(key, held->expires_ms);
+    if (!fresh) {
+      if (static_cast<int32_t>(held->expires_ms - sent->second) <= 0) continue;
+      sent->second = held->expires_ms;
+    }
+    const auto& [vip, port, proto] = service->second;
+    add_persistence({proto, held->client.address, vip, port, backend->second.first,
+                     backend->second.second, held->expires_ms - now_ms});
+  }
+}
+
 void ConnectionSync::poll(uint32_t now_ms) {
   // Read the walkers' progress before draining: a pass that is done has all its events on
   // the rings by then (dp::SyncWalker::done() is an acquire).
@@ -160,6 +257,7 @@ void ConnectionSync::poll(uint32_t now_ms) {
 
   drain_events(static_cast<uint32_t>(kFramesPerPoll * entries_per_message_));
   if (answering_ && !answer_synced_done_) answer_synced_done_ = !walk_synced_for_pull(4096);
+  walk_persistence(now_ms);
   flush();
   if (answered && answer_synced_done_) {
     // Unless the rings still hold events of the walk (the frame budget ran out).
@@ -254,19 +352,37 @@ void ConnectionSync::add_entry(const SyncEntry& e) {
   if (pending_.size() == entries_per_message_) flush();
 }
 
+void ConnectionSync::add_persistence(const SyncPersistence& p) {
+  pending_persistence_.push_back(p);
+  if (pending_persistence_.size() == entries_per_message_) flush();
+}
+
 void ConnectionSync::flush() {
-  if (pending_.empty()) return;
-  std::vector<uint8_t> frame(kSyncFrameOverhead + kSyncHeaderLen + kSyncEntryLen * pending_.size());
+  if (!pending_.empty()) {
+    send_entries(SyncMessageType::flows, pending_.size(),
+                 [this](uint8_t* out, std::size_t i) { write_sync_entry(out, pending_[i]); });
+    counters_.flows_sent += pending_.size();
+    pending_.clear();
+  }
+  if (!pending_persistence_.empty()) {
+    send_entries(SyncMessageType::persistence, pending_persistence_.size(),
+                 [this](uint8_t* out, std::size_t i) {
+                   write_sync_persistence(out, pending_persistence_[i]);
+                 });
+    counters_.persistence_sent += pending_persistence_.size();
+    pending_persistence_.clear();
+  }
+}
+
+template <typename WriteEntry>
+void ConnectionSync::send_entries(SyncMessageType type, std::size_t count, WriteEntry write) {
+  std::vector<uint8_t> frame(kSyncFrameOverhead + kSyncHeaderLen + kSyncEntryLen * count);
   uint8_t* payload = frame.data() + kSyncFrameOverhead;
-  write_sync_header(payload, {SyncMessageType::flows, settings_.id,
-                              static_cast<uint16_t>(pending_.size()), ++sequence_});
-  for (std::size_t i = 0; i < pending_.size(); ++i)
-    write_sync_entry(payload + kSyncHeaderLen + i * kSyncEntryLen, pending_[i]);
+  write_sync_header(payload, {type, settings_.id, static_cast<uint16_t>(count), ++sequence_});
+  for (std::size_t i = 0; i < count; ++i) write(payload + kSyncHeaderLen + i * kSyncEntryLen, i);
   finish_sync_frame(frame.data(), frame.size() - kSyncFrameOverhead, mac_, src_ip_,
                     settings_.group, settings_.udp_port);
   ++counters_.messages_sent;
-  counters_.flows_sent += pending_.size();
-  pending_.clear();
   frames_.push_back(std::move(frame));
 }
 
@@ -304,6 +420,9 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
       {"claimed", claimed},
       {"events_lost", events_lost()},
       {"pulls_answered", counters_.pulls_answered},
+      {"persistence", {{"sent", counters_.persistence_sent},
+                       {"received", counters_.persistence_received},
+                       {"installed", counters_.persistence_installed}}},
       {"drops", drops},
   };
 }
@@ -311,10 +430,11 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
 std::string ConnectionSync::counter_line(uint64_t claimed) const {
   std::string line = fmt::format(
       "pull={} sent={}/{} received={}/{} missed={} table={} installed={} removed={} aged={} "
-      "claimed={} lost={}",
+      "claimed={} lost={} persistence={}/{}/{}",
       name(pull_), counters_.messages_sent, counters_.flows_sent, counters_.messages_received,
       counters_.flows_received, counters_.messages_missed, synced_->size(), counters_.installed, counters_.removed,
-      counters_.aged, claimed, events_lost());
+      counters_.aged, claimed, events_lost(), counters_.persistence_sent,
+      counters_.persistence_received, counters_.persistence_installed);
   for (std::size_t r = 0; r < kSyncDropCount; ++r)
     if (counters_.drops[r] != 0)
       line += fmt::format(" drop.{}={}", name(static_cast<SyncDrop>(r)), counters_.drops[r]);

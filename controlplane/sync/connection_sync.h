@@ -11,6 +11,12 @@
 // - Not holding it, a director installs what it hears into SyncedFlows, mapped to its own
 //   backend of the same address:port, and ages the entries by the flow timeouts since they were
 //   last heard. After a takeover the workers claim them on the flows' first packets.
+// - Persistence entries (dataplane/scheduler/persistence.h) of synced services go too, so that
+//   a client keeps its real server across a failover: every kPersistenceIntervalMs the
+//   director holding the VIP walks its workers' tables (read-only, in slices) and sends the
+//   entries that are new or were extended since it last sent them, with the time they have
+//   left. A peer keeps them in one table of its own, written here and read by its workers as
+//   one more worker's.
 // - On start a director pulls: it asks the group for every synced flow; a director holding
 //   synced VIPs answers with a full walk of its tables (its workers' flow tables, and the
 //   flows it took over that no packet has claimed yet) and a pull_done. Until the pull is done
@@ -59,6 +65,9 @@ struct SyncCounters {
   uint64_t aged = 0;            // flows no peer reported for longer than their timeout
   uint64_t events_unsendable = 0;  // local events whose backend no longer exists
   uint64_t pulls_answered = 0;
+  uint64_t persistence_sent = 0;       // persistence entries sent
+  uint64_t persistence_received = 0;   // persistence entries received
+  uint64_t persistence_installed = 0;  // taken into the table (new, or a later expiry)
   std::array<uint64_t, kSyncDropCount> drops{};
 };
 
@@ -71,12 +80,23 @@ class ConnectionSync {
   // a second: a full pass over a million flows in about 6 s, well inside any timeout).
   static constexpr uint32_t kAgeIntervalMs = 50;
   static constexpr uint32_t kAgePerSlice = 8192;
+  // The walk of the workers' persistence tables: a pass at most every kPersistenceIntervalMs
+  // (an entry is extended at most once a second), kPersistenceSlotsPerPoll slots a loop.
+  static constexpr uint32_t kPersistenceIntervalMs = 1000;
+  static constexpr uint32_t kPersistenceSlotsPerPoll = 8192;
 
   // Needs a running EAL. `mac`, `src_ip` and `mtu` are the sync port's.
   ConnectionSync(const ConnectionSyncSettings& settings, const dp::FlowTimeouts& timeouts,
                  uint32_t workers, rte_rcu_qsbr* qsbr, int socket, const rte_ether_addr& mac,
-                 uint32_t src_ip, uint16_t mtu);
+                 uint32_t src_ip, uint16_t mtu, uint32_t persistence_capacity);
   ~ConnectionSync();
+
+  // Once the workers exist: their persistence tables, whose entries go to the peers.
+  void watch_persistence(std::vector<const dp::PersistenceTable*> tables) {
+    local_persistence_ = std::move(tables);
+  }
+  // The entries peers sent (what the workers read, and the API's simulate).
+  const dp::PersistenceTable& synced_persistence() const { return *synced_persistence_; }
 
   // What worker `w` attaches (dp::Worker::attach_sync).
   dp::FlowSyncContext context(uint32_t w) const;
@@ -107,11 +127,17 @@ class ConnectionSync {
  private:
   struct ServiceEntry {
     bool owned = false;
+    uint16_t persistence_tag = 0;  // 0: no persistence
+    uint32_t persistence_timeout_ms = 0;
+    uint32_t persistence_mask = 0xffffffff;
     std::map<std::pair<uint32_t, uint16_t>, uint16_t> backends;  // (ip, port) → backend id
   };
   using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t>;  // VIP, port, protocol
 
   void receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms);
+  void receive_persistence(const uint8_t* entries, uint16_t count, uint32_t now_ms);
+  // The next slice of the walk of the workers' persistence tables.
+  void walk_persistence(uint32_t now_ms);
   void drain_events(uint32_t max_entries);
   // Walks every table for a pull from `to`; pull_done goes once everything is sent.
   void start_answer(uint32_t to);
@@ -121,7 +147,12 @@ class ConnectionSync {
   SyncEntry to_entry(const dp::FlowKey& key, dp::FlowState state, uint32_t backend_ip,
                      uint16_t backend_port) const;
   void add_entry(const SyncEntry& e);
+  void add_persistence(const SyncPersistence& p);
+  // Sends the pending entries of each kind in one datagram each.
   void flush();
+  // A datagram of `type` with `count` entries that `write(entry_start, i)` fills in.
+  template <typename WriteEntry>
+  void send_entries(SyncMessageType type, std::size_t count, WriteEntry write);
   void send_control(SyncMessageType type);
   void drop(SyncDrop r) { ++counters_.drops[static_cast<std::size_t>(r)]; }
 
@@ -141,6 +172,17 @@ class ConnectionSync {
 
   uint32_t aged_at_ms_ = 0;
   std::vector<SyncEntry> pending_;  // entries of the next flows message
+  std::vector<SyncPersistence> pending_persistence_;  // of the next persistence message
+
+  std::unique_ptr<dp::PersistenceTable> synced_persistence_;     // what peers sent
+  std::vector<const dp::PersistenceTable*> local_persistence_;  // the workers'
+  std::unordered_map<uint16_t, ServiceKey> persistent_owned_;    // by persistence tag
+  // The walk: where it is (worker × slot), when the pass began, and the expiry last sent for
+  // each client (tag << 32 | masked address), pruned at the end of each pass.
+  uint64_t persistence_cursor_ = 0;
+  uint32_t persistence_pass_ms_ = 0;
+  bool persistence_walking_ = false;
+  std::unordered_map<uint64_t, uint32_t> persistence_sent_;
   std::vector<std::vector<uint8_t>> frames_;
   uint32_t sequence_ = 0;
 

@@ -60,14 +60,16 @@ std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t le
   if (payload[4] != kSyncVersion) return SyncDrop::bad_version;
   const uint8_t type = payload[5];
   if (type < static_cast<uint8_t>(SyncMessageType::flows) ||
-      type > static_cast<uint8_t>(SyncMessageType::pull_done))
+      type > static_cast<uint8_t>(SyncMessageType::persistence))
     return SyncDrop::bad_type;
   header.type = static_cast<SyncMessageType>(type);
   header.sync_id = payload[6];
   header.count = rte_be_to_cpu_16(dp::load<uint16_t>(payload + 8));
   header.sequence = rte_be_to_cpu_32(dp::load<uint32_t>(payload + 12));
   if (len != kSyncHeaderLen + kSyncEntryLen * header.count) return SyncDrop::bad_length;
-  if (header.type != SyncMessageType::flows && header.count != 0) return SyncDrop::bad_length;
+  const bool has_entries =
+      header.type == SyncMessageType::flows || header.type == SyncMessageType::persistence;
+  if (!has_entries && header.count != 0) return SyncDrop::bad_length;
   if (header.sync_id != expected_id) return SyncDrop::wrong_id;
   return std::nullopt;
 }
@@ -88,6 +90,31 @@ std::optional<SyncEntry> read_sync_entry(const uint8_t* in) {
   e.backend_ip = dp::load<uint32_t>(in + 16);
   e.backend_port = dp::load<uint16_t>(in + 20);
   return e;
+}
+
+void write_sync_persistence(uint8_t* out, const SyncPersistence& p) {
+  std::memset(out, 0, kSyncEntryLen);
+  out[0] = p.proto;
+  dp::store(out + 4, p.client);
+  dp::store(out + 8, p.vip);
+  dp::store(out + 12, p.vip_port);
+  dp::store(out + 14, p.backend_port);
+  dp::store(out + 16, p.backend_ip);
+  dp::store(out + 20, rte_cpu_to_be_32(p.left_ms));
+}
+
+std::optional<SyncPersistence> read_sync_persistence(const uint8_t* in) {
+  SyncPersistence p;
+  if (in[0] != dp::kIpProtoTcp && in[0] != dp::kIpProtoUdp) return std::nullopt;
+  p.proto = in[0];
+  p.client = dp::load<uint32_t>(in + 4);
+  p.vip = dp::load<uint32_t>(in + 8);
+  p.vip_port = dp::load<uint16_t>(in + 12);
+  p.backend_port = dp::load<uint16_t>(in + 14);
+  p.backend_ip = dp::load<uint32_t>(in + 16);
+  p.left_ms = rte_be_to_cpu_32(dp::load<uint32_t>(in + 20));
+  if (p.left_ms == 0) return std::nullopt;
+  return p;
 }
 
 std::size_t finish_sync_frame(uint8_t* out, std::size_t payload_len, const rte_ether_addr& src_mac,

@@ -9,6 +9,9 @@
 //                     2 closing, 3 udp, 4 established), reserved (u8), client address (u32),
 //                     VIP (u32), client port (u16), VIP port (u16), backend address (u32),
 //                     backend port (u16), reserved (u16)
+//   persistence entry, 24 bytes (type 4): protocol (u8), reserved (3 × u8), client address
+//                     under the service's netmask (u32), VIP (u32), VIP port (u16), backend
+//                     port (u16), backend address (u32), milliseconds the entry has left (u32)
 // A datagram is exactly its header and `count` entries. A flow names its backend by address
 // and port, not by this director's backend id: peers number their backends themselves.
 #pragma once
@@ -40,6 +43,7 @@ enum class SyncMessageType : uint8_t {
   flows = 1,         // entries follow
   pull_request = 2,  // a director that (re)joined asks for every flow of the VIPs peers hold
   pull_done = 3,     // the answer to a pull is complete
+  persistence = 4,   // persistence entries follow
 };
 enum class SyncOp : uint8_t { upsert = 1, remove = 2 };
 
@@ -56,6 +60,7 @@ enum class SyncOp : uint8_t { upsert = 1, remove = 2 };
   X(unknown_service, "entry for a VIP, port and protocol no synced service has here")  \
   X(unknown_backend, "entry pinned to a backend its service does not have here")        \
   X(owned_service, "entry for a VIP this director holds: its own flows are the truth")  \
+  X(not_persistent, "persistence entry for a service without persistence here")         \
   X(table_full, "the synced flow table is full")
 
 enum class SyncDrop : uint8_t {
@@ -92,6 +97,17 @@ struct SyncEntry {
   dp::FlowKey key() const { return {client_ip, vip, client_port, vip_port, proto}; }
 };
 
+// A persistence entry (dataplane/scheduler/persistence.h) of a synced service.
+struct SyncPersistence {
+  uint8_t proto = 6;
+  uint32_t client = 0;  // under the service's netmask
+  uint32_t vip = 0;
+  uint16_t vip_port = 0;
+  uint32_t backend_ip = 0;
+  uint16_t backend_port = 0;
+  uint32_t left_ms = 0;  // host order: how long the entry lives on without a new connection
+};
+
 void write_sync_header(uint8_t* out, const SyncHeader& h);
 void write_sync_entry(uint8_t* out, const SyncEntry& e);
 
@@ -101,6 +117,9 @@ std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t le
                                           uint8_t expected_id, SyncHeader& header);
 // One entry, or nullopt for bad_entry.
 std::optional<SyncEntry> read_sync_entry(const uint8_t* in);
+void write_sync_persistence(uint8_t* out, const SyncPersistence& p);
+// One persistence entry, or nullopt for bad_entry (an unknown protocol, no time left).
+std::optional<SyncPersistence> read_sync_persistence(const uint8_t* in);
 
 // Wraps a sync payload already written at out + kSyncFrameOverhead in Ethernet (to the
 // group's multicast MAC), IPv4 (TTL 255) and UDP headers. Returns the frame length.

@@ -66,6 +66,16 @@ bool PersistenceTable::record(const Client& c, uint16_t backend, uint32_t now_ms
   return evicted;
 }
 
+std::optional<PersistenceTable::Held> PersistenceTable::at(uint32_t slot, uint32_t now_ms) const {
+  const Entry& e = buckets_[slot / kWays].ways[slot % kWays];
+  const uint64_t word = e.word.load(std::memory_order_acquire);
+  if (word == 0) return std::nullopt;
+  const uint32_t expires = e.expires_ms.load(std::memory_order_relaxed);
+  if (!before(now_ms, expires)) return std::nullopt;
+  return Held{{static_cast<uint16_t>(word >> 48), static_cast<uint32_t>(word >> 16)},
+              static_cast<uint16_t>(word & 0xffff), expires};
+}
+
 void PersistenceTable::touch(const Client& c, uint16_t backend, uint32_t now_ms,
                              uint32_t timeout_ms) {
   const uint64_t word = key_bits(c) | backend;

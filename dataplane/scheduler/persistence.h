@@ -51,6 +51,15 @@ class PersistenceTable {
   // does not cost a write per packet.
   void touch(const Client& c, uint16_t backend, uint32_t now_ms, uint32_t timeout_ms);
 
+  // Any thread: the live entry in slot `slot` (0..capacity() - 1), if there is one. For a walk
+  // of the whole table (connection sync sends it to the other directors).
+  struct Held {
+    Client client;
+    uint16_t backend;
+    uint32_t expires_ms;
+  };
+  std::optional<Held> at(uint32_t slot, uint32_t now_ms) const;
+
   uint32_t capacity() const { return bucket_count_ * kWays; }
   uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
 

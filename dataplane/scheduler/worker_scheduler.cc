@@ -19,10 +19,12 @@ uint16_t WorkerScheduler::persisted(const Service& svc, uint32_t client_ip, uint
   const PersistenceTable::Client c = persistence_client(svc, client_ip);
   const std::optional<PersistenceTable::Found> own = persistence_.find(c, now_ms);
   std::optional<PersistenceTable::Found> best = own;
-  for (const PersistenceTable* peer : peer_persistence_) {
-    const std::optional<PersistenceTable::Found> f = peer->find(c, now_ms);
+  auto consider = [&](const PersistenceTable* table) {
+    const std::optional<PersistenceTable::Found> f = table->find(c, now_ms);
     if (f && (!best || static_cast<int32_t>(f->expires_ms - best->expires_ms) > 0)) best = f;
-  }
+  };
+  for (const PersistenceTable* peer : peer_persistence_) consider(peer);
+  if (synced_persistence_ != nullptr) consider(synced_persistence_);
   if (!best) return kNoBackend;
   if (!own || own->backend != best->backend)
     persistence_.record(c, best->backend, now_ms, svc.persistence_timeout_ms);

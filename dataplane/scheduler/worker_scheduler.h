@@ -44,6 +44,9 @@ class WorkerScheduler {
 
   // Before the worker runs: the other workers' schedulers (their counts and persistence).
   void set_peers(const std::vector<const WorkerScheduler*>& peers);
+  // Before the worker runs: the entries the other directors sent (connection sync), read like
+  // a peer's; null without sync.
+  void set_synced_persistence(const PersistenceTable* synced) { synced_persistence_ = synced; }
 
   // dp, at the top of each loop: re-reads the other workers' counts once a millisecond, and
   // at once when the Snapshot changed (its counted backends may be new).
@@ -90,6 +93,7 @@ class WorkerScheduler {
   PeerConnections peers_;
   PersistenceTable persistence_;
   std::vector<const PersistenceTable*> peer_persistence_;
+  const PersistenceTable* synced_persistence_ = nullptr;
   std::unique_ptr<RoundRobinCursor[]> cursors_;  // by service index, every possible one
   const Snapshot* refreshed_for_ = nullptr;
   uint32_t refreshed_ms_ = 0;

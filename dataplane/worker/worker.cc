@@ -38,6 +38,7 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
 void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
   sync_ = sync;
   walker_ = walker;
+  scheduler_.set_synced_persistence(sync.persistence);
   if (sync_.events != nullptr) flows_.on_remove(&Worker::flow_removed, this);
 }
 

@@ -65,7 +65,7 @@ TRANSFER_PORTS = (24190, 24191, 24192)  # client ports of the long transfers
 
 # --- configs and daemons ------------------------------------------------------------------
 
-def director_config(pair, node, priority, preempt=True, sync=True, workers=1):
+def director_config(pair, node, priority, preempt=True, sync=True, workers=1, persistence=False):
     lab = pair.lab
     n = int(node[1:])
     cfg = vrrp_config(lab, n, priority, preempt)
@@ -73,6 +73,8 @@ def director_config(pair, node, priority, preempt=True, sync=True, workers=1):
     web = next(s for s in cfg["services"] if s["name"] == "web")
     web["backends"] = [{"name": f"rs{i}", "address": lab.rs_address(i), "port": 80, "weight": w}
                        for i, w in (D1_WEB if n == 1 else D2_WEB)]
+    if persistence:
+        web["persistence"] = {"timeout": 300}
     cfg["workers"]["flow_timeouts"] = {"closing": CLOSING if n == 1 else CLOSING_D2}
     cfg["workers"]["count"] = workers
     if sync:
@@ -93,12 +95,15 @@ def bring_up(pair, setup):
     pair.setup = None
     sync = setup.startswith("sync")
     workers = 2 if setup == "sync-2-workers" else 1
+    persistence = setup == "sync-persistence"
     for d in (d2, d1):
         d.stop()  # a running daemon must exit cleanly, its counters balanced
     mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
-    d1.start(director_config(pair, "d1", 150, sync=sync, workers=workers), warm_up=False)
+    d1.start(director_config(pair, "d1", 150, sync=sync, workers=workers,
+                             persistence=persistence), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)
-    d2.start(director_config(pair, "d2", 100, sync=sync, workers=workers), warm_up=False)
+    d2.start(director_config(pair, "d2", 100, sync=sync, workers=workers,
+                             persistence=persistence), warm_up=False)
     d2.wait_log(r"vrrp front: init -> backup", after=mark2, timeout=10)
     if sync:
         d2.wait_log(r"connection sync: pull done: ", after=mark2, timeout=10)
@@ -462,6 +467,40 @@ def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setu
         print(f"claimed per worker on d2: {per_worker}")
         assert len(per_worker) == 2 and all(per_worker), \
             d2.diag(f"the flows did not spread over both workers: {per_worker}")
+
+
+def test_persistence_survives_a_failover(pair):
+    """With persistence (300 s per client), the client keeps its real server across a failover:
+    d1's persistence entries reach d2 by connection sync, and d2's workers follow them for new
+    connections that its own Maglev (rs3 weighing 12) would send elsewhere."""
+    bring_up(pair, "sync-persistence")
+    d1, d2 = pair.d1, pair.d2
+    lab = pair.lab
+    later = 24800  # the client ports of the connections after the failover
+    # What d2's Maglev does with new flows of a client it has no entry for (d1's warm-up gave
+    # 10.0.0.1 one already): rs3 weighs 12 there, rs1 1.
+    on_d2 = [d2.api_json("GET", f"/v1/simulate?client=10.0.0.99:{p}&vip={VIP}:80&proto=tcp")
+             ["backend"]["name"] for p in range(later, later + 20)]
+    assert sum(name != "rs1" for name in on_d2) >= 10, \
+        f"d2's Maglev sends these ports to rs1 anyway: this would prove nothing: {on_d2}"
+    first = next(p for p in range(24600, 24700) if simulated(d1, p) == "rs1")
+    r = lab.client("http", "--vip", VIP, "--port", 80, "--count", 1, "--sport-base", first)
+    assert r["hist"] == {"rs1": 1}, r
+    r = lab.client("http", "--vip", VIP, "--port", 80, "--count", 10, "--sport-base", 24700)
+    assert r["ok"] == 10 and r["hist"] == {"rs1": 10}, r  # persistence on d1
+    cs = wait_status(d2, "a persistence entry installed",
+                     lambda cs: cs["persistence"]["installed"] >= 1, timeout=5)
+    assert sync_status(d1)["persistence"]["sent"] >= 1, sync_status(d1)
+    why = d2.api_json("GET", f"/v1/simulate?client=10.0.0.1:{later}&vip={VIP}:80&proto=tcp")
+    assert "live persistence entry" in why["why"] and why["backend"]["name"] == "rs1", why
+    mark2 = len(d2.log_lines())
+    kill(d1)
+    d2.wait_log(r"vrrp front: backup -> master", after=mark2, timeout=5)
+    r = lab.client("http", "--vip", VIP, "--port", 80, "--count", 20, "--sport-base", later)
+    print(f"\npersistence across the failover: d2 alone would send {on_d2.count('rs1')}/20 to "
+          f"rs1; after the takeover: {r['hist']}; sync {cs['persistence']}")
+    assert r["ok"] == 20 and r["hist"] == {"rs1": 20}, r
+    assert d2.api("counters")["total"]["persistence_hits"] >= 20
 
 
 def test_without_sync_a_differing_backup_breaks_connections(pair, hold):

@@ -371,7 +371,7 @@ TEST_CASE("connection sync: installs peers' flows it does not hold, names what i
   settings.enabled = true;
   settings.table_size = 1024;
   settings.refresh_ms = 60'000;
-  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500, 1024);
   cs.update(spec(/*owned=*/false));
   cs.start(0);
   std::vector<std::vector<uint8_t>> frames = cs.take_frames();
@@ -440,7 +440,7 @@ TEST_CASE("connection sync: a pull is answered with a full walk, then pull_done"
   settings.table_size = 1024;
   settings.refresh_ms = 60'000;
   settings.pull_timeout_ms = 3000;
-  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500, 1024);
   // Five flows a peer pinned while it held the VIP; then we took over, and no packet of them
   // has come yet: they are part of the answer too.
   cs.update(spec(/*owned=*/false));
@@ -557,4 +557,130 @@ services:
              Catch::Contains("at most half the established and udp flow timeouts"));
   CHECK_THAT(first_error("connection_sync: {id: 256}\n"), Catch::Contains("t.yaml:14:"));
   CHECK_THAT(first_error("connection_sync: {groop: 224.0.0.81}\n"), Catch::Contains("groop"));
+}
+
+namespace {
+
+// The synced NAT service with persistence: 60 s, clients grouped by /24.
+SnapshotSpec persistent_spec(bool owned) {
+  SnapshotSpec s = spec(owned);
+  s.services[0].persistence_timeout_ms = 60'000;
+  s.services[0].persistence_mask = ipv4(255, 255, 255, 0);
+  return s;
+}
+
+// The payloads of the frames `cs` has to send, of one type.
+std::vector<Bytes> payloads(ConnectionSync& cs, SyncMessageType type) {
+  std::vector<Bytes> out;
+  for (const auto& f : cs.take_frames()) {
+    SyncHeader h;
+    const uint8_t* p = f.data() + kSyncFrameOverhead;
+    REQUIRE(parse_sync_header(p, f.size() - kSyncFrameOverhead, 0, h) == std::nullopt);
+    if (h.type == type) out.emplace_back(p, f.data() + f.size());
+  }
+  return out;
+}
+
+uint16_t entries_in(const Bytes& payload) {
+  SyncHeader h;
+  REQUIRE(parse_sync_header(payload.data(), payload.size(), 0, h) == std::nullopt);
+  return h.count;
+}
+
+}  // namespace
+
+TEST_CASE("sync messages: persistence entries round-trip; a bad one is refused", "[sync]") {
+  SyncPersistence p{kIpProtoUdp, ipv4(10, 0, 0, 0), kVip, be16(53), kRs2, be16(5353), 299'500};
+  uint8_t buf[kSyncEntryLen];
+  write_sync_persistence(buf, p);
+  const auto back = read_sync_persistence(buf);
+  REQUIRE(back);
+  CHECK((back->proto == p.proto && back->client == p.client && back->vip == p.vip &&
+         back->vip_port == p.vip_port && back->backend_ip == p.backend_ip &&
+         back->backend_port == p.backend_port && back->left_ms == 299'500));
+  p.left_ms = 0;
+  write_sync_persistence(buf, p);
+  CHECK_FALSE(read_sync_persistence(buf));
+  buf[0] = 1;  // ICMP
+  CHECK_FALSE(read_sync_persistence(buf));
+}
+
+TEST_CASE("connection sync: persistence entries reach the peers, whose workers follow them",
+          "[sync][persistence]") {
+  ConnectionSyncSettings settings;
+  settings.enabled = true;
+  settings.table_size = 1024;
+  settings.refresh_ms = 60'000;
+  ConnectionSync holder(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500, 1024);
+  ConnectionSync peer(settings, {}, 1, nullptr, SOCKET_ID_ANY, mac(3), kPeer, 1500, 1024);
+  holder.update(persistent_spec(/*owned=*/true));
+  peer.update(persistent_spec(/*owned=*/false));
+  holder.take_frames();
+  peer.take_frames();
+
+  // The holder's worker table: two clients of the persistent service, one of the DR service on
+  // port 81 (not synced, no persistence).
+  PersistenceTable table(1024);
+  holder.watch_persistence({&table});
+  const uint16_t tag = persistence_tag(kVip, be16(80), kIpProtoTcp);
+  const uint32_t net = kClient & ipv4(255, 255, 255, 0);
+  table.record({tag, net}, 1, 1000, 60'000);  // rs2
+  table.record({tag, ipv4(10, 0, 9, 0)}, 0, 1000, 60'000);
+  table.record({persistence_tag(kVip, be16(81), kIpProtoTcp), net}, 2, 1000, 60'000);
+  holder.poll(2000);
+  std::vector<Bytes> sent = payloads(holder, SyncMessageType::persistence);
+  REQUIRE(sent.size() == 1);
+  CHECK(entries_in(sent[0]) == 2);
+  CHECK(holder.counters().persistence_sent == 2);
+
+  peer.receive(sent[0].data(), sent[0].size(), kUs, 255, 5000);
+  CHECK(peer.counters().persistence_installed == 2);
+  const auto found = peer.synced_persistence().find({tag, net}, 5000);
+  REQUIRE(found);
+  CHECK(found->backend == 1);
+  CHECK(found->expires_ms == 5000 + 59'000);  // what it had left when sent
+  CHECK(peer.status(0)["persistence"]["installed"] == 2);
+
+  // The next pass sends only what changed: nothing, then the entry a new connection extended.
+  holder.poll(3100);
+  CHECK(payloads(holder, SyncMessageType::persistence).empty());
+  table.touch({tag, net}, 1, 4000, 60'000);
+  holder.poll(4200);
+  sent = payloads(holder, SyncMessageType::persistence);
+  REQUIRE(sent.size() == 1);
+  CHECK(entries_in(sent[0]) == 1);
+  peer.receive(sent[0].data(), sent[0].size(), kUs, 255, 5000);
+  CHECK(peer.counters().persistence_installed == 3);
+  // The same entry again (another worker's copy, say) changes nothing.
+  peer.receive(sent[0].data(), sent[0].size(), kUs, 255, 5000);
+  CHECK(peer.counters().persistence_installed == 3);
+
+  SECTION("after a takeover, the peer's workers send the clients to the same real server") {
+    Worker w(persistent_spec(/*owned=*/true));
+    w.scheduler.set_synced_persistence(&peer.synced_persistence());
+    w.now_ms = 6000;
+    for (uint16_t sport = 40000; sport < 40016; ++sport) {
+      Bytes out;
+      REQUIRE(w.run(to_vip(sport, kTcpSynFlag), &out).action == Action::transmit);
+      CHECK(dst_ip_of(out) == kRs2);
+    }
+    CHECK(w.counters.persistence_hits.get() == 16);
+  }
+  SECTION("refused: by the director holding the VIP, and for a service without persistence") {
+    holder.receive(sent[0].data(), sent[0].size(), kPeer, 255, 5000);
+    CHECK(holder.counters().drops[static_cast<std::size_t>(SyncDrop::owned_service)] == 1);
+    ConnectionSync plain(settings, {}, 1, nullptr, SOCKET_ID_ANY, mac(4), ipv4(10, 0, 0, 4),
+                         1500, 1024);
+    plain.update(spec(/*owned=*/false));
+    plain.receive(sent[0].data(), sent[0].size(), kUs, 255, 5000);
+    CHECK(plain.counters().drops[static_cast<std::size_t>(SyncDrop::not_persistent)] == 1);
+  }
+  SECTION("a pull sends every live entry again") {
+    Bytes pull = message(SyncMessageType::pull_request, {});
+    holder.receive(pull.data(), pull.size(), kPeer, 255, 4300);
+    holder.poll(4300);
+    uint32_t entries = 0;
+    for (const Bytes& b : payloads(holder, SyncMessageType::persistence)) entries += entries_in(b);
+    CHECK(entries == 2);
+  }
 }
