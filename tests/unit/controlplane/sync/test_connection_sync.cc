@@ -558,3 +558,41 @@ services:
   CHECK_THAT(first_error("connection_sync: {id: 256}\n"), Catch::Contains("t.yaml:14:"));
   CHECK_THAT(first_error("connection_sync: {groop: 224.0.0.81}\n"), Catch::Contains("groop"));
 }
+
+TEST_CASE("connection sync: a peer's flow of a multi-port service is found by its port",
+          "[sync][multiport]") {
+  ConnectionSyncSettings settings;
+  settings.enabled = true;
+  settings.table_size = 1024;
+  settings.refresh_ms = 60'000;
+  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  // On kVip: NAT on 443 and 8000-8100 (backends keep each packet's port), NAT on every
+  // other port; the single-port service on 80 stays as it is.
+  SnapshotSpec s = spec(/*owned=*/false);
+  ServiceSpec listed{kVip, 0, kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  listed.port_ranges = {{443, 443}, {8000, 8100}};
+  listed.backends = {{3, ipv4(10, 0, 1, 21), 0, 1, true, 0}};
+  ServiceSpec every{kVip, 0, kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  every.backends = {{4, ipv4(10, 0, 1, 31), 0, 1, true, 0}};
+  for (ServiceSpec* m : {&listed, &every}) {
+    m->owned = false;
+    m->sync = true;
+    s.services.push_back(*m);
+  }
+  cs.update(s);
+  auto to = [](uint16_t client_port, uint16_t vip_port, uint32_t backend) {
+    SyncEntry e = entry(client_port, backend);
+    e.vip_port = be16(vip_port);
+    e.backend_port = 0;
+    return e;
+  };
+  Bytes m = message(SyncMessageType::flows,
+                    {to(1000, 443, ipv4(10, 0, 1, 21)), to(1001, 8050, ipv4(10, 0, 1, 21)),
+                     to(1002, 22, ipv4(10, 0, 1, 31)),
+                     // a listed port's flow naming the every-port service's backend
+                     to(1003, 8100, ipv4(10, 0, 1, 31))});
+  cs.receive(m.data(), m.size(), kPeer, 255, 10);
+  CHECK(cs.counters().installed == 3);
+  CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::unknown_backend)] == 1);
+  CHECK(cs.table_size() == 3);
+}
