@@ -345,7 +345,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
-                 "protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
+                 "ports, protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
                  "all_down, sync, persistence); "
                  "did you mean 'forwarding'?");
   }
