@@ -173,6 +173,16 @@ std::string verdict_text(const Verdict& v) {
   return "?";
 }
 
+// A NAT reply on its way to the client: from VIP:port again, one hop further, checksums right.
+void check_translated_back(const Result& back, uint32_t vip, uint16_t port) {
+  REQUIRE(verdict_text(back.verdict) == "transmit");
+  CHECK(load32(back.out, 14 + 12) == vip);
+  CHECK(load16(back.out, 34) == be16(port));
+  CHECK(dst_mac(back.out).addr_bytes[5] == kClientMac.addr_bytes[5]);
+  CHECK(back.out[14 + 8] == 63);
+  CHECK(shoal::test::ipv4_checksums_valid(back.out));
+}
+
 }  // namespace
 
 TEST_CASE("pipeline: DR forwards to a backend by MAC and leaves the datagram alone", "[pipeline]") {
@@ -351,13 +361,7 @@ TEST_CASE("pipeline: NAT translates both directions", "[pipeline]") {
   Harness other;
   Bytes reply = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(rip, kClient)
                     .tcp(8080, 40000, kTcpSynFlag | kTcpAckFlag).payload(10).build();
-  Result back = other.run1(reply);
-  REQUIRE(verdict_text(back.verdict) == "transmit");
-  CHECK(load32(back.out, 14 + 12) == kVip);
-  CHECK(load16(back.out, 34) == be16(8080));
-  CHECK(dst_mac(back.out).addr_bytes[5] == kClientMac.addr_bytes[5]);
-  CHECK(back.out[14 + 8] == 63);
-  CHECK(shoal::test::ipv4_checksums_valid(back.out));
+  check_translated_back(other.run1(reply), kVip, 8080);
 
   SECTION("TTL 1 goes to the control plane for ICMP time-exceeded") {
     CHECK(verdict_text(h.run1(to_vip(40001, 8080).ttl(1).build()).verdict) == "control ttl_exceeded");
@@ -928,11 +932,7 @@ TEST_CASE("pipeline: NAT of an every-port service keeps the port both ways",
   Harness other(multiport_spec());  // the reply may reach another worker
   Bytes reply = PacketBuilder().eth(mac(0x1a), kOurMac).ipv4(rip, kClient)
                     .tcp(31337, 40000, kTcpSynFlag | kTcpAckFlag).payload(10).build();
-  Result back = other.run1(reply);
-  REQUIRE(verdict_text(back.verdict) == "transmit");
-  CHECK(load32(back.out, 14 + 12) == kTunVip);
-  CHECK(load16(back.out, 34) == be16(31337));
-  CHECK(shoal::test::ipv4_checksums_valid(back.out));
+  check_translated_back(other.run1(reply), kTunVip, 31337);
   CHECK(h.balanced());
   CHECK(other.balanced());
 }

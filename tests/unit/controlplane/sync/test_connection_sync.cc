@@ -76,6 +76,15 @@ SnapshotSpec spec(bool owned = true) {
   return s;
 }
 
+// Sync on, a small table, and refreshes too rare to get in a test's way.
+ConnectionSyncSettings receiving_settings() {
+  ConnectionSyncSettings settings;
+  settings.enabled = true;
+  settings.table_size = 1024;
+  settings.refresh_ms = 60'000;
+  return settings;
+}
+
 rte_mempool* pool() {
   static rte_mempool* p = rte_pktmbuf_pool_create("unit_sync", 1023, 64, 0,
                                                   RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -367,11 +376,7 @@ TEST_CASE("synced flows: with RCU, removed slots come back once readers were qui
 
 TEST_CASE("connection sync: installs peers' flows it does not hold, names what it refuses",
           "[sync]") {
-  ConnectionSyncSettings settings;
-  settings.enabled = true;
-  settings.table_size = 1024;
-  settings.refresh_ms = 60'000;
-  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  ConnectionSync cs(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
   cs.update(spec(/*owned=*/false));
   cs.start(0);
   std::vector<std::vector<uint8_t>> frames = cs.take_frames();
@@ -561,11 +566,7 @@ services:
 
 TEST_CASE("connection sync: a peer's flow of a multi-port service is found by its port",
           "[sync][multiport]") {
-  ConnectionSyncSettings settings;
-  settings.enabled = true;
-  settings.table_size = 1024;
-  settings.refresh_ms = 60'000;
-  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
+  ConnectionSync cs(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500);
   // On kVip: NAT on 443 and 8000-8100 (backends keep each packet's port), NAT on every
   // other port; the single-port service on 80 stays as it is.
   SnapshotSpec s = spec(/*owned=*/false);
