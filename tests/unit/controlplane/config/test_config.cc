@@ -67,6 +67,14 @@ const std::string kPort = R"(ports:
     addresses: [10.0.0.2/24]
 )";
 
+// `text` with each placeholder's first occurrence replaced by its value.
+std::string filled(std::string text,
+                   std::initializer_list<std::pair<std::string_view, std::string>> values) {
+  for (const auto& [placeholder, value] : values)
+    text.replace(text.find(placeholder), placeholder.size(), value);
+  return text;
+}
+
 const ServiceConfig* service(const Config& c, const std::string& name) {
   for (const auto& s : c.services)
     if (s.name == name) return &s;
@@ -637,10 +645,7 @@ services:
         port: PORT
 )";
   auto with = [&](const std::string& mode, const std::string& port) {
-    std::string s = two;
-    s.replace(s.find("MODE"), 4, mode);
-    s.replace(s.find("PORT"), 4, port);
-    return s;
+    return filled(two, {{"MODE", mode}, {"PORT", port}});
   };
   expect_error(with("nat", "8080"), "t.yaml:17: ",
                "service 'b': nat backend 10.0.1.11:8080/tcp is also a backend of nat service 'a' "
@@ -1479,11 +1484,7 @@ TEST_CASE("config: services of one VIP and protocol share no port", "[config][mu
     backends: [{address: 10.0.0.12}]
 )";
   auto with = [&](const std::string& a, const std::string& b, const std::string& proto = "tcp") {
-    std::string s = two;
-    s.replace(s.find("PORTS_A"), 7, a);
-    s.replace(s.find("PORTS_B"), 7, b);
-    s.replace(s.find("PROTO"), 5, proto);
-    return s;
+    return filled(two, {{"PORTS_A", a}, {"PORTS_B", b}, {"PROTO", proto}});
   };
   expect_error(with("ports: [80, 443]", "port: 443"), "t.yaml:12: ",
                "service 'b': 10.0.0.100:443/tcp is already served by service 'a' (line 7)");
@@ -1531,9 +1532,7 @@ services:
     backends: [{address: 10.0.1.11, port: PORT}]
 )";
   auto with = [&](const std::string& port) {
-    std::string s = other;
-    s.replace(s.find("PORT"), 4, port);
-    return head + "    ports: [80, 443]\n" + s;
+    return head + "    ports: [80, 443]\n" + filled(other, {{"PORT", port}});
   };
   expect_error(with("443"), "t.yaml:15: ",
                "nat backend 10.0.1.11:443/tcp is also a backend of nat service 'shop'");
