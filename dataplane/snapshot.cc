@@ -45,6 +45,18 @@ constexpr uint16_t every_port_service(uintptr_t vip_value, uint8_t proto) {
          : proto == 17 ? static_cast<uint16_t>(vip_value >> 48)
                        : 0xffff;
 }
+// What a packet of `proto` to an address whose own entry holds `v` is to: the VIP's service on
+// every port of the protocol if it has one, else the address's kind.
+inline AddressKind address_kind(uintptr_t v, uint8_t proto, uint16_t* index) {
+  const AddressKind kind = kind_of(v);
+  const uint16_t every_port = kind == AddressKind::vip_address ? every_port_service(v, proto) : 0xffff;
+  if (every_port != 0xffff) {
+    *index = every_port;
+    return AddressKind::service;
+  }
+  *index = static_cast<uint16_t>(v);
+  return kind;
+}
 
 // Entries a service takes in the address table, and each of its NAT backends in the reply
 // table: one per listed port (one for a single port, one for every port).
@@ -300,46 +312,46 @@ void Snapshot::classify_bulk(const uint32_t* ips, const uint16_t* ports, const u
     key_ptrs[i] = &keys[i];
   }
   rte_hash_lookup_bulk_data(addresses_, key_ptrs, n, &hits, data);
+  // Destinations that are no service port: maybe a VIP's service on every port, or a VIP or
+  // local address on another port (ICMP echo, a probe). Their addresses' entries are looked
+  // up in a second bulk lookup, over these packets only.
+  uint32_t missed[RTE_HASH_LOOKUP_BULK_MAX];
+  uint32_t misses = 0;
   for (uint32_t i = 0; i < n; ++i) {
     if (hits & (uint64_t(1) << i)) {
       auto v = reinterpret_cast<uintptr_t>(data[i]);
       kinds[i] = kind_of(v);
       index[i] = static_cast<uint16_t>(v);
     } else if (ports[i] != 0 || protos[i] != 0) {
-      // Not a service port: maybe a VIP's service on every port, or a VIP or local address
-      // on another port (ICMP echo, a probe).
-      kinds[i] = classify_address(ips[i], protos[i], &index[i]);
+      keys[misses] = AddressKey{ips[i], 0, 0, 0};
+      key_ptrs[misses] = &keys[misses];
+      missed[misses++] = i;
     } else {
       kinds[i] = AddressKind::unknown;
     }
+  }
+  if (misses == 0) return;
+  rte_hash_lookup_bulk_data(addresses_, key_ptrs, misses, &hits, data);
+  for (uint32_t m = 0; m < misses; ++m) {
+    const uint32_t i = missed[m];
+    kinds[i] = hits & (uint64_t(1) << m)
+                   ? address_kind(reinterpret_cast<uintptr_t>(data[m]), protos[i], &index[i])
+                   : AddressKind::unknown;
   }
 }
 
 AddressKind Snapshot::classify(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const {
   AddressKey key{ip, port, proto, 0};
   void* data = nullptr;
-  if (rte_hash_lookup_data(addresses_, &key, &data) < 0)
-    return port != 0 || proto != 0 ? classify_address(ip, proto, index) : AddressKind::unknown;
-  auto v = reinterpret_cast<uintptr_t>(data);
-  *index = static_cast<uint16_t>(v);
-  return kind_of(v);
-}
-
-AddressKind Snapshot::classify_address(uint32_t ip, uint8_t proto, uint16_t* index) const {
-  AddressKey key{ip, 0, 0, 0};
-  void* data = nullptr;
-  if (rte_hash_lookup_data(addresses_, &key, &data) < 0) return AddressKind::unknown;
-  auto v = reinterpret_cast<uintptr_t>(data);
-  const AddressKind kind = kind_of(v);
-  if (kind == AddressKind::vip_address) {
-    const uint16_t every_port = every_port_service(v, proto);
-    if (every_port != kNoService) {
-      *index = every_port;
-      return AddressKind::service;
-    }
+  if (rte_hash_lookup_data(addresses_, &key, &data) >= 0) {
+    auto v = reinterpret_cast<uintptr_t>(data);
+    *index = static_cast<uint16_t>(v);
+    return kind_of(v);
   }
-  *index = static_cast<uint16_t>(v);
-  return kind;
+  if (port == 0 && proto == 0) return AddressKind::unknown;
+  key = AddressKey{ip, 0, 0, 0};
+  if (rte_hash_lookup_data(addresses_, &key, &data) < 0) return AddressKind::unknown;
+  return address_kind(reinterpret_cast<uintptr_t>(data), proto, index);
 }
 
 int Snapshot::nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t proto) const {

@@ -226,9 +226,6 @@ class Snapshot {
  private:
   static constexpr uint16_t kNoService = 0xffff;
   Snapshot() = default;
-  // A destination that is no (ip, port, proto) entry: its VIP's or local address's entry,
-  // and through it the VIP's service on every port of the protocol.
-  AddressKind classify_address(uint32_t ip, uint8_t proto, uint16_t* index) const;
 
   std::vector<PortSpec> ports_;
   std::vector<NextHopSpec> next_hops_;
