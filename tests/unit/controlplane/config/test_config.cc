@@ -75,6 +75,13 @@ std::string filled(std::string text,
   return text;
 }
 
+// Lines 1-4 too: the port also on 10.0.1.0/24, where NAT backends sit.
+const std::string kTwoSubnets = R"(ports:
+  - name: lan
+    device: net_null0
+    addresses: [10.0.0.2/24, 10.0.1.1/24]
+)";
+
 const ServiceConfig* service(const Config& c, const std::string& name) {
   for (const auto& s : c.services)
     if (s.name == name) return &s;
@@ -625,11 +632,7 @@ services: []
 }
 
 TEST_CASE("config: a backend address:port/protocol serves one NAT service only", "[config]") {
-  const std::string two = R"(ports:
-  - name: lan
-    device: x
-    addresses: [10.0.0.2/24, 10.0.1.1/24]
-services:
+  const std::string two = kTwoSubnets + R"(services:
   - name: a
     vip: 10.0.0.100
     port: 80
@@ -1499,11 +1502,7 @@ TEST_CASE("config: services of one VIP and protocol share no port", "[config][mu
 
 TEST_CASE("config: a multi-port service's health checks and NAT backends",
           "[config][multiport][health]") {
-  const std::string head = R"(ports:
-  - name: lan
-    device: net_null0
-    addresses: [10.0.0.2/24, 10.0.1.1/24]
-services:
+  const std::string head = kTwoSubnets + R"(services:
   - name: shop
     vip: 10.0.0.100
     forwarding: nat
