@@ -33,6 +33,7 @@ void rewrite_address_and_port(uint8_t* frame, const ParsedPacket& p, uint32_t ip
 
   uint8_t* l4 = frame + p.l4_offset;
   uint16_t old_port = load<uint16_t>(l4 + port_field);
+  if (new_port == kKeepPort) new_port = old_port;
   store(l4 + port_field, new_port);
   uint32_t csum_field = p.l4_proto == kIpProtoTcp ? kTcpChecksum : kUdpChecksum;
   if (p.l4_proto == kIpProtoUdp && load<uint16_t>(l4 + csum_field) == 0) return;  // none
@@ -95,6 +96,7 @@ void rewrite_icmp_quote(uint8_t* frame, const ParsedPacket& p, uint32_t ip_field
 
   uint32_t old_ip = load<uint32_t>(inner + ip_field);
   uint16_t old_port = load<uint16_t>(inner + ihl + port_field);
+  if (new_port == kKeepPort) new_port = old_port;
   replace16(inner + kIpChecksum, csum_replace32(load<uint16_t>(inner + kIpChecksum), old_ip, new_ip));
   replace16(inner + ip_field, static_cast<uint16_t>(new_ip));
   replace16(inner + ip_field + 2, static_cast<uint16_t>(new_ip >> 16));

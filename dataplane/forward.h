@@ -12,6 +12,9 @@
 namespace shoal::dp {
 
 inline constexpr uint16_t kIpipOverhead = 20;
+// A new port of 0 in the NAT rewrites below keeps the packet's port: a multi-port service
+// (and its backends) translates the address alone, as IPVS does for real-server port 0.
+inline constexpr uint16_t kKeepPort = 0;
 
 // DR and the last step of every mode: this director as source, the next hop as destination.
 void rewrite_macs(uint8_t* frame, const rte_ether_addr& src, const rte_ether_addr& dst);

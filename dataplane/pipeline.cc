@@ -334,7 +334,9 @@ void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
     return;
   }
   uint8_t* frame = frame_of(m);
-  rewrite_snat(frame, p, svc.vip, svc.port);  // an ICMP error's outer source: address only
+  // An ICMP error's outer source: address only. svc.port is kKeepPort for a multi-port
+  // service: its backends answer from the port the client asked for.
+  rewrite_snat(frame, p, svc.vip, svc.port);
   if (p.l4_proto == kIpProtoIcmp) rewrite_icmp_quote_destination(frame, p, svc.vip, svc.port);
   decrement_ttl(frame, p);
   rewrite_macs(frame, snap_.port(nh.port)->mac, nh.mac);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <numeric>
 #include <set>
 #include <tuple>
@@ -26,9 +27,54 @@ struct AddressKey {
 };
 static_assert(sizeof(AddressKey) == 8);
 
-// Value stored in the address table: kind in the high bits, service index in the low 16.
+// Value stored in the address table: service index in bits 0-15, kind in 16-23. A VIP's own
+// entry (port 0, protocol 0) also holds the index of its TCP service on every port in bits
+// 32-47 and of its UDP one in 48-63 (0xffff: none), so that the lookup that finds a packet's
+// VIP, when no service has its port, finds such a service too.
+static_assert(sizeof(uintptr_t) == 8);
 constexpr uintptr_t encode(AddressKind kind, uint16_t index) {
   return uintptr_t(kind) << 16 | index;
+}
+constexpr uintptr_t encode_vip(AddressKind kind, uint16_t every_port_tcp,
+                               uint16_t every_port_udp) {
+  return encode(kind, 0) | uintptr_t(every_port_tcp) << 32 | uintptr_t(every_port_udp) << 48;
+}
+constexpr AddressKind kind_of(uintptr_t v) { return static_cast<AddressKind>((v >> 16) & 0xff); }
+constexpr uint16_t every_port_service(uintptr_t vip_value, uint8_t proto) {
+  return proto == 6    ? static_cast<uint16_t>(vip_value >> 32)
+         : proto == 17 ? static_cast<uint16_t>(vip_value >> 48)
+                       : 0xffff;
+}
+// What a packet of `proto` to an address whose own entry holds `v` is to: the VIP's service on
+// every port of the protocol if it has one, else the address's kind.
+inline AddressKind address_kind(uintptr_t v, uint8_t proto, uint16_t* index) {
+  const AddressKind kind = kind_of(v);
+  const uint16_t every_port = kind == AddressKind::vip_address ? every_port_service(v, proto) : 0xffff;
+  if (every_port != 0xffff) {
+    *index = every_port;
+    return AddressKind::service;
+  }
+  *index = static_cast<uint16_t>(v);
+  return kind;
+}
+
+// Entries a service takes in the address table, and each of its NAT backends in the reply
+// table: one per listed port (one for a single port, one for every port).
+uint32_t port_entries(const ServiceSpec& svc) {
+  uint32_t n = 0;
+  for (const PortRange& r : svc.port_ranges) n += r.size();
+  return n == 0 ? 1 : n;
+}
+
+// Calls f(port) (network byte order) once per entry of the service: its port, each listed
+// port, or 0 for every port.
+template <typename F>
+bool each_port_entry(const ServiceSpec& svc, F&& f) {
+  if (svc.port_ranges.empty()) return f(svc.port);
+  for (const PortRange& r : svc.port_ranges)
+    for (uint32_t port = r.first; port <= r.last; ++port)
+      if (!f(be16(static_cast<uint16_t>(port)))) return false;
+  return true;
 }
 
 // Several snapshots coexist while the old one waits for its grace period, and DPDK names
@@ -89,9 +135,22 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
 
   uint32_t address_count =
       static_cast<uint32_t>(spec.local_addresses.size() + spec.unowned_addresses.size());
-  address_count += 2 * static_cast<uint32_t>(spec.services.size());  // service + VIP address
+  uint32_t nat_backends = 0, listed_entries = 0;
+  for (const ServiceSpec& svc : spec.services) {
+    const uint32_t entries = port_entries(svc);
+    address_count += entries + 1;  // its ports + its VIP's address
+    if (!svc.port_ranges.empty()) listed_entries += entries;
+    if (svc.mode != ForwardMode::nat) continue;
+    const uint32_t backends = static_cast<uint32_t>(svc.backends.size());
+    nat_backends += backends * entries;
+    if (!svc.port_ranges.empty()) listed_entries += backends * entries;
+  }
+  if (listed_entries > kMaxListedPortEntries)
+    return fail("multi-port services list " + std::to_string(listed_entries) +
+                " ports (with their NAT backends'), more than " +
+                std::to_string(kMaxListedPortEntries));
   s->addresses_ = create_hash(unique_name("shoal_addr"), address_count);
-  s->nat_replies_ = create_hash(unique_name("shoal_natr"), 64);
+  s->nat_replies_ = create_hash(unique_name("shoal_natr"), std::max<uint32_t>(64, nat_backends));
   if (!s->addresses_ || !s->nat_replies_)
     return fail(std::string("rte_hash_create: ") + rte_strerror(rte_errno));
 
@@ -105,15 +164,13 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       return fail("cannot index address " + ipv4_to_string(ip));
   }
 
-  uint32_t nat_backends = 0;
-  for (const ServiceSpec& svc : spec.services)
-    if (svc.mode == ForwardMode::nat) nat_backends += static_cast<uint32_t>(svc.backends.size());
-  if (nat_backends > 0) {
-    rte_hash_free(s->nat_replies_);
-    s->nat_replies_ = create_hash(unique_name("shoal_natr"), nat_backends);
-    if (!s->nat_replies_) return fail(std::string("rte_hash_create: ") + rte_strerror(rte_errno));
-  }
-
+  // Each VIP's own entry, written once every service is known: its kind, and its services
+  // on every port.
+  struct VipEntry {
+    AddressKind kind;
+    uint16_t every_port_tcp = kNoService, every_port_udp = kNoService;
+  };
+  std::map<uint32_t, VipEntry> vips;
   std::set<std::tuple<uint32_t, uint16_t, uint8_t>> services_seen, nat_seen;
   for (const ServiceSpec& spec_svc : spec.services) {
     std::string what = ipv4_to_string(spec_svc.vip) + ":" +
@@ -121,13 +178,28 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                        std::to_string(spec_svc.proto);
     if (s->services_.size() >= kNoService) return fail("too many services");
     uint16_t index = static_cast<uint16_t>(s->services_.size());
-    if (!services_seen.insert({spec_svc.vip, spec_svc.port, spec_svc.proto}).second)
-      return fail("duplicate service " + what);
+    if (spec_svc.port != 0 && !spec_svc.port_ranges.empty())
+      return fail("service " + what + " has both a port and port ranges");
+    for (const PortRange& r : spec_svc.port_ranges)
+      if (r.first == 0 || r.first > r.last) return fail("service " + what + " has an empty or port-0 range");
+    std::string duplicate;
+    each_port_entry(spec_svc, [&](uint16_t port) {
+      if (services_seen.insert({spec_svc.vip, port, spec_svc.proto}).second) return true;
+      duplicate = ipv4_to_string(spec_svc.vip) + ":" + std::to_string(rte_be_to_cpu_16(port));
+      return false;
+    });
+    if (!duplicate.empty()) return fail("duplicate service " + duplicate + "/" + std::to_string(spec_svc.proto));
+    if (spec_svc.port == 0 && spec_svc.port_ranges.empty() && spec_svc.proto != 6 &&
+        spec_svc.proto != 17)
+      return fail("service " + what + " on every port must be TCP or UDP");
     if (std::count(spec.local_addresses.begin(), spec.local_addresses.end(), spec_svc.vip))
       return fail("VIP of " + what + " is also a local address");
     if (!is_prime(spec_svc.maglev_size) || spec_svc.maglev_size <= spec_svc.backends.size())
       return fail("Maglev table size of " + what + " must be a prime larger than its backends");
 
+    // Two multi-port services of one VIP tell their persistence entries apart by first port.
+    const uint16_t tag_port =
+        spec_svc.port_ranges.empty() ? spec_svc.port : be16(spec_svc.port_ranges.front().first);
     Service svc{.vip = spec_svc.vip,
                 .port = spec_svc.port,
                 .proto = spec_svc.proto,
@@ -143,7 +215,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 .buckets = {},
                 .persistence_timeout_ms = spec_svc.persistence_timeout_ms,
                 .persistence_mask = spec_svc.persistence_mask,
-                .persistence_tag = persistence_tag(spec_svc.vip, spec_svc.port, spec_svc.proto)};
+                .persistence_tag = persistence_tag(spec_svc.vip, tag_port, spec_svc.proto)};
     std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
@@ -159,11 +231,17 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
           Backend{b.ip, b.port, index, b.next_hop, b.id, b.healthy, b.takes_new_flows()};
       if (spec_svc.mode == ForwardMode::nat) {
         // A reply from a NAT backend is translated back by its source alone, so each
-        // backend address may serve one NAT service only.
-        if (!nat_seen.insert({b.ip, b.port, spec_svc.proto}).second)
-          return fail("NAT backend " + bwhat + " serves more than one NAT service");
-        if (!add(s->nat_replies_, b.ip, b.port, spec_svc.proto, index))
-          return fail("cannot index NAT backend " + bwhat);
+        // backend address and port may serve one NAT service only. A multi-port service's
+        // backend answers from each of its ports (port 0: from any port).
+        if (b.port != 0 && spec_svc.port == 0)
+          return fail("backend " + bwhat + " of multi-port " + what + " has a port");
+        const bool indexed = each_port_entry(spec_svc, [&](uint16_t port) {
+          const uint16_t from = b.port != 0 ? b.port : port;
+          return nat_seen.insert({b.ip, from, spec_svc.proto}).second &&
+                 add(s->nat_replies_, b.ip, from, spec_svc.proto, index);
+        });
+        if (!indexed) return fail("NAT backend " + bwhat + " serves more than one NAT service");
+        if (spec_svc.port == 0 && spec_svc.port_ranges.empty()) s->nat_every_port_ = true;
       }
       if (b.takes_new_flows()) {
         svc.candidates.push_back({b.id, b.weight});
@@ -193,19 +271,22 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     // A VIP held elsewhere is indexed all the same, so that its traffic is told apart
     // (and counted) from traffic that is for nobody.
     const AddressKind kind = spec_svc.owned ? AddressKind::service : AddressKind::not_owned;
-    if (!add(s->addresses_, spec_svc.vip, spec_svc.port, spec_svc.proto, encode(kind, index)))
-      return fail("cannot index service " + what);
-    AddressKey vip_only{spec_svc.vip, 0, 0, 0};
     const AddressKind vip_kind = spec_svc.owned ? AddressKind::vip_address : AddressKind::not_owned;
-    void* existing = nullptr;
-    if (rte_hash_lookup_data(s->addresses_, &vip_only, &existing) >= 0) {
-      if (static_cast<AddressKind>(reinterpret_cast<uintptr_t>(existing) >> 16) != vip_kind)
-        return fail("VIP " + ipv4_to_string(spec_svc.vip) + " is held for some services only");
-    } else if (!add(s->addresses_, spec_svc.vip, 0, 0, encode(vip_kind, 0))) {
-      return fail("cannot index VIP " + ipv4_to_string(spec_svc.vip));
+    auto [vip, fresh] = vips.try_emplace(spec_svc.vip, VipEntry{vip_kind});
+    if (!fresh && vip->second.kind != vip_kind)
+      return fail("VIP " + ipv4_to_string(spec_svc.vip) + " is held for some services only");
+    if (spec_svc.port == 0 && spec_svc.port_ranges.empty()) {
+      (spec_svc.proto == 6 ? vip->second.every_port_tcp : vip->second.every_port_udp) = index;
+    } else if (!each_port_entry(spec_svc, [&](uint16_t port) {
+                 return add(s->addresses_, spec_svc.vip, port, spec_svc.proto, encode(kind, index));
+               })) {
+      return fail("cannot index service " + what);
     }
     s->services_.push_back(std::move(svc));
   }
+  for (const auto& [ip, vip] : vips)
+    if (!add(s->addresses_, ip, 0, 0, encode_vip(vip.kind, vip.every_port_tcp, vip.every_port_udp)))
+      return fail("cannot index VIP " + ipv4_to_string(ip));
 
   rte_lpm_config lpm_config{};
   lpm_config.max_rules = std::max<uint32_t>(16, static_cast<uint32_t>(spec.routes.size()));
@@ -232,33 +313,55 @@ void Snapshot::classify_bulk(const uint32_t* ips, const uint16_t* ports, const u
     key_ptrs[i] = &keys[i];
   }
   rte_hash_lookup_bulk_data(addresses_, key_ptrs, n, &hits, data);
+  // Destinations that are no service port: maybe a VIP's service on every port, or a VIP or
+  // local address on another port (ICMP echo, a probe). Their addresses' entries are looked
+  // up in a second bulk lookup, over these packets only.
+  uint32_t missed[RTE_HASH_LOOKUP_BULK_MAX];
+  uint32_t misses = 0;
   for (uint32_t i = 0; i < n; ++i) {
     if (hits & (uint64_t(1) << i)) {
       auto v = reinterpret_cast<uintptr_t>(data[i]);
-      kinds[i] = static_cast<AddressKind>(v >> 16);
+      kinds[i] = kind_of(v);
       index[i] = static_cast<uint16_t>(v);
     } else if (ports[i] != 0 || protos[i] != 0) {
-      // Not a service: maybe a VIP or local address on another port (ICMP echo, a probe).
-      kinds[i] = classify(ips[i], 0, 0, &index[i]);
+      keys[misses] = AddressKey{ips[i], 0, 0, 0};
+      key_ptrs[misses] = &keys[misses];
+      missed[misses++] = i;
     } else {
       kinds[i] = AddressKind::unknown;
     }
+  }
+  if (misses == 0) return;
+  rte_hash_lookup_bulk_data(addresses_, key_ptrs, misses, &hits, data);
+  for (uint32_t m = 0; m < misses; ++m) {
+    const uint32_t i = missed[m];
+    kinds[i] = hits & (uint64_t(1) << m)
+                   ? address_kind(reinterpret_cast<uintptr_t>(data[m]), protos[i], &index[i])
+                   : AddressKind::unknown;
   }
 }
 
 AddressKind Snapshot::classify(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const {
   AddressKey key{ip, port, proto, 0};
   void* data = nullptr;
+  if (rte_hash_lookup_data(addresses_, &key, &data) >= 0) {
+    auto v = reinterpret_cast<uintptr_t>(data);
+    *index = static_cast<uint16_t>(v);
+    return kind_of(v);
+  }
+  if (port == 0 && proto == 0) return AddressKind::unknown;
+  key = AddressKey{ip, 0, 0, 0};
   if (rte_hash_lookup_data(addresses_, &key, &data) < 0) return AddressKind::unknown;
-  auto v = reinterpret_cast<uintptr_t>(data);
-  *index = static_cast<uint16_t>(v);
-  return static_cast<AddressKind>(v >> 16);
+  return address_kind(reinterpret_cast<uintptr_t>(data), proto, index);
 }
 
 int Snapshot::nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t proto) const {
   AddressKey key{src_ip, src_port, proto, 0};
   void* data = nullptr;
-  if (rte_hash_lookup_data(nat_replies_, &key, &data) < 0) return -1;
+  if (rte_hash_lookup_data(nat_replies_, &key, &data) < 0) {
+    key.port = 0;  // a backend of a NAT service on every port
+    if (!nat_every_port_ || rte_hash_lookup_data(nat_replies_, &key, &data) < 0) return -1;
+  }
   return static_cast<int>(reinterpret_cast<uintptr_t>(data));
 }
 

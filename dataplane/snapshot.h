@@ -63,7 +63,7 @@ struct NextHopSpec {
 struct BackendSpec {
   uint16_t id = kNoBackend;  // stable across reloads for the same service, address and port
   uint32_t ip = 0;
-  uint16_t port = 0;         // NAT: destination port after DNAT; DR/TUN keep the VIP port
+  uint16_t port = 0;  // NAT: destination port after DNAT; DR/TUN keep the VIP port. 0 keeps it.
   uint32_t weight = 1;       // 0 = draining: keeps its flows, takes no new ones
   bool healthy = true;       // false: no new flows and its flows are rescheduled
   uint32_t next_hop = kNoNextHop;
@@ -72,8 +72,23 @@ struct BackendSpec {
   bool takes_new_flows() const { return healthy && weight > 0; }
 };
 
+// Inclusive range of ports, host byte order (a multi-port service's `ports:`).
+struct PortRange {
+  uint16_t first = 0;
+  uint16_t last = 0;
+  uint32_t size() const { return uint32_t(last) - first + 1; }
+  bool operator==(const PortRange&) const = default;
+};
+
+// Most (address, port, protocol) entries a snapshot indexes for multi-port services: each
+// listed port of a service is one entry, and one more per NAT backend (their replies come from
+// any of the ports). A service on every port (port 0) takes one entry, whatever it serves.
+inline constexpr uint32_t kMaxListedPortEntries = 65536;
+
 struct ServiceSpec {
   uint32_t vip = 0;
+  // 0: a multi-port service, over `port_ranges` or, when they are empty, over every port
+  // (LVS's port 0). Its backends' port is 0 too: a packet keeps its own destination port.
   uint16_t port = 0;
   uint8_t proto = 6;
   ForwardMode mode = ForwardMode::dr;
@@ -91,6 +106,8 @@ struct ServiceSpec {
   // last activity. 0: none.
   uint32_t persistence_timeout_ms = 0;
   uint32_t persistence_mask = 0xffffffff;  // network byte order
+  // A multi-port service's listed ports (see `port`).
+  std::vector<PortRange> port_ranges = {};
 };
 
 struct RouteSpec {
@@ -117,7 +134,7 @@ struct SnapshotSpec {
 
 struct Backend {
   uint32_t ip;
-  uint16_t port;
+  uint16_t port;  // kKeepPort (0): a multi-port service's backend gets the packet's own port
   uint16_t service;  // index into services
   uint32_t next_hop;
   uint16_t id;            // its stable id: where its counters are
@@ -127,7 +144,7 @@ struct Backend {
 
 struct Service {
   uint32_t vip;
-  uint16_t port;
+  uint16_t port;  // kKeepPort (0): multi-port, NAT replies keep their source port
   uint8_t proto;
   ForwardMode mode;
   HashOn hash_on;
@@ -173,11 +190,15 @@ class Snapshot {
   static std::unique_ptr<Snapshot> build(const SnapshotSpec& spec, std::string* error);
 
   // Hot path: classifies up to 64 destinations (ip, port, proto) in one bulk lookup.
-  // `index[i]` is the service index for AddressKind::service.
+  // `index[i]` is the service index for AddressKind::service. A single-port service and each
+  // listed port of a multi-port one has its own entry; a service on every port is found
+  // through its VIP's entry, which only destinations that miss the first lookup read.
   void classify_bulk(const uint32_t* ips, const uint16_t* ports, const uint8_t* protos,
                      uint32_t n, AddressKind* kinds, uint16_t* index) const;
   AddressKind classify(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const;
-  // Service whose NAT backend (ip, port, proto) sent this reply, or -1.
+  // Service whose NAT backend (ip, port, proto) sent this reply, or -1. A backend of a NAT
+  // service on every port is looked up a second time, with port 0, only when some service
+  // has such backends and the first lookup missed.
   int nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t proto) const;
   // Next hop towards `dst`, or kNoNextHop.
   uint32_t route(uint32_t dst) const;
@@ -217,6 +238,7 @@ class Snapshot {
   std::vector<uint16_t> counted_backends_;
   rte_hash* addresses_ = nullptr;    // (ip, port, proto) → kind and service index
   rte_hash* nat_replies_ = nullptr;  // (backend ip, port, proto) → service index
+  bool nat_every_port_ = false;      // some NAT service serves every port: see nat_reply_service
   rte_lpm* routes_ = nullptr;
   uint8_t tunnel_ttl_ = 64;
   uint32_t sync_group_ = 0;

@@ -66,6 +66,8 @@ json service_json(const DirectorView& view, const ServiceConfig& svc) {
   return json{{"name", svc.name},
               {"vip", dp::ipv4_to_string(svc.vip)},
               {"port", svc.port},
+              // "80,443,8000-8100" or "0" (every port) for a multi-port service, where port is 0.
+              {"ports", ports_text(svc)},
               {"protocol", to_string(svc.protocol)},
               {"forwarding", to_string(svc.forwarding)},
               {"scheduler", dp::scheduler_name(svc.scheduler)},

@@ -163,9 +163,13 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   if (!client || !vip || (proto_name != "tcp" && proto_name != "udp"))
     return error_response(400, "give client=IP[:PORT], vip=IP:PORT and proto=tcp|udp");
   const Protocol proto = proto_name == "udp" ? Protocol::udp : Protocol::tcp;
+  // The service with that port, else the VIP's service on every port (as the dataplane
+  // classifies).
   const ServiceConfig* svc = nullptr;
   for (const ServiceConfig& s : view.config().services)
-    if (s.vip == vip->first && s.port == vip->second && s.protocol == proto) svc = &s;
+    if (s.vip == vip->first && s.protocol == proto &&
+        (s.lists_port(vip->second) || (s.every_port() && svc == nullptr)))
+      svc = &s;
   if (svc == nullptr)
     return error_response(404, fmt::format("no service on {}/{}", query(request, "vip"), proto_name));
   const dp::Snapshot* snap = view.snapshot();
@@ -220,7 +224,9 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   const uint16_t id = service.candidate_id(choice.candidate);
   for (const BackendConfig& b : svc->backends)
     if (b.id == id)
-      out["backend"] = {{"name", b.name}, {"address", dp::ipv4_to_string(b.address)}, {"port", b.port}};
+      out["backend"] = {{"name", b.name},
+                        {"address", dp::ipv4_to_string(b.address)},
+                        {"port", b.port != 0 ? b.port : vip->second}};  // multi-port: kept
   out["why"] = (service.owned ? "" : "another director holds the VIP now; as master: ") +
                choice.why + (choice.candidate == dp::kNoCandidate
                                  ? ""

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -94,8 +95,17 @@ std::string quorum_note(const json& service) {
 
 // The layout of `ipvsadm -L -n`: a line per service, a line per backend under it; --stats
 // and --rate replace the state columns with totals or per-second rates, as ipvsadm's do.
+// A multi-port service shows its ports as its config lists them (10.0.0.100:80,443,8000-8100),
+// one on every port as LVS's port 0 (10.0.0.100:0); the column widens to the longest.
+std::string service_address(const json& s) {
+  return fmt::format("{}:{}", str(s, "vip"),
+                     s.contains("ports") ? str(s, "ports") : std::to_string(s.value("port", 0)));
+}
+
 void print_list(const json& services, ListView view) {
-  std::printf("Prot LocalAddress:Port Scheduler           Service\n");
+  int width = 21;
+  for (const json& s : services) width = std::max(width, static_cast<int>(service_address(s).size()));
+  std::printf("Prot %-*s Scheduler           Service\n", width, "LocalAddress:Port");
   if (view == ListView::state)
     std::printf("  -> RemoteAddress:Port    Forward Weight Effective Admin     ActiveConn InActConn Health\n");
   else if (view == ListView::stats)
@@ -105,7 +115,7 @@ void print_list(const json& services, ListView view) {
   for (const json& s : services) {
     std::string proto = str(s, "protocol");
     for (char& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const std::string vip = fmt::format("{}:{}", str(s, "vip"), s.value("port", 0));
+    const std::string vip = service_address(s);
     // As ipvsadm names its schedulers; Maglev, which is not one of them, with what it hashes.
     std::string scheduler = s.value("scheduler", "maglev") == "maglev"
                                 ? "maglev " + str(s, "hash")
@@ -113,7 +123,7 @@ void print_list(const json& services, ListView view) {
     if (s.contains("persistence") && s["persistence"].is_object())  // ipvsadm's words
       scheduler += fmt::format(" persistent {} mask {}", s["persistence"].value("timeout", 0),
                                s["persistence"].value("netmask", ""));
-    std::printf("%-4s %-21s %-19s %s%s%s\n", proto.c_str(), vip.c_str(), scheduler.c_str(),
+    std::printf("%-4s %-*s %-19s %s%s%s\n", proto.c_str(), width, vip.c_str(), scheduler.c_str(),
                 str(s, "name").c_str(), quorum_note(s).c_str(),
                 str(s, "all_down") == "drop" ? "" : (" (all down: " + str(s, "all_down") + ")").c_str());
     const std::string mode = str(s, "forwarding");

@@ -123,4 +123,19 @@ std::string_view to_string(AllDownPolicy policy) {
   return "?";
 }
 
+std::string ports_text(const ServiceConfig& svc) {
+  if (!svc.multi_port() || svc.every_port()) return std::to_string(svc.port);
+  std::string out;
+  for (const dp::PortRange& r : svc.port_ranges) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(r.first);
+    if (r.last != r.first) out += '-' + std::to_string(r.last);
+  }
+  return out;
+}
+
+std::string service_endpoint(const ServiceConfig& svc) {
+  return dp::ipv4_to_string(svc.vip) + ":" + ports_text(svc);
+}
+
 }  // namespace shoal::cp

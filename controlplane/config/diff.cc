@@ -68,15 +68,15 @@ std::vector<std::string> diff_configs(const Config& running, const Config& candi
     auto it = before.find(b.name);
     if (it == before.end()) {
       out.push_back(fmt::format("service {} {}/{} ({}) added with {} backend(s)", b.name,
-                                endpoint(b.vip, b.port), to_string(b.protocol),
+                                service_endpoint(b), to_string(b.protocol),
                                 to_string(b.forwarding), b.backends.size()));
       continue;
     }
     const ServiceConfig& a = *it->second;
     before.erase(it);
     const std::string what = "service " + b.name;
-    changed(out, what, "address", fmt::format("{}/{}", endpoint(a.vip, a.port), to_string(a.protocol)),
-            fmt::format("{}/{}", endpoint(b.vip, b.port), to_string(b.protocol)));
+    changed(out, what, "address", fmt::format("{}/{}", service_endpoint(a), to_string(a.protocol)),
+            fmt::format("{}/{}", service_endpoint(b), to_string(b.protocol)));
     changed(out, what, "forwarding", to_string(a.forwarding), to_string(b.forwarding));
     changed(out, what, "scheduler", dp::scheduler_name(a.scheduler), dp::scheduler_name(b.scheduler));
     changed(out, what, "hash", to_string(a.hash), to_string(b.hash));
@@ -90,7 +90,7 @@ std::vector<std::string> diff_configs(const Config& running, const Config& candi
     diff_backends(out, a, b);
   }
   for (const auto& [name, a] : before)
-    out.push_back(fmt::format("service {} {}/{} removed", name, endpoint(a->vip, a->port),
+    out.push_back(fmt::format("service {} {}/{} removed", name, service_endpoint(*a),
                               to_string(a->protocol)));
   return out;
 }

@@ -10,9 +10,9 @@ namespace shoal::cp::config_loader {
 namespace {
 
 constexpr std::string_view kServiceKeys[] = {
-    "name",        "vip",      "port",         "protocol", "forwarding", "scheduler",
-    "hash",        "maglev_size", "backends", "health_check", "all_down", "sync",
-    "persistence", "quorum"};
+    "name",        "vip",      "port",         "ports",    "protocol", "forwarding",
+    "scheduler",   "hash",     "maglev_size",  "backends", "health_check", "all_down",
+    "sync",        "persistence", "quorum"};
 constexpr std::string_view kPersistenceKeys[] = {"timeout", "netmask"};
 constexpr std::string_view kQuorumKeys[] = {"up", "hysteresis"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
@@ -30,6 +30,16 @@ std::string endpoint(uint32_t ip, uint16_t port) {
   return fmt::format("{}:{}", dp::ipv4_to_string(ip), port);
 }
 
+// The ports a service takes an entry for, host byte order: its port, each port it lists, or
+// 0 for every port.
+std::vector<uint16_t> entry_ports(const ServiceConfig& s) {
+  std::vector<uint16_t> out;
+  for (const dp::PortRange& r : s.port_ranges)
+    for (uint32_t port = r.first; port <= r.last; ++port) out.push_back(static_cast<uint16_t>(port));
+  if (out.empty()) out.push_back(s.port);
+  return out;
+}
+
 }  // namespace
 
 void Loader::parse_service(const YAML::Node& node, int line) {
@@ -41,10 +51,7 @@ void Loader::parse_service(const YAML::Node& node, int line) {
     rec.vip_line = f->line;
     if (auto ip = address(*f)) svc.vip = *ip, rec.vip_ok = true;
   }
-  if (const Field* f = m.require("port")) {
-    rec.port_line = f->line;
-    if (auto v = integer(*f, 1, 65535)) svc.port = static_cast<uint16_t>(*v), rec.port_ok = true;
-  }
+  parse_service_ports(m, svc, rec);
   if (const Field* f = m.get("protocol")) {
     auto v = choice<Protocol>(*f, {{"tcp", Protocol::tcp}, {"udp", Protocol::udp}});
     if (v) svc.protocol = *v;
@@ -125,6 +132,107 @@ void Loader::parse_service(const YAML::Node& node, int line) {
   check_unused_health_keys(service_health, usage, svc.health);
 }
 
+// `port: 80`, or for a multi-port service `port: 0` / `ports: all` (every port) or
+// `ports: [80, 443, "8000-8100"]` (ports and inclusive ranges, none listed twice).
+void Loader::parse_service_ports(const Map& m, ServiceConfig& svc, ServiceRec& rec) {
+  const Field* one = m.get("port");
+  const Field* list = m.get("ports");
+  if (one && list) {
+    error(list->line, fmt::format("a service takes 'port' or 'ports', not both ('port' is at "
+                                  "line {})",
+                                  one->line));
+    return;
+  }
+  if (!list) {
+    if (const Field* f = m.require("port")) {
+      rec.port_line = f->line;
+      if (auto v = integer(*f, 0, 65535)) svc.port = static_cast<uint16_t>(*v), rec.port_ok = true;
+    }
+    return;
+  }
+  rec.port_line = list->line;
+  svc.port = 0;
+  if (list->value.IsScalar() && list->value.Scalar() == "all") {
+    rec.port_ok = true;
+    return;
+  }
+  if (!list->value.IsSequence()) {
+    error(list->line, fmt::format("'ports' must be 'all' or a list of ports and ranges "
+                                  "([80, 443, \"8000-8100\"]), got {}",
+                                  describe(list->value)));
+    return;
+  }
+  bool ok = true;
+  std::vector<int> lines;
+  for (const YAML::Node& item : list->value) {
+    const int line = line_of(item, list->line);
+    std::optional<dp::PortRange> range = port_range(item, line);
+    if (!range) {
+      ok = false;
+      continue;
+    }
+    svc.port_ranges.push_back(*range);
+    lines.push_back(line);
+  }
+  if (list->value.size() == 0) {
+    error(list->line, "'ports' must list at least one port or range, or be 'all'");
+    return;
+  }
+  // No port twice: a port belongs to one range, which the API and `shoalctl list` show.
+  std::vector<size_t> order(svc.port_ranges.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return svc.port_ranges[a].first < svc.port_ranges[b].first;
+  });
+  for (size_t k = 1; k < order.size(); ++k) {
+    const dp::PortRange& before = svc.port_ranges[order[k - 1]];
+    const dp::PortRange& after = svc.port_ranges[order[k]];
+    if (after.first <= before.last) {
+      const size_t later = std::max(order[k - 1], order[k]);
+      error(lines[later], fmt::format("'ports': port {} is listed twice (lines {} and {})",
+                                      after.first, lines[std::min(order[k - 1], order[k])],
+                                      lines[later]));
+      ok = false;
+    }
+  }
+  rec.port_ok = ok;
+}
+
+// One item of `ports:`: a port (443) or an inclusive range ("8000-8100").
+std::optional<dp::PortRange> Loader::port_range(const YAML::Node& item, int line) {
+  const std::string text = item.IsScalar() ? item.Scalar() : std::string();
+  const size_t dash = text.find('-');
+  auto number = [](std::string_view digits) -> std::optional<uint32_t> {
+    if (digits.empty() || digits.size() > 5 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return std::nullopt;
+    return static_cast<uint32_t>(std::stoul(std::string(digits)));
+  };
+  std::optional<uint32_t> first = number(std::string_view(text).substr(0, dash));
+  std::optional<uint32_t> last =
+      dash == std::string::npos ? first : number(std::string_view(text).substr(dash + 1));
+  if (!first || !last) {
+    error(line, fmt::format("'ports': '{}' is neither a port (443) nor a range of ports "
+                            "(\"8000-8100\")",
+                            item.IsScalar() ? text : describe(item)));
+    return std::nullopt;
+  }
+  if (*first == 0 || *last == 0) {
+    error(line, "'ports': port 0 cannot be listed; 'ports: all' (or 'port: 0') serves every port");
+    return std::nullopt;
+  }
+  if (*first > 65535 || *last > 65535) {
+    error(line, fmt::format("'ports': '{}' is past the last port, 65535", text));
+    return std::nullopt;
+  }
+  if (*first > *last) {
+    error(line, fmt::format("'ports': range '{}' is empty (its first port is above its last)",
+                            text));
+    return std::nullopt;
+  }
+  return dp::PortRange{static_cast<uint16_t>(*first), static_cast<uint16_t>(*last)};
+}
+
 // `persistence: {timeout: SECONDS, netmask: 255.255.255.0}` (or a prefix length: 24).
 void Loader::parse_persistence(const Field& field, ServiceConfig& svc) {
   Map m(*this, field.value, field.line, "'persistence'", kPersistenceKeys);
@@ -199,7 +307,12 @@ void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc,
     r.address_line = f->line;
     if (auto ip = address(*f)) b.address = *ip, r.address_ok = true;
   }
-  if (const Field* f = m.get("port")) {
+  if (const Field* f = m.get("port"); f && srec.port_ok && svc.multi_port()) {
+    r.port_line = f->line;
+    error(f->line, fmt::format("a backend of multi-port service '{}' takes no 'port': it gets "
+                               "each packet's own destination port (nat keeps it too)",
+                               svc.name));
+  } else if (f) {
     r.port_line = f->line;
     if (auto v = integer(*f, 1, 65535)) b.port = static_cast<uint16_t>(*v), r.port_ok = true;
   } else {
@@ -214,8 +327,27 @@ void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc,
     if (auto v = boolean(*f)) b.sorry = *v;
   }
   parse_backend_check(m.get("health_check"), service_health, b, usage);
-  if (!named && r.address_ok && r.port_ok) b.name = endpoint(b.address, b.port);
+  if (srec.port_ok && svc.multi_port()) default_check_port(svc, b, line);
+  if (!named && r.address_ok && r.port_ok)
+    b.name = b.port != 0 ? endpoint(b.address, b.port) : dp::ipv4_to_string(b.address);
   if (!r.name_line) r.name_line = line;
+}
+
+// A backend of a multi-port service has no port of its own: its checks go to the check's
+// `port`, or by default to the first port the service lists. A service on every port has no
+// first port: a check that connects needs its `port`.
+void Loader::default_check_port(const ServiceConfig& svc, BackendConfig& b, int line) {
+  const hc::CheckType type = b.health.type;
+  const bool connects = type == hc::CheckType::tcp || type == hc::CheckType::http ||
+                        type == hc::CheckType::https || type == hc::CheckType::udp;
+  if (!connects || b.health.port != 0) return;
+  if (!svc.every_port()) {
+    b.health.port = svc.port_ranges.front().first;
+    return;
+  }
+  error(line, fmt::format("service '{}' serves every port: the health_check of backend {} "
+                          "needs a 'port' to check",
+                          svc.name, dp::ipv4_to_string(b.address)));
 }
 
 void Loader::check_services() {
@@ -225,6 +357,8 @@ void Loader::check_services() {
   // NAT replies are matched to their service by (backend address, port, protocol) alone.
   std::map<std::tuple<uint32_t, uint16_t, Protocol>, std::pair<std::string, int>> nat_backends;
   size_t total = 0;
+  size_t listed_entries = 0;
+  bool over_listed = false;
 
   for (size_t i = 0; i < config_.services.size(); ++i)
     if (services_[i].vip_ok) vips.emplace(config_.services[i].vip, config_.services[i].name);
@@ -242,13 +376,32 @@ void Loader::check_services() {
                           "VIP must be an address of its own",
                           label, dp::ipv4_to_string(s.vip), it->second.port, it->second.line));
     }
+    const std::vector<uint16_t> ports = r.port_ok ? entry_ports(s) : std::vector<uint16_t>{};
     if (r.vip_ok && r.port_ok && r.protocol_ok) {
-      auto [it, fresh] =
-          endpoints.emplace(std::tuple{s.vip, s.port, s.protocol}, std::pair{s.name, r.vip_line});
-      if (!fresh)
-        error(r.vip_line, fmt::format("{}: {}/{} is already served by service '{}' (line {})",
-                                      label, endpoint(s.vip, s.port), to_string(s.protocol),
-                                      it->second.first, it->second.second));
+      // Every listed port is one entry (port 0: every port), so that a port in two services
+      // is found however each lists it. A service with the packet's port wins over one on
+      // every port: those two may share a VIP.
+      for (uint16_t port : ports) {
+        auto [it, fresh] =
+            endpoints.emplace(std::tuple{s.vip, port, s.protocol}, std::pair{s.name, r.vip_line});
+        if (fresh) continue;
+        error(r.vip_line,
+              fmt::format("{}: {}/{} is already served by service '{}' (line {})", label,
+                          port == 0 ? fmt::format("every port of {}", dp::ipv4_to_string(s.vip))
+                                    : endpoint(s.vip, port),
+                          to_string(s.protocol), it->second.first, it->second.second));
+        break;  // one overlap, one error
+      }
+      if (!s.port_ranges.empty())
+        listed_entries +=
+            ports.size() * (1 + (s.forwarding == dp::ForwardMode::nat ? s.backends.size() : 0));
+      if (listed_entries > dp::kMaxListedPortEntries && !over_listed) {
+        over_listed = true;
+        error(r.port_line, fmt::format("{}: multi-port services list more than {} ports in "
+                                       "all (each listed port counts once, and once more per "
+                                       "nat backend): serve wide ranges with 'ports: all'",
+                                       label, dp::kMaxListedPortEntries));
+      }
     }
 
     std::map<std::pair<uint32_t, uint16_t>, int> seen;
@@ -303,15 +456,21 @@ void Loader::check_services() {
         }
       }
       if (s.forwarding == dp::ForwardMode::nat && br.port_ok && r.protocol_ok) {
-        auto [it, fresh] = nat_backends.emplace(std::tuple{b.address, b.port, s.protocol},
-                                                std::pair{s.name, br.address_line});
-        if (!fresh && it->second.first != s.name)
+        // A multi-port service's backend answers from each of its ports (0: from any).
+        const std::vector<uint16_t> sources =
+            s.multi_port() ? ports : std::vector<uint16_t>{b.port};
+        for (uint16_t port : sources) {
+          auto [it, fresh] = nat_backends.emplace(std::tuple{b.address, port, s.protocol},
+                                                  std::pair{s.name, br.address_line});
+          if (fresh || it->second.first == s.name) continue;
           error(br.address_line,
                 fmt::format("{}: nat backend {}/{} is also a backend of nat service '{}' (line "
                             "{}); replies are matched to a service by their source alone, so "
                             "a backend address:port can serve one nat service only",
-                            label, endpoint(b.address, b.port), to_string(s.protocol),
+                            label, endpoint(b.address, port), to_string(s.protocol),
                             it->second.first, it->second.second));
+          break;
+        }
       }
     }
 

@@ -275,6 +275,9 @@ class Loader {
                      const Map* service_health, HealthUsage& usage);
   void check_services();
   void check_sorry_servers(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
+  void parse_service_ports(const Map& m, ServiceConfig& svc, ServiceRec& rec);
+  std::optional<dp::PortRange> port_range(const YAML::Node& item, int line);
+  void default_check_port(const ServiceConfig& svc, BackendConfig& b, int line);
 
   // load_health_check.cc
   // The service's `health_check:` (`f`, if given) onto `spec`: its map, kept for the backends

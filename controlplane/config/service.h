@@ -1,6 +1,7 @@
 // `services:` — the virtual services and their backends.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,9 +21,11 @@ inline constexpr uint32_t kMaxBackends = 65534;  // in total, over every service
 inline constexpr uint16_t kMaxBackendId = dp::kNoBackend - 1;
 
 struct BackendConfig {
-  std::string name;  // unique within its service; defaults to "address:port"
+  std::string name;  // unique within its service; defaults to "address:port" ("address" when multi-port)
   uint32_t address = 0;
-  uint16_t port = 0;             // defaults to the service port; DR/TUN cannot change it
+  // Defaults to the service port; DR/TUN cannot change it. 0 in a multi-port service: each
+  // packet keeps its own destination port.
+  uint16_t port = 0;
   uint32_t weight = 1;           // 0..65535; 0 = drain
   bool sorry = false;            // a sorry server: takes new flows only when all others are down
   uint16_t id = dp::kNoBackend;  // stable id: see assign_backend_ids()
@@ -42,7 +45,12 @@ enum class AllDownPolicy : uint8_t {
 struct ServiceConfig {
   std::string name;  // [a-z0-9_-]+, unique
   uint32_t vip = 0;
+  // `port: N`. 0: a multi-port service (IPVS's firewall-mark services), over `port_ranges`
+  // (`ports: [80, 443, "8000-8100"]`, in the order written), or over every port when they are
+  // empty (`port: 0`, `ports: all`: LVS's port 0). A VIP's service with a packet's own port
+  // wins over its service on every port.
   uint16_t port = 0;
+  std::vector<dp::PortRange> port_ranges;
   Protocol protocol = Protocol::tcp;
   dp::ForwardMode forwarding = dp::ForwardMode::dr;
   dp::Scheduler scheduler = dp::Scheduler::maglev;
@@ -64,7 +72,23 @@ struct ServiceConfig {
   // last activity. timeout_s 0: none.
   uint32_t persistence_timeout_s = 0;
   uint32_t persistence_netmask = 0xffffffff;  // network byte order
+
+  bool multi_port() const { return port == 0; }
+  bool every_port() const { return port == 0 && port_ranges.empty(); }
+  // Whether it has `p` (host byte order) as its port or among the ports it lists; a service
+  // on every port has none of its own: it takes the ports the VIP's other services do not.
+  bool lists_port(uint16_t p) const {
+    if (!multi_port()) return p == port;
+    return std::any_of(port_ranges.begin(), port_ranges.end(),
+                       [p](const dp::PortRange& r) { return p >= r.first && p <= r.last; });
+  }
 };
+
+// The service's ports as `shoalctl list` and messages show them: "80", "80,443,8000-8100",
+// or "0" for every port (LVS's port 0).
+std::string ports_text(const ServiceConfig& svc);
+// "10.0.0.100:80,443", as ipvsadm shows a service.
+std::string service_endpoint(const ServiceConfig& svc);
 
 inline constexpr uint32_t kMaxPersistenceTimeoutSeconds = 7 * 24 * 3600;
 inline constexpr uint32_t kMaxQuorum = 1u << 30;  // above any sum of backend weights

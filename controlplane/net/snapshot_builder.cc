@@ -159,6 +159,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     dp::ServiceSpec s;
     s.vip = svc.vip;
     s.port = dp::be16(svc.port);
+    s.port_ranges = svc.port_ranges;
     s.proto = static_cast<uint8_t>(svc.protocol);
     s.mode = svc.forwarding;
     s.scheduler = svc.scheduler;

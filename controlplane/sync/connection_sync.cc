@@ -54,20 +54,39 @@ void ConnectionSync::update(const dp::SnapshotSpec& spec) {
   holds_synced_ = false;
   for (const dp::ServiceSpec& s : spec.services) {
     if (!s.sync) continue;
-    ServiceEntry& entry = services_[{s.vip, s.port, s.proto}];
+    // A listed-port service is keyed by its first port, one on every port by port 0.
+    const uint16_t port = s.port_ranges.empty() ? s.port : dp::be16(s.port_ranges.front().first);
+    ServiceEntry& entry = services_[{s.vip, port, s.proto}];
     entry.owned = s.owned;
+    entry.port_ranges = s.port_ranges;
     holds_synced_ = holds_synced_ || s.owned;
     if (s.persistence_timeout_ms != 0) {
-      entry.persistence_tag = dp::persistence_tag(s.vip, s.port, s.proto);
+      entry.persistence_tag = dp::persistence_tag(s.vip, port, s.proto);
       entry.persistence_timeout_ms = s.persistence_timeout_ms;
       entry.persistence_mask = s.persistence_mask;
-      if (s.owned) persistent_owned_[entry.persistence_tag] = {s.vip, s.port, s.proto};
+      if (s.owned) persistent_owned_[entry.persistence_tag] = {s.vip, port, s.proto};
     }
     for (const dp::BackendSpec& b : s.backends) {
       entry.backends[{b.ip, b.port}] = b.id;
       backend_address_[b.id] = {b.ip, b.port};
     }
   }
+}
+
+const ConnectionSync::ServiceEntry* ConnectionSync::find_service(uint32_t vip, uint16_t port,
+                                                                 uint8_t proto) const {
+  if (auto it = services_.find({vip, port, proto}); it != services_.end()) return &it->second;
+  const uint16_t host_port = dp::be16(port);
+  for (auto it = services_.lower_bound({vip, 0, 0}); it != services_.end() && std::get<0>(it->first) == vip;
+       ++it)
+    if (std::get<2>(it->first) == proto &&
+        std::any_of(it->second.port_ranges.begin(), it->second.port_ranges.end(),
+                    [host_port](const dp::PortRange& r) {
+                      return host_port >= r.first && host_port <= r.last;
+                    }))
+      return &it->second;
+  const auto every = services_.find({vip, 0, proto});
+  return every != services_.end() && every->second.port_ranges.empty() ? &every->second : nullptr;
 }
 
 void ConnectionSync::start(uint32_t now_ms) {
@@ -145,12 +164,12 @@ void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint3
       drop(SyncDrop::bad_entry);
       continue;
     }
-    const auto service = services_.find({e->vip, e->vip_port, e->proto});
-    if (service == services_.end()) {
+    const ServiceEntry* service = find_service(e->vip, e->vip_port, e->proto);
+    if (service == nullptr) {
       drop(SyncDrop::unknown_service);
       continue;
     }
-    if (service->second.owned) {
+    if (service->owned) {
       drop(SyncDrop::owned_service);
       continue;
     }
@@ -158,8 +177,8 @@ void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint3
       if (synced_->remove(e->key())) ++counters_.removed;
       continue;
     }
-    const auto backend = service->second.backends.find({e->backend_ip, e->backend_port});
-    if (backend == service->second.backends.end()) {
+    const auto backend = service->backends.find({e->backend_ip, e->backend_port});
+    if (backend == service->backends.end()) {
       drop(SyncDrop::unknown_backend);
       continue;
     }
@@ -323,8 +342,8 @@ bool ConnectionSync::walk_synced_for_pull(uint32_t max_visits) {
   dp::SyncedFlow flow;
   for (uint32_t i = 0; i < max_visits && frames_.size() < kFramesPerPoll; ++i) {
     if (!synced_->next(&answer_cursor_, &key, &flow)) return false;
-    const auto service = services_.find({key.dst_ip, key.dst_port, key.proto});
-    if (service == services_.end() || !service->second.owned) continue;
+    const ServiceEntry* service = find_service(key.dst_ip, key.dst_port, key.proto);
+    if (service == nullptr || !service->owned) continue;
     const auto backend = backend_address_.find(flow.backend);
     if (backend == backend_address_.end()) continue;
     add_entry(to_entry(key, flow.state, backend->second.first, backend->second.second));

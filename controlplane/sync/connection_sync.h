@@ -131,8 +131,13 @@ class ConnectionSync {
     uint32_t persistence_timeout_ms = 0;
     uint32_t persistence_mask = 0xffffffff;
     std::map<std::pair<uint32_t, uint16_t>, uint16_t> backends;  // (ip, port) → backend id
+    std::vector<dp::PortRange> port_ranges;  // a multi-port service's; see dp::ServiceSpec
   };
-  using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t>;  // VIP, port, protocol
+  using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t>;  // VIP, port (0: multi-port), protocol
+
+  // The synced service a flow to (vip, port, proto) belongs to, as the dataplane classifies:
+  // the service with the port, else the VIP's service on every port. nullptr if none.
+  const ServiceEntry* find_service(uint32_t vip, uint16_t port, uint8_t proto) const;
 
   void receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms);
   void receive_persistence(const uint8_t* entries, uint16_t count, uint32_t now_ms);

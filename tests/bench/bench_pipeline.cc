@@ -1,5 +1,6 @@
 // Micro-benchmark of the packet core's entry point (process_burst) on one core, over
-// pre-generated 64-byte frames held in mbufs from a mempool: DR, one VIP:80/tcp, 100 backends.
+// pre-generated 64-byte frames held in mbufs from a mempool: DR, one VIP:80/tcp, 100 backends
+// (--service-ports: or 80 among the listed ports of a multi-port service, or every port).
 //
 // Scenarios (each measured against a baseline over the same mbufs in the same order, in the
 // same run, interleaved, so that the ratio shows what the pipeline costs beyond touching a
@@ -81,6 +82,10 @@ struct Options {
   bool no_huge = false;
   uint32_t ring = 4096;  // mbufs of the reused-ring variant (0: skip it)
   std::string only;      // comma-separated scenarios; empty: all
+  // What the service's ports are: 80 alone, 80 among listed ports (a multi-port service: one
+  // address-table entry per port), or every port (found through the VIP's entry, after the
+  // lookup of the packet's port missed).
+  std::string service_ports = "single";
 };
 
 [[noreturn]] void usage(int rc) {
@@ -98,6 +103,7 @@ struct Options {
       "skip)\n"
       "  --only LIST        scenarios to run, comma-separated: est-small, est-large, est-ring, "
       "syn, syn-sync, schedulers\n"
+      "  --service-ports P  single (80, default), listed (80, 443, 8000-8100) or every (port 0)\n"
       "  --no-huge          run the EAL without hugepages (slower: 4 KiB pages)\n"
       "  --quick            smoke run of about a second: 100k flows, 0.1 s, 1 repeat\n");
   std::exit(rc);
@@ -131,6 +137,10 @@ Options parse_options(int argc, char** argv) {
       o.ring = static_cast<uint32_t>(std::strtoul(value(), nullptr, 10));
     } else if (a == "--only") {
       o.only = value();
+    } else if (a == "--service-ports") {
+      o.service_ports = value();
+      if (o.service_ports != "single" && o.service_ports != "listed" && o.service_ports != "every")
+        usage(2);
     } else if (a == "--no-huge") {
       o.no_huge = true;
     } else if (a == "--quick") {
@@ -468,7 +478,8 @@ void print_table_stats(const char* what, const FlowTable& t) {
 
 // weighted: backend i weighs 1 + i % 4 (the scheduler comparison), else all weigh 1.
 std::unique_ptr<Snapshot> make_snapshot(bool sync = false, Scheduler scheduler = Scheduler::maglev,
-                                        bool weighted = false) {
+                                        bool weighted = false,
+                                        const std::string& service_ports = "single") {
   SnapshotSpec spec;
   spec.ports.push_back({kOurMac, kLocal, 1500, {}});
   spec.local_addresses.push_back(kLocal);
@@ -476,12 +487,14 @@ std::unique_ptr<Snapshot> make_snapshot(bool sync = false, Scheduler scheduler =
                   65537, {}};
   svc.sync = sync;
   svc.scheduler = scheduler;
+  if (service_ports != "single") svc.port = 0;  // multi-port: backends keep the packet's port
+  if (service_ports == "listed") svc.port_ranges = {{kVipPort, kVipPort}, {443, 443}, {8000, 8100}};
   for (uint32_t i = 0; i < kBackends; ++i) {
     spec.next_hops.push_back({0, true, backend_mac(i)});
     BackendSpec b;
     b.id = static_cast<uint16_t>(i);
     b.ip = ipv4(10, 1, uint8_t(i >> 8), uint8_t(i + 1));
-    b.port = be16(kVipPort);
+    b.port = svc.port;
     b.next_hop = i;
     if (weighted) b.weight = 1 + i % 4;
     svc.backends.push_back(b);
@@ -774,10 +787,13 @@ int main(int argc, char** argv) {
                  rte_strerror(rte_errno));
     return 1;
   }
-  auto snap = make_snapshot();
-  std::printf("DR service, %u backends, Maglev 65537; %u-byte frames; burst %u; TSC %.0f MHz; "
+  auto snap = make_snapshot(false, Scheduler::maglev, false, o.service_ports);
+  const std::string ports_note = o.service_ports == "listed"  ? " (80 among listed ports)"
+                                 : o.service_ports == "every" ? " (on every port)"
+                                                              : "";
+  std::printf("DR service%s, %u backends, Maglev 65537; %u-byte frames; burst %u; TSC %.0f MHz; "
               "%d x %.2f s per measurement%s\n",
-              kBackends, kFrameLen + 4, o.burst, double(rte_get_tsc_hz()) / 1e6, o.repeat,
+              ports_note.c_str(), kBackends, kFrameLen + 4, o.burst, double(rte_get_tsc_hz()) / 1e6, o.repeat,
               o.seconds, o.rx_prefetch ? "; rx prefetch on" : "; rx prefetch off");
   print_header();
 
@@ -807,7 +823,7 @@ int main(int argc, char** argv) {
     ok = established(o, pool, *snap, o.large_flows, large_label, o.ring, counter, rng) && ok;
   if (want("syn")) ok = new_flows(o, pool, *snap, o.large_flows, large_label, counter, rng) && ok;
   if (want("syn-sync")) {
-    auto synced_snap = make_snapshot(/*sync=*/true);
+    auto synced_snap = make_snapshot(/*sync=*/true, Scheduler::maglev, false, o.service_ports);
     SyncedFlows peers(1u << 17, nullptr, static_cast<int>(rte_socket_id()));
     for (uint32_t i = 0; i < 65536; ++i) {  // flows of other clients: every lookup misses
       FlowKey k{ipv4(172, 16, uint8_t(i >> 8), uint8_t(i)), kVip, be16(40000), be16(kVipPort),

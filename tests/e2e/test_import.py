@@ -29,7 +29,7 @@ DATA = Path(__file__).resolve().parent / "data" / "ipvsadm"
 
 # Per sample, words each of which some warning must hold: what shoal cannot do yet.
 EXPECTED = {
-    "keepalived.conf.fwmark": ["no firewall-mark"],
+    "keepalived.conf.fwmark": ["imported as a multi-port service with a placeholder VIP"],
     "keepalived.conf.IPv6": ["IPv4 services only"],
     "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
     "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
@@ -42,12 +42,13 @@ EXPECTED = {
     "keepalived.conf.vrrp.sync": ["no notify commands"],
     "keepalived.conf.vrrp.routes": ["'static_routes' has no equivalent",
                                     "'virtual_routes' has no equivalent"],
-    "keepalived.conf.virtual_server_group": ["already a nat backend", "no firewall-mark"],
+    "keepalived.conf.virtual_server_group": ["already a nat backend",
+                                             "imported as a multi-port service"],
 }
 
-# Services each data/ipvsadm file must give: nat-mixed.rules has a fwmark and an IPv6 service,
-# which shoal cannot take yet.
-IPVSADM_SERVICES = {"dr-web.rules": 2, "nat-mixed.rules": 2, "tun.rules": 1}
+# Services each data/ipvsadm file must give: nat-mixed.rules has an IPv6 service, which shoal
+# cannot take yet, and a fwmark, which becomes a multi-port service with placeholders.
+IPVSADM_SERVICES = {"dr-web.rules": 2, "nat-mixed.rules": 3, "tun.rules": 1}
 
 WARNING_RE = re.compile(r"^warning: (?P<file>[^:]+):(?P<line>\d+): ")
 

@@ -15,25 +15,14 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
   Imported out = detail::start("ipvsadm", file, parsed.warnings, parsed.errors);
   if (!out.errors.empty()) return out;
   for (const IpvsService& is : parsed.services) {
-    if (is.protocol == "fwmark") {
-      warn(out, nullptr, is.at,
-           "shoal has no firewall-mark (multi-port) services yet: this service and its real "
-           "servers are not imported");
-      continue;
-    }
     if (is.protocol == "sctp") {
       warn(out, nullptr, is.at, "shoal serves tcp and udp only: not imported");
       continue;
     }
-    if (!detail::is_ipv4(is.address)) {
+    const bool fwmark = is.protocol == "fwmark";
+    if (!fwmark && !detail::is_ipv4(is.address)) {
       warn(out, nullptr, is.at,
            "not an IPv4 address; shoal's config takes IPv4 services only for now: not imported");
-      continue;
-    }
-    if (is.port == 0) {
-      warn(out, nullptr, is.at,
-           "port 0 (every port) is a multi-port service, which shoal does not have yet: not "
-           "imported");
       continue;
     }
     Service s;
@@ -41,6 +30,12 @@ Imported map_ipvsadm(const IpvsParseResult& parsed, const std::string& file) {
     s.vip = is.address;
     s.port = is.port;
     s.protocol = is.protocol;
+    if (fwmark) {
+      // A mark may match UDP as well: shoal's services are one protocol each.
+      s.protocol = "tcp";
+      detail::fwmark_placeholders(out, s, is.address, is.at);
+      s.ports_note += "; tcp only: add a udp service alike if the mark matches udp too";
+    }
     if (auto sched = scheduler_for(is.scheduler)) {
       s.scheduler = *sched;
       s.scheduler_note = fmt::format("-s, line {}", is.at.line);

@@ -263,17 +263,16 @@ class KeepalivedMapper {
 
   struct Endpoint {
     std::string vip;
-    uint16_t port;
+    uint16_t port;  // 0: every port
     Source at;
+    std::string fwmark;  // a firewall-mark service's mark: its VIP and ports are placeholders
   };
 
   std::vector<Endpoint> endpoints(const KaNode& vs) {
     std::vector<Endpoint> out;
     const Source at = vs.source();
     if (arg(vs) == "fwmark") {
-      warn(out_, nullptr, at,
-           "shoal has no firewall-mark (multi-port) services yet: this virtual server and its "
-           "real servers are not imported");
+      out.push_back({"", 0, at, arg(vs, 1)});
       return out;
     }
     if (arg(vs) == "group") {
@@ -300,22 +299,19 @@ class KeepalivedMapper {
       return;
     }
     const auto port = number(port_text, 65535);
-    if (!port || *port == 0) {
+    if (!port) {
       warn(out_, nullptr, at,
-           fmt::format("port '{}' is no port shoal can serve (1..65535; LVS's port 0 is a "
-                       "multi-port service, which shoal does not have yet): not imported",
-                       port_text));
+           fmt::format("port '{}' is no port (0..65535; 0: every port): not imported", port_text));
       return;
     }
-    out.push_back({vip, static_cast<uint16_t>(*port), at});
+    out.push_back({vip, static_cast<uint16_t>(*port), at, ""});
   }
 
   // A group entry: "IP PORT", "IP-LAST PORT" (a range in the last byte), or "fwmark N".
   void group_entry(const KaNode& e, std::vector<Endpoint>& out) {
     const Source at = e.source();
     if (e.key == "fwmark") {
-      warn(out_, nullptr, at,
-           "shoal has no firewall-mark services yet: this group entry is not imported");
+      out.push_back({"", 0, at, arg(e)});
       return;
     }
     const size_t dash = e.key.find('-');
@@ -445,6 +441,7 @@ class KeepalivedMapper {
       s.port = e.port;
       if (e.at.line != proto.at.line || e.at.file != proto.at.file)
         s.notes.insert(s.notes.begin(), "from " + e.at.describe());
+      if (!e.fwmark.empty()) detail::fwmark_placeholders(out_, s, e.fwmark, e.at);
       s.name = detail::service_name(out_, s.protocol, s.vip, s.port);
       out_.services.push_back(std::move(s));
     }

@@ -49,6 +49,22 @@ std::string service_name(const Imported& out, const std::string& protocol, const
   return name;
 }
 
+void fwmark_placeholders(Imported& out, Service& s, const std::string& mark,
+                         const Source& at) {
+  const auto placeholder = [](const Service& x) { return !x.vip_note.empty(); };
+  const long taken = std::count_if(out.services.begin(), out.services.end(), placeholder);
+  s.vip = fmt::format("198.19.255.{}", 1 + taken % 254);
+  s.port = 0;
+  s.vip_note = fmt::format("PLACEHOLDER for firewall mark {}: the address its rules match", mark);
+  s.ports_note = fmt::format("PLACEHOLDER for firewall mark {}: list the ports its rules match, "
+                             "e.g. [80, 443]",
+                             mark);
+  warn(out, &s.notes, at,
+       fmt::format("firewall mark {} imported as a multi-port service with a placeholder VIP "
+                   "({}) and 'ports: all': write the address and ports its firewall rules match",
+                   mark, s.vip));
+}
+
 void settle(Imported& out) {
   std::set<std::string> backend_addresses;
   for (const Service& s : out.services)
@@ -75,6 +91,17 @@ void settle(Imported& out) {
     std::vector<Backend> backends;
     std::set<std::pair<std::string, uint16_t>> seen;
     for (Backend& b : s.backends) {
+      if (s.port == 0 && b.port != 0) {
+        // LVS gives a real server of a port-0 or fwmark service the packet's port when its own
+        // is 0; shoal always does. Its check keeps going where keepalived's went.
+        if (b.check && !b.check->port) b.check->port = b.port;
+        warn(out, &b.notes, b.at,
+             fmt::format("a real server of a multi-port service gets each packet's own port: "
+                         "its port {} is dropped{}",
+                         b.port, b.check ? fmt::format(" (its check still goes to {})", *b.check->port)
+                                         : ""));
+        b.port = 0;
+      }
       if (s.forwarding != "nat" && b.port != 0 && b.port != s.port) {
         warn(out, &b.notes, b.at,
              fmt::format("{} forwarding cannot change the port: this real server gets port {} "

@@ -25,6 +25,10 @@ void warn(Imported& out, std::vector<std::string>* notes, const Source& at, std:
 std::string service_name(const Imported& out, const std::string& protocol, const std::string& vip,
                          uint16_t port);
 bool is_ipv4(const std::string& s);
+// A firewall-mark service as a multi-port service: its VIP and ports are in the firewall rules
+// that set the mark, not in the file, so both are placeholders (198.19.255.0/24, from the
+// benchmarking range, and every port) that load as they are and say what to write instead.
+void fwmark_placeholders(Imported& out, Service& s, const std::string& mark, const Source& at);
 // A persistence timeout in seconds as shoal takes it (1 s to 7 days), from LVS's text.
 uint32_t persistence_seconds(const std::string& text);
 // What shoal's loader would refuse across services (a VIP that is a real server, one VIP:port

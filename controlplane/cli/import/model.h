@@ -39,7 +39,9 @@ struct Service {
   Source at;
   std::string name;
   std::string vip;
-  uint16_t port = 0;
+  std::string vip_note;  // a placeholder's: why, and what to write instead
+  uint16_t port = 0;     // 0: a multi-port service, written as `ports: all`
+  std::string ports_note;
   std::string protocol = "tcp";
   std::string forwarding = "nat";
   std::string forwarding_note;

@@ -226,8 +226,11 @@ class Writer {
       comment(2, s.at.describe());
       notes(2, s.notes);
       line(2, fmt::format("- name: {}", s.name));
-      line(4, fmt::format("vip: {}", s.vip));
-      line(4, fmt::format("port: {}", s.port));
+      line(4, fmt::format("vip: {}{}", s.vip, s.vip_note.empty() ? "" : "  # " + s.vip_note));
+      if (s.port != 0)
+        line(4, fmt::format("port: {}", s.port));
+      else  // LVS's port 0, or a firewall mark
+        line(4, fmt::format("ports: all{}", s.ports_note.empty() ? "" : "  # " + s.ports_note));
       line(4, fmt::format("protocol: {}", s.protocol));
       line(4, fmt::format("forwarding: {}  # {}", s.forwarding, s.forwarding_note));
       if (s.scheduler) line(4, fmt::format("scheduler: {}  # {}", *s.scheduler, s.scheduler_note));

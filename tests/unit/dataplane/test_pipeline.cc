@@ -43,6 +43,10 @@ const BackendDef kBackends[] = {
     {ipv4(10, 0, 1, 11), 8080}, {ipv4(10, 0, 1, 12), 8080},                         // NAT 3-4
     {ipv4(10, 0, 2, 11), 80},                                                       // TUN 5
     {ipv4(10, 0, 0, 11), 53}, {ipv4(10, 0, 0, 12), 53},                             // UDP 6-7
+    // Multi-port services' backends keep each packet's port (0).
+    {ipv4(10, 0, 0, 14), 0}, {ipv4(10, 0, 0, 15), 0},  // DR on listed ports 8-9
+    {ipv4(10, 0, 1, 13), 0}, {ipv4(10, 0, 1, 14), 0},  // NAT on every port 10-11
+    {ipv4(10, 0, 0, 16), 0},                           // UDP on every port 12
 };
 
 BackendSpec backend(uint16_t id, uint32_t weight = 1) {
@@ -167,6 +171,16 @@ std::string verdict_text(const Verdict& v) {
       return "control " + std::string(name(v.control_reason()));
   }
   return "?";
+}
+
+// A NAT reply on its way to the client: from VIP:port again, one hop further, checksums right.
+void check_translated_back(const Result& back, uint32_t vip, uint16_t port) {
+  REQUIRE(verdict_text(back.verdict) == "transmit");
+  CHECK(load32(back.out, 14 + 12) == vip);
+  CHECK(load16(back.out, 34) == be16(port));
+  CHECK(dst_mac(back.out).addr_bytes[5] == kClientMac.addr_bytes[5]);
+  CHECK(back.out[14 + 8] == 63);
+  CHECK(shoal::test::ipv4_checksums_valid(back.out));
 }
 
 }  // namespace
@@ -347,13 +361,7 @@ TEST_CASE("pipeline: NAT translates both directions", "[pipeline]") {
   Harness other;
   Bytes reply = PacketBuilder().eth(mac(0x13), kOurMac).ipv4(rip, kClient)
                     .tcp(8080, 40000, kTcpSynFlag | kTcpAckFlag).payload(10).build();
-  Result back = other.run1(reply);
-  REQUIRE(verdict_text(back.verdict) == "transmit");
-  CHECK(load32(back.out, 14 + 12) == kVip);
-  CHECK(load16(back.out, 34) == be16(8080));
-  CHECK(dst_mac(back.out).addr_bytes[5] == kClientMac.addr_bytes[5]);
-  CHECK(back.out[14 + 8] == 63);
-  CHECK(shoal::test::ipv4_checksums_valid(back.out));
+  check_translated_back(other.run1(reply), kVip, 8080);
 
   SECTION("TTL 1 goes to the control plane for ICMP time-exceeded") {
     CHECK(verdict_text(h.run1(to_vip(40001, 8080).ttl(1).build()).verdict) == "control ttl_exceeded");
@@ -754,4 +762,177 @@ TEST_CASE("pipeline: persistence keeps a client's new flows on one backend, acro
   h.now_ms += 61'000;
   h.run1(to_vip(600).build());
   CHECK(h.counters().persistence_hits.get() == 39);
+}
+
+namespace {
+
+// lab_spec() and, beside its single-port services, multi-port ones on the same VIPs:
+// 4: kVip TCP 443 and 9000-9100, DR, with persistence;
+// 5: kTunVip TCP every port, NAT (kTunVip's TCP 80 stays with the TUN service);
+// 6: kVip UDP every port, DR (kVip's UDP 53 stays with its service).
+SnapshotSpec multiport_spec() {
+  SnapshotSpec s = lab_spec();
+  ServiceSpec listed{kVip, 0, kIpProtoTcp, ForwardMode::dr, HashOn::five_tuple, 65537, {}};
+  listed.port_ranges = {{443, 443}, {9000, 9100}};
+  listed.persistence_timeout_ms = 300000;
+  listed.backends = {backend(8), backend(9)};
+  ServiceSpec every{kTunVip, 0, kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  every.backends = {backend(10), backend(11)};
+  ServiceSpec every_udp{kVip, 0, kIpProtoUdp, ForwardMode::dr, HashOn::five_tuple, 65537, {}};
+  every_udp.backends = {backend(12)};
+  s.services.push_back(listed);
+  s.services.push_back(every);
+  s.services.push_back(every_udp);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("snapshot: single-port, listed-port and every-port services of one VIP",
+          "[pipeline][multiport]") {
+  std::string error;
+  std::unique_ptr<Snapshot> snap = Snapshot::build(multiport_spec(), &error);
+  INFO(error);
+  REQUIRE(snap);
+  struct Case {
+    const char* what;
+    uint32_t ip;
+    uint16_t port;
+    uint8_t proto;
+    AddressKind kind;
+    uint16_t service;
+  };
+  const Case cases[] = {
+      {"single port", kVip, 80, kIpProtoTcp, AddressKind::service, 0},
+      {"a listed port", kVip, 443, kIpProtoTcp, AddressKind::service, 4},
+      {"a range's first port", kVip, 9000, kIpProtoTcp, AddressKind::service, 4},
+      {"inside a range", kVip, 9050, kIpProtoTcp, AddressKind::service, 4},
+      {"a range's last port", kVip, 9100, kIpProtoTcp, AddressKind::service, 4},
+      {"past a range", kVip, 9101, kIpProtoTcp, AddressKind::vip_address, 0},
+      {"another port of the VIP", kVip, 22, kIpProtoTcp, AddressKind::vip_address, 0},
+      {"single port beside an every-port service", kTunVip, 80, kIpProtoTcp,
+       AddressKind::service, 2},
+      {"any other port of an every-port service", kTunVip, 12345, kIpProtoTcp,
+       AddressKind::service, 5},
+      {"port 0 itself", kTunVip, 0, kIpProtoTcp, AddressKind::service, 5},
+      {"the every-port service's other protocol", kTunVip, 12345, kIpProtoUdp,
+       AddressKind::vip_address, 0},
+      {"UDP single port", kVip, 53, kIpProtoUdp, AddressKind::service, 3},
+      {"UDP every port", kVip, 5353, kIpProtoUdp, AddressKind::service, 6},
+      {"ICMP to a VIP with an every-port service", kTunVip, 0, 0, AddressKind::vip_address, 0},
+      {"local address", kLocal, 22, kIpProtoTcp, AddressKind::local_address, 0},
+      {"nobody", ipv4(10, 9, 9, 9), 443, kIpProtoTcp, AddressKind::unknown, 0},
+  };
+  std::vector<uint32_t> ips;
+  std::vector<uint16_t> ports;
+  std::vector<uint8_t> protos;
+  for (const Case& c : cases) {
+    ips.push_back(c.ip);
+    ports.push_back(be16(c.port));
+    protos.push_back(c.proto);
+  }
+  std::vector<AddressKind> kinds(std::size(cases));
+  std::vector<uint16_t> index(std::size(cases), 0xeeee);
+  snap->classify_bulk(ips.data(), ports.data(), protos.data(), static_cast<uint32_t>(ips.size()),
+                      kinds.data(), index.data());
+  for (std::size_t i = 0; i < std::size(cases); ++i) {
+    const Case& c = cases[i];
+    INFO(c.what);
+    uint16_t one = 0xeeee;
+    CHECK(snap->classify(c.ip, be16(c.port), c.proto, &one) == c.kind);
+    CHECK(kinds[i] == c.kind);
+    if (c.kind == AddressKind::service) {
+      CHECK(one == c.service);
+      CHECK(index[i] == c.service);
+    }
+  }
+  // NAT replies of the every-port service come from any port of its backends.
+  CHECK(snap->nat_reply_service(kBackends[10].ip, be16(12345), kIpProtoTcp) == 5);
+  CHECK(snap->nat_reply_service(kBackends[11].ip, be16(22), kIpProtoTcp) == 5);
+  CHECK(snap->nat_reply_service(kBackends[11].ip, be16(22), kIpProtoUdp) == -1);
+  CHECK(snap->nat_reply_service(kBackends[3].ip, be16(8080), kIpProtoTcp) == 1);
+  CHECK(snap->nat_reply_service(kBackends[3].ip, be16(8081), kIpProtoTcp) == -1);
+}
+
+TEST_CASE("snapshot: NAT replies of a listed-port service come from each listed port",
+          "[pipeline][multiport]") {
+  SnapshotSpec spec = lab_spec();
+  ServiceSpec listed{kTunVip, 0, kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  listed.port_ranges = {{443, 443}, {8000, 8001}};
+  listed.backends = {backend(10)};
+  spec.services.push_back(listed);
+  std::string error;
+  std::unique_ptr<Snapshot> snap = Snapshot::build(spec, &error);
+  INFO(error);
+  REQUIRE(snap);
+  for (uint16_t port : {443, 8000, 8001})
+    CHECK(snap->nat_reply_service(kBackends[10].ip, be16(port), kIpProtoTcp) == 4);
+  CHECK(snap->nat_reply_service(kBackends[10].ip, be16(8002), kIpProtoTcp) == -1);
+
+  SECTION("a backend of a multi-port service has no port of its own") {
+    spec.services.back().backends[0].port = be16(443);
+    CHECK(Snapshot::build(spec, &error) == nullptr);
+    CHECK(error.find("has a port") != std::string::npos);
+  }
+  SECTION("a port in two services is refused") {
+    spec.services.back().port_ranges = {{8079, 8081}};
+    spec.services.back().vip = kVip;
+    CHECK(Snapshot::build(spec, &error) == nullptr);
+    CHECK(error.find("duplicate service 10.0.0.100:8080") != std::string::npos);
+  }
+}
+
+TEST_CASE("pipeline: a multi-port service with persistence keeps a client on one backend "
+          "across its ports",
+          "[pipeline][multiport]") {
+  Harness h(multiport_spec());
+  for (uint32_t c = 0; c < 50; ++c) {
+    const uint32_t client = ipv4(10, 0, 0, static_cast<uint8_t>(150 + c));
+    Bytes https = to_vip(40000, 443, kTcpSynFlag, client).build();
+    Result first = h.run1(https);
+    REQUIRE(verdict_text(first.verdict) == "transmit");
+    const int b = backend_of(first.out);
+    CHECK((b == 8 || b == 9));
+    // DR: the frame goes on as it came, to its own port.
+    CHECK(std::equal(first.out.begin() + 12, first.out.end(), https.begin() + 12));
+    for (uint16_t port : {9000, 9050, 9100, 443}) {
+      INFO("client " << c << " port " << port);
+      Result r = h.run1(to_vip(static_cast<uint16_t>(40001 + port), port, kTcpSynFlag, client).build());
+      REQUIRE(verdict_text(r.verdict) == "transmit");
+      CHECK(backend_of(r.out) == b);
+    }
+  }
+  CHECK(h.counters().persistence_hits.get() == 50 * 4);
+  CHECK(h.counters().flows_created.get() == 50 * 5);
+
+  // A port the service does not list is the VIP's, for nobody: dropped, counted.
+  CHECK(verdict_text(h.run1(to_vip(40000, 9101).build()).verdict) == "drop vip_port_unknown");
+  CHECK(h.counters().drops[static_cast<int>(DropReason::vip_port_unknown)].get() == 1);
+  CHECK(h.balanced());
+}
+
+TEST_CASE("pipeline: NAT of an every-port service keeps the port both ways",
+          "[pipeline][multiport]") {
+  Harness h(multiport_spec());
+  Bytes in = PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kTunVip)
+                 .tcp(40000, 31337, kTcpSynFlag).payload(20).build();
+  Result fwd = h.run1(in);
+  REQUIRE(verdict_text(fwd.verdict) == "transmit");
+  const uint32_t rip = load32(fwd.out, 14 + 16);
+  CHECK((rip == kBackends[10].ip || rip == kBackends[11].ip));
+  CHECK(load16(fwd.out, 34 + 2) == be16(31337));
+  CHECK(shoal::test::ipv4_checksums_valid(fwd.out));
+
+  // Port 80 of that VIP is its TUN service's: the more specific service wins.
+  Result tun = h.run1(PacketBuilder().eth(kClientMac, kOurMac).ipv4(kClient, kTunVip)
+                          .tcp(40000, 80, kTcpSynFlag).build());
+  REQUIRE(verdict_text(tun.verdict) == "transmit");
+  CHECK(backend_of(tun.out) == 5);
+
+  Harness other(multiport_spec());  // the reply may reach another worker
+  Bytes reply = PacketBuilder().eth(mac(0x1a), kOurMac).ipv4(rip, kClient)
+                    .tcp(31337, 40000, kTcpSynFlag | kTcpAckFlag).payload(10).build();
+  check_translated_back(other.run1(reply), kTunVip, 31337);
+  CHECK(h.balanced());
+  CHECK(other.balanced());
 }

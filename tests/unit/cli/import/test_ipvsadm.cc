@@ -81,13 +81,16 @@ TEST_CASE("ipvsadm mapping: forwarding, scheduler, persistence, and the output l
 )",
                                                     "rules"),
                                  "rules");
-  REQUIRE(m.services.size() == 2);
+  REQUIRE(m.services.size() == 3);
   CHECK(m.services[0].forwarding == "dr");
   CHECK(m.services[1].forwarding == "nat");
+  // The firewall mark: a multi-port service whose VIP and ports are placeholders.
+  CHECK(m.services[2].port == 0);
+  CHECK(m.services[2].vip == "198.19.255.1");
   CHECK_FALSE(warned(m, 1, "persistence"));
   CHECK(warned(m, 4, "no 'lblc' scheduler"));
   CHECK(warned(m, 5, "'-x 10' has no equivalent"));
-  CHECK(warned(m, 6, "firewall-mark"));
+  CHECK(warned(m, 6, "firewall mark 1 imported as a multi-port service with a placeholder VIP"));
   const std::string yaml = write_yaml(m);
   CHECK(yaml.find("    scheduler: wlc  # -s, line 1\n") != std::string::npos);
   CHECK(yaml.find("    forwarding: dr  # -g\n") != std::string::npos);
@@ -95,6 +98,9 @@ TEST_CASE("ipvsadm mapping: forwarding, scheduler, persistence, and the output l
   CHECK(yaml.find("      # rules:5 -a -t 10.0.0.100:443 -r 10.0.0.21:8443 -m -w 1 -x 10\n") !=
         std::string::npos);
   CHECK(yaml.find("      - address: 10.0.0.21\n        port: 8443\n") != std::string::npos);
+  CHECK(yaml.find("    vip: 198.19.255.1  # PLACEHOLDER for firewall mark 1") != std::string::npos);
+  CHECK(yaml.find("    ports: all  # PLACEHOLDER for firewall mark 1: list the ports") !=
+        std::string::npos);
   const auto l = shoal::cp::load_config_string(yaml, "imported.yaml");
   INFO(yaml);
   INFO((l.errors.empty() ? std::string() : l.errors.front()));

@@ -279,7 +279,7 @@ TEST_CASE("checks shoal lacks leave the backend unchecked, with a warning; alpha
   loads(r);
 }
 
-TEST_CASE("fwmark services and IPv6 are warnings; nothing is left out in silence") {
+TEST_CASE("fwmark services get placeholders, IPv6 is a warning; nothing is left out in silence") {
   const Result r = import_text(R"(virtual_server fwmark 1 {
   real_server 10.0.0.11 {
   }
@@ -296,17 +296,18 @@ virtual_server 10.0.0.100 80 {
   ops
 }
 )");
-  CHECK(warned(r.model, 1, "no firewall-mark"));
+  CHECK(warned(r.model, 1, "firewall mark 1 imported as a multi-port service"));
   CHECK(warned(r.model, 5, "IPv4"));
   CHECK(warned(r.model, 11, "no notify commands"));
   CHECK(warned(r.model, 12, "'uthreshold' has no equivalent"));
   CHECK(warned(r.model, 14, "'ops' has no equivalent"));
-  CHECK(has(r.yaml,
-            "# WARNING keepalived.conf:1: virtual_server fwmark 1: shoal has no firewall-mark"));
+  CHECK(has(r.yaml, "# WARNING keepalived.conf:1: virtual_server fwmark 1: firewall mark 1 "
+                    "imported as a multi-port service with a placeholder VIP (198.19.255.1)"));
+  CHECK(has(r.yaml, "    ports: all  # PLACEHOLDER for firewall mark 1"));
   loads(r);
 }
 
-TEST_CASE("virtual_server_group: one service per address, ranges expanded, fwmarks warned") {
+TEST_CASE("virtual_server_group: one service per address, ranges expanded, fwmarks as placeholders") {
   const Result r = import_text(R"(virtual_server_group G {
   10.0.0.100 80
   10.0.0.101-103 8080
@@ -318,12 +319,13 @@ virtual_server group G {
   }
 }
 )");
-  REQUIRE(r.model.services.size() == 4);
+  REQUIRE(r.model.services.size() == 5);
+  CHECK(r.model.services[4].port == 0);  // the fwmark entry
   CHECK(r.model.services[1].vip == "10.0.0.101");
   CHECK(r.model.services[3].vip == "10.0.0.103");
   CHECK(r.model.services[3].port == 8080);
   CHECK(has(r.yaml, "# from keepalived.conf:3 10.0.0.101-103 8080"));
-  CHECK(warned(r.model, 4, "firewall-mark"));
+  CHECK(warned(r.model, 4, "firewall mark 3 imported as a multi-port service"));
   // DR cannot change the port: the group's 8080 services get the real server on 8080.
   CHECK(warned(r.model, 8, "cannot change the port"));
   loads(r);

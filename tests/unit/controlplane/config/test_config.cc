@@ -67,6 +67,21 @@ const std::string kPort = R"(ports:
     addresses: [10.0.0.2/24]
 )";
 
+// `text` with each placeholder's first occurrence replaced by its value.
+std::string filled(std::string text,
+                   std::initializer_list<std::pair<std::string_view, std::string>> values) {
+  for (const auto& [placeholder, value] : values)
+    text.replace(text.find(placeholder), placeholder.size(), value);
+  return text;
+}
+
+// Lines 1-4 too: the port also on 10.0.1.0/24, where NAT backends sit.
+const std::string kTwoSubnets = R"(ports:
+  - name: lan
+    device: net_null0
+    addresses: [10.0.0.2/24, 10.0.1.1/24]
+)";
+
 const ServiceConfig* service(const Config& c, const std::string& name) {
   for (const auto& s : c.services)
     if (s.name == name) return &s;
@@ -345,7 +360,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
-                 "protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
+                 "ports, protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
                  "all_down, sync, persistence, quorum); "
                  "did you mean 'forwarding'?");
   }
@@ -362,11 +377,11 @@ TEST_CASE("config: wrong types and out-of-range values", "[config]") {
 )";  // the service's keys from line 8 on
   const std::string tail = "    forwarding: dr\n    backends: [{address: 10.0.0.11}]\n";
   expect_error(head + "    port: http\n" + tail,
-               "t.yaml:8: ", "'port' must be an integer in 1..65535, got 'http'");
+               "t.yaml:8: ", "'port' must be an integer in 0..65535, got 'http'");
   expect_error(head + "    port: 70000\n" + tail,
-               "t.yaml:8: ", "'port' 70000 is out of range 1..65535");
+               "t.yaml:8: ", "'port' 70000 is out of range 0..65535");
   expect_error(head + "    port: [80]\n" + tail,
-               "t.yaml:8: ", "'port' must be an integer in 1..65535, got a list");
+               "t.yaml:8: ", "'port' must be an integer in 0..65535, got a list");
   expect_error(head + "    port: 80\n    forwarding: dr\n    backends: {address: 10.0.0.11}\n",
                "t.yaml:10: ", "'backends' must be a list, got a map");
   expect_error(
@@ -617,11 +632,7 @@ services: []
 }
 
 TEST_CASE("config: a backend address:port/protocol serves one NAT service only", "[config]") {
-  const std::string two = R"(ports:
-  - name: lan
-    device: x
-    addresses: [10.0.0.2/24, 10.0.1.1/24]
-services:
+  const std::string two = kTwoSubnets + R"(services:
   - name: a
     vip: 10.0.0.100
     port: 80
@@ -637,10 +648,7 @@ services:
         port: PORT
 )";
   auto with = [&](const std::string& mode, const std::string& port) {
-    std::string s = two;
-    s.replace(s.find("MODE"), 4, mode);
-    s.replace(s.find("PORT"), 4, port);
-    return s;
+    return filled(two, {{"MODE", mode}, {"PORT", port}});
   };
   expect_error(with("nat", "8080"), "t.yaml:17: ",
                "service 'b': nat backend 10.0.1.11:8080/tcp is also a backend of nat service 'a' "
@@ -1405,4 +1413,144 @@ TEST_CASE("config: persistence, with a netmask or a prefix length", "[config][pe
                "'netmask' 255.0.255.0 is not a netmask");
   expect_error(head + "    persistence: {netmask: 24}\n", "t.yaml:11: ", "'timeout'");
   expect_error(head + "    persistence: {timeout: 60, netmask: 33}\n", "t.yaml:11: ", "'netmask'");
+}
+
+TEST_CASE("config: a multi-port service over listed ports, ranges or every port",
+          "[config][multiport]") {
+  const std::string head = kPort + R"(services:
+  - name: shop
+    vip: 10.0.0.100
+    forwarding: dr
+    backends: [{address: 10.0.0.11}, {address: 10.0.0.12}]
+)";  // the service's keys from line 10 on
+  LoadResult r = load(head + "    ports: [80, 443, \"8000-8100\"]\n");
+  REQUIRE(r.config);
+  const ServiceConfig& listed = r.config->services[0];
+  CHECK(listed.multi_port());
+  CHECK_FALSE(listed.every_port());
+  CHECK(listed.port == 0);
+  REQUIRE(listed.port_ranges.size() == 3);
+  CHECK(listed.port_ranges[2] == shoal::dp::PortRange{8000, 8100});
+  CHECK(listed.lists_port(443));
+  CHECK(listed.lists_port(8050));
+  CHECK_FALSE(listed.lists_port(8101));
+  CHECK(shoal::cp::service_endpoint(listed) == "10.0.0.100:80,443,8000-8100");
+  // Its backends keep each packet's port, and are named by their address alone.
+  CHECK(listed.backends[0].port == 0);
+  CHECK(listed.backends[0].name == "10.0.0.11");
+
+  for (const char* every : {"    ports: all\n", "    port: 0\n"}) {
+    r = load(head + every);
+    REQUIRE(r.config);
+    CHECK(r.config->services[0].every_port());
+    CHECK(shoal::cp::service_endpoint(r.config->services[0]) == "10.0.0.100:0");
+  }
+}
+
+TEST_CASE("config: multi-port mistakes are reported on their line", "[config][multiport]") {
+  const std::string head = kPort + R"(services:
+  - name: shop
+    vip: 10.0.0.100
+    forwarding: dr
+)";  // the service's keys from line 9 on
+  const std::string backends = "    backends: [{address: 10.0.0.11}]\n";
+  expect_error(head + "    port: 80\n    ports: [443]\n" + backends, "t.yaml:10: ",
+               "a service takes 'port' or 'ports', not both ('port' is at line 9)");
+  expect_error(head + "    ports: []\n" + backends, "t.yaml:9: ",
+               "'ports' must list at least one port or range, or be 'all'");
+  expect_error(head + "    ports: some\n" + backends, "t.yaml:9: ",
+               "'ports' must be 'all' or a list of ports and ranges");
+  expect_error(head + "    ports:\n      - 80\n      - 8100-8000\n" + backends, "t.yaml:11: ",
+               "range '8100-8000' is empty");
+  expect_error(head + "    ports: [80, 0]\n" + backends, "t.yaml:9: ", "port 0 cannot be listed");
+  expect_error(head + "    ports: [80, 70000]\n" + backends, "t.yaml:9: ", "past the last port");
+  expect_error(head + "    ports: [80, http]\n" + backends, "t.yaml:9: ",
+               "'http' is neither a port");
+  expect_error(head + "    ports:\n      - 8000-8100\n      - 8080\n" + backends, "t.yaml:11: ",
+               "port 8080 is listed twice (lines 10 and 11)");
+  expect_error(head + "    ports: [80, 443]\n    backends: [{address: 10.0.0.11, port: 80}]\n",
+               "t.yaml:10: ", "a backend of multi-port service 'shop' takes no 'port'");
+}
+
+TEST_CASE("config: services of one VIP and protocol share no port", "[config][multiport]") {
+  const std::string two = kPort + R"(services:
+  - name: a
+    vip: 10.0.0.100
+    PORTS_A
+    forwarding: dr
+    backends: [{address: 10.0.0.11}]
+  - name: b
+    vip: 10.0.0.100
+    PORTS_B
+    protocol: PROTO
+    forwarding: dr
+    backends: [{address: 10.0.0.12}]
+)";
+  auto with = [&](const std::string& a, const std::string& b, const std::string& proto = "tcp") {
+    return filled(two, {{"PORTS_A", a}, {"PORTS_B", b}, {"PROTO", proto}});
+  };
+  expect_error(with("ports: [80, 443]", "port: 443"), "t.yaml:12: ",
+               "service 'b': 10.0.0.100:443/tcp is already served by service 'a' (line 7)");
+  expect_error(with("ports: [\"8000-8100\"]", "ports: [9000, \"8100-8200\"]"), "t.yaml:12: ",
+               "10.0.0.100:8100/tcp is already served by service 'a'");
+  expect_error(with("ports: all", "port: 0"), "t.yaml:12: ",
+               "every port of 10.0.0.100/tcp is already served by service 'a'");
+  // The service with a packet's port wins over the one on every port, as in IPVS.
+  expect_valid(with("ports: all", "ports: [80, 443]"));
+  expect_valid(with("ports: [80, 443]", "ports: [80, 443]", "udp"));
+}
+
+TEST_CASE("config: a multi-port service's health checks and NAT backends",
+          "[config][multiport][health]") {
+  const std::string head = kTwoSubnets + R"(services:
+  - name: shop
+    vip: 10.0.0.100
+    forwarding: nat
+    backends: [{address: 10.0.1.11}]
+)";  // the service's keys from line 10 on
+  LoadResult r = load(head + "    ports: [443, 80]\n    health_check: {type: tcp}\n");
+  REQUIRE(r.config);
+  // Checks go to the first port the service lists unless they name one.
+  CHECK(r.config->services[0].backends[0].health.port == 443);
+  r = load(head + "    ports: [443, 80]\n    health_check: {type: tcp, port: 22}\n");
+  REQUIRE(r.config);
+  CHECK(r.config->services[0].backends[0].health.port == 22);
+  expect_error(head + "    ports: all\n    health_check: {type: http}\n", "t.yaml:9: ",
+               "service 'shop' serves every port: the health_check of backend 10.0.1.11 needs a "
+               "'port'");
+  r = load(head + "    ports: all\n    health_check: {type: http, port: 80}\n");
+  REQUIRE(r.config);
+  CHECK(r.config->services[0].backends[0].health.port == 80);
+
+  // A NAT backend answers from each listed port: another NAT service's backend on one of
+  // them would make its replies ambiguous.
+  const std::string other = R"(  - name: other
+    vip: 10.0.0.101
+    port: 80
+    forwarding: nat
+    backends: [{address: 10.0.1.11, port: PORT}]
+)";
+  auto with = [&](const std::string& port) {
+    return head + "    ports: [80, 443]\n" + filled(other, {{"PORT", port}});
+  };
+  expect_error(with("443"), "t.yaml:15: ",
+               "nat backend 10.0.1.11:443/tcp is also a backend of nat service 'shop'");
+  expect_valid(with("8443"));
+}
+
+TEST_CASE("config: listed ports are bounded in total", "[config][multiport]") {
+  const std::string head = kPort + R"(services:
+  - name: wide
+    vip: 10.0.0.100
+    forwarding: dr
+    backends: [{address: 10.0.0.11}]
+)";
+  expect_valid(head + "    ports: [\"1-65535\"]\n");
+  const std::string two = head + "    ports: [\"1-65535\"]\n" + R"(  - name: wide2
+    vip: 10.0.0.101
+    forwarding: dr
+    backends: [{address: 10.0.0.12}]
+    ports: ["1-1000"]
+)";
+  expect_error(two, "t.yaml:15: ", "multi-port services list more than 65536 ports in all");
 }

@@ -75,3 +75,20 @@ TEST_CASE("config diff: services and backends added, removed and changed", "[con
   CHECK(std::find(back.begin(), back.end(), "service web: backend rs3 10.0.0.13:80 removed") !=
         back.end());
 }
+
+TEST_CASE("config diff: a service's ports, as shoalctl list shows them", "[config][multiport]") {
+  std::string listed = kWeb;
+  listed.replace(listed.find("port: 80"), 8, "ports: [80, 443]");
+  std::string every = kWeb;
+  every.replace(every.find("port: 80"), 8, "ports: all");
+  // Its backends keep each packet's port from then on: port 0, as ipvsadm shows them.
+  CHECK(diff_configs(load(kWeb), load(listed)) ==
+        std::vector<std::string>{
+            "service web: address 10.0.0.100:80/tcp -> 10.0.0.100:80,443/tcp",
+            "service web: backend rs1: address 10.0.0.11:80 -> 10.0.0.11:0",
+            "service web: backend rs2: address 10.0.0.12:80 -> 10.0.0.12:0"});
+  std::vector<std::string> d;
+  d = diff_configs(load(listed), load(every));
+  REQUIRE(d.size() == 1);
+  CHECK(d[0] == "service web: address 10.0.0.100:80,443/tcp -> 10.0.0.100:0/tcp");
+}

@@ -76,6 +76,15 @@ SnapshotSpec spec(bool owned = true) {
   return s;
 }
 
+// Sync on, a small table, and refreshes too rare to get in a test's way.
+ConnectionSyncSettings receiving_settings() {
+  ConnectionSyncSettings settings;
+  settings.enabled = true;
+  settings.table_size = 1024;
+  settings.refresh_ms = 60'000;
+  return settings;
+}
+
 rte_mempool* pool() {
   static rte_mempool* p = rte_pktmbuf_pool_create("unit_sync", 1023, 64, 0,
                                                   RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -367,11 +376,7 @@ TEST_CASE("synced flows: with RCU, removed slots come back once readers were qui
 
 TEST_CASE("connection sync: installs peers' flows it does not hold, names what it refuses",
           "[sync]") {
-  ConnectionSyncSettings settings;
-  settings.enabled = true;
-  settings.table_size = 1024;
-  settings.refresh_ms = 60'000;
-  ConnectionSync cs(settings, {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500, 1024);
+  ConnectionSync cs(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500, 1024);
   cs.update(spec(/*owned=*/false));
   cs.start(0);
   std::vector<std::vector<uint8_t>> frames = cs.take_frames();
@@ -683,4 +688,38 @@ TEST_CASE("connection sync: persistence entries reach the peers, whose workers f
     for (const Bytes& b : payloads(holder, SyncMessageType::persistence)) entries += entries_in(b);
     CHECK(entries == 2);
   }
+}
+
+TEST_CASE("connection sync: a peer's flow of a multi-port service is found by its port",
+          "[sync][multiport]") {
+  ConnectionSync cs(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500, 1024);
+  // On kVip: NAT on 443 and 8000-8100 (backends keep each packet's port), NAT on every
+  // other port; the single-port service on 80 stays as it is.
+  SnapshotSpec s = spec(/*owned=*/false);
+  ServiceSpec listed{kVip, 0, kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  listed.port_ranges = {{443, 443}, {8000, 8100}};
+  listed.backends = {{3, ipv4(10, 0, 1, 21), 0, 1, true, 0}};
+  ServiceSpec every{kVip, 0, kIpProtoTcp, ForwardMode::nat, HashOn::five_tuple, 65537, {}};
+  every.backends = {{4, ipv4(10, 0, 1, 31), 0, 1, true, 0}};
+  for (ServiceSpec* m : {&listed, &every}) {
+    m->owned = false;
+    m->sync = true;
+    s.services.push_back(*m);
+  }
+  cs.update(s);
+  auto to = [](uint16_t client_port, uint16_t vip_port, uint32_t backend) {
+    SyncEntry e = entry(client_port, backend);
+    e.vip_port = be16(vip_port);
+    e.backend_port = 0;
+    return e;
+  };
+  Bytes m = message(SyncMessageType::flows,
+                    {to(1000, 443, ipv4(10, 0, 1, 21)), to(1001, 8050, ipv4(10, 0, 1, 21)),
+                     to(1002, 22, ipv4(10, 0, 1, 31)),
+                     // a listed port's flow naming the every-port service's backend
+                     to(1003, 8100, ipv4(10, 0, 1, 31))});
+  cs.receive(m.data(), m.size(), kPeer, 255, 10);
+  CHECK(cs.counters().installed == 3);
+  CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::unknown_backend)] == 1);
+  CHECK(cs.table_size() == 3);
 }
