@@ -304,7 +304,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
   SECTION("top level, with a suggestion") {
     expect_error(kPort + "services: []\nrouts: []\n", "t.yaml:6: ",
                  "unknown key 'routs' in the configuration (allowed: eal, log_level, ports, "
-                 "workers, services, neighbours, routes, tunnel_ttl, api, vrrp, connection_sync, bgp); did you mean 'routes'?");
+                 "workers, services, neighbours, routes, tunnel_ttl, api, vrrp, connection_sync, bgp, notify); did you mean 'routes'?");
   }
   SECTION("in a backend") {
     expect_error(kPort + R"(services:
@@ -318,7 +318,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:12: ",
                  "unknown key 'wieght' in a backend (allowed: name, address, port, weight, "
-                 "sorry, health_check); did you mean 'weight'?");
+                 "sorry, health_check, notify_up, notify_down); did you mean 'weight'?");
   }
   SECTION("no suggestion when nothing is close") {
     const LoadResult r = load(kPort + "services: []\nworkers: {colour: blue}\n");
@@ -346,7 +346,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
                  "protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
-                 "all_down, sync, persistence); "
+                 "all_down, sync, persistence, notify_up, notify_down); "
                  "did you mean 'forwarding'?");
   }
   SECTION("a key given twice") {
