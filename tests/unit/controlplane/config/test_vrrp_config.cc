@@ -382,3 +382,41 @@ TEST_CASE("vrrp runner: election, failover, goodbye, reload", "[vrrp][runner]") 
     CHECK(p.a.restart_needed(moved).has_value());
   }
 }
+
+TEST_CASE("vrrp runner: the states entered, for the notify commands", "[vrrp][runner][notify]") {
+  auto describe = [](const std::vector<VrrpRunner::StateEvent>& events) {
+    std::string out;
+    for (const auto& e : events)
+      out += std::string(e.group ? "group " : "") + e.name + " " +
+             std::string(shoal::cp::name(e.to)) + " " + std::to_string(e.priority) + "; ";
+    return out;
+  };
+  Pair p(150, 100);
+  p.a.start(p.now);
+  p.b.start(p.now);
+  p.run_for(1000);
+  CHECK(describe(p.a.take_state_events()) == "front backup 150; front master 150; ");
+  CHECK(describe(p.b.take_state_events()) == "front backup 100; ");
+  p.run_for(500);
+  CHECK(p.a.take_state_events().empty());  // no state entered twice
+  p.a.shutdown(p.now);
+  CHECK(describe(p.a.take_state_events()) == "front init 150; ");
+
+  // A group is master once all its members are, and stopped once all are.
+  Config c = load(kTwo);
+  VrrpRunner g(c, {rte_ether_addr{{2, 0, 0, 0, 0, 2}}, rte_ether_addr{{2, 0, 0, 0, 1, 2}}});
+  g.track("service:web", true, 0);
+  g.track("service:dns", true, 0);
+  g.track("port:inside", true, 0);
+  g.start(1000);
+  for (uint64_t now = 1000; now < 6000; now += 5) g.tick(now);  // gateway: 1 s adverts
+  CHECK(describe(g.take_state_events()) ==
+        "front backup 150; gateway backup 100; group nat backup 0; front master 150; "
+        "gateway master 100; group nat master 0; ");
+  g.track("port:inside", false, 6000);  // weight 0: front to fault, and the group with it
+  const std::string fault = describe(g.take_state_events());
+  CHECK(fault.find("front fault") != std::string::npos);
+  CHECK(fault.find("group nat fault 0") != std::string::npos);
+  g.shutdown(6100);
+  CHECK(describe(g.take_state_events()).find("group nat init 0") != std::string::npos);
+}
