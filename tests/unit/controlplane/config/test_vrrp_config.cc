@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "controlplane/load_errors.h"
 #include "net/snapshot_builder.h"
 #include "vrrp/packet.h"
 #include "vrrp/runner.h"
@@ -28,6 +29,8 @@ using shoal::cp::VrrpRunner;
 using shoal::cp::VrrpState;
 using shoal::cp::VrrpTrackKind;
 using shoal::dp::ipv4;
+
+using shoal::test::lines_text;
 
 namespace {
 
@@ -54,26 +57,16 @@ services:
       - {name: rs1, address: 10.0.1.11}
 )";  // 21 lines: `vrrp:` is line 22
 
-std::string all(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
 
 Config load(const std::string& vrrp) {
   LoadResult r = load_config_string(kBase + vrrp, "t.yaml");
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   REQUIRE(r.config);
   return *r.config;
 }
 
 void expect_error(const std::string& vrrp, const std::string& prefix, const std::string& phrase) {
-  const LoadResult r = load_config_string(kBase + vrrp, "t.yaml");
-  INFO("errors:\n" << all(r.errors));
-  CHECK_FALSE(r.config.has_value());
-  REQUIRE(r.errors.size() == 1);
-  CHECK(r.errors[0].rfind(prefix, 0) == 0);
-  CHECK(r.errors[0].find(phrase) != std::string::npos);
+  shoal::test::expect_load_error(kBase + vrrp, prefix, phrase);
 }
 
 const std::string kTwo = R"(vrrp:
@@ -261,7 +254,7 @@ struct Pair {
             std::to_string(priority) + ", preempt: " + (preempt ? "true" : "false") +
             ", addresses: [10.0.0.100, 10.0.0.101]}\n";
     LoadResult r = load_config_string(text, "t.yaml");
-    INFO(all(r.errors));
+    INFO(lines_text(r.errors));
     REQUIRE(r.config);
     return *r.config;
   }

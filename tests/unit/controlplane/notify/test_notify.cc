@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "controlplane/load_errors.h"
 #include "log_capture.h"
 #include "notify/command.h"
 #include "notify/notifier.h"
@@ -30,6 +31,8 @@ using shoal::cp::notify::RunResult;
 using shoal::cp::notify::ScriptTracker;
 using shoal::cp::notify::split_words;
 using shoal::test::LogCapture;
+
+using shoal::test::lines_text;
 
 namespace {
 
@@ -57,11 +60,6 @@ uint64_t run_until_done(CommandRunner& runner, uint64_t limit_ms) {
   return shoal::cp::notify::now_ms() - start;
 }
 
-std::string all(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
 
 }  // namespace
 
@@ -318,7 +316,7 @@ vrrp:
   sync_groups:
     - {name: g, instances: [front], notify_fault: /bin/fault}
 )", "t.yaml");
-  INFO(all(r.errors));
+  INFO(lines_text(r.errors));
   REQUIRE(r.config);
   const auto& c = *r.config;
   CHECK(c.notify.timeout_ms == 2500);
@@ -359,12 +357,7 @@ vrrp:
 TEST_CASE("notify config: mistakes are reported on their line", "[notify][config]") {
   auto expect_error = [](const std::string& tail, const std::string& prefix,
                          const std::string& phrase) {
-    const LoadResult r = load_config_string(kBase + tail, "t.yaml");
-    INFO(all(r.errors));
-    CHECK_FALSE(r.config.has_value());
-    REQUIRE(r.errors.size() == 1);
-    CHECK(r.errors[0].rfind(prefix, 0) == 0);
-    CHECK(r.errors[0].find(phrase) != std::string::npos);
+    shoal::test::expect_load_error(kBase + tail, prefix, phrase);
   };
   const std::string instance =
       "vrrp:\n  instances:\n    - name: a\n      vrid: 1\n      addresses: [10.0.0.100]\n";  // 16..20
