@@ -216,6 +216,42 @@ def test_real_server_down_and_up_run_notify_down_and_up(pair):
     assert metric(d1, 'shoal_notify_runs_total{result="ok"}') >= 2
 
 
+def test_reload_changes_scripts_and_commands(pair):
+    """A positive weight now: while "demote" fails d1 keeps 150 - 10 = 140 and stays master;
+    the new notify_master command is the one that runs next."""
+    d1, f1 = pair.d1, pair.files["d1"]
+    cfg = notify_config(pair.lab, 1, 150, pair.files)
+    cfg["vrrp"]["scripts"][0]["weight"] = 10
+    cfg["vrrp"]["instances"][0]["notify_master"] = recorder(f1, "reloaded-master")
+    ok, lines, _, _ = d1.reload(cfg)
+    assert ok, d1.diag("\n".join(lines))
+    scripts = {s["name"]: s for s in d1.api("status")["vrrp_scripts"]}
+    assert scripts["demote"]["weight"] == 10 and scripts["demote"]["state"] == "ok", scripts
+    # Tracked with the script's weight: +10 while ok.
+    deadline = time.time() + 3
+    while vrrp_front(d1)["priority"] != 160 and time.time() < deadline:
+        time.sleep(0.05)
+    assert vrrp_front(d1)["priority"] == 160, d1.diag()
+    pair.files["demote"].touch()
+    try:
+        deadline = time.time() + 3
+        while vrrp_front(d1)["priority"] != 150 and time.time() < deadline:
+            time.sleep(0.05)
+        assert vrrp_front(d1)["priority"] == 150, d1.diag()
+        assert vrrp_front(d1)["state"] == "master"
+    finally:
+        pair.files["demote"].unlink()
+    # The fault script makes d1 hand over and take back: the new command runs.
+    m1 = line_count(f1)
+    pair.files["fault"].touch()
+    try:
+        wait_state(d1, "fault", timeout=SCRIPT_INTERVAL * 2 + 2)
+    finally:
+        pair.files["fault"].unlink()
+    wait_state(d1, "master", timeout=SCRIPT_INTERVAL * 2 + 3)
+    wait_line(f1, r"^reloaded-master .*priority=160", after=m1)
+
+
 def test_stop_runs_notify_stop(pair):
     d2, f2 = pair.d2, pair.files["d2"]
     m2 = line_count(f2)

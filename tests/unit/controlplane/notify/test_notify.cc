@@ -355,57 +355,43 @@ vrrp:
 }
 
 TEST_CASE("notify config: mistakes are reported on their line", "[notify][config]") {
-  auto expect_error = [](const std::string& tail, const std::string& prefix,
-                         const std::string& phrase) {
-    shoal::test::expect_load_error(kBase + tail, prefix, phrase);
-  };
   const std::string instance =
       "vrrp:\n  instances:\n    - name: a\n      vrid: 1\n      addresses: [10.0.0.100]\n";  // 16..20
-  SECTION("an unterminated quote") {
-    expect_error(instance + "      notify_master: \"/bin/x 'open\"\n", "t.yaml:21: ",
-                 "'notify_master': unterminated single quote");
-  }
-  SECTION("an empty command") {
-    expect_error(instance + "      notify: \"  \"\n", "t.yaml:21: ", "'notify': the command is empty");
-  }
-  SECTION("a map for a command") {
-    expect_error(instance + "      notify_fault: {a: b}\n", "t.yaml:21: ",
-                 "'notify_fault' must be a command");
-  }
-  SECTION("tracking an unknown script") {
-    expect_error(instance + "      track:\n        scripts: [nope]\n", "t.yaml:22: ",
-                 "tracks script 'nope', which is not configured");
-  }
-  SECTION("a script without a command") {
-    expect_error(instance + "  scripts:\n    - {name: s, interval: 2}\n", "t.yaml:22: ",
-                 "'command'");
-  }
-  SECTION("a script whose timeout outlasts its interval") {
-    expect_error(instance + "  scripts:\n    - name: s\n      command: /bin/true\n"
-                            "      interval: 1\n      timeout: 3\n",
-                 "t.yaml:25: ", "its timeout (3 s) is longer than its interval (1 s)");
-  }
-  SECTION("two scripts of one name") {
-    expect_error(instance + "  scripts:\n    - {name: s, command: /bin/true}\n"
-                            "    - {name: s, command: /bin/false}\n",
-                 "t.yaml:23: ", "s");
-  }
-  SECTION("rise 0") {
-    expect_error(instance + "  scripts:\n    - {name: s, command: /bin/true, rise: 0}\n",
-                 "t.yaml:22: ", "'rise' 0 is out of range 1..100");
-  }
-  SECTION("a backend's notify_up that is not a command") {
-    const LoadResult r = load_config_string(
-        "ports:\n  - name: lan\n    device: net_null0\n    addresses: [10.0.0.2/24]\n"
-        "services:\n  - name: web\n    vip: 10.0.0.100\n    port: 80\n    forwarding: dr\n"
-        "    backends:\n"
-        "      - {name: rs1, address: 10.0.0.11, notify_up: []}\n",
-        "t.yaml");
-    REQUIRE(r.errors.size() == 1);
-    CHECK(r.errors[0].rfind("t.yaml:11: ", 0) == 0);
-    CHECK(r.errors[0].find("'notify_up' must be a command") != std::string::npos);
-  }
-  SECTION("notify timeout 0") {
-    expect_error("notify: {timeout: 0}\n", "t.yaml:16: ", "'timeout'");
+  struct Mistake {
+    const char* what;
+    std::string tail;  // after kBase (15 lines)
+    const char* prefix;
+    const char* phrase;
+  };
+  const Mistake mistakes[] = {
+      {"an unterminated quote", instance + "      notify_master: \"/bin/x 'open\"\n", "t.yaml:21: ",
+       "'notify_master': unterminated single quote"},
+      {"an empty command", instance + "      notify: \"  \"\n", "t.yaml:21: ",
+       "'notify': the command is empty"},
+      {"a map for a command", instance + "      notify_fault: {a: b}\n", "t.yaml:21: ",
+       "'notify_fault' must be a command"},
+      {"tracking an unknown script", instance + "      track:\n        scripts: [nope]\n",
+       "t.yaml:22: ", "tracks script 'nope', which is not configured"},
+      {"a script without a command", instance + "  scripts:\n    - {name: s, interval: 2}\n",
+       "t.yaml:22: ", "'command'"},
+      {"a script whose timeout outlasts its interval",
+       instance + "  scripts:\n    - name: s\n      command: /bin/true\n      interval: 1\n"
+                  "      timeout: 3\n",
+       "t.yaml:25: ", "its timeout (3 s) is longer than its interval (1 s)"},
+      {"two scripts of one name",
+       instance + "  scripts:\n    - {name: s, command: /bin/true}\n"
+                  "    - {name: s, command: /bin/false}\n",
+       "t.yaml:23: ", "duplicate VRRP script name 's' (first at line 22)"},
+      {"rise 0", instance + "  scripts:\n    - {name: s, command: /bin/true, rise: 0}\n",
+       "t.yaml:22: ", "'rise' 0 is out of range 1..100"},
+      {"a backend's notify_up that is not a command",
+       "  - name: dns\n    vip: 10.0.0.101\n    port: 53\n    forwarding: dr\n    backends:\n"
+       "      - {name: rs1, address: 10.0.0.11, notify_up: []}\n",
+       "t.yaml:21: ", "'notify_up' must be a command"},
+      {"notify timeout 0", "notify: {timeout: 0}\n", "t.yaml:16: ", "'timeout'"},
+  };
+  for (const Mistake& m : mistakes) {
+    INFO(m.what);
+    shoal::test::expect_load_error(kBase + m.tail, m.prefix, m.phrase);
   }
 }
