@@ -304,6 +304,16 @@ void Loader::check_vrrp_scripts() {
     const VrrpScriptRec& r = vrrp_scripts_[i];
     if (r.name_ok) unique_name(names, sc.name, r.name_line, "VRRP script");
     if (r.timeout_line == 0) sc.timeout_ms = sc.interval_ms;
+    const bool tracked = std::any_of(
+        config_.vrrp.instances.begin(), config_.vrrp.instances.end(), [&](const auto& v) {
+          return std::any_of(v.tracks.begin(), v.tracks.end(), [&](const VrrpTrackConfig& t) {
+            return t.kind == VrrpTrackKind::script && t.name == sc.name;
+          });
+        });
+    if (r.name_ok && !tracked)
+      warn(r.name_line, fmt::format("VRRP script '{}' is tracked by no instance: it runs, but "
+                                    "changes no priority",
+                                    sc.name));
     if (sc.timeout_ms > sc.interval_ms)
       error(r.timeout_line,
             fmt::format("VRRP script '{}': its timeout ({} s) is longer than its interval ({} s); "

@@ -346,6 +346,16 @@ vrrp:
   CHECK(front.notify.fault.empty());
   CHECK(c.vrrp.sync_groups[0].notify.fault.text == "/bin/fault");
   CHECK(shoal::cp::instance_config(c, front).tracks[0].name == "script:chk");
+  CHECK(r.warnings.empty());
+
+  const LoadResult unused = load_config_string(
+      kBase + "vrrp:\n  instances:\n    - {name: a, vrid: 1, addresses: [10.0.0.100]}\n"
+              "  scripts:\n    - {name: lonely, command: /bin/true}\n",
+      "t.yaml");
+  REQUIRE(unused.config);
+  REQUIRE(unused.warnings.size() == 1);
+  CHECK(unused.warnings[0] ==
+        "t.yaml:20: VRRP script 'lonely' is tracked by no instance: it runs, but changes no priority");
 
   // Defaults without a `notify:` section.
   const LoadResult d = load_config_string(kBase, "t.yaml");
