@@ -42,8 +42,11 @@ bool CommandRunner::start(std::string label, const std::vector<std::string>& arg
     if (on_exit) on_exit(refused);
     return false;
   }
-  Run run{std::move(label), {}, now_ms + timeout_ms, timeout_ms, false, 0, 0, {}, {},
-          std::move(on_exit)};
+  Run run;
+  run.label = std::move(label);
+  run.deadline_ms = now_ms + timeout_ms;
+  run.timeout_ms = timeout_ms;
+  run.on_exit = std::move(on_exit);
   std::string error;
   if (!hc::spawn_child(argv, env, run.child, error)) {
     refused.outcome = Outcome::failed;

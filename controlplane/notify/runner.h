@@ -6,7 +6,9 @@
 // Bounded: at most `max_running` commands at once (a start beyond that is refused, logged
 // and reported as dropped: the caller counts it), and at most kMaxLoggedBytes of output
 // logged per command (the rest is read and thrown away, and its size logged once at exit, so
-// that a chatty command can neither fill the log nor block on a full pipe).
+// that a chatty command can neither fill the log nor block on a full pipe). A command is done
+// when its own process exits: children it left in the background keep running, and what they
+// write later is not read.
 #pragma once
 
 #include <cstddef>

@@ -33,7 +33,7 @@ void ScriptTracker::configure(const std::vector<VrrpScriptConfig>& scripts, uint
       s.state.set_thresholds(c.rise, c.fall);
       next.push_back(std::move(s));
     } else {
-      next.push_back(Script{c, RiseFall(c.rise, c.fall), false, now_ms, 0, "not run yet", -1});
+      next.emplace_back(c, now_ms);  // runs at once
     }
   }
   scripts_ = std::move(next);

@@ -35,12 +35,16 @@ class RiseFall {
 class ScriptTracker {
  public:
   struct Script {
+    // A new script: ok, first run at `first_run_ms`.
+    Script(const VrrpScriptConfig& c, uint64_t first_run_ms)
+        : config(c), state(c.rise, c.fall), next_run_ms(first_run_ms) {}
+
     VrrpScriptConfig config;
     RiseFall state;
     bool running = false;
     uint64_t next_run_ms = 0;
     uint64_t runs = 0;
-    std::string last_result;  // "exit status 0", "killed after 2 s (its timeout)", …
+    std::string last_result = "not run yet";  // "exit status 0", "killed after 2 s (its timeout)", …
     int last_exit = -1;       // exit status of the last run that exited, else -1
   };
 
