@@ -163,7 +163,9 @@ def test_failing_script_with_negative_weight_moves_mastership(pair):
         assert "state=MASTER priority=100" in line, line
         wait_line(f2, r"^notify args=\[INSTANCE front MASTER 100\]", after=m2)
         wait_line(f1, r"^backup .*state=BACKUP priority=90", after=m1)
-        assert vrrp_front(d1)["priority"] == 90
+        front = vrrp_front(d1)
+        assert front["priority"] == 90, front
+        assert {"name": "script:demote", "weight": -60, "up": False} in front["tracks"], front
         demote = {s["name"]: s for s in d1.api("status")["vrrp_scripts"]}["demote"]
         assert demote["state"] == "failing" and demote["last_exit"] == 1, demote
         assert "vrrp script demote: failing (exit status 1)" in d1.ctl("status").stdout
