@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "controlplane/load_errors.h"
+#include "controlplane/web_config.h"
 #include "log_capture.h"
 #include "notify/command.h"
 #include "notify/notifier.h"
@@ -277,16 +278,7 @@ TEST_CASE("tracked scripts: run every interval, their exit status makes their st
 
 namespace {
 
-const std::string kBase = R"(ports:
-  - name: lan
-    device: net_null0
-    addresses: [10.0.0.2/24]
-services:
-  - name: web
-    vip: 10.0.0.100
-    port: 80
-    forwarding: dr
-    notify_down: /usr/local/bin/page web
+const std::string kBase = shoal::test::web_config_head() + R"(    notify_down: /usr/local/bin/page web
     backends:
       - {name: rs1, address: 10.0.0.11}
       - name: rs2
