@@ -32,4 +32,21 @@ void BackendStats::sample(const std::vector<uint16_t>& ids,
   }
 }
 
+void BackendStats::zero(const std::vector<uint16_t>& ids) {
+  for (uint16_t id : ids) {
+    if (id >= zeroed_at_.size()) zeroed_at_.resize(id + 1u);
+    zeroed_at_[id] = get(id);
+  }
+}
+
+BackendTraffic BackendStats::since_zero(uint16_t id) const {
+  BackendTraffic t = get(id);
+  if (id < zeroed_at_.size()) {
+    t.packets -= zeroed_at_[id].packets;
+    t.bytes -= zeroed_at_[id].bytes;
+    t.new_flows -= zeroed_at_[id].new_flows;
+  }
+  return t;
+}
+
 }  // namespace shoal::cp

@@ -19,6 +19,7 @@
 #include "dataplane/snapshot.h"
 #include "dataplane/worker/flow_sampler.h"
 #include "healthcheck/checker.h"
+#include "quorum/service_quorum.h"
 
 namespace shoal::cp {
 
@@ -59,7 +60,11 @@ class DirectorView {
   virtual std::optional<hc::TargetStatus> health(const hc::TargetKey& key) const = 0;
   virtual hc::CheckerStats health_stats() const = 0;
   virtual BackendAdmin admin(const hc::TargetKey& key) const = 0;
+  // The service's quorum as last evaluated (up, healthy weight).
+  virtual ServiceQuorums::State quorum(const std::string& service) const = 0;
+  // Since the director started (/metrics), and since the operator last zeroed it (the API).
   virtual BackendTraffic traffic(uint16_t backend_id) const = 0;
+  virtual BackendTraffic traffic_since_zero(uint16_t backend_id) const = 0;
   virtual BackendConnections connections(uint16_t backend_id) const = 0;
   // The backend a client's live persistence entry names in any worker, if one does.
   virtual std::optional<uint16_t> persisted(const dp::Service& service, uint32_t client) const = 0;
@@ -79,6 +84,9 @@ class DirectorCommands {
   virtual void set_admin_state(const hc::TargetKey& key, AdminState state) = 0;
   virtual void set_admin_weight(const hc::TargetKey& key, uint32_t weight,
                                 uint32_t file_weight) = 0;
+  // `shoalctl zero`: the API's traffic totals of every backend of `service` (of every service
+  // when empty) start again from 0. Returns how many backends.
+  virtual std::size_t zero_traffic(const std::string& service) = 0;
   // Asks every worker for a sample of its flows and waits up to `wait` for them.
   virtual FlowSample sample_flows(const dp::FlowFilter& filter,
                                   std::chrono::milliseconds wait) = 0;

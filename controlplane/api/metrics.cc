@@ -44,6 +44,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("shoal_health_transitions_total")
                       .Help("Backends going up or down by their health checks")
                       .Register(*registry_);
+  quorum_transitions_ = &prometheus::BuildCounter()
+                             .Name("shoal_quorum_transitions_total")
+                             .Help("Services losing or regaining quorum")
+                             .Register(*registry_);
   publish_seconds_ = &prometheus::BuildHistogram()
                           .Name("shoal_snapshot_publish_seconds")
                           .Help("From a new Snapshot's publication to every worker having left "
@@ -55,6 +59,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 void Metrics::health_transition(const std::string& service, const std::string& backend, bool up) {
   transitions_->Add({{"service", service}, {"backend", backend}, {"to", up ? "up" : "down"}}).Increment();
+}
+
+void Metrics::quorum_transition(const std::string& service, bool up) {
+  quorum_transitions_->Add({{"service", service}, {"to", up ? "up" : "down"}}).Increment();
 }
 
 void Metrics::config_loaded() { last_load_->SetToCurrentTime(); }

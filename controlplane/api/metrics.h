@@ -52,6 +52,7 @@ class Metrics {
   void reloaded(bool applied);
   void published(std::chrono::microseconds took);
   void health_transition(const std::string& service, const std::string& backend, bool up);
+  void quorum_transition(const std::string& service, bool up);
   // The whole exposition: the registered collectors' families, then the events'. On the
   // control loop.
   std::string render(const ApiRegistry& registry) const;
@@ -63,6 +64,7 @@ class Metrics {
   prometheus::Gauge* last_load_;
   prometheus::Histogram* publish_seconds_;
   prometheus::Family<prometheus::Counter>* transitions_;
+  prometheus::Family<prometheus::Counter>* quorum_transitions_;
 };
 
 }  // namespace shoal::cp

@@ -43,13 +43,21 @@ json backend_json(const DirectorView& view, const ServiceConfig& svc, const Back
     }
   }
   j["health"] = std::move(health);
-  const BackendTraffic t = view.traffic(b.id);
+  const BackendTraffic t = view.traffic_since_zero(b.id);
   const BackendConnections c = view.connections(b.id);
   j["connections"] = {{"active", c.active}, {"inactive", c.inactive}};
   j["traffic"] = {{"packets", t.packets},         {"bytes", t.bytes},
                   {"new_flows", t.new_flows},     {"packets_per_second", t.packet_rate},
                   {"bytes_per_second", t.byte_rate}, {"new_flows_per_second", t.flow_rate}};
   return j;
+}
+
+json quorum_json(const DirectorView& view, const ServiceConfig& svc) {
+  const ServiceQuorums::State q = view.quorum(svc.name);
+  return {{"up", q.up},
+          {"healthy_weight", q.weight},
+          {"needs", svc.quorum},
+          {"hysteresis", svc.quorum_hysteresis}};
 }
 
 json service_json(const DirectorView& view, const ServiceConfig& svc) {
@@ -67,6 +75,7 @@ json service_json(const DirectorView& view, const ServiceConfig& svc) {
                                   : json{{"timeout", svc.persistence_timeout_s},
                                          {"netmask", dp::ipv4_to_string(svc.persistence_netmask)}}},
               {"all_down", to_string(svc.all_down)},
+              {"quorum", quorum_json(view, svc)},
               {"backends", std::move(backends)}};
 }
 
@@ -114,7 +123,14 @@ HttpResponse backend_command(const DirectorView& view, DirectorCommands& command
 }
 
 void add_backend_metrics(const DirectorView& view, MetricFamilies& f) {
-  for (const ServiceConfig& s : view.config().services)
+  for (const ServiceConfig& s : view.config().services) {
+    const ServiceQuorums::State q = view.quorum(s.name);
+    f.gauge("shoal_service_quorum_up",
+            "1 while the service has quorum (its healthy weight reaches `quorum`)",
+            {{"service", s.name}}, q.up ? 1 : 0);
+    f.gauge("shoal_service_healthy_weight",
+            "The summed weights of the service's real backends in service",
+            {{"service", s.name}}, static_cast<double>(q.weight));
     for (const BackendConfig& b : s.backends) {
       const MetricLabels labels = {
           {"service", s.name}, {"backend", b.name},
@@ -150,6 +166,7 @@ void add_backend_metrics(const DirectorView& view, MetricFamilies& f) {
                 std::move(l), state == a ? 1 : 0);
       }
     }
+  }
   const hc::CheckerStats hs = view.health_stats();
   for (auto [result, n] : {std::pair{"passed", hs.passed}, std::pair{"failed", hs.failed},
                            std::pair{"timed_out", hs.timed_out}})
@@ -175,6 +192,21 @@ void register_services_api(ApiRegistry& registry, const DirectorView& view,
   r.add("POST", "/v1/services/{service}/backends/{backend}/{op}",
         [&view, &commands](const HttpRequest& request, const PathParams& p) {
           return backend_command(view, commands, request, p);
+        });
+  // ipvsadm -Z: the API's totals start again; /metrics' counters do not (they never go down).
+  r.add("POST", "/v1/zero", [&commands](const HttpRequest&, const PathParams&) {
+    const std::size_t n = commands.zero_traffic("");
+    spdlog::info("traffic totals of every backend ({}) zeroed through the API", n);
+    return json_response(200, json{{"zeroed_backends", n}}.dump());
+  });
+  r.add("POST", "/v1/services/{service}/zero",
+        [&view, &commands](const HttpRequest&, const PathParams& p) {
+          if (find_service(view.config(), p.at("service")) == nullptr)
+            return error_response(404, fmt::format("no service named '{}'", p.at("service")));
+          const std::size_t n = commands.zero_traffic(p.at("service"));
+          spdlog::info("service {}: traffic totals of its {} backend(s) zeroed through the API",
+                       p.at("service"), n);
+          return json_response(200, json{{"zeroed_backends", n}}.dump());
         });
   registry.metric_families([&view](MetricFamilies& f) { add_backend_metrics(view, f); });
 }

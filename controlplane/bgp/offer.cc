@@ -6,8 +6,8 @@
 
 namespace shoal::cp {
 
-std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
-                                 const AdminStates& admin, const BgpWithdrawals& withdrawn,
+std::vector<VipOffer> offer_vips(const Config& config, const ServiceUp& service_up,
+                                 const BgpWithdrawals& withdrawn,
                                  std::string_view held) {
   std::vector<VipOffer> out;
   std::vector<bool> serving;
@@ -19,9 +19,9 @@ std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
       it = out.end() - 1;
     }
     it->services.push_back(s.name);
-    // A service whose real backends are all down still answers when its all_down policy
-    // sends the flows somewhere (fail-open, sorry servers): the routers may keep sending.
-    if (service_up(s, health, admin) || s.all_down != AllDownPolicy::drop)
+    // A service below quorum still answers when its all_down policy sends the flows somewhere
+    // (fail-open, sorry servers): the routers may keep sending.
+    if (service_up(s.name) || s.all_down != AllDownPolicy::drop)
       serving[static_cast<std::size_t>(it - out.begin())] = true;
   }
   for (std::size_t i = 0; i < out.size(); ++i) {

@@ -1,7 +1,7 @@
 // Which VIPs this director offers to the routers: a pure function of the running config, the
-// backends' health and admin states, and the operator's withdrawals, so that it is tested
-// without bird. A VIP is offered while one of its services takes traffic (a real backend
-// healthy and in service, or an all_down policy other than drop that still answers), the
+// services' quorum states and the operator's withdrawals, so that it is tested without bird. A
+// VIP is offered while one of its services takes traffic (it has quorum, or an all_down policy
+// other than drop still answers for it below quorum), the
 // operator has withdrawn neither it nor the whole director, and nothing holds every VIP back
 // (`held`: shoald is stopping, or still resolving its real servers after a start).
 #pragma once
@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "api/admin_state.h"
 #include "config/config.h"
 #include "net/snapshot_builder.h"
 
@@ -32,8 +31,8 @@ struct VipOffer {
 
 // One entry per distinct VIP of the config, in file order. `held`: why no VIP is offered now,
 // or empty.
-std::vector<VipOffer> offer_vips(const Config& config, const HealthView& health,
-                                 const AdminStates& admin, const BgpWithdrawals& withdrawn,
+std::vector<VipOffer> offer_vips(const Config& config, const ServiceUp& service_up,
+                                 const BgpWithdrawals& withdrawn,
                                  std::string_view held = {});
 
 // bird's static routes for the offered VIPs: the file bird's config includes.

@@ -82,6 +82,16 @@ std::string str(const json& j, const char* key) {
 
 enum class ListView { state, stats, rate };
 
+// " quorum 3/4 lost": the healthy weight against the quorum, when a quorum is set or lost.
+std::string quorum_note(const json& service) {
+  const json q = service.value("quorum", json::object());
+  const bool up = q.value("up", true);
+  const uint64_t needs = q.value("needs", uint64_t{1});
+  if (up && needs == 1) return "";
+  return fmt::format(" quorum {}/{}{}", q.value("healthy_weight", uint64_t{0}), needs,
+                     up ? "" : " lost");
+}
+
 // The layout of `ipvsadm -L -n`: a line per service, a line per backend under it; --stats
 // and --rate replace the state columns with totals or per-second rates, as ipvsadm's do.
 void print_list(const json& services, ListView view) {
@@ -103,8 +113,8 @@ void print_list(const json& services, ListView view) {
     if (s.contains("persistence") && s["persistence"].is_object())  // ipvsadm's words
       scheduler += fmt::format(" persistent {} mask {}", s["persistence"].value("timeout", 0),
                                s["persistence"].value("netmask", ""));
-    std::printf("%-4s %-21s %-19s %s%s\n", proto.c_str(), vip.c_str(), scheduler.c_str(),
-                str(s, "name").c_str(),
+    std::printf("%-4s %-21s %-19s %s%s%s\n", proto.c_str(), vip.c_str(), scheduler.c_str(),
+                str(s, "name").c_str(), quorum_note(s).c_str(),
                 str(s, "all_down") == "drop" ? "" : (" (all down: " + str(s, "all_down") + ")").c_str());
     const std::string mode = str(s, "forwarding");
     const char* forward = mode == "dr" ? "Route" : mode == "tun" ? "Tunnel" : "Masq";
@@ -213,6 +223,10 @@ int main(int argc, char** argv) {
   withdraw->add_option("VIP", bgp_vip, "only this VIP");
   auto* announce = app.add_subcommand("announce", "announce this director (or one VIP) again");
   announce->add_option("VIP", bgp_vip, "only this VIP");
+  auto* zero = app.add_subcommand("zero", "start the traffic totals that list --stats shows "
+                                           "from 0 again, like ipvsadm -Z");
+  std::string zero_service;
+  zero->add_option("SERVICE", zero_service, "only this service's backends");
   auto* check = app.add_subcommand("check", "validate a config file here, without shoald");
   check->add_option("FILE", file, "the config file")->required()->check(CLI::ExistingFile);
   auto* import = app.add_subcommand("import", "print shoal's YAML for a keepalived.conf or "
@@ -283,6 +297,9 @@ int main(int argc, char** argv) {
         reply = call(socket, "POST",
                      bgp_vip.empty() ? fmt::format("/v1/bgp/{}", op->get_name())
                                      : fmt::format("/v1/bgp/vips/{}/{}", bgp_vip, op->get_name()));
+    if (zero->parsed())
+      reply = call(socket, "POST",
+                   zero_service.empty() ? "/v1/zero" : fmt::format("/v1/services/{}/zero", zero_service));
     for (const auto& [name, op] : ops)
       if (op->parsed())
         reply = call(socket, "POST", fmt::format("/v1/services/{}/backends/{}/{}", service, backend, name),
@@ -345,6 +362,9 @@ int main(int argc, char** argv) {
                     str(f, "state").c_str(), str(f, "backend").c_str(),
                     f.value("idle_ms", 0u) / 1000.0);
       if (!body.value("complete", true)) std::printf("(partial: a worker did not answer in time)\n");
+    } else if (zero->parsed()) {
+      std::printf("zeroed the traffic totals of %zu backend(s)\n",
+                  body.value("zeroed_backends", size_t{0}));
     } else if (reload->parsed()) {
       for (const json& w : body["warnings"]) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
       std::printf("reloaded\n");

@@ -12,8 +12,9 @@ namespace {
 constexpr std::string_view kServiceKeys[] = {
     "name",        "vip",      "port",         "protocol", "forwarding", "scheduler",
     "hash",        "maglev_size", "backends", "health_check", "all_down", "sync",
-    "persistence", "notify_up", "notify_down"};
+    "persistence", "quorum", "notify_up", "notify_down"};
 constexpr std::string_view kPersistenceKeys[] = {"timeout", "netmask"};
+constexpr std::string_view kQuorumKeys[] = {"up", "hysteresis"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
                                              "sorry",  "health_check", "notify_up",
                                              "notify_down"};
@@ -101,6 +102,10 @@ void Loader::parse_service(const YAML::Node& node, int line) {
     }
   }
   if (const Field* f = m.get("persistence")) parse_persistence(*f, svc);
+  if (const Field* f = m.get("quorum")) {
+    rec.quorum_line = f->line;
+    parse_quorum(*f, svc);
+  }
   if (const Field* f = m.get("all_down")) {
     rec.all_down_line = f->line;
     if (auto v = choice<AllDownPolicy>(*f, {{"drop", AllDownPolicy::drop},
@@ -156,6 +161,28 @@ void Loader::parse_persistence(const Field& field, ServiceConfig& svc) {
     }
   }
   svc.persistence_netmask = __builtin_bswap32(host_mask);
+}
+
+// `quorum: 3`, or `quorum: {up: 3, hysteresis: 1}`: keepalived's quorum and hysteresis.
+void Loader::parse_quorum(const Field& field, ServiceConfig& svc) {
+  if (field.value.IsScalar()) {
+    if (auto v = integer(field, 1, kMaxQuorum)) svc.quorum = static_cast<uint32_t>(*v);
+    return;
+  }
+  Map m(*this, field.value, field.line, "'quorum'", kQuorumKeys);
+  if (!m.ok()) return;
+  if (const Field* f = m.require("up"))
+    if (auto v = integer(*f, 1, kMaxQuorum)) svc.quorum = static_cast<uint32_t>(*v);
+  if (const Field* f = m.get("hysteresis")) {
+    if (auto v = integer(*f, 0, kMaxQuorum)) {
+      if (*v >= svc.quorum)
+        error(f->line, fmt::format("'hysteresis' {} must be below the quorum ({}): the service "
+                                   "could never lose it",
+                                   *v, svc.quorum));
+      else
+        svc.quorum_hysteresis = static_cast<uint32_t>(*v);
+    }
+  }
 }
 
 void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc, ServiceRec& srec,
@@ -313,6 +340,14 @@ void Loader::check_services() {
                                label, s.maglev_size, n, 100 * n));
     }
     check_sorry_servers(s, r, label);
+    uint64_t real_weight = 0;
+    for (const BackendConfig& b : s.backends)
+      if (!b.sorry) real_weight += b.weight;
+    if (r.quorum_line && s.quorum + s.quorum_hysteresis > real_weight)
+      warn(r.quorum_line, fmt::format("{}: its real backends weigh {} in all, below the quorum of "
+                                      "{} (+ hysteresis {}): it stays down unless the operator "
+                                      "raises their weights",
+                                      label, real_weight, s.quorum, s.quorum_hysteresis));
     if (!s.backends.empty() && std::all_of(s.backends.begin(), s.backends.end(),
                                            [](const BackendConfig& b) { return b.weight == 0; }))
       warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));

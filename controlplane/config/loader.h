@@ -74,7 +74,8 @@ struct BackendRec {
 };
 
 struct ServiceRec {
-  int line = 0, name_line = 0, vip_line = 0, port_line = 0, maglev_line = 0, all_down_line = 0;
+  int line = 0, name_line = 0, vip_line = 0, port_line = 0, maglev_line = 0, all_down_line = 0,
+      quorum_line = 0;
   int mode_line = 0;
   bool name_ok = false, vip_ok = false, port_ok = false, protocol_ok = true, mode_ok = false;
   bool maglev_ok = true;
@@ -275,6 +276,7 @@ class Loader {
   // load_services.cc
   void parse_service(const YAML::Node& node, int line);
   void parse_persistence(const Field& field, ServiceConfig& svc);
+  void parse_quorum(const Field& field, ServiceConfig& svc);
   void parse_backend(const YAML::Node& node, int line, ServiceConfig& svc, ServiceRec& srec,
                      const Map* service_health, HealthUsage& usage);
   void check_services();

@@ -35,10 +35,10 @@ struct BackendConfig {
   notify::Command notify_up, notify_down;
 };
 
-// What a service does with new flows when none of its (non-sorry) backends is both healthy and
-// enabled.
+// What a service does with new flows while it is down: below quorum, which by default means
+// that none of its real (not sorry) backends both takes new flows and is in service.
 enum class AllDownPolicy : uint8_t {
-  drop,       // drop them, counted as no_backend
+  drop,       // nothing stands in: the backends still in service take them, else no_backend
   fail_open,  // forward to every enabled backend as if its checks passed
   sorry,      // forward to the service's sorry servers
 };
@@ -54,6 +54,10 @@ struct ServiceConfig {
   uint32_t maglev_size = dp::kDefaultMaglevSize;  // maglev and mh: prime, > number of backends
   std::vector<BackendConfig> backends;            // at least one that is not a sorry server
   AllDownPolicy all_down = AllDownPolicy::drop;   // sorry: at least one backend is a sorry server
+  // `quorum:` — the service is up while the weights of its real backends in service add up
+  // to `quorum` (see quorum/service_quorum.h); `hysteresis` < quorum.
+  uint32_t quorum = 1;
+  uint32_t quorum_hysteresis = 0;
   // The service's `health_check:` as written (backends hold the effective spec).
   hc::CheckSpec health;
   // Its flows go to the peers when connection_sync is on. Default: NAT services, and those
@@ -67,6 +71,7 @@ struct ServiceConfig {
 };
 
 inline constexpr uint32_t kMaxPersistenceTimeoutSeconds = 7 * 24 * 3600;
+inline constexpr uint32_t kMaxQuorum = 1u << 30;  // above any sum of backend weights
 
 // The schedulers that build a Maglev table (and take `hash` and `maglev_size`).
 constexpr bool uses_maglev(dp::Scheduler s) {

@@ -235,9 +235,12 @@ void Director::announce_addresses() {
 
 void Director::publish(const char* why) {
   snapshot_dirty_ = false;
+  update_quorums();
   std::string error;
-  dp::SnapshotSpec spec = build_snapshot_spec(config_, ports_.handles(), neighbours_, health_, admin_,
-                                              vrrp_ ? vrrp_->ownership() : VrrpOwnership{});
+  dp::SnapshotSpec spec =
+      build_snapshot_spec(config_, ports_.handles(), neighbours_, health_, admin_,
+                          [this](const std::string& s) { return quorums_.up(s); },
+                          vrrp_ ? vrrp_->ownership() : VrrpOwnership{});
   auto snapshot = dp::Snapshot::build(spec, &error);
   if (!snapshot) {
     spdlog::error("cannot build a snapshot ({}): {}", why, error);
@@ -323,6 +326,7 @@ void Director::switch_to(Config next, const std::string& text, ReloadResult& out
   // A newly tracked item starts up in its instance: feed every state again, unchanged ones
   // are ignored there.
   vrrp_tracks_.clear();
+  update_quorums();
   update_vrrp_tracks(vrrp_now_ms());
   publish("reload");
   flush_vrrp();
@@ -391,9 +395,19 @@ void Director::apply_health_transitions() {
   }
 }
 
-void Director::sample_backend_stats() {
+void Director::update_quorums() {
+  for (const ServiceQuorums::Change& c : quorums_.update(config_, health_, admin_)) {
+    if (c.up)
+      spdlog::info("{}", describe(c));
+    else
+      spdlog::warn("{}", describe(c));
+    metrics_.quorum_transition(c.service, c.up);
+  }
+}
+
+void Director::sample_backend_stats(bool now_or_never) {
   const auto now = std::chrono::steady_clock::now();
-  if (!backend_stats_.due(now)) return;
+  if (!now_or_never && !backend_stats_.due(now)) return;
   std::vector<uint16_t> ids;
   for (const ServiceConfig& s : config_.services)
     for (const BackendConfig& b : s.backends) ids.push_back(b.id);
@@ -453,7 +467,7 @@ void Director::run_vrrp(uint64_t now) {
   flush_vrrp();
 }
 
-// Tracked services are down when no real backend is both healthy and enabled; tracked ports
+// Tracked services are down while below quorum (quorum/service_quorum.h); tracked ports
 // when their link is.
 void Director::update_vrrp_tracks(uint64_t now) {
   std::map<std::string, bool> states;
@@ -474,7 +488,7 @@ void Director::update_vrrp_tracks(uint64_t now) {
         up = script == nullptr || script->state.ok();
       } else {
         for (const ServiceConfig& s : config_.services)
-          if (s.name == t.name) up = service_up(s, health_, admin_);
+          if (s.name == t.name) up = quorums_.up(s.name);
       }
       states.emplace(key, up);
     }
@@ -583,7 +597,8 @@ void Director::run_bgp(bool stopping) {
   const char* held = stopping     ? "shoald is stopping"
                      : bgp_ready_ ? ""
                                   : "resolving the real servers' next hops";
-  bgp_->offer(offer_vips(config_, health_, admin_, bgp_->withdrawals(), held));
+  bgp_->offer(offer_vips(config_, [this](const std::string& s) { return quorums_.up(s); },
+                         bgp_->withdrawals(), held));
 }
 
 void Director::stop_bgp() {

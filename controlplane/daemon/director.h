@@ -37,6 +37,7 @@
 #include "net/snapshot_builder.h"
 #include "notify/notifier.h"
 #include "notify/script_tracker.h"
+#include "quorum/service_quorum.h"
 #include "sync/connection_sync.h"
 #include "vrrp/runner.h"
 
@@ -75,8 +76,11 @@ class Director final : private DirectorView, private DirectorCommands {
   void update_neighbours();
   void update_health_targets();
   void apply_health_transitions();
+  // Re-evaluates every service's quorum; logs, counts and reports each change.
+  void update_quorums();
   void dump_counters() const;
-  void sample_backend_stats();
+  // Once a second, or now when `now_or_never`: `shoalctl zero` needs totals of this instant.
+  void sample_backend_stats(bool now_or_never = false);
   // One line for the service manager: services, backends up, admin states, VRRP states.
   std::string status_line() const;
   // VRRP: start, run timers and tracked items, and after every event publish the ownership
@@ -123,7 +127,14 @@ class Director final : private DirectorView, private DirectorCommands {
   }
   hc::CheckerStats health_stats() const override { return health_checker_->stats(); }
   BackendAdmin admin(const hc::TargetKey& key) const override { return admin_.get(key); }
+  ServiceQuorums::State quorum(const std::string& service) const override {
+    const ServiceQuorums::State* s = quorums_.state(service);
+    return s ? *s : ServiceQuorums::State{};
+  }
   BackendTraffic traffic(uint16_t id) const override { return backend_stats_.get(id); }
+  BackendTraffic traffic_since_zero(uint16_t id) const override {
+    return backend_stats_.since_zero(id);
+  }
   BackendConnections connections(uint16_t id) const override;
   std::optional<uint16_t> persisted(const dp::Service& service, uint32_t client) const override;
   CounterReport counters() const override;
@@ -131,6 +142,7 @@ class Director final : private DirectorView, private DirectorCommands {
   ReloadResult apply(const std::string& text) override;
   void set_admin_state(const hc::TargetKey& key, AdminState state) override;
   void set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) override;
+  std::size_t zero_traffic(const std::string& service) override;
   FlowSample sample_flows(const dp::FlowFilter& filter, std::chrono::milliseconds wait) override;
 
   // What runs: the config as loaded, the file's text, and the spec the workers were given.
@@ -155,6 +167,7 @@ class Director final : private DirectorView, private DirectorCommands {
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;
+  ServiceQuorums quorums_;  // from health_ and admin_, updated before each publish
   StateDir state_dir_;  // where admin_ is saved on every change
   ServiceManager service_manager_;
   BackendStats backend_stats_;

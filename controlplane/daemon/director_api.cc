@@ -114,6 +114,16 @@ void Director::set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint3
   publish("admin state");
 }
 
+std::size_t Director::zero_traffic(const std::string& service) {
+  sample_backend_stats(true);
+  std::vector<uint16_t> ids;
+  for (const ServiceConfig& s : config_.services)
+    if (service.empty() || s.name == service)
+      for (const BackendConfig& b : s.backends) ids.push_back(b.id);
+  backend_stats_.zero(ids);
+  return ids.size();
+}
+
 // Each worker samples its own table between bursts; the control loop waits for them.
 FlowSample Director::sample_flows(const dp::FlowFilter& filter, std::chrono::milliseconds wait) {
   std::vector<dp::Worker*> asked;

@@ -93,15 +93,20 @@ bool in_service(const ServiceConfig& svc, const BackendConfig& b, const HealthVi
   return (h == health.end() || h->second.up) && admin.get(key).state != AdminState::disabled;
 }
 
-bool service_up(const ServiceConfig& svc, const HealthView& health, const AdminStates& admin) {
-  return std::any_of(svc.backends.begin(), svc.backends.end(), [&](const BackendConfig& b) {
-    return !b.sorry && in_service(svc, b, health, admin);
-  });
+uint32_t effective_weight(const ServiceConfig& svc, const BackendConfig& b,
+                          const HealthView& health, const AdminStates& admin) {
+  const hc::TargetKey key{svc.name, b.name};
+  const BackendAdmin a = admin.get(key);
+  if (b.weight == 0 || a.state == AdminState::draining) return 0;
+  if (a.weight) return *a.weight;
+  const auto h = health.find(key);
+  return h == health.end() ? b.weight : h->second.weight.value_or(b.weight);
 }
 
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
-                                     const AdminStates& admin, const VrrpOwnership& vrrp) {
+                                     const AdminStates& admin, const ServiceUp& service_up,
+                                     const VrrpOwnership& vrrp) {
   dp::SnapshotSpec spec;
   spec.tunnel_ttl = config.tunnel_ttl;
   if (config.connection_sync.enabled) {
@@ -163,33 +168,26 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.maglev_size = svc.maglev_size;
     s.owned = vrrp.released.count(svc.vip) == 0;
     s.sync = config.connection_sync.enabled && svc.sync;
-    const bool any_serving = service_up(svc, health, admin);
-    std::vector<bool> disabled;
+    const bool up = service_up(svc.name);
+    const bool sorry_stands_in = !up && svc.all_down == AllDownPolicy::sorry;
     for (const BackendConfig& b : svc.backends) {
       const hc::TargetKey key{svc.name, b.name};
-      const auto h = health.find(key);
-      const BackendAdmin a = admin.get(key);
       dp::BackendSpec bs;
       bs.id = b.id;
       bs.ip = b.address;
       bs.port = dp::be16(b.port);
-      disabled.push_back(a.state == AdminState::disabled);
       bs.healthy = in_service(svc, b, health, admin);
-      // A weight of 0 in the file or a drain drains the backend whatever else is said.
-      const bool drained = b.weight == 0 || a.state == AdminState::draining;
-      bs.weight = drained ? 0
-                          : a.weight.value_or(h == health.end() ? b.weight
-                                                                : h->second.weight.value_or(b.weight));
+      bs.weight = effective_weight(svc, b, health, admin);
+      if (!up && svc.all_down == AllDownPolicy::fail_open &&
+          admin.get(key).state != AdminState::disabled)
+        bs.healthy = true;
+      // Sorry servers take the new flows only while the service is down, and then alone; the
+      // others drain meanwhile (their flows finish).
+      if (b.sorry != sorry_stands_in) bs.weight = 0;
       int port = -1;
       uint32_t hop = next_hop_address(config, b.address, port);
       if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);
       s.backends.push_back(bs);
-    }
-    for (std::size_t i = 0; i < svc.backends.size(); ++i) {
-      const BackendConfig& b = svc.backends[i];
-      dp::BackendSpec& bs = s.backends[i];
-      if (b.sorry && any_serving) bs.weight = 0;  // its flows finish; new ones go to the others
-      if (!any_serving && svc.all_down == AllDownPolicy::fail_open && !disabled[i]) bs.healthy = true;
     }
     spec.services.push_back(std::move(s));
   }

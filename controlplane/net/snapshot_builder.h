@@ -5,9 +5,11 @@
 
 #include <rte_ether.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "api/admin_state.h"
@@ -45,19 +47,23 @@ struct VrrpOwnership {
 };
 
 // A backend is in service while its checks pass (or it has none) and the operator has not
-// disabled it; weights, drains and the all_down policy come after. A service is up while one
-// of its real (not sorry) backends is in service: below that its all_down policy applies, and
-// VRRP tracking sees it down. The snapshot builder and VRRP tracking share these two rules.
+// disabled it. Its effective weight is the operator's, else its exec check's, else the file's;
+// 0 when the file or the operator drains it. Quorum (quorum/service_quorum.h) adds these up.
 bool in_service(const ServiceConfig& svc, const BackendConfig& b, const HealthView& health,
                 const AdminStates& admin);
-bool service_up(const ServiceConfig& svc, const HealthView& health, const AdminStates& admin);
+uint32_t effective_weight(const ServiceConfig& svc, const BackendConfig& b,
+                          const HealthView& health, const AdminStates& admin);
+
+// Whether a service is up (has quorum): by name; what ServiceQuorums::up answers.
+using ServiceUp = std::function<bool(const std::string& service)>;
 
 // Each backend's part in the Maglev table follows from its file weight, its health, the
-// operator's word (AdminStates) and, when no real backend of its service is both healthy and
-// enabled, the service's all_down policy. Sorry servers drain (keep their flows) otherwise.
+// operator's word (AdminStates) and, while its service is down (below quorum), the service's
+// all_down policy: fail-open puts every enabled backend in service, sorry sends the new flows to
+// the sorry servers alone (the real backends' flows finish). Sorry servers drain otherwise.
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
-                                     const AdminStates& admin,
+                                     const AdminStates& admin, const ServiceUp& service_up,
                                      const VrrpOwnership& vrrp = {});
 
 }  // namespace shoal::cp

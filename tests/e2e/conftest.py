@@ -322,6 +322,10 @@ class Shoald:
         """shoalctl --json ARGS, parsed."""
         return json.loads(self.ctl("--json", *args).stdout)
 
+    def metrics_text(self):
+        """GET /metrics on the Unix socket: Prometheus' text."""
+        return run("curl", "-s", "--unix-socket", self.api_socket, "http://shoald/metrics").stdout
+
     def api_json(self, method, path, body=None):
         """A raw API request on the Unix socket (curl); the JSON answer, whatever the status."""
         args = ["curl", "-s", "-X", method, "--unix-socket", self.api_socket]

@@ -3,10 +3,16 @@ path): a sorry server takes the new connections, fail-open keeps forwarding to e
 as if their checks passed, drop refuses them (counted as no_backend) — and once a real server
 passes its checks again, new connections go back to it.
 
+The same policies apply below a quorum: with `quorum: {up: 2, hysteresis: 1}` and real servers
+of weights 2 and 1, the service keeps quorum with one left, loses it with none, and regains it
+only once both are back (3 = 2 + 1), whether health checks or the operator take them out; the
+sorry server serves meanwhile, and the API, /metrics, shoalctl list and the log say so.
+
 Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_all_down.py
 """
 
 import copy
+import time
 
 import pytest
 
@@ -94,3 +100,68 @@ def test_back_to_the_real_servers_once_they_pass(d):
     res = requests(d, 25000)
     assert res["ok"] == 120 and set(res["hist"]) == {"rs1", "rs2"}, res
     d.assert_balanced()
+
+
+def quorum_config(d, path="/"):
+    """rs1 (weight 2, checked at `path`) and rs2 (weight 1, checked at /), quorum 2 with
+    hysteresis 1, rs3 the sorry server."""
+    cfg = config(d, "sorry", path="/")
+    web = next(s for s in cfg["services"] if s["name"] == "web")
+    web["quorum"] = {"up": 2, "hysteresis": 1}
+    web["backends"][0]["weight"] = 2
+    web["backends"][0]["health_check"] = {"path": path}
+    return cfg
+
+
+def quorum(d):
+    return next(s for s in d.api("list")["services"] if s["name"] == "web")["quorum"]
+
+
+def metric(d, name):
+    text = d.metrics_text()
+    line = next(l for l in text.splitlines() if l.startswith(f'{name}{{service="web"}}'))
+    return float(line.split()[-1])
+
+
+def test_quorum_kept_above_its_hysteresis(d):
+    reload_and_wait(d, quorum_config(d, path="/missing"),
+                    [r"rs1 10\.0\.0\.11:80 down: http status 404"])
+    # 1 left: below 2, but not below 2 - 1. The service stays up on rs2 alone.
+    assert quorum(d) == {"up": True, "healthy_weight": 1, "needs": 2, "hysteresis": 1}
+    res = requests(d, 26000)
+    assert res["ok"] == 120 and set(res["hist"]) == {"rs2"}, res
+
+
+def test_quorum_lost_hands_new_flows_to_the_sorry_server(d):
+    mark = len(d.log_lines())
+    d.ctl("disable", "web", "rs2")
+    d.wait_log(r"service web: quorum lost \(healthy weight 0, needs 2 - hysteresis 1\)",
+               after=mark, timeout=10)
+    assert quorum(d)["up"] is False
+    assert metric(d, "shoal_service_quorum_up") == 0
+    assert metric(d, "shoal_service_healthy_weight") == 0
+    assert "quorum 0/2 lost" in d.ctl("list").stdout
+    res = requests(d, 27000)
+    assert res["ok"] == 120 and set(res["hist"]) == {"rs3"}, res
+
+
+def test_quorum_regained_only_above_its_hysteresis(d):
+    d.ctl("enable", "web", "rs2")
+    time.sleep(0.5)
+    # 1 is back: not 2 + 1 yet, the sorry server still serves.
+    assert quorum(d) == {"up": False, "healthy_weight": 1, "needs": 2, "hysteresis": 1}
+    res = requests(d, 28000)
+    assert res["ok"] == 120 and set(res["hist"]) == {"rs3"}, res
+    reload_and_wait(d, quorum_config(d, path="/"),
+                    [r"rs1 10\.0\.0\.11:80 up: ",
+                     r"service web: quorum regained \(healthy weight 3, needs 2 \+ hysteresis 1\)"])
+    res = requests(d, 29000)
+    assert res["ok"] == 120 and set(res["hist"]) == {"rs1", "rs2"}, res
+    assert metric(d, "shoal_service_quorum_up") == 1
+    # Every change logged is counted, the earlier tests' (quorum 1: all down) included.
+    text = d.metrics_text()
+    log = "\n".join(d.log_lines())
+    for to, word in (("down", "lost"), ("up", "regained")):
+        logged = log.count(f"service web: quorum {word} ")
+        assert logged >= 1
+        assert f'shoal_quorum_transitions_total{{service="web",to="{to}"}} {logged}' in text, text

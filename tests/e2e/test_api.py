@@ -340,3 +340,35 @@ def test_connections_and_list_views(d):
     assert m and int(m.group(1)) > 0 and int(m.group(3)) > int(m.group(2)), stats
     assert "CPS" in d.ctl("list", "--rate").stdout
     assert d.ctl("list", "--stats", "--rate", check=False).returncode == 2
+
+
+def test_zero_starts_the_totals_again(d):
+    """shoalctl zero [SERVICE], as ipvsadm -Z: the totals list --stats shows start again from 0
+    (of one service, or all), and count what comes after; /metrics' counters go on."""
+    def totals(service):
+        web = next(s for s in d.api("list")["services"] if s["name"] == service)
+        return sum(b["traffic"]["new_flows"] for b in web["backends"])
+
+    def metric_flows():
+        return sum(float(l.split()[-1]) for l in d.metrics_text().splitlines()
+                   if l.startswith('shoal_backend_connections_total{') and 'service="web"' in l)
+
+    assert totals("web") > 0
+    before_metric = metric_flows()
+    assert d.ctl("zero", "web").stdout.strip() == "zeroed the traffic totals of 3 backend(s)"
+    assert totals("web") == 0
+    assert all(b["traffic"]["packets"] == 0 and b["traffic"]["bytes"] == 0
+               for s in d.api("list")["services"] if s["name"] == "web" for b in s["backends"])
+    base = d.lab.fresh_port()
+    d.lab._next_port += 40
+    res = d.lab.client("http", "--vip", VIP, "--port", 80, "--count", 40, "--sport-base", base)
+    assert res["ok"] == 40, res
+    time.sleep(1.2)  # the totals are sampled once a second
+    assert totals("web") == 40
+    assert metric_flows() >= before_metric + 40
+    assert re.search(r"^  -> 10\.0\.0\.1\d:80 +[1-9]", d.ctl("list", "--stats").stdout, re.M)
+    every = sum(len(s["backends"]) for s in d.api("list")["services"])
+    assert f"zeroed the traffic totals of {every} backend(s)" in d.ctl("zero").stdout
+    assert totals("web") == 0
+    p = d.ctl("zero", "nosuch", check=False)
+    assert p.returncode != 0 and "no service named 'nosuch'" in p.stderr

@@ -33,7 +33,7 @@ EXPECTED = {
     "keepalived.conf.IPv6": ["IPv4 services only"],
     "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
     "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
-    "keepalived.conf.quorum": ["no quorum"],
+    "keepalived.conf.quorum": ["no quorum notify commands"],
     "keepalived.conf.sample": ["digest"],
     "keepalived.conf.SSL_GET": ["no authentication", "only the first url"],
     # Its vrrp_script's only `script` lines are for one config id each.
@@ -128,13 +128,15 @@ def test_keepalived_sample_imports_and_checks(sample, tmp_path):
         assert svc_line[0] == sample.name
 
 
-def test_keepalived_scheduler_and_persistence_become_keys(tmp_path):
-    """lb_algo becomes `scheduler:` and persistence_timeout `persistence:`; the result passes
-    the check as it is."""
+def test_keepalived_scheduler_persistence_and_quorum_become_keys(tmp_path):
+    """lb_algo becomes `scheduler:`, persistence_timeout `persistence:`, quorum and hysteresis
+    `quorum:`; the result passes the check as it is."""
     sample = SAMPLES / "keepalived.conf.quorum"
     text = run(shoalctl_path(), "import", "keepalived", sample).stdout
     assert re.search(r"^    scheduler: wrr  # lb_algo, line 25$", text, re.M), text
     assert re.search(r"^    persistence: \{timeout: \d+", text, re.M), text
+    assert re.search(r"^    quorum: \{up: 7, hysteresis: 2\}  # quorum 7 \(line 31\), "
+                     r"hysteresis 2 \(line 32\)$", text, re.M), text
     out = tmp_path / "imported.yaml"
     out.write_text(text)
     c = check(out)

@@ -48,7 +48,7 @@ def test_global_option():
 def test_every_command_from_nothing():
     assert set(complete(["shoalctl", ""])) == {
         "status", "list", "counters", "reload", "simulate", "flows", "check", "import",
-        "enable", "disable", "drain", "weight", "bgp", "withdraw", "announce"}
+        "enable", "disable", "drain", "weight", "bgp", "withdraw", "announce", "zero"}
 
 
 def test_command_options():

@@ -431,10 +431,17 @@ class KeepalivedMapper {
         warn(out_, &proto.notes, at,
              "shoal retries a failed check at its interval: no separate retry delay");
       } else if (k == "quorum" || k == "hysteresis") {
-        warn(out_, &proto.notes, at, "shoal has no quorum yet: not imported");
+        // keepalived's quorum is at least 1; its hysteresis may be anything, shoal's is below
+        // the quorum (checked once both are read).
+        if (auto v = number(arg(c), k == "quorum" ? 1u << 30 : (1u << 30) - 1)) {
+          (k == "quorum" ? proto.quorum : proto.hysteresis) = std::max<uint32_t>(*v, k == "quorum");
+          proto.quorum_note += fmt::format("{}{} {} (line {})",
+                                           proto.quorum_note.empty() ? "" : ", ", k, arg(c), c.line);
+        } else {
+          warn(out_, &proto.notes, at, fmt::format("'{}' is not a number: not imported", arg(c)));
+        }
       } else if (k == "quorum_up" || k == "quorum_down") {
-        warn(out_, &proto.notes, at,
-             "shoal has no quorum and no notify commands yet: not imported");
+        warn(out_, &proto.notes, at, "shoal has no quorum notify commands yet: not imported");
       } else if (k == "omega") {
         warn(out_, &proto.notes, at,
              "shoal has no notify commands yet (omega runs them at shutdown): not imported");
@@ -460,6 +467,13 @@ class KeepalivedMapper {
            fmt::format("shoal serves tcp and udp only, not {}: not imported",
                        proto.protocol.substr(12)));
       return;
+    }
+    if (proto.hysteresis && *proto.hysteresis >= proto.quorum.value_or(1)) {
+      warn(out_, &proto.notes, proto.at,
+           fmt::format("hysteresis {} is not below the quorum {}: shoal would never lose it; "
+                       "hysteresis not imported",
+                       *proto.hysteresis, proto.quorum.value_or(1)));
+      proto.hysteresis.reset();
     }
     for (const KaNode* rs : real_servers) real_server(*rs, proto, defaults);
     if (sorry) sorry_server(*sorry, proto);
@@ -497,8 +511,8 @@ class KeepalivedMapper {
     s.backends.push_back(std::move(b));
     s.all_down = "sorry";
     s.notes.push_back(
-        fmt::format("{}: sorry_server: shoal sends new flows to it once every real "
-                    "server is down (keepalived: once quorum is lost)",
+        fmt::format("{}: sorry_server: shoal sends new flows to it alone once the "
+                    "service loses its quorum, as keepalived does",
                     n.source().where()));
   }
 

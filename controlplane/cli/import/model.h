@@ -50,6 +50,8 @@ struct Service {
   std::optional<std::string> scheduler;  // LVS's name, see scheduler.h
   std::string scheduler_note;            // "lb_algo, line 29"
   std::optional<std::string> all_down;
+  std::optional<uint32_t> quorum, hysteresis;
+  std::string quorum_note;  // "quorum 2 (line 5), hysteresis 1 (line 6)"
   std::vector<Backend> backends;
   std::vector<std::string> notes;
 };

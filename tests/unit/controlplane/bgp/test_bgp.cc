@@ -11,6 +11,7 @@
 #include "bgp/offer.h"
 #include "config/config.h"
 #include "controlplane/load_errors.h"
+#include "quorum/service_quorum.h"
 
 using shoal::cp::AdminState;
 using shoal::cp::AdminStates;
@@ -108,7 +109,10 @@ TEST_CASE("bgp offers: a VIP is offered while a service on it takes traffic", "[
   AdminStates admin;
   BgpWithdrawals withdrawn;
   auto offers = [&](std::string_view held = {}) {
-    return shoal::cp::offer_vips(c, health, admin, withdrawn, held);
+    shoal::cp::ServiceQuorums quorums;
+    quorums.update(c, health, admin);
+    return shoal::cp::offer_vips(c, [&](const std::string& s) { return quorums.up(s); },
+                                 withdrawn, held);
   };
   {
     const std::vector<VipOffer> o = offers();

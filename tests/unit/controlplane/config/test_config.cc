@@ -338,7 +338,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
                  "protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
-                 "all_down, sync, persistence, notify_up, notify_down); "
+                 "all_down, sync, persistence, quorum, notify_up, notify_down); "
                  "did you mean 'forwarding'?");
   }
   SECTION("a key given twice") {

@@ -206,11 +206,12 @@ TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot
   const std::vector<PortHandle> ports = {PortHandle{0, {}}, PortHandle{1, {}}};
   Neighbours neighbours;
   const rte_ether_addr vmac = shoal::cp::vrrp_virtual_mac(52);
+  const auto all_up = [](const std::string&) { return true; };
 
   SECTION("everything held: services owned, the gateway local, its virtual MAC accepted") {
     VrrpOwnership o;
     o.virtual_macs[1].push_back(vmac);
-    const auto spec = build_snapshot_spec(c, ports, neighbours, {}, {}, o);
+    const auto spec = build_snapshot_spec(c, ports, neighbours, {}, {}, all_up, o);
     for (const auto& s : spec.services) CHECK(s.owned);
     CHECK(std::count(spec.local_addresses.begin(), spec.local_addresses.end(), ipv4(10, 0, 1, 1)));
     CHECK(spec.unowned_addresses.empty());
@@ -222,7 +223,7 @@ TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot
   SECTION("backup: both VIPs and the gateway released, no virtual MAC") {
     VrrpOwnership o;
     o.released = {ipv4(10, 0, 0, 100), ipv4(10, 0, 0, 101), ipv4(10, 0, 1, 1)};
-    const auto spec = build_snapshot_spec(c, ports, neighbours, {}, {}, o);
+    const auto spec = build_snapshot_spec(c, ports, neighbours, {}, {}, all_up, o);
     for (const auto& s : spec.services) CHECK_FALSE(s.owned);
     CHECK(spec.unowned_addresses == std::vector<uint32_t>{ipv4(10, 0, 1, 1)});
     CHECK_FALSE(std::count(spec.local_addresses.begin(), spec.local_addresses.end(),
@@ -233,7 +234,7 @@ TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot
     const Config plain = load("");
     VrrpOwnership o;
     o.released = {ipv4(10, 0, 0, 77)};
-    const auto spec = build_snapshot_spec(plain, ports, neighbours, {}, {}, o);
+    const auto spec = build_snapshot_spec(plain, ports, neighbours, {}, {}, all_up, o);
     for (const auto& s : spec.services) CHECK(s.owned);
   }
 }

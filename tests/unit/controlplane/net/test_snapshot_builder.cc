@@ -6,6 +6,7 @@
 #include "api/admin_state.h"
 #include "config/config.h"
 #include "net/snapshot_builder.h"
+#include "quorum/service_quorum.h"
 
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ using shoal::cp::AdminState;
 using shoal::cp::AdminStates;
 using shoal::cp::BackendHealth;
 using shoal::cp::build_snapshot_spec;
+using shoal::cp::ServiceQuorums;
 using shoal::cp::Config;
 using shoal::cp::HealthView;
 using shoal::cp::load_config_string;
@@ -55,7 +57,10 @@ struct Built {
 Built build(const Config& c, const HealthView& health, const AdminStates& admin = {}) {
   const std::vector<PortHandle> ports = {PortHandle{}};
   Neighbours neighbours;
-  const auto spec = build_snapshot_spec(c, ports, neighbours, health, admin);
+  ServiceQuorums quorums;
+  quorums.update(c, health, admin);
+  const auto spec = build_snapshot_spec(c, ports, neighbours, health, admin,
+                                        [&](const std::string& s) { return quorums.up(s); });
   REQUIRE(spec.services.size() == 1);
   return Built{spec.services[0].backends};
 }

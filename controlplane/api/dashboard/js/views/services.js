@@ -79,11 +79,12 @@ function backendRow(state, svc, b, index, metricOf) {
 function serviceCard(state, svc, metricOf) {
   const chart = h('canvas', { class: 'chart', width: 800, height: 180 });
   const allDown = h('span');
+  const quorum = h('span', { class: 'quorum' });
   const rows = svc.backends.map((b, i) => backendRow(state, svc, { ...b }, i, metricOf));
   const card = h('section', { class: 'card wide service', dataset: { service: svc.name } },
     h('h2', {}, svc.name, ' ', h('span', { class: 'muted' },
       `${svc.protocol.toUpperCase()} ${svc.vip}:${svc.port} · ${svc.forwarding.toUpperCase()} · ${svc.scheduler === 'maglev' ? `maglev ${svc.hash}` : svc.scheduler} · all down: ${svc.all_down}`),
-    ' ', allDown),
+    ' ', allDown, ' ', quorum),
     chart,
     h('table', { class: 'grid backends' },
       h('thead', {}, h('tr', {}, ['Backend', 'Address', 'Health', 'Last check', 'Weight', 'Admin',
@@ -92,6 +93,11 @@ function serviceCard(state, svc, metricOf) {
   const refresh = (nsvc) => {
     const up = nsvc.backends.filter((b) => b.accepts_new_flows).length;
     clear(allDown).append(up === 0 ? badge('no backend takes new flows', 'down') : badge(`${up}/${nsvc.backends.length} take new flows`, 'up'));
+    // The healthy weight against the quorum, shown when one is set or it is lost.
+    const q = nsvc.quorum ?? { up: true, needs: 1 };
+    clear(quorum);
+    if (!q.up || q.needs !== 1)
+      quorum.append(badge(`quorum ${q.healthy_weight}/${q.needs}${q.up ? '' : ' lost'}`, q.up ? 'up' : 'down'));
     nsvc.backends.forEach((b, i) => rows[i].refresh(b));
     const m = metricOf();
     const series = nsvc.backends.map((b, i) => ({ label: b.name, points: state.series(`${nsvc.name}/${b.name}`, m), colour: colour(i) }));
