@@ -336,6 +336,9 @@ int main(int argc, char** argv) {
                     v.value("vrid", 0u), str(v, "state").c_str(), v.value("priority", 0u),
                     addresses.c_str());
       }
+      for (const json& v : body.value("vrrp_scripts", json::array()))
+        std::printf("vrrp script %s: %s (%s), weight %d\n", str(v, "name").c_str(),
+                    str(v, "state").c_str(), str(v, "last_result").c_str(), v.value("weight", 0));
       if (body.contains("connection_sync")) {
         const json& c = body["connection_sync"];
         const json p = c.value("persistence", json::object());

@@ -111,7 +111,12 @@ std::string_view to_string(dp::HashOn hash) {
 }
 
 std::string_view to_string(VrrpTrackKind kind) {
-  return kind == VrrpTrackKind::service ? "service" : "port";
+  switch (kind) {
+    case VrrpTrackKind::service: return "service";
+    case VrrpTrackKind::port: return "port";
+    case VrrpTrackKind::script: return "script";
+  }
+  return "?";
 }
 
 std::string_view to_string(AllDownPolicy policy) {

@@ -22,6 +22,7 @@
 #include "config/api.h"
 #include "config/bgp.h"
 #include "config/connection_sync.h"
+#include "config/notify.h"
 #include "config/port.h"
 #include "config/routing.h"
 #include "config/service.h"
@@ -45,6 +46,7 @@ struct Config {
   uint8_t tunnel_ttl = 64;
   ApiConfig api;
   VrrpSection vrrp;
+  NotifySettings notify;
   ConnectionSyncSettings connection_sync;
   BgpSettings bgp;
 

@@ -12,11 +12,12 @@ namespace {
 constexpr std::string_view kServiceKeys[] = {
     "name",        "vip",      "port",         "ports",    "protocol", "forwarding",
     "scheduler",   "hash",     "maglev_size",  "backends", "health_check", "all_down",
-    "sync",        "persistence", "quorum"};
+    "sync",        "persistence", "quorum",    "notify_up", "notify_down"};
 constexpr std::string_view kPersistenceKeys[] = {"timeout", "netmask"};
 constexpr std::string_view kQuorumKeys[] = {"up", "hysteresis"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
-                                             "sorry",  "health_check"};
+                                             "sorry",  "health_check", "notify_up",
+                                             "notify_down"};
 
 // Backend names default to "address:port", so they may hold dots and colons as well.
 bool valid_backend_name(std::string_view s) {
@@ -130,6 +131,13 @@ void Loader::parse_service(const YAML::Node& node, int line) {
                 parse_backend(item, item_line, svc, rec, service_health, usage);
               });
   check_unused_health_keys(service_health, usage, svc.health);
+  // The service's commands are its backends' defaults.
+  for (auto [key, member] : {std::pair{"notify_up", &BackendConfig::notify_up},
+                             std::pair{"notify_down", &BackendConfig::notify_down}})
+    if (const Field* f = m.get(key))
+      if (auto c = notify_command(*f))
+        for (BackendConfig& b : svc.backends)
+          if ((b.*member).empty()) b.*member = *c;
 }
 
 // `port: 80`, or for a multi-port service `port: 0` / `ports: all` (every port) or
@@ -328,6 +336,10 @@ void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc,
   }
   parse_backend_check(m.get("health_check"), service_health, b, usage);
   if (srec.port_ok && svc.multi_port()) default_check_port(svc, b, line);
+  if (const Field* f = m.get("notify_up"))
+    if (auto c = notify_command(*f)) b.notify_up = std::move(*c);
+  if (const Field* f = m.get("notify_down"))
+    if (auto c = notify_command(*f)) b.notify_down = std::move(*c);
   if (!named && r.address_ok && r.port_ok)
     b.name = b.port != 0 ? endpoint(b.address, b.port) : dp::ipv4_to_string(b.address);
   if (!r.name_line) r.name_line = line;

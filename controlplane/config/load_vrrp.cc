@@ -10,14 +10,22 @@
 namespace shoal::cp::config_loader {
 namespace {
 
-constexpr std::string_view kVrrpKeys[] = {"instances", "sync_groups"};
+constexpr std::string_view kVrrpKeys[] = {"instances", "sync_groups", "scripts"};
 constexpr std::string_view kVrrpInstanceKeys[] = {
-    "name",        "vrid",      "priority", "interval",  "preempt", "preempt_delay",
-    "virtual_mac", "v2_checksum", "port",   "addresses", "garp",    "track"};
+    "name",          "vrid",          "priority",     "interval",    "preempt",
+    "preempt_delay", "virtual_mac",   "v2_checksum",  "port",        "addresses",
+    "garp",          "track",         "notify_master", "notify_backup", "notify_fault",
+    "notify_stop",   "notify"};
 constexpr std::string_view kVrrpGarpKeys[] = {"count", "interval", "refresh"};
-constexpr std::string_view kVrrpTrackKeys[] = {"services", "ports"};
+constexpr std::string_view kVrrpTrackKeys[] = {"services", "ports", "scripts"};
 constexpr std::string_view kVrrpTrackItemKeys[] = {"name", "weight"};
-constexpr std::string_view kVrrpGroupKeys[] = {"name", "instances"};
+constexpr std::string_view kVrrpGroupKeys[] = {"name",         "instances",   "notify_master",
+                                               "notify_backup", "notify_fault", "notify_stop",
+                                               "notify"};
+constexpr std::string_view kVrrpScriptKeys[] = {"name", "command", "interval", "timeout",
+                                                "rise", "fall",    "weight"};
+constexpr uint32_t kMaxScriptIntervalMs = 3600 * 1000;
+constexpr uint64_t kMaxRiseFall = 100;
 constexpr uint64_t kMaxVrrpIntervalCs = 4095;  // 12 bits on the wire
 constexpr uint32_t kMaxPreemptDelayMs = 3600 * 1000;
 constexpr uint32_t kMaxGarpCount = 100;
@@ -33,6 +41,43 @@ void Loader::parse_vrrp(const Field& field) {
   if (const Field* f = m.require("instances"))
     each_item(*f, "'instances' must list at least one VRRP instance", &Loader::parse_vrrp_instance);
   if (const Field* f = m.get("sync_groups")) each_item(*f, nullptr, &Loader::parse_vrrp_group);
+  if (const Field* f = m.get("scripts")) each_item(*f, nullptr, &Loader::parse_vrrp_script);
+}
+
+// keepalived's weight: -254..254, added to the priority (see VrrpTrackConfig).
+std::optional<int32_t> Loader::track_weight(const Field& f) {
+  int64_t w = 0;
+  const std::string text = f.value.IsScalar() ? f.value.Scalar() : "";
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), w);
+  if (!text.empty() && ec == std::errc() && end == text.data() + text.size() && w >= -254 &&
+      w <= 254)
+    return static_cast<int32_t>(w);
+  error(f.line, fmt::format("'weight' must be an integer in -254..254 (added to the priority: "
+                            "a negative one while the item is down, a positive one while it "
+                            "is up; 0 = fault while down), got {}",
+                            f.value.IsScalar() ? quoted(text) : describe(f.value)));
+  return std::nullopt;
+}
+
+void Loader::parse_vrrp_script(const YAML::Node& node, int line) {
+  auto [sc, rec, m] = append_item(node, line, "a VRRP script", kVrrpScriptKeys,
+                                  config_.vrrp.scripts, vrrp_scripts_);
+  if (!m.ok()) return;
+  rec.name_ok = name(m, "VRRP script", sc.name, rec.name_line);
+  if (const Field* f = m.require("command"))
+    if (auto c = notify_command(*f)) sc.command = std::move(*c);
+  if (const Field* f = m.get("interval"))
+    if (auto x = seconds(*f, 10, kMaxScriptIntervalMs)) sc.interval_ms = *x;
+  if (const Field* f = m.get("timeout")) {
+    rec.timeout_line = f->line;
+    if (auto x = seconds(*f, 10, kMaxScriptIntervalMs)) sc.timeout_ms = *x;
+  }
+  if (const Field* f = m.get("rise"))
+    if (auto x = integer(*f, 1, kMaxRiseFall)) sc.rise = static_cast<uint32_t>(*x);
+  if (const Field* f = m.get("fall"))
+    if (auto x = integer(*f, 1, kMaxRiseFall)) sc.fall = static_cast<uint32_t>(*x);
+  if (const Field* f = m.get("weight"))
+    if (auto w = track_weight(*f)) sc.weight = *w;
 }
 
 void Loader::parse_vrrp_instance(const YAML::Node& node, int line) {
@@ -101,8 +146,10 @@ void Loader::parse_vrrp_instance(const YAML::Node& node, int line) {
     if (t.ok()) {
       if (const Field* g = t.get("services")) parse_vrrp_tracks(*g, VrrpTrackKind::service, v, rec);
       if (const Field* g = t.get("ports")) parse_vrrp_tracks(*g, VrrpTrackKind::port, v, rec);
+      if (const Field* g = t.get("scripts")) parse_vrrp_tracks(*g, VrrpTrackKind::script, v, rec);
     }
   }
+  vrrp_notify_commands(m, v.notify);
 }
 
 // Each item is a name (weight 0: fault while down) or {name, weight}.
@@ -111,7 +158,7 @@ void Loader::parse_vrrp_tracks(const Field& field, VrrpTrackKind kind, VrrpInsta
   each_item(field, nullptr, [&](const YAML::Node& item, int line) {
     VrrpTrackConfig t;
     t.kind = kind;
-    VrrpTrackRec tr{line, false};
+    VrrpTrackRec tr{line, false, false};
     if (item.IsScalar()) {
       t.name = item.Scalar();
       tr.ok = !t.name.empty();
@@ -122,18 +169,8 @@ void Loader::parse_vrrp_tracks(const Field& field, VrrpTrackKind kind, VrrpInsta
         if (const Field* f = m.require("name"))
           if (auto s = string(*f)) t.name = *s, tr.ok = true;
         if (const Field* f = m.get("weight")) {
-          int64_t w = 0;
-          const std::string text = f->value.IsScalar() ? f->value.Scalar() : "";
-          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), w);
-          if (text.empty() || ec != std::errc() || end != text.data() + text.size() || w < -254 ||
-              w > 254)
-            error(f->line, fmt::format("'weight' must be an integer in -254..254 (added to "
-                                       "the priority: a negative one while the item is down, "
-                                       "a positive one while it is up; 0 = fault while "
-                                       "down), got {}",
-                                       f->value.IsScalar() ? quoted(text) : describe(f->value)));
-          else
-            t.weight = static_cast<int32_t>(w);
+          tr.weight_given = true;
+          if (auto w = track_weight(*f)) t.weight = *w;
         }
       }
     }
@@ -155,9 +192,11 @@ void Loader::parse_vrrp_group(const YAML::Node& node, int line) {
                   rec.member_lines.push_back(item_line);
                 }
               });
+  vrrp_notify_commands(m, g.notify);
 }
 
 void Loader::check_vrrp() {
+  check_vrrp_scripts();
   std::map<std::string, int> names;
   std::map<std::pair<size_t, uint8_t>, std::pair<std::string, int>> vrids;  // per port
   std::map<uint32_t, std::pair<std::string, int>> carried;  // address → instance, line
@@ -213,11 +252,21 @@ void Loader::check_vrrp() {
     for (size_t t = 0; t < v.tracks.size(); ++t) {
       const VrrpTrackConfig& tc = v.tracks[t];
       if (!r.tracks[t].ok) continue;
-      const bool known =
-          tc.kind == VrrpTrackKind::service
-              ? std::any_of(config_.services.begin(), config_.services.end(),
-                            [&](const ServiceConfig& s) { return s.name == tc.name; })
-              : port_index(tc.name).has_value();
+      bool known = false;
+      switch (tc.kind) {
+        case VrrpTrackKind::service:
+          known = std::any_of(config_.services.begin(), config_.services.end(),
+                              [&](const ServiceConfig& s) { return s.name == tc.name; });
+          break;
+        case VrrpTrackKind::port: known = port_index(tc.name).has_value(); break;
+        case VrrpTrackKind::script:
+          for (const VrrpScriptConfig& sc : config_.vrrp.scripts)
+            if (sc.name == tc.name) {
+              known = true;
+              if (!r.tracks[t].weight_given) v.tracks[t].weight = sc.weight;
+            }
+          break;
+      }
       if (!known)
         error(r.tracks[t].line, fmt::format("{}: tracks {} '{}', which is not configured", label,
                                             to_string(tc.kind), tc.name));
@@ -243,6 +292,33 @@ void Loader::check_vrrp() {
                                 "sync group '{}' (line {})",
                                 sg.name, member, it->second.first, it->second.second));
     }
+  }
+}
+
+// Names unique; a timeout not given is the interval, and one longer than the interval is
+// refused: the next run would be due while this one may still be going.
+void Loader::check_vrrp_scripts() {
+  std::map<std::string, int> names;
+  for (size_t i = 0; i < config_.vrrp.scripts.size(); ++i) {
+    VrrpScriptConfig& sc = config_.vrrp.scripts[i];
+    const VrrpScriptRec& r = vrrp_scripts_[i];
+    if (r.name_ok) unique_name(names, sc.name, r.name_line, "VRRP script");
+    if (r.timeout_line == 0) sc.timeout_ms = sc.interval_ms;
+    const bool tracked = std::any_of(
+        config_.vrrp.instances.begin(), config_.vrrp.instances.end(), [&](const auto& v) {
+          return std::any_of(v.tracks.begin(), v.tracks.end(), [&](const VrrpTrackConfig& t) {
+            return t.kind == VrrpTrackKind::script && t.name == sc.name;
+          });
+        });
+    if (r.name_ok && !tracked)
+      warn(r.name_line, fmt::format("VRRP script '{}' is tracked by no instance: it runs, but "
+                                    "changes no priority",
+                                    sc.name));
+    if (sc.timeout_ms > sc.interval_ms)
+      error(r.timeout_line,
+            fmt::format("VRRP script '{}': its timeout ({} s) is longer than its interval ({} s); "
+                        "a run must end before the next is due",
+                        sc.name, seconds_text(sc.timeout_ms), seconds_text(sc.interval_ms)));
   }
 }
 

@@ -16,7 +16,8 @@ namespace {
 
 constexpr std::string_view kTopKeys[] = {"eal",      "log_level",  "ports",  "workers",
                                          "services", "neighbours", "routes", "tunnel_ttl",
-                                         "api",      "vrrp",       "connection_sync", "bgp"};
+                                         "api",      "vrrp",       "connection_sync", "bgp",
+                                         "notify"};
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -357,6 +358,7 @@ void Loader::parse(const YAML::Node& root) {
   if (const Field* f = top.get("vrrp")) parse_vrrp(*f);
   if (const Field* f = top.get("connection_sync")) parse_connection_sync(*f);
   if (const Field* f = top.get("bgp")) parse_bgp(*f);
+  if (const Field* f = top.get("notify")) parse_notify(*f);
 }
 
 // Ports first: every later check asks which addresses are local and which are on-link.

@@ -95,6 +95,12 @@ struct RouteRec {
 struct VrrpTrackRec {
   int line = 0;
   bool ok = false;
+  bool weight_given = false;  // a tracked script without one takes its script's
+};
+
+struct VrrpScriptRec {
+  int line = 0, name_line = 0, timeout_line = 0;  // timeout_line 0: not given
+  bool name_ok = false;
 };
 
 struct VrrpInstanceRec {
@@ -314,7 +320,16 @@ class Loader {
   void parse_vrrp_tracks(const Field& field, VrrpTrackKind kind, VrrpInstanceSettings& v,
                          VrrpInstanceRec& rec);
   void parse_vrrp_group(const YAML::Node& node, int line);
+  void parse_vrrp_script(const YAML::Node& node, int line);
   void check_vrrp();
+  void check_vrrp_scripts();
+  std::optional<int32_t> track_weight(const Field& f);
+
+  // load_notify.cc
+  void parse_notify(const Field& field);
+  std::optional<notify::Command> notify_command(const Field& f);
+  // notify_master, notify_backup, notify_fault, notify_stop and notify of `m` onto `n`.
+  void vrrp_notify_commands(const Map& m, VrrpNotifyConfig& n);
 
   // load_connection_sync.cc
   void parse_connection_sync(const Field& field);
@@ -339,6 +354,7 @@ class Loader {
   std::vector<RouteRec> routes_;
   std::vector<VrrpInstanceRec> vrrp_;
   std::vector<VrrpGroupRec> vrrp_groups_;
+  std::vector<VrrpScriptRec> vrrp_scripts_;
   // connection_sync's port (resolved in the second pass) and the lines errors point to.
   std::string sync_port_name_;
   int sync_port_line_ = 0;

@@ -11,6 +11,7 @@
 #include "dataplane/scheduler/scheduler.h"
 #include "dataplane/snapshot.h"
 #include "healthcheck/check_spec.h"
+#include "notify/command.h"
 
 namespace shoal::cp {
 
@@ -32,6 +33,9 @@ struct BackendConfig {
   // The check this backend gets: its service's `health_check:` with the backend's own
   // `health_check:` keys laid over it; type none (always up) when neither has one.
   hc::CheckSpec health;
+  // Run when its health check turns it up or down (keepalived's notify_up/notify_down); the
+  // service's `notify_up:`/`notify_down:` when the backend has none of its own.
+  notify::Command notify_up, notify_down;
 };
 
 // What a service does with new flows while it is down: below quorum, which by default means

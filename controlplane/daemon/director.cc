@@ -22,6 +22,17 @@ constexpr uint32_t kVrrpGoodbyeFlushMs = 50;  // for worker 0 to send the priori
 constexpr uint32_t kBgpStopWaitMs = 3000;    // for bird to take every VIP back, at most
 constexpr uint32_t kBgpStopLingerMs = 300;   // then for its UPDATE to leave through the TAP
 constexpr uint32_t kBgpResolveWaitMs = 3000;  // after a start, for the real servers' ARP
+constexpr uint32_t kNotifyStopWaitMs = 2000;  // for notify_stop commands to end at a stop
+
+const char* keepalived_state(VrrpState s) {
+  switch (s) {
+    case VrrpState::master: return "MASTER";
+    case VrrpState::backup: return "BACKUP";
+    case VrrpState::fault: return "FAULT";
+    case VrrpState::init: return "STOP";
+  }
+  return "?";
+}
 
 [[noreturn]] void fatal(const std::string& what) { throw std::runtime_error(what); }
 
@@ -135,6 +146,7 @@ int Director::run(Signals& signals) {
   start_api();
   metrics_.config_loaded();
   announce_addresses();
+  configure_notify();
   start_vrrp();
   spdlog::info("shoald running: {} service(s), {} backend(s), {} worker(s)",
                config_.services.size(), config_.backend_count(), config_.workers.count);
@@ -150,6 +162,7 @@ int Director::run(Signals& signals) {
   api_tcp_.reset();
   metrics_tcp_.reset();
   stop_vrrp();
+  finish_notify();
   workers_stop_ = true;
   rte_eal_mp_wait_lcore();
   dump_counters();
@@ -192,6 +205,7 @@ void Director::control_loop(Signals& signals) {
       }
     }
     apply_health_transitions();
+    run_notify();
     run_vrrp(vrrp_now_ms());
     if (sync_) run_sync();
     if (snapshot_dirty_) publish("neighbours or health changed");
@@ -311,6 +325,7 @@ void Director::switch_to(Config next, const std::string& text, ReloadResult& out
     }
   update_health_targets();
   update_neighbours();
+  configure_notify();
   vrrp_->reconfigure(config_, vrrp_now_ms());
   vrrp_->take_changed();  // published just below
   // A newly tracked item starts up in its instance: feed every state again, unchanged ones
@@ -375,7 +390,10 @@ void Director::apply_health_transitions() {
       spdlog::info("{}", hc::to_string(t));
     else
       spdlog::warn("{}", hc::to_string(t));
-    if (t.state_changed) metrics_.health_transition(t.key.service, t.key.backend, t.up);
+    if (t.state_changed) {
+      metrics_.health_transition(t.key.service, t.key.backend, t.up);
+      notify_backend(t.key, t.up);
+    }
     it->second.up = t.up;
     if (t.weight) it->second.weight = t.weight;
     snapshot_dirty_ = true;
@@ -470,6 +488,9 @@ void Director::update_vrrp_tracks(uint64_t now) {
           up = rte_eth_link_get_nowait(ports_.handle(i).id, &link) == 0 &&
                link.link_status == RTE_ETH_LINK_UP;
         }
+      } else if (t.kind == VrrpTrackKind::script) {
+        const notify::ScriptTracker::Script* script = scripts_.find(t.name);
+        up = script == nullptr || script->state.ok();
       } else {
         for (const ServiceConfig& s : config_.services)
           if (s.name == t.name) up = quorums_.up(s.name);
@@ -493,6 +514,69 @@ void Director::flush_vrrp() {
   if (vrrp_->take_changed()) publish("vrrp transition");
   for (const VrrpRunner::Frame& f : vrrp_->take_frames())
     ports_.send(f.port, f.bytes.data(), static_cast<uint16_t>(f.bytes.size()));
+  notify_vrrp_events();
+}
+
+void Director::configure_notify() {
+  notifier_.configure(config_.notify.timeout_ms, config_.notify.max_running);
+  scripts_.configure(config_.vrrp.scripts, notify::now_ms());
+}
+
+void Director::run_notify() {
+  notifier_.poll();
+  scripts_.poll(notify::now_ms());
+}
+
+// keepalived's order: the state's own command, then the generic one with
+// "INSTANCE|GROUP name STATE priority".
+void Director::notify_vrrp_events() {
+  for (const VrrpRunner::StateEvent& e : vrrp_->take_state_events()) {
+    const VrrpNotifyConfig* n = nullptr;
+    if (e.group) {
+      for (const VrrpSyncGroupSettings& g : config_.vrrp.sync_groups)
+        if (g.name == e.name) n = &g.notify;
+    } else {
+      for (const VrrpInstanceSettings& v : config_.vrrp.instances)
+        if (v.name == e.name) n = &v.notify;
+    }
+    if (n == nullptr) continue;
+    const char* state = keepalived_state(e.to);
+    const notify::Command& own = e.to == VrrpState::master   ? n->master
+                                 : e.to == VrrpState::backup ? n->backup
+                                 : e.to == VrrpState::fault  ? n->fault
+                                                             : n->stop;
+    const char* kind = e.group ? "GROUP" : "INSTANCE";
+    const std::vector<std::string> env = {
+        "SHOAL_EVENT=vrrp", fmt::format("SHOAL_VRRP_{}={}", kind, e.name),
+        fmt::format("SHOAL_VRRP_STATE={}", state), fmt::format("SHOAL_VRRP_PRIORITY={}", e.priority)};
+    const std::string what = fmt::format("vrrp {} {} {}", e.group ? "group" : "instance", e.name, state);
+    notifier_.fire(own, {}, env, what);
+    notifier_.fire(n->any, {kind, e.name, state, std::to_string(e.priority)}, env, what);
+  }
+}
+
+void Director::notify_backend(const hc::TargetKey& key, bool up) {
+  for (const ServiceConfig& s : config_.services) {
+    if (s.name != key.service) continue;
+    for (const BackendConfig& b : s.backends) {
+      if (b.name != key.backend) continue;
+      const char* state = up ? "UP" : "DOWN";
+      notifier_.fire(up ? b.notify_up : b.notify_down, {},
+                     {"SHOAL_EVENT=backend", "SHOAL_SERVICE=" + s.name, "SHOAL_BACKEND=" + b.name,
+                      "SHOAL_BACKEND_ADDRESS=" + dp::ipv4_to_string(b.address),
+                      fmt::format("SHOAL_BACKEND_PORT={}", b.port),
+                      fmt::format("SHOAL_BACKEND_STATE={}", state)},
+                     fmt::format("backend {}/{} {}", s.name, b.name, state));
+    }
+  }
+}
+
+void Director::finish_notify() {
+  const uint64_t start = notify::now_ms();
+  while (notifier_.runner().running() > 0 && notify::now_ms() - start < kNotifyStopWaitMs) {
+    notifier_.poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void Director::run_sync() {

@@ -35,6 +35,8 @@
 #include "healthcheck/checker.h"
 #include "net/neighbours.h"
 #include "net/snapshot_builder.h"
+#include "notify/notifier.h"
+#include "notify/script_tracker.h"
 #include "quorum/service_quorum.h"
 #include "sync/connection_sync.h"
 #include "vrrp/runner.h"
@@ -88,6 +90,14 @@ class Director final : private DirectorView, private DirectorCommands {
   void update_vrrp_tracks(uint64_t now);
   void flush_vrrp();
   void stop_vrrp();
+  // Notify commands and tracked scripts: the runs polled, the VRRP transitions and backend
+  // health changes handed to the operator's commands.
+  void configure_notify();
+  void run_notify();
+  void notify_vrrp_events();
+  void notify_backend(const hc::TargetKey& key, bool up);
+  // At a stop: the notify_stop commands get a moment to finish while their output is logged.
+  void finish_notify();
   // Connection sync: sends what the workers reported, answers pulls, and lets VRRP preempt
   // once the pull is over.
   void run_sync();
@@ -163,6 +173,8 @@ class Director final : private DirectorView, private DirectorCommands {
   BackendStats backend_stats_;
   std::unique_ptr<VrrpRunner> vrrp_;         // made once the ports' MACs are known
   std::map<std::string, bool> vrrp_tracks_;  // last state fed to the instances, by track name
+  notify::Notifier notifier_;
+  notify::ScriptTracker scripts_{notifier_.runner()};  // vrrp: scripts:, run through notifier_
   std::unique_ptr<BgpAnnouncer> bgp_;        // null unless `bgp:` is configured
   uint32_t bgp_since_ms_ = 0;                // when the control loop began offering
   bool bgp_ready_ = false;                   // the real servers resolved (or waited long enough)

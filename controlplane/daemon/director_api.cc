@@ -7,6 +7,7 @@
 #include "api/control_api.h"
 #include "bgp/api.h"
 #include "daemon/director.h"
+#include "notify/api.h"
 #include "sync/api.h"
 #include "vrrp/api.h"
 
@@ -25,6 +26,7 @@ void Director::start_api() {
   register_config_api(api_, *this, *this);
   register_traffic_api(api_, *this, *this);
   register_vrrp_api(api_, *vrrp_);
+  register_notify_api(api_, notifier_, scripts_);
   if (sync_) register_sync_api(api_, *sync_, *this);
   if (bgp_) register_bgp_api(api_, *bgp_, *this, [this] { run_bgp(); });
 

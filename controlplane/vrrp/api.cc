@@ -16,7 +16,14 @@ json instances_json(const VrrpRunner& vrrp) {
                   {"state", std::string(name(m.instance->state()))},
                   {"priority", m.instance->priority()},
                   {"addresses", std::move(addresses)},
+                  {"tracks", json::array()},
                   {"peers", json::array()}};
+    // What moves the priority or holds the instance in fault: "service:web", "script:chk"…
+    const auto& tracks = m.instance->config().tracks;
+    for (std::size_t t = 0; t < tracks.size(); ++t)
+      entry["tracks"].push_back({{"name", tracks[t].name},
+                                 {"weight", tracks[t].weight},
+                                 {"up", m.instance->track_ok(t)}});
     // The other router of the VRID, as last heard: the master while we are backup.
     if (const VrrpInstance::Peer& peer = m.instance->last_peer(); peer.address != 0) {
       const double ago = static_cast<double>(vrrp_now_ms() - peer.heard_ms) / 1000.0;

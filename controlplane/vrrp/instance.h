@@ -147,6 +147,8 @@ class VrrpInstance {
   uint16_t master_adver_interval_cs() const { return master_adver_interval_cs_; }
   const VrrpInstanceConfig& config() const { return config_; }
   const VrrpCounters& counters() const { return counters_; }
+  // Whether config().tracks[i] is up, as last fed to track_changed().
+  bool track_ok(std::size_t i) const { return track_ok_.at(i); }
 
   // RFC 9568 §6.1, in centiseconds as there.
   static uint32_t skew_time_cs(uint8_t priority, uint16_t master_adver_interval_cs);

@@ -44,6 +44,7 @@ VrrpRunner::VrrpRunner(const Config& config, std::vector<rte_ether_addr> port_ma
         if (m.settings.name == name) in.push_back(m.instance.get());
     groups_.push_back(std::make_unique<VrrpSyncGroup>(g.name, std::move(in)));
   }
+  group_states_.assign(groups_.size(), VrrpState::init);
 }
 
 int VrrpRunner::on_link_port(uint32_t ip) const {
@@ -60,6 +61,7 @@ void VrrpRunner::start(uint64_t now_ms) {
 
 void VrrpRunner::shutdown(uint64_t now_ms) {
   for (Member& m : members_) act(m, m.instance->shutdown(now_ms), now_ms);
+  update_group_states();
 }
 
 VrrpRunner::Member* VrrpRunner::member_for(std::size_t port, uint8_t vrid) {
@@ -120,6 +122,27 @@ void VrrpRunner::reconcile(uint64_t now_ms) {
       if (it != members_.end()) act(*it, ma.action, now_ms);
     }
   }
+  update_group_states();
+}
+
+void VrrpRunner::update_group_states() {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    const auto& in = groups_[g]->members();
+    auto all = [&](VrrpState s) {
+      return std::all_of(in.begin(), in.end(), [s](const VrrpInstance* m) { return m->state() == s; });
+    };
+    const bool any_fault = std::any_of(in.begin(), in.end(), [](const VrrpInstance* m) {
+      return m->state() == VrrpState::fault;
+    });
+    VrrpState now = group_states_[g];
+    if (all(VrrpState::init)) now = VrrpState::init;
+    else if (any_fault) now = VrrpState::fault;
+    else if (all(VrrpState::master)) now = VrrpState::master;
+    else if (all(VrrpState::backup)) now = VrrpState::backup;
+    if (now == group_states_[g]) continue;
+    group_states_[g] = now;
+    events_.push_back({true, groups_[g]->name(), now, 0});
+  }
 }
 
 void VrrpRunner::act(Member& m, const VrrpInstance::Actions& actions, uint64_t now_ms) {
@@ -150,6 +173,7 @@ void VrrpRunner::act(Member& m, const VrrpAction& a, uint64_t /*now_ms*/) {
       const auto log = to == VrrpState::master ? spdlog::level::warn : spdlog::level::info;
       spdlog::log(log, "vrrp {}: {} -> {} (priority {}): {}", m.settings.name, name(m.logged),
                   name(to), in.priority(), a.reason);
+      if (to != m.logged) events_.push_back({false, m.settings.name, to, in.priority()});
       m.logged = to;
       changed_ = true;
       break;

@@ -43,6 +43,16 @@ class VrrpRunner {
     std::vector<uint8_t> bytes;
   };
 
+  // A state an instance or a sync group entered, for the notify commands: `to` is init when
+  // it stopped (keepalived's STOP). A group is master when all its members are, backup when
+  // all are, in fault when one is, stopped when all are; in between it keeps its state.
+  struct StateEvent {
+    bool group = false;
+    std::string name;
+    VrrpState to = VrrpState::init;
+    int priority = 0;  // the instance's; a group's is 0, as keepalived passes
+  };
+
   // `port_macs` is indexed like config.ports. Instances stay in init until start().
   VrrpRunner(const Config& config, std::vector<rte_ether_addr> port_macs);
 
@@ -77,6 +87,7 @@ class VrrpRunner {
     return c;
   }
   std::vector<Frame> take_frames() { return std::move(frames_); }
+  std::vector<StateEvent> take_state_events() { return std::move(events_); }
 
   VrrpOwnership ownership() const;
   // Whether an instance carries `ip`, and whether this director holds it now.
@@ -107,6 +118,7 @@ class VrrpRunner {
   void act(Member& m, const VrrpInstance::Actions& actions, uint64_t now_ms);
   void act(Member& m, const VrrpAction& a, uint64_t now_ms);
   void reconcile(uint64_t now_ms);
+  void update_group_states();
 
   int on_link_port(uint32_t ip) const;
 
@@ -114,7 +126,9 @@ class VrrpRunner {
   std::vector<rte_ether_addr> port_macs_;
   std::vector<Member> members_;
   std::vector<std::unique_ptr<VrrpSyncGroup>> groups_;
+  std::vector<VrrpState> group_states_;  // parallel to groups_, as last notified
   std::vector<Frame> frames_;
+  std::vector<StateEvent> events_;
   bool changed_ = false;
   // Advertisements dropped before any instance saw them (malformed, unknown VRID).
   std::array<uint64_t, kVrrpDropCount> drops_{};

@@ -36,14 +36,20 @@ EXPECTED = {
     "keepalived.conf.quorum": ["no quorum notify commands"],
     "keepalived.conf.sample": ["digest"],
     "keepalived.conf.SSL_GET": ["no authentication", "only the first url"],
-    "keepalived.conf.conditional_conf": ["config id", "no tracked scripts"],
-    "keepalived.conf.vrrp.localcheck": ["no tracked scripts"],
-    "keepalived.conf.vrrp.scripts": ["no notify commands"],
-    "keepalived.conf.vrrp.sync": ["no notify commands"],
+    # Its vrrp_script's only `script` lines are for one config id each.
+    "keepalived.conf.conditional_conf": ["config id", "no vrrp_script named 'check_VI_0'"],
     "keepalived.conf.vrrp.routes": ["'static_routes' has no equivalent",
                                     "'virtual_routes' has no equivalent"],
     "keepalived.conf.virtual_server_group": ["already a nat backend",
                                              "imported as a multi-port service"],
+}
+
+# Per sample, what its output must hold: the notify commands and tracked scripts it maps.
+MAPPED = {
+    "keepalived.conf.vrrp.localcheck": ["  scripts:\n", "scripts:  # track_script\n",
+                                        "      command: \"killall -0 haproxy\"  # script\n"],
+    "keepalived.conf.vrrp.scripts": ['notify_master: "/usr/local/bin/vrrp.sh  MASTER  VI_1"'],
+    "keepalived.conf.vrrp.sync": ['notify_master: "/usr/local/bin/vrrp.mast arg1 arg2"'],
 }
 
 # Services each data/ipvsadm file must give: nat-mixed.rules has an IPv6 service, which shoal
@@ -108,6 +114,11 @@ def test_keepalived_sample_imports_and_checks(sample, tmp_path):
             f"{sample.name}: no warning says {words!r}:\n" + "\n".join(warnings)
     cfg = yaml.safe_load(out.read_text())
     text = out.read_text()
+    for words in MAPPED.get(sample.name, []):
+        assert words in text, f"{sample.name}: the output lacks {words!r}:\n{text}"
+    if sample.name in MAPPED:  # and none of them is warned about (after "warning: FILE:LINE:")
+        assert not any(re.search(r"notify|vrrp_script|track_script", w.split(":", 3)[-1])
+                       for w in warnings), warnings
     assert "CHANGE ME" in text and cfg["ports"], "the placeholder port must be marked"
     if not cfg["services"] and not cfg.get("vrrp"):
         # Nothing shoal can run: the warnings must say what was left out, and why.

@@ -57,6 +57,38 @@ std::string seconds_text(double s) {
   return t;
 }
 
+// A command as keepalived reads it: one (quoted) string is the whole command, which shoal
+// splits into words as keepalived does; several words are joined, a word holding a blank or
+// a quote single-quoted again so that it stays one word.
+std::string command_text(const KaNode& n) {
+  if (n.args.size() == 1) return n.args[0];
+  std::string out;
+  for (const std::string& w : n.args) {
+    std::string word = w;
+    if (w.empty() || w.find_first_of(" \t'\"\\") != std::string::npos) {
+      word = "'";
+      for (char c : w) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      word += "'";
+    }
+    out += (out.empty() ? "" : " ") + word;
+  }
+  return out;
+}
+
+// keepalived's weight of a tracked item, -254..254 in shoal.
+std::optional<int32_t> track_weight(const std::string& text) {
+  int w = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), w);
+  if (ec == std::errc() && end == text.data() + text.size() && w >= -254 && w <= 254) return w;
+  return std::nullopt;
+}
+
+// notify commands of a vrrp_instance or vrrp_sync_group: shoal's keys are keepalived's.
+bool vrrp_notify_key(const std::string& k) {
+  return k == "notify" || k == "notify_master" || k == "notify_backup" || k == "notify_fault" ||
+         k == "notify_stop";
+}
+
 // The settings a checker inherits from its virtual_server and real_server.
 struct CheckDefaults {
   std::optional<double> delay_loop, connect_timeout;
@@ -92,8 +124,10 @@ class KeepalivedMapper {
   KeepalivedMapper(Imported& out) : out_(out) {}
 
   void run(const std::vector<KaNode>& top) {
-    for (const KaNode& n : top)
+    for (const KaNode& n : top) {
       if (n.key == "virtual_server_group") groups_[arg(n)] = &n;
+      if (n.key == "vrrp_script") vrrp_script(n);  // before the instances that track them
+    }
     for (const KaNode& n : top) {
       if (n.key == "vrrp_instance")
         vrrp_instance(n);
@@ -104,14 +138,18 @@ class KeepalivedMapper {
       else if (n.key == "virtual_server_group")
         continue;  // read with its virtual_server
       else if (n.key == "vrrp_script")
-        warn(out_, nullptr, n.source(),
-             "shoal has no tracked scripts yet: not imported (instances that track it are "
-             "warned about too)");
+        continue;  // read first
       else if (n.key == "global_defs")
         global_defs(n);
       else
         warn(out_, nullptr, n.source(),
              fmt::format("'{}' has no equivalent in shoal: not imported", n.key));
+    }
+    // Scripts live in `vrrp:`, which needs an instance.
+    if (out_.vrrp.empty()) {
+      for (const VrrpScript& sc : out_.vrrp_scripts)
+        warn(out_, nullptr, sc.at, "no VRRP instance was imported to track it: not imported");
+      out_.vrrp_scripts.clear();
     }
     settle_vrrp();
     // Sync groups name instances by keepalived's names: keep the members that were imported.
@@ -504,7 +542,10 @@ class KeepalivedMapper {
         inhibit_note(b.notes, at);
       } else if (defaults.read(c)) {
       } else if (k == "notify_up" || k == "notify_down") {
-        warn(out_, &b.notes, at, "shoal has no notify commands yet: not imported");
+        if (c.args.empty())
+          warn(out_, &b.notes, at, "no command given: not imported");
+        else
+          (k == "notify_up" ? b.notify_up : b.notify_down) = command_text(c);
       } else if (k == "lvs_method" || k == "lb_kind") {
         if (lower(arg(c)) != s.forwarding)
           warn(out_, &b.notes, at,
@@ -721,11 +762,8 @@ class KeepalivedMapper {
           VrrpTrack track{shoal_name(t.key), std::nullopt};
           add_interface(t.key);
           if (arg(t) == "weight") {
-            int w = 0;
-            const std::string ws = arg(t, 1);
-            auto [end, ec] = std::from_chars(ws.data(), ws.data() + ws.size(), w);
-            if (ec == std::errc() && end == ws.data() + ws.size() && w >= -254 && w <= 254)
-              track.weight = w;
+            if (auto w = track_weight(arg(t, 1)))
+              track.weight = *w;
             else
               warn(out_, &v.notes, t.source(),
                    "weight must be -254..254: tracked as fault-while-down");
@@ -737,9 +775,25 @@ class KeepalivedMapper {
              "shoal speaks VRRPv3, which has no authentication: not imported (every peer must "
              "run VRRPv3 without it)");
       } else if (k == "track_script") {
-        warn(out_, &v.notes, at, "shoal has no tracked scripts yet: not imported");
-      } else if (k.rfind("notify", 0) == 0) {
-        warn(out_, &v.notes, at, "shoal has no notify commands yet: not imported");
+        for (const KaNode& t : c.children) {
+          auto it = imported_scripts_.find(t.key);
+          if (it == imported_scripts_.end()) {
+            warn(out_, &v.notes, t.source(),
+                 fmt::format("no vrrp_script named '{}' was imported: not tracked", t.key));
+            continue;
+          }
+          VrrpTrack track{it->second, std::nullopt};
+          if (arg(t) == "weight") {
+            if (auto w = track_weight(arg(t, 1)); w && arg(t, 2).empty())
+              track.weight = *w;
+            else
+              warn(out_, &v.notes, t.source(),
+                   "weight must be -254..254 (without 'reverse'): the script's weight used");
+          }
+          v.track_scripts.push_back(track);
+        }
+      } else if (vrrp_notify_key(k)) {
+        notify_command(c, v.notify, v.notes);
       } else if (k == "unicast_peer" || k == "unicast_src_ip") {
         warn(out_, &v.notes, at,
              "shoal's VRRP advertises by multicast only: unicast peers are not imported");
@@ -773,8 +827,8 @@ class KeepalivedMapper {
     for (const KaNode& c : n.children) {
       if (c.key == "group") {
         for (const KaNode& m : c.children) g.instances.push_back(m.key);
-      } else if (c.key.rfind("notify", 0) == 0) {
-        warn(out_, &g.notes, c.source(), "shoal has no notify commands yet: not imported");
+      } else if (vrrp_notify_key(c.key)) {
+        notify_command(c, g.notify, g.notes);
       } else if (!c.block && c.args.empty() && c.key != "smtp_alert" &&
                  c.key != "global_tracking" && c.key != "sync_group_tracking_weight") {
         g.instances.push_back(c.key);  // the old form: members listed in the group's block
@@ -786,8 +840,64 @@ class KeepalivedMapper {
     out_.sync_groups.push_back(std::move(g));
   }
 
+  void notify_command(const KaNode& c, std::vector<NotifyCommand>& into,
+                      std::vector<std::string>& notes) {
+    if (c.args.empty())
+      warn(out_, &notes, c.source(), "no command given: not imported");
+    else
+      into.push_back({c.key, command_text(c)});
+  }
+
+  // keepalived's vrrp_script: shoal's `vrrp: scripts:`, tracked by name.
+  void vrrp_script(const KaNode& n) {
+    VrrpScript s;
+    s.at = n.source();
+    s.name = shoal_name(arg(n));
+    for (const KaNode& c : n.children) {
+      const Source at = c.source();
+      const std::string& k = c.key;
+      if (k == "script") {
+        s.command = command_text(c);
+      } else if (k == "interval" || k == "timeout") {
+        if (auto x = seconds(arg(c)); x && *x >= 0.01 && *x <= 3600)
+          (k == "interval" ? s.interval : s.timeout) = seconds_text(*x);
+        else
+          warn(out_, &s.notes, at, "must be 0.01..3600 s: default used");
+      } else if (k == "rise" || k == "fall") {
+        if (auto x = number(arg(c), 100); x && *x)
+          (k == "rise" ? s.rise : s.fall) = *x;
+        else
+          warn(out_, &s.notes, at, "must be 1..100: default 1 used");
+      } else if (k == "weight") {
+        if (auto w = track_weight(arg(c)); w && arg(c, 1).empty())
+          s.weight = *w;
+        else
+          warn(out_, &s.notes, at,
+               "weight must be -254..254 (without 'reverse'): weight 0 (fault while failing) "
+               "used");
+      } else {
+        warn(out_, &s.notes, at, fmt::format("'{}' has no equivalent in shoal: not imported", k));
+      }
+    }
+    if (s.command.empty()) {
+      warn(out_, nullptr, s.at, "no script given: not imported (nor tracked)");
+      return;
+    }
+    // shoal ends a run before the next is due; keepalived lets a longer timeout pass.
+    const double interval = s.interval ? *seconds(*s.interval) : 1.0;
+    if (s.timeout && *seconds(*s.timeout) > interval) {
+      warn(out_, &s.notes, s.at,
+           fmt::format("timeout {} s is longer than the interval: shoal uses the interval, {} s",
+                       *s.timeout, seconds_text(interval)));
+      s.timeout.reset();
+    }
+    imported_scripts_[arg(n)] = s.name;
+    out_.vrrp_scripts.push_back(std::move(s));
+  }
+
   Imported& out_;
   std::map<std::string, const KaNode*> groups_;
+  std::map<std::string, std::string> imported_scripts_;  // keepalived's name → shoal's
   std::map<std::string, std::string> imported_instances_;  // keepalived's name → shoal's
 };
 

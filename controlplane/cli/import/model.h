@@ -32,6 +32,7 @@ struct Backend {
   std::optional<uint32_t> weight;
   bool sorry = false;
   std::optional<Check> check;
+  std::optional<std::string> notify_up, notify_down;  // commands, as shoal splits them
   std::vector<std::string> notes;
 };
 
@@ -58,8 +59,25 @@ struct Service {
 };
 
 struct VrrpTrack {
-  std::string name;  // a port (keepalived's interface)
+  std::string name;  // a port (keepalived's interface) or a script
   std::optional<int32_t> weight;
+};
+
+// A notify command: shoal's key (notify_master, ..., notify) and the command's text.
+struct NotifyCommand {
+  std::string key;
+  std::string command;
+};
+
+// keepalived's vrrp_script.
+struct VrrpScript {
+  Source at;
+  std::string name;
+  std::string command;
+  std::optional<std::string> interval, timeout;  // seconds
+  std::optional<uint32_t> rise, fall;
+  std::optional<int32_t> weight;
+  std::vector<std::string> notes;
 };
 
 struct VrrpInstance {
@@ -75,6 +93,8 @@ struct VrrpInstance {
   std::optional<std::string> garp_interval, garp_refresh;
   std::vector<std::string> addresses;
   std::vector<VrrpTrack> track_ports;
+  std::vector<VrrpTrack> track_scripts;
+  std::vector<NotifyCommand> notify;
   std::vector<std::string> notes;
 };
 
@@ -82,6 +102,7 @@ struct SyncGroup {
   Source at;
   std::string name;
   std::vector<std::string> instances;
+  std::vector<NotifyCommand> notify;
   std::vector<std::string> notes;
 };
 
@@ -101,6 +122,7 @@ struct Imported {
   std::vector<Service> services;
   std::vector<VrrpInstance> vrrp;
   std::vector<SyncGroup> sync_groups;
+  std::vector<VrrpScript> vrrp_scripts;
   std::optional<ConnectionSync> connection_sync;
   std::vector<std::string> notes;  // top-level comments: constructs not imported
   Warnings warnings;

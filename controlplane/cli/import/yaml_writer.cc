@@ -269,6 +269,8 @@ class Writer {
         if (b.port && b.port != s.port) line(8, fmt::format("port: {}", b.port));
         if (b.weight) line(8, fmt::format("weight: {}", *b.weight));
         if (b.sorry) line(8, "sorry: true");
+        if (b.notify_up) line(8, fmt::format("notify_up: {}", yaml_quote(*b.notify_up)));
+        if (b.notify_down) line(8, fmt::format("notify_down: {}", yaml_quote(*b.notify_down)));
         if (b.check && !shared) check(8, *b.check, b.check->at.describe(), b.check->notes);
         if (shared && b.sorry)
           line(8, "health_check: {type: none}  # keepalived does not check a sorry server");
@@ -306,16 +308,10 @@ class Writer {
       }
       line(6, "addresses:");
       for (const std::string& a : v.addresses) line(8, fmt::format("- {}", a));
-      if (!v.track_ports.empty()) {
-        line(6, "track:");
-        line(8, "ports:  # track_interface");
-        for (const VrrpTrack& t : v.track_ports) {
-          if (t.weight)
-            line(10, fmt::format("- {{name: {}, weight: {}}}", t.name, *t.weight));
-          else
-            line(10, fmt::format("- {}", t.name));
-        }
-      }
+      if (!v.track_ports.empty() || !v.track_scripts.empty()) line(6, "track:");
+      tracks("ports:  # track_interface", v.track_ports);
+      tracks("scripts:  # track_script", v.track_scripts);
+      notify(6, v.notify);
     }
     if (!in_.sync_groups.empty()) {
       line(2, "sync_groups:");
@@ -325,8 +321,40 @@ class Writer {
         line(4, fmt::format("- name: {}", g.name));
         line(6, "instances:");
         for (const std::string& m : g.instances) line(8, fmt::format("- {}", m));
+        notify(6, g.notify);
       }
     }
+    if (!in_.vrrp_scripts.empty()) {
+      line(2, "scripts:");
+      for (const VrrpScript& sc : in_.vrrp_scripts) {
+        comment(4, sc.at.describe());
+        notes(4, sc.notes);
+        line(4, fmt::format("- name: {}", sc.name));
+        line(6, fmt::format("command: {}  # script", yaml_quote(sc.command)));
+        if (sc.interval) line(6, fmt::format("interval: {}", *sc.interval));
+        if (sc.timeout) line(6, fmt::format("timeout: {}", *sc.timeout));
+        if (sc.rise) line(6, fmt::format("rise: {}", *sc.rise));
+        if (sc.fall) line(6, fmt::format("fall: {}", *sc.fall));
+        if (sc.weight) line(6, fmt::format("weight: {}", *sc.weight));
+      }
+    }
+  }
+
+  // One list of an instance's `track:` (its key and comment in `key`), if not empty.
+  void tracks(const std::string& key, const std::vector<VrrpTrack>& list) {
+    if (list.empty()) return;
+    line(8, key);
+    for (const VrrpTrack& t : list) {
+      if (t.weight)
+        line(10, fmt::format("- {{name: {}, weight: {}}}", t.name, *t.weight));
+      else
+        line(10, fmt::format("- {}", t.name));
+    }
+  }
+
+  void notify(int indent, const std::vector<NotifyCommand>& commands) {
+    for (const NotifyCommand& c : commands)
+      line(indent, fmt::format("{}: {}", c.key, yaml_quote(c.command)));
   }
 
   void connection_sync() {

@@ -6,8 +6,8 @@
 
 namespace shoal::test {
 
-cp::Config web_config(uint32_t rs2_weight, bool with_rs3) {
-  std::string text = R"(ports:
+std::string web_config_head() {
+  return R"(ports:
   - name: lan
     device: net_null0
     addresses: [10.0.0.2/24]
@@ -16,7 +16,11 @@ services:
     vip: 10.0.0.100
     port: 80
     forwarding: dr
-    backends:
+)";
+}
+
+cp::Config web_config(uint32_t rs2_weight, bool with_rs3) {
+  std::string text = web_config_head() + R"(    backends:
       - {name: rs1, address: 10.0.0.11}
 )";
   text += "      - {name: rs2, address: 10.0.0.12, weight: " + std::to_string(rs2_weight) + "}\n";

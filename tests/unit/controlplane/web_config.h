@@ -4,11 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "config/config.h"
 
 namespace shoal::test {
 
 cp::Config web_config(uint32_t rs2_weight = 3, bool with_rs3 = true);
+
+// The YAML of that config up to service web's `forwarding: dr` (9 lines), for tests that
+// add keys and backends of their own.
+std::string web_config_head();
 
 }  // namespace shoal::test

@@ -298,7 +298,8 @@ virtual_server 10.0.0.100 80 {
 )");
   CHECK(warned(r.model, 1, "firewall mark 1 imported as a multi-port service"));
   CHECK(warned(r.model, 5, "IPv4"));
-  CHECK(warned(r.model, 11, "no notify commands"));
+  CHECK_FALSE(warned(r.model, 11, "notify"));
+  CHECK(has(r.yaml, "        notify_up: \"/bin/up\"\n"));
   CHECK(warned(r.model, 12, "'uthreshold' has no equivalent"));
   CHECK(warned(r.model, 14, "'ops' has no equivalent"));
   CHECK(has(r.yaml, "# WARNING keepalived.conf:1: virtual_server fwmark 1: firewall mark 1 "
@@ -396,14 +397,14 @@ TEST_CASE("vrrp_instance: vrid, priority, advert_int, nopreempt, addresses, trac
   CHECK(has(r.yaml, "  - name: eth1\n"));
   CHECK(has(r.yaml, "- 192.168.200.254/24  # CHANGE ME"));
   CHECK(warned(r.model, 9, "no authentication"));
-  CHECK(warned(r.model, 21, "no tracked scripts"));
-  CHECK(warned(r.model, 24, "no notify commands"));
+  CHECK(warned(r.model, 22, "no vrrp_script named 'chk' was imported: not tracked"));
+  CHECK(has(r.yaml, "      notify_master: \"/bin/m\"\n"));
   CHECK(warned(r.model, 25, "multicast only"));
   CHECK(has(r.yaml, "services: []"));
   loads(r);
 }
 
-TEST_CASE("vrrp_sync_group: both forms of member lists, notify warned, unknown members left out") {
+TEST_CASE("vrrp_sync_group: both forms of member lists, notify imported, unknown members left out") {
   const Result r = import_text(R"(vrrp_sync_group G1 {
   group {
     VI_1
@@ -433,7 +434,7 @@ vrrp_instance VI_2 {
   CHECK(r.model.sync_groups[0].instances == std::vector<std::string>{"vi_1"});
   CHECK(r.model.sync_groups[1].instances == std::vector<std::string>{"vi_2"});
   CHECK(warned(r.model, 1, "'VI_X' is no imported VRRP instance"));
-  CHECK(warned(r.model, 6, "no notify commands"));
+  CHECK(has(r.yaml, "      instances:\n        - vi_1\n      notify_master: \"/bin/m\"\n"));
   CHECK(has(r.yaml, "  sync_groups:\n    # keepalived.conf:1 vrrp_sync_group G1\n"));
   loads(r);
 }
@@ -452,9 +453,88 @@ vrrp_script chk {
 )" + kService);
   CHECK(warned(r.model, 1, "router_id, smtp_server"));
   CHECK(warned(r.model, 5, "'static_routes' has no equivalent"));
-  CHECK(warned(r.model, 8, "no tracked scripts"));
+  CHECK(warned(r.model, 8, "no VRRP instance was imported to track it"));
   CHECK(has(r.yaml, "# WARNING keepalived.conf:5: static_routes:"));
   loads(r);
+}
+
+TEST_CASE("vrrp_script, track_script and notify commands map to shoal's scripts and notify keys") {
+  const Result r = import_text(R"(vrrp_script chk_web {
+  script "/usr/bin/curl -sf 'http://127.0.0.1/health check'"
+  interval 2
+  timeout 1
+  rise 2
+  fall 3
+  weight -20
+  user nobody
+}
+vrrp_script CHK_MAINT {
+  script "/bin/test ! -e /etc/maint"
+  interval 1
+  timeout 5
+  weight 10 reverse
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 9
+  virtual_ipaddress {
+    10.0.0.100
+  }
+  track_script {
+    chk_web
+    CHK_MAINT weight 0
+    chk_gone
+  }
+  notify_master "/etc/keepalived/to.sh master"
+  notify_backup /etc/keepalived/to.sh backup "two words"
+  notify "/usr/local/bin/notify"
+  notify_stop /bin/stopped
+  notify_deleted /bin/x
+}
+vrrp_sync_group G {
+  group {
+    VI_1
+  }
+  notify_fault "/bin/fault"
+}
+virtual_server 10.0.0.100 80 {
+  lb_kind DR
+  real_server 10.0.0.11 80 {
+    notify_up "/bin/rs up"
+    notify_down /bin/rs down
+  }
+}
+)");
+  CHECK(has(r.yaml, "  scripts:\n    # keepalived.conf:1 vrrp_script chk_web\n"));
+  CHECK(has(r.yaml, "    - name: chk_web\n      command: \"/usr/bin/curl -sf "
+                    "'http://127.0.0.1/health check'\"  # script\n      interval: 2\n      "
+                    "timeout: 1\n      rise: 2\n      fall: 3\n      weight: -20\n"));
+  CHECK(warned(r.model, 8, "'user' has no equivalent"));
+  CHECK(has(r.yaml, "    - name: chk_maint\n      command: \"/bin/test ! -e /etc/maint\"  # "
+                    "script\n      interval: 1\n"));
+  CHECK_FALSE(has(r.yaml, "interval: 1\n      timeout"));
+  CHECK(warned(r.model, 10, "timeout 5 s is longer than the interval"));
+  CHECK(warned(r.model, 14, "without 'reverse'"));
+  CHECK(has(r.yaml, "      track:\n        scripts:  # track_script\n          - chk_web\n"
+                    "          - {name: chk_maint, weight: 0}\n"));
+  CHECK(warned(r.model, 25, "no vrrp_script named 'chk_gone'"));
+  CHECK(has(r.yaml, "      notify_master: \"/etc/keepalived/to.sh master\"\n"
+                    "      notify_backup: \"/etc/keepalived/to.sh backup 'two words'\"\n"
+                    "      notify: \"/usr/local/bin/notify\"\n"
+                    "      notify_stop: \"/bin/stopped\"\n"));
+  CHECK(warned(r.model, 31, "'notify_deleted' has no equivalent"));
+  CHECK(has(r.yaml, "      notify_fault: \"/bin/fault\"\n"));
+  CHECK(has(r.yaml, "        notify_up: \"/bin/rs up\"\n        notify_down: \"/bin/rs down\"\n"));
+  loads(r);
+  // What shoald makes of them: the words keepalived would run.
+  const auto l = shoal::cp::load_config_string(r.yaml, "imported.yaml");
+  REQUIRE(l.config);
+  const auto& v = l.config->vrrp.instances[0];
+  CHECK(v.notify.backup.argv ==
+        std::vector<std::string>{"/etc/keepalived/to.sh", "backup", "two words"});
+  CHECK(l.config->vrrp.scripts[0].command.argv ==
+        std::vector<std::string>{"/usr/bin/curl", "-sf", "http://127.0.0.1/health check"});
+  CHECK(l.config->vrrp.scripts[1].weight == 0);
 }
 
 TEST_CASE("yaml_quote: a double-quoted scalar that keeps quotes, backslashes and controls") {

@@ -10,6 +10,7 @@
 #include "bgp/bird_client.h"
 #include "bgp/offer.h"
 #include "config/config.h"
+#include "controlplane/load_errors.h"
 #include "quorum/service_quorum.h"
 
 using shoal::cp::AdminState;
@@ -23,6 +24,8 @@ using shoal::cp::LoadResult;
 using shoal::cp::VipOffer;
 using shoal::dp::ipv4;
 using shoal::hc::TargetKey;
+
+using shoal::test::lines_text;
 
 namespace {
 
@@ -50,15 +53,10 @@ services:
 )" + tail;
 }
 
-std::string all(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
 
 Config loaded(const std::string& text) {
   LoadResult r = load_config_string(text, "t.yaml");
-  INFO(all(r.errors));
+  INFO(lines_text(r.errors));
   REQUIRE(r.config);
   return *r.config;
 }
@@ -81,7 +79,7 @@ TEST_CASE("bgp config: paths, defaults and mistakes on their lines", "[bgp][conf
   SECTION("relative paths and unknown keys") {
     const LoadResult r = load_config_string(
         config("dr", "bgp:\n  socket: bird.ctl\n  file: /run/dir/\n  sokcet: /x\n"), "t.yaml");
-    INFO(all(r.errors));
+    INFO(lines_text(r.errors));
     CHECK_FALSE(r.config);
     REQUIRE(r.errors.size() == 3);
     CHECK(r.errors[0].rfind("t.yaml:21: ", 0) == 0);
@@ -94,7 +92,7 @@ TEST_CASE("bgp config: paths, defaults and mistakes on their lines", "[bgp][conf
 TEST_CASE("bgp config: a NAT service cannot be announced", "[bgp][config]") {
   const LoadResult r =
       load_config_string(config("nat", "bgp: {socket: /run/b.ctl}\n"), "t.yaml");
-  INFO(all(r.errors));
+  INFO(lines_text(r.errors));
   CHECK_FALSE(r.config);
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].rfind("t.yaml:9: service 'web': forwarding nat", 0) == 0);

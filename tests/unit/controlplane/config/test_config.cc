@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/config.h"
+#include "controlplane/load_errors.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -31,31 +32,22 @@ using shoal::dp::HashOn;
 using shoal::dp::ipv4;
 using shoal::dp::kNoBackend;
 
+using shoal::test::lines_text;
+
 namespace {
 
 LoadResult load(const std::string& text) {
   return load_config_string(text, "t.yaml");
 }
 
-std::string all(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
 
-// Exactly one error, at `prefix` ("t.yaml:LINE: "), mentioning `phrase`; the file refused.
 void expect_error(const std::string& text, const std::string& prefix, const std::string& phrase) {
-  const LoadResult r = load(text);
-  INFO("errors:\n" << all(r.errors));
-  CHECK_FALSE(r.config.has_value());
-  REQUIRE(r.errors.size() == 1);
-  CHECK(r.errors[0].rfind(prefix, 0) == 0);
-  CHECK(r.errors[0].find(phrase) != std::string::npos);
+  shoal::test::expect_load_error(text, prefix, phrase);
 }
 
 void expect_valid(const std::string& text) {
   const LoadResult r = load(text);
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   CHECK(r.errors.empty());
   CHECK(r.config.has_value());
 }
@@ -104,7 +96,7 @@ TEST_CASE("config: the example configs load without errors or warnings", "[confi
   for (const auto& ex : examples) {
     INFO(ex.file);
     const LoadResult r = load_config_file(dir + ex.file);
-    INFO("errors:\n" << all(r.errors) << "warnings:\n" << all(r.warnings));
+    INFO("errors:\n" << lines_text(r.errors) << "warnings:\n" << lines_text(r.warnings));
     REQUIRE(r.errors.empty());
     CHECK(r.warnings.empty());
     REQUIRE(r.config);
@@ -147,7 +139,7 @@ TEST_CASE("config: the production configs load without errors or warnings", "[co
   for (const auto& file : files) {
     INFO(file.string());
     const LoadResult r = load_config_file(file.string());
-    INFO("errors:\n" << all(r.errors) << "warnings:\n" << all(r.warnings));
+    INFO("errors:\n" << lines_text(r.errors) << "warnings:\n" << lines_text(r.warnings));
     CHECK(r.errors.empty());
     CHECK(r.warnings.empty());
     REQUIRE(r.config);
@@ -199,7 +191,7 @@ routes:
   - {prefix: 192.0.2.0/24, via: 192.168.7.6}
 tunnel_ttl: 17
 )");
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   REQUIRE(r.errors.empty());
   CHECK(r.warnings.empty());
   REQUIRE(r.config);
@@ -281,7 +273,7 @@ TEST_CASE("config: defaults of optional keys", "[config]") {
     backends:
       - address: 10.0.0.11
 )");
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   REQUIRE(r.config);
   const Config& c = *r.config;
   CHECK(c.eal.empty());
@@ -319,7 +311,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
   SECTION("top level, with a suggestion") {
     expect_error(kPort + "services: []\nrouts: []\n", "t.yaml:6: ",
                  "unknown key 'routs' in the configuration (allowed: eal, log_level, ports, "
-                 "workers, services, neighbours, routes, tunnel_ttl, api, vrrp, connection_sync, bgp); did you mean 'routes'?");
+                 "workers, services, neighbours, routes, tunnel_ttl, api, vrrp, connection_sync, bgp, notify); did you mean 'routes'?");
   }
   SECTION("in a backend") {
     expect_error(kPort + R"(services:
@@ -333,7 +325,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
 )",
                  "t.yaml:12: ",
                  "unknown key 'wieght' in a backend (allowed: name, address, port, weight, "
-                 "sorry, health_check); did you mean 'weight'?");
+                 "sorry, health_check, notify_up, notify_down); did you mean 'weight'?");
   }
   SECTION("no suggestion when nothing is close") {
     const LoadResult r = load(kPort + "services: []\nworkers: {colour: blue}\n");
@@ -361,7 +353,7 @@ TEST_CASE("config: unknown keys name the key and the allowed ones", "[config]") 
                  "t.yaml:9: ",
                  "unknown key 'forwading' in a service (allowed: name, vip, port, "
                  "ports, protocol, forwarding, scheduler, hash, maglev_size, backends, health_check, "
-                 "all_down, sync, persistence, quorum); "
+                 "all_down, sync, persistence, quorum, notify_up, notify_down); "
                  "did you mean 'forwarding'?");
   }
   SECTION("a key given twice") {
@@ -768,7 +760,7 @@ TEST_CASE("config: at most 65534 backends in total", "[config]") {
   };
   const LoadResult ok = load(many(40000, 25534));
   INFO("errors:\n"
-       << all(std::vector<std::string>(ok.errors.begin(),
+       << lines_text(std::vector<std::string>(ok.errors.begin(),
                                        ok.errors.begin() + std::min<size_t>(3, ok.errors.size()))));
   CHECK(ok.errors.empty());
   REQUIRE(ok.config);
@@ -802,7 +794,7 @@ services:
     forwarding: dr
     backends: [{address: 10.0.0.11}]
 )");
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   CHECK_FALSE(r.config);
   REQUIRE(r.errors.size() == 3);
   CHECK(r.errors[0] == "t.yaml:5: 'mtu' 20000 is out of range 576..9000");
@@ -847,7 +839,7 @@ TEST_CASE("config: backend ids stay stable across reloads", "[config]") {
           "    backends: [" +
           backends_b + "]\n";
     const LoadResult r = load(text);
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.config);
     return *r.config;
   };
@@ -967,14 +959,14 @@ std::string web(const std::string& health, const std::string& backends =
 TEST_CASE("config: health checks default to none, and to the documented values", "[config][health]") {
   SECTION("no health_check: type none (always up)") {
     const LoadResult r = load(web(""));
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.config);
     CHECK(r.config->services[0].health == CheckSpec{});
     CHECK(r.config->services[0].backends[0].health.type == CheckType::none);
   }
   SECTION("a type alone: every other key at its default") {
     const LoadResult r = load(web("    health_check: {type: http}\n"));
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.config);
     CHECK(r.warnings.empty());
     const CheckSpec& h = r.config->services[0].backends[0].health;
@@ -1041,7 +1033,7 @@ TEST_CASE("config: a service's health_check, and backends that override its keys
         address: 10.0.0.17
         health_check: {type: none}
 )"));
-  INFO("errors:\n" << all(r.errors) << "warnings:\n" << all(r.warnings));
+  INFO("errors:\n" << lines_text(r.errors) << "warnings:\n" << lines_text(r.warnings));
   REQUIRE(r.config);
   CHECK(r.warnings.empty());
   const ServiceConfig& s = r.config->services[0];
@@ -1176,7 +1168,7 @@ TEST_CASE("config: health_check keys of another check type", "[config][health]")
     const LoadResult r = load(hc("      type: tcp\n      path: /health\n      interval: x\n",
                                  "      - address: 10.0.0.11\n      - address: 10.0.0.12\n"
                                  "      - address: 10.0.0.13\n"));
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.errors.size() == 2);
     CHECK(r.errors[0].rfind("t.yaml:12: 'path' does not apply to a tcp check", 0) == 0);
     CHECK(r.errors[1].rfind("t.yaml:13: 'interval' must be a number of seconds", 0) == 0);
@@ -1205,7 +1197,7 @@ TEST_CASE("config: health_check keys of another check type", "[config][health]")
     const LoadResult r = load(web("    health_check: {type: udp, expect: \"200\"}\n",
                                   "      - address: 10.0.0.11\n      - address: 10.0.0.12\n"
                                   "        health_check: {type: http}\n"));
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.config);
     CHECK(r.config->services[0].backends[0].health.expect_reply == "200");
     CHECK(r.config->services[0].backends[1].health.expect_status ==
@@ -1219,7 +1211,7 @@ TEST_CASE("config: a health_check spec is checked whole for each backend", "[con
                                   "      - address: 10.0.0.11\n"
                                   "      - address: 10.0.0.12\n"
                                   "        health_check: {interval: 1}\n"));
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0] == "t.yaml:14: 'timeout' (1.5 s) must be less than 'interval' (1 s): checks "
                          "of one backend must not overlap");
@@ -1234,7 +1226,7 @@ TEST_CASE("config: a health_check spec is checked whole for each backend", "[con
   }
   SECTION("a health_check without a type runs no check: a warning") {
     const LoadResult r = load(web("    health_check: {interval: 5}\n"));
-    INFO("errors:\n" << all(r.errors));
+    INFO("errors:\n" << lines_text(r.errors));
     REQUIRE(r.config);
     REQUIRE(r.warnings.size() == 1);
     CHECK(r.warnings[0] ==
@@ -1247,7 +1239,7 @@ TEST_CASE("config: health_targets() gives the checker one target per backend", "
                                 "      - address: 10.0.0.11\n      - name: rs2\n"
                                 "        address: 10.0.0.12\n"
                                 "        health_check: {type: http, port: 8080}\n"));
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   REQUIRE(r.config);
   const std::vector<shoal::hc::Target> targets = shoal::cp::health_targets(*r.config);
   REQUIRE(targets.size() == 2);
@@ -1357,7 +1349,7 @@ TEST_CASE("config: a service's scheduler, with the keys that go with it", "[conf
   SECTION("every LVS name is taken") {
     for (const char* name : {"rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "mh", "maglev"}) {
       const LoadResult r = load(head + "    scheduler: " + name + "\n" + backends);
-      INFO(name << ": " << all(r.errors));
+      INFO(name << ": " << lines_text(r.errors));
       REQUIRE(r.config);
       CHECK(shoal::dp::scheduler_name(r.config->services[0].scheduler) == name);
     }
@@ -1376,7 +1368,7 @@ TEST_CASE("config: a service's scheduler, with the keys that go with it", "[conf
   SECTION("flows under a scheduler that differs between directors are synced by default") {
     auto synced = [&](const std::string& extra) {
       const LoadResult r = load(head + extra + backends);
-      INFO(all(r.errors));
+      INFO(lines_text(r.errors));
       REQUIRE(r.config);
       return r.config->services[0].sync;
     };

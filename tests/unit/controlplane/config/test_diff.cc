@@ -92,3 +92,37 @@ TEST_CASE("config diff: a service's ports, as shoalctl list shows them", "[confi
   REQUIRE(d.size() == 1);
   CHECK(d[0] == "service web: address 10.0.0.100:80,443/tcp -> 10.0.0.100:0/tcp");
 }
+
+TEST_CASE("config diff: notify commands, vrrp scripts and the notify section", "[config][notify]") {
+  const std::string vrrp = R"(vrrp:
+  scripts:
+    - {name: chk, command: "pidof nginx", interval: 2}
+    - {name: old, command: /bin/true}
+  instances:
+    - name: front
+      vrid: 51
+      addresses: [10.0.0.100]
+      notify_master: /bin/m
+)";
+  std::string web = kWeb;
+  const std::string rs1 = "{name: rs1, address: 10.0.0.11}";
+  web.replace(web.find(rs1), rs1.size(),
+              "{name: rs1, address: 10.0.0.11, notify_down: /bin/down}");
+  std::string next_vrrp = vrrp;
+  next_vrrp.replace(next_vrrp.find("interval: 2"), 11, "interval: 3, weight: -10");
+  next_vrrp.replace(next_vrrp.find("old"), 3, "new");
+  next_vrrp.replace(next_vrrp.find("/bin/m"), 6, "\"/bin/m now\"\n      notify: /bin/any");
+  const auto diff = diff_configs(load(kWeb + vrrp), load(web + next_vrrp + "notify: {timeout: 3}\n"));
+  const std::vector<std::string> want = {
+      "service web: backend rs1: notify_down none -> '/bin/down'",
+      "vrrp script chk: interval 2 s -> 3 s",
+      "vrrp script chk: timeout 2 s -> 3 s",
+      "vrrp script chk: weight 0 -> -10",
+      "vrrp script new added: '/bin/true'",
+      "vrrp script old removed",
+      "vrrp instance front: notify_master '/bin/m' -> '/bin/m now'",
+      "vrrp instance front: notify none -> '/bin/any'",
+      "notify: timeout 10 s -> 3 s",
+  };
+  CHECK(diff == want);
+}

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "controlplane/load_errors.h"
 #include "net/snapshot_builder.h"
 #include "vrrp/packet.h"
 #include "vrrp/runner.h"
@@ -28,6 +29,8 @@ using shoal::cp::VrrpRunner;
 using shoal::cp::VrrpState;
 using shoal::cp::VrrpTrackKind;
 using shoal::dp::ipv4;
+
+using shoal::test::lines_text;
 
 namespace {
 
@@ -54,26 +57,16 @@ services:
       - {name: rs1, address: 10.0.1.11}
 )";  // 21 lines: `vrrp:` is line 22
 
-std::string all(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
 
 Config load(const std::string& vrrp) {
   LoadResult r = load_config_string(kBase + vrrp, "t.yaml");
-  INFO("errors:\n" << all(r.errors));
+  INFO("errors:\n" << lines_text(r.errors));
   REQUIRE(r.config);
   return *r.config;
 }
 
 void expect_error(const std::string& vrrp, const std::string& prefix, const std::string& phrase) {
-  const LoadResult r = load_config_string(kBase + vrrp, "t.yaml");
-  INFO("errors:\n" << all(r.errors));
-  CHECK_FALSE(r.config.has_value());
-  REQUIRE(r.errors.size() == 1);
-  CHECK(r.errors[0].rfind(prefix, 0) == 0);
-  CHECK(r.errors[0].find(phrase) != std::string::npos);
+  shoal::test::expect_load_error(kBase + vrrp, prefix, phrase);
 }
 
 const std::string kTwo = R"(vrrp:
@@ -262,7 +255,7 @@ struct Pair {
             std::to_string(priority) + ", preempt: " + (preempt ? "true" : "false") +
             ", addresses: [10.0.0.100, 10.0.0.101]}\n";
     LoadResult r = load_config_string(text, "t.yaml");
-    INFO(all(r.errors));
+    INFO(lines_text(r.errors));
     REQUIRE(r.config);
     return *r.config;
   }
@@ -382,4 +375,42 @@ TEST_CASE("vrrp runner: election, failover, goodbye, reload", "[vrrp][runner]") 
     moved.vrrp.instances.clear();
     CHECK(p.a.restart_needed(moved).has_value());
   }
+}
+
+TEST_CASE("vrrp runner: the states entered, for the notify commands", "[vrrp][runner][notify]") {
+  auto describe = [](const std::vector<VrrpRunner::StateEvent>& events) {
+    std::string out;
+    for (const auto& e : events)
+      out += std::string(e.group ? "group " : "") + e.name + " " +
+             std::string(shoal::cp::name(e.to)) + " " + std::to_string(e.priority) + "; ";
+    return out;
+  };
+  Pair p(150, 100);
+  p.a.start(p.now);
+  p.b.start(p.now);
+  p.run_for(1000);
+  CHECK(describe(p.a.take_state_events()) == "front backup 150; front master 150; ");
+  CHECK(describe(p.b.take_state_events()) == "front backup 100; ");
+  p.run_for(500);
+  CHECK(p.a.take_state_events().empty());  // no state entered twice
+  p.a.shutdown(p.now);
+  CHECK(describe(p.a.take_state_events()) == "front init 150; ");
+
+  // A group is master once all its members are, and stopped once all are.
+  Config c = load(kTwo);
+  VrrpRunner g(c, {rte_ether_addr{{2, 0, 0, 0, 0, 2}}, rte_ether_addr{{2, 0, 0, 0, 1, 2}}});
+  g.track("service:web", true, 0);
+  g.track("service:dns", true, 0);
+  g.track("port:inside", true, 0);
+  g.start(1000);
+  for (uint64_t now = 1000; now < 6000; now += 5) g.tick(now);  // gateway: 1 s adverts
+  CHECK(describe(g.take_state_events()) ==
+        "front backup 150; gateway backup 100; group nat backup 0; front master 150; "
+        "gateway master 100; group nat master 0; ");
+  g.track("port:inside", false, 6000);  // weight 0: front to fault, and the group with it
+  const std::string fault = describe(g.take_state_events());
+  CHECK(fault.find("front fault") != std::string::npos);
+  CHECK(fault.find("group nat fault 0") != std::string::npos);
+  g.shutdown(6100);
+  CHECK(describe(g.take_state_events()).find("group nat init 0") != std::string::npos);
 }

@@ -3,7 +3,6 @@
 // warning, a directory made when missing, and a directory that cannot be made or written
 // logged once without stopping anything.
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -18,11 +17,13 @@
 #include "config/config.h"
 #include "controlplane/web_config.h"
 #include "daemon/state_dir.h"
+#include "log_capture.h"
 
 using shoal::cp::AdminState;
 using shoal::cp::AdminStates;
 using shoal::cp::StateDir;
 using shoal::hc::TargetKey;
+using shoal::test::LogCapture;
 using shoal::test::web_config;
 
 namespace fs = std::filesystem;
@@ -41,19 +42,6 @@ struct TempDir {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
-};
-
-// What the default logger says while it lives.
-struct LogCapture {
-  std::ostringstream lines;
-  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
-  LogCapture() {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
-    sink->set_pattern("%l %v");
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("", sink));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous); }
-  std::string text() const { return lines.str(); }
 };
 
 void write(const fs::path& path, const std::string& text) {
