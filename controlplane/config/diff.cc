@@ -145,6 +145,8 @@ std::vector<std::string> diff_configs(const Config& running, const Config& candi
             dp::ipv4_to_string(b.persistence_netmask));
     changed(out, what, "quorum", a.quorum, b.quorum);
     changed(out, what, "quorum hysteresis", a.quorum_hysteresis, b.quorum_hysteresis);
+    diff_command(out, what, "quorum notify_up", a.quorum_up, b.quorum_up);
+    diff_command(out, what, "quorum notify_down", a.quorum_down, b.quorum_down);
     diff_backends(out, a, b);
   }
   for (const auto& [name, a] : before)

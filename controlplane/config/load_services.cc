@@ -14,7 +14,7 @@ constexpr std::string_view kServiceKeys[] = {
     "scheduler",   "hash",     "maglev_size",  "backends", "health_check", "all_down",
     "sync",        "persistence", "quorum",    "notify_up", "notify_down"};
 constexpr std::string_view kPersistenceKeys[] = {"timeout", "netmask"};
-constexpr std::string_view kQuorumKeys[] = {"up", "hysteresis"};
+constexpr std::string_view kQuorumKeys[] = {"up", "hysteresis", "notify_up", "notify_down"};
 constexpr std::string_view kBackendKeys[] = {"name",   "address",     "port", "weight",
                                              "sorry",  "health_check", "notify_up",
                                              "notify_down"};
@@ -271,7 +271,8 @@ void Loader::parse_persistence(const Field& field, ServiceConfig& svc) {
   svc.persistence_netmask = __builtin_bswap32(host_mask);
 }
 
-// `quorum: 3`, or `quorum: {up: 3, hysteresis: 1}`: keepalived's quorum and hysteresis.
+// `quorum: 3`, or `quorum: {up: 3, hysteresis: 1, notify_up: CMD, notify_down: CMD}`:
+// keepalived's quorum, hysteresis, quorum_up and quorum_down.
 void Loader::parse_quorum(const Field& field, ServiceConfig& svc) {
   if (field.value.IsScalar()) {
     if (auto v = integer(field, 1, kMaxQuorum)) svc.quorum = static_cast<uint32_t>(*v);
@@ -291,6 +292,10 @@ void Loader::parse_quorum(const Field& field, ServiceConfig& svc) {
         svc.quorum_hysteresis = static_cast<uint32_t>(*v);
     }
   }
+  if (const Field* f = m.get("notify_up"))
+    if (auto c = notify_command(*f)) svc.quorum_up = std::move(*c);
+  if (const Field* f = m.get("notify_down"))
+    if (auto c = notify_command(*f)) svc.quorum_down = std::move(*c);
 }
 
 void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc, ServiceRec& srec,

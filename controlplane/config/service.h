@@ -66,6 +66,8 @@ struct ServiceConfig {
   // to `quorum` (see quorum/service_quorum.h); `hysteresis` < quorum.
   uint32_t quorum = 1;
   uint32_t quorum_hysteresis = 0;
+  // Run when it regains and loses quorum (keepalived's quorum_up/quorum_down).
+  notify::Command quorum_up, quorum_down;
   // The service's `health_check:` as written (backends hold the effective spec).
   hc::CheckSpec health;
   // Its flows go to the peers when connection_sync is on. Default: NAT services, and those

@@ -407,6 +407,15 @@ void Director::update_quorums() {
     else
       spdlog::warn("{}", describe(c));
     metrics_.quorum_transition(c.service, c.up);
+    for (const ServiceConfig& s : config_.services)
+      if (s.name == c.service)
+        notifier_.fire(c.up ? s.quorum_up : s.quorum_down, {},
+                       {"SHOAL_EVENT=quorum", "SHOAL_SERVICE=" + s.name,
+                        fmt::format("SHOAL_QUORUM_STATE={}", c.up ? "UP" : "DOWN"),
+                        fmt::format("SHOAL_HEALTHY_WEIGHT={}", c.weight),
+                        fmt::format("SHOAL_QUORUM={}", c.quorum),
+                        fmt::format("SHOAL_QUORUM_HYSTERESIS={}", c.hysteresis)},
+                       fmt::format("quorum of {} {}", s.name, c.up ? "regained" : "lost"));
   }
 }
 

@@ -6,13 +6,15 @@ passes its checks again, new connections go back to it.
 The same policies apply below a quorum: with `quorum: {up: 2, hysteresis: 1}` and real servers
 of weights 2 and 1, the service keeps quorum with one left, loses it with none, and regains it
 only once both are back (3 = 2 + 1), whether health checks or the operator take them out; the
-sorry server serves meanwhile, and the API, /metrics, shoalctl list and the log say so.
+sorry server serves meanwhile, and the API, /metrics, shoalctl list and the log say so, and the
+quorum's notify_down and notify_up commands run.
 
 Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_all_down.py
 """
 
 import copy
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,10 +109,28 @@ def quorum_config(d, path="/"):
     hysteresis 1, rs3 the sorry server."""
     cfg = config(d, "sorry", path="/")
     web = next(s for s in cfg["services"] if s["name"] == "web")
-    web["quorum"] = {"up": 2, "hysteresis": 1}
+    log = quorum_log(d)
+    web["quorum"] = {"up": 2, "hysteresis": 1,
+                     "notify_up": f"/bin/sh -c 'echo up $SHOAL_HEALTHY_WEIGHT >> {log}'",
+                     "notify_down": f"/bin/sh -c 'echo down $SHOAL_HEALTHY_WEIGHT >> {log}'"}
     web["backends"][0]["weight"] = 2
     web["backends"][0]["health_check"] = {"path": path}
     return cfg
+
+
+def quorum_log(d):
+    """Where the quorum notify commands write."""
+    return Path(d.api_socket).parent / "quorum-notify.log"
+
+
+def wait_notified(d, want, timeout=5):
+    deadline = time.time() + timeout
+    while True:
+        lines = quorum_log(d).read_text().splitlines() if quorum_log(d).exists() else []
+        if lines and lines[-1] == want:
+            return lines
+        assert time.time() < deadline, f"the quorum notify commands wrote {lines}, not {want!r}"
+        time.sleep(0.1)
 
 
 def quorum(d):
@@ -141,6 +161,7 @@ def test_quorum_lost_hands_new_flows_to_the_sorry_server(d):
     assert metric(d, "shoal_service_quorum_up") == 0
     assert metric(d, "shoal_service_healthy_weight") == 0
     assert "quorum 0/2 lost" in d.ctl("list").stdout
+    wait_notified(d, "down 0")  # notify_down, with the weight in its environment
     res = requests(d, 27000)
     assert res["ok"] == 120 and set(res["hist"]) == {"rs3"}, res
 
@@ -157,6 +178,7 @@ def test_quorum_regained_only_above_its_hysteresis(d):
                      r"service web: quorum regained \(healthy weight 3, needs 2 \+ hysteresis 1\)"])
     res = requests(d, 29000)
     assert res["ok"] == 120 and set(res["hist"]) == {"rs1", "rs2"}, res
+    assert wait_notified(d, "up 3") == ["down 0", "up 3"]
     assert metric(d, "shoal_service_quorum_up") == 1
     # Every change logged is counted, the earlier tests' (quorum 1: all down) included.
     text = d.metrics_text()

@@ -33,7 +33,6 @@ EXPECTED = {
     "keepalived.conf.IPv6": ["IPv4 services only"],
     "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
     "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
-    "keepalived.conf.quorum": ["no quorum notify commands"],
     "keepalived.conf.sample": ["digest"],
     "keepalived.conf.SSL_GET": ["no authentication", "only the first url"],
     # Its vrrp_script's only `script` lines are for one config id each.
@@ -136,8 +135,11 @@ def test_keepalived_scheduler_persistence_and_quorum_become_keys(tmp_path):
     text = run(shoalctl_path(), "import", "keepalived", sample).stdout
     assert re.search(r"^    scheduler: wrr  # lb_algo, line 25$", text, re.M), text
     assert re.search(r"^    persistence: \{timeout: \d+", text, re.M), text
-    assert re.search(r"^    quorum: \{up: 7, hysteresis: 2\}  # quorum 7 \(line 31\), "
-                     r"hysteresis 2 \(line 32\)$", text, re.M), text
+    assert re.search(r"^    quorum:  # quorum 7 \(line 31\), hysteresis 2 \(line 32\), "
+                     r"quorum_up \(line 33\), quorum_down \(line 34\)\n"
+                     r"      up: 7\n      hysteresis: 2\n"
+                     r"      notify_up: \"?/usr/local/sbin/quorum-up.sh\"?\n"
+                     r"      notify_down: \"?/usr/local/sbin/quorum-down.sh\"?$", text, re.M), text
     out = tmp_path / "imported.yaml"
     out.write_text(text)
     c = check(out)

@@ -437,7 +437,12 @@ class KeepalivedMapper {
           warn(out_, &proto.notes, at, fmt::format("'{}' is not a number: not imported", arg(c)));
         }
       } else if (k == "quorum_up" || k == "quorum_down") {
-        warn(out_, &proto.notes, at, "shoal has no quorum notify commands yet: not imported");
+        if (c.args.empty())
+          warn(out_, &proto.notes, at, "no command given: not imported");
+        else
+          (k == "quorum_up" ? proto.quorum_up : proto.quorum_down) = command_text(c);
+        proto.quorum_note += fmt::format("{}{} (line {})", proto.quorum_note.empty() ? "" : ", ",
+                                         k, c.line);
       } else if (k == "omega") {
         warn(out_, &proto.notes, at,
              "shoal has no notify commands yet (omega runs them at shutdown): not imported");

@@ -53,6 +53,7 @@ struct Service {
   std::string scheduler_note;            // "lb_algo, line 29"
   std::optional<std::string> all_down;
   std::optional<uint32_t> quorum, hysteresis;
+  std::optional<std::string> quorum_up, quorum_down;  // commands, as shoal splits them
   std::string quorum_note;  // "quorum 2 (line 5), hysteresis 1 (line 6)"
   std::vector<Backend> backends;
   std::vector<std::string> notes;

@@ -238,9 +238,13 @@ class Writer {
         line(4, fmt::format("persistence: {{timeout: {}{}}}  # {}", *s.persistence_timeout,
                             s.persistence_netmask ? ", netmask: " + *s.persistence_netmask : "",
                             s.persistence_note));
-      if (s.quorum || s.hysteresis)
-        line(4, fmt::format("quorum: {{up: {}, hysteresis: {}}}  # {}", s.quorum.value_or(1),
-                            s.hysteresis.value_or(0), s.quorum_note));
+      if (s.quorum || s.hysteresis || s.quorum_up || s.quorum_down) {
+        line(4, fmt::format("quorum:  # {}", s.quorum_note));
+        line(6, fmt::format("up: {}", s.quorum.value_or(1)));
+        line(6, fmt::format("hysteresis: {}", s.hysteresis.value_or(0)));
+        if (s.quorum_up) line(6, fmt::format("notify_up: {}", yaml_quote(*s.quorum_up)));
+        if (s.quorum_down) line(6, fmt::format("notify_down: {}", yaml_quote(*s.quorum_down)));
+      }
       if (s.all_down) line(4, fmt::format("all_down: {}  # sorry_server", *s.all_down));
       // keepalived checks each real server on its own; when every one is checked alike, the
       // check is written once, for the service, and the backends inherit it.

@@ -129,21 +129,22 @@ TEST_CASE("persistence_timeout and persistence_granularity become persistence") 
   loads(r);
 }
 
-TEST_CASE("quorum and hysteresis become quorum; their scripts are warnings naming their lines") {
+TEST_CASE("quorum, hysteresis, quorum_up and quorum_down become quorum") {
   std::string text = kService;
   text.insert(text.find("  protocol"),
               "  quorum 2\n  hysteresis 1\n  quorum_up /bin/up\n  quorum_down /bin/down\n");
   Result r = import_text(text);
-  CHECK(has(r.yaml, "quorum: {up: 2, hysteresis: 1}  # quorum 2 (line 5), hysteresis 1 (line 6)"));
-  CHECK_FALSE(warned(r.model, 5, "quorum"));
-  for (int line = 7; line <= 8; ++line) CHECK(warned(r.model, line, "no quorum notify commands"));
+  CHECK(has(r.yaml, "    quorum:  # quorum 2 (line 5), hysteresis 1 (line 6), quorum_up (line 7), "
+                    "quorum_down (line 8)\n      up: 2\n      hysteresis: 1\n"
+                    "      notify_up: \"/bin/up\"\n      notify_down: \"/bin/down\"\n"));
+  for (int line = 5; line <= 8; ++line) CHECK_FALSE(warned(r.model, line, "quorum"));
   loads(r);
 
   // shoal keeps hysteresis below the quorum: keepalived's 2 against 2 is left out, and said.
   text = kService;
   text.insert(text.find("  protocol"), "  quorum 2\n  hysteresis 2\n");
   r = import_text(text);
-  CHECK(has(r.yaml, "quorum: {up: 2, hysteresis: 0}"));
+  CHECK(has(r.yaml, "      up: 2\n      hysteresis: 0\n"));
   CHECK(warned(r.model, 1, "hysteresis 2 is not below the quorum 2"));
   loads(r);
 }
