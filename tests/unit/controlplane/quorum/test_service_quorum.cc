@@ -9,6 +9,7 @@
 #include "api/admin_state.h"
 #include "bgp/offer.h"
 #include "config/config.h"
+#include "controlplane/web_config.h"
 #include "net/snapshot_builder.h"
 #include "quorum/service_quorum.h"
 
@@ -25,16 +26,7 @@ namespace {
 
 // Service web: rs1, rs2, rs3 of weights 1, 2 and 3; `keys` adds service keys, `extra` backends.
 LoadResult load(const std::string& keys, const std::string& extra = "") {
-  return shoal::cp::load_config_string(R"(ports:
-  - name: lan
-    device: net_null0
-    addresses: [10.0.0.2/24]
-services:
-  - name: web
-    vip: 10.0.0.100
-    port: 80
-    forwarding: dr
-)" + keys + R"(    backends:
+  return shoal::cp::load_config_string(shoal::test::web_config_head() + keys + R"(    backends:
       - {name: rs1, address: 10.0.0.11, weight: 1}
       - {name: rs2, address: 10.0.0.12, weight: 2}
       - {name: rs3, address: 10.0.0.13, weight: 3}
