@@ -83,7 +83,7 @@ function serviceCard(state, svc, metricOf) {
   const rows = svc.backends.map((b, i) => backendRow(state, svc, { ...b }, i, metricOf));
   const card = h('section', { class: 'card wide service', dataset: { service: svc.name } },
     h('h2', {}, svc.name, ' ', h('span', { class: 'muted' },
-      `${svc.protocol.toUpperCase()} ${svc.vip}:${svc.ports ?? svc.port} · ${svc.forwarding.toUpperCase()} · ${svc.scheduler === 'maglev' ? `maglev ${svc.hash}` : svc.scheduler} · all down: ${svc.all_down}`),
+      `${svc.protocol.toUpperCase()} ${svc.vip}:${svc.ports ?? svc.port} · ${svc.forwarding.toUpperCase()} · ${svc.scheduler === 'maglev' ? `maglev ${svc.hash}` : svc.scheduler}${svc.persistence ? ` · persistent ${svc.persistence.timeout} s mask ${svc.persistence.netmask}` : ''} · all down: ${svc.all_down}`),
     ' ', allDown, ' ', quorum),
     chart,
     h('table', { class: 'grid backends' },
