@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds shoal (release and ASan+UBSan) and runs its test suites.
-#   ./scripts/test.sh          every suite but package
+#   ./scripts/test.sh          every suite
 #   ./scripts/test.sh unit     one suite: unit (Catch2, release and ASan+UBSan builds),
 #                              e2e (pytest in the network-namespace lab) or package (the
 #                              Debian package built, checked, installed and run in the lab,
@@ -179,14 +179,10 @@ install_package() {  # install_package WORK
   dpkg-query -W shoal
 }
 
-# The package suite runs on its own (./scripts/test.sh package) until it has been through a
-# whole CI run beside the others; the files it checks that need no package (the completion,
-# the alert rules and dashboard) are checked with every run.
-if [[ $suite == all ]]; then
-  run_pytest "completion and monitoring files" tests/package/test_completion.py \
-    tests/package/test_monitoring.py
-fi
-if [[ $suite == package ]]; then
+# Last, once the e2e suite no longer needs the machine: the package takes the lab's place
+# for its own tests (tests/package: the installed shoald in the lab, the completion, the
+# alert rules and dashboard).
+if [[ $suite == all || $suite == package ]]; then
   if dpkg-query -W -f='${Status}' shoal 2>/dev/null | grep -q "ok installed"; then
     echo "test.sh: a shoal package is installed already; the package suite replaces it and" \
       "purges it at the end"
