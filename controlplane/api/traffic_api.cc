@@ -181,7 +181,7 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   // A backup answers too, as it would once master: a VIP held elsewhere is indexed all the
   // same (its index is the service's only when the snapshot has that very service).
   if ((kind != dp::AddressKind::service && kind != dp::AddressKind::not_owned) ||
-      snap->service(index).vip != vip->first || snap->service(index).port != dp::be16(vip->second) ||
+      snap->service(index).vip != svc->vip || snap->service(index).port != dp::be16(svc->port) ||
       snap->service(index).proto != static_cast<uint8_t>(proto))
     return error_response(503, "the dataplane has no table for that service yet");
   const dp::Service& service = snap->service(index);
