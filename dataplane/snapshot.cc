@@ -101,9 +101,10 @@ bool add(rte_hash* h, uint32_t ip, uint16_t port, uint8_t proto, uintptr_t value
 
 }  // namespace
 
-uint16_t persistence_tag(uint32_t vip, uint16_t port, uint8_t proto) {
+uint16_t persistence_tag(const ServiceSpec& svc) {
   return static_cast<uint16_t>(
-      rte_hash_crc_8byte(uint64_t(vip) << 32 | uint32_t(port) << 8 | proto, 0) | 1);
+      rte_hash_crc_8byte(uint64_t(svc.vip) << 32 | uint32_t(svc.key_port()) << 8 | svc.proto, 0) |
+      1);
 }
 
 std::string ipv4_to_string(uint32_t addr) {
@@ -189,7 +190,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       return false;
     });
     if (!duplicate.empty()) return fail("duplicate service " + duplicate + "/" + std::to_string(spec_svc.proto));
-    if (spec_svc.port == 0 && spec_svc.port_ranges.empty() && spec_svc.proto != 6 &&
+    if (spec_svc.every_port() && spec_svc.proto != 6 &&
         spec_svc.proto != 17)
       return fail("service " + what + " on every port must be TCP or UDP");
     if (std::count(spec.local_addresses.begin(), spec.local_addresses.end(), spec_svc.vip))
@@ -197,9 +198,6 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     if (!is_prime(spec_svc.maglev_size) || spec_svc.maglev_size <= spec_svc.backends.size())
       return fail("Maglev table size of " + what + " must be a prime larger than its backends");
 
-    // Two multi-port services of one VIP tell their persistence entries apart by first port.
-    const uint16_t tag_port =
-        spec_svc.port_ranges.empty() ? spec_svc.port : be16(spec_svc.port_ranges.front().first);
     Service svc{.vip = spec_svc.vip,
                 .port = spec_svc.port,
                 .proto = spec_svc.proto,
@@ -215,7 +213,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 .buckets = {},
                 .persistence_timeout_ms = spec_svc.persistence_timeout_ms,
                 .persistence_mask = spec_svc.persistence_mask,
-                .persistence_tag = persistence_tag(spec_svc.vip, tag_port, spec_svc.proto)};
+                .persistence_tag = persistence_tag(spec_svc)};
     std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
@@ -241,7 +239,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                  add(s->nat_replies_, b.ip, from, spec_svc.proto, index);
         });
         if (!indexed) return fail("NAT backend " + bwhat + " serves more than one NAT service");
-        if (spec_svc.port == 0 && spec_svc.port_ranges.empty()) s->nat_every_port_ = true;
+        if (spec_svc.every_port()) s->nat_every_port_ = true;
       }
       if (b.takes_new_flows()) {
         svc.candidates.push_back({b.id, b.weight});
@@ -275,7 +273,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     auto [vip, fresh] = vips.try_emplace(spec_svc.vip, VipEntry{vip_kind});
     if (!fresh && vip->second.kind != vip_kind)
       return fail("VIP " + ipv4_to_string(spec_svc.vip) + " is held for some services only");
-    if (spec_svc.port == 0 && spec_svc.port_ranges.empty()) {
+    if (spec_svc.every_port()) {
       (spec_svc.proto == 6 ? vip->second.every_port_tcp : vip->second.every_port_udp) = index;
     } else if (!each_port_entry(spec_svc, [&](uint16_t port) {
                  return add(s->addresses_, spec_svc.vip, port, spec_svc.proto, encode(kind, index));

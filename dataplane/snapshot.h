@@ -108,6 +108,11 @@ struct ServiceSpec {
   uint32_t persistence_mask = 0xffffffff;  // network byte order
   // A multi-port service's listed ports (see `port`).
   std::vector<PortRange> port_ranges = {};
+
+  bool every_port() const { return port == 0 && port_ranges.empty(); }
+  // The port that names the service among its VIP's (network byte order): its port, the
+  // first it lists, or 0 for every port. Two multi-port services of one VIP differ in it.
+  uint16_t key_port() const { return port_ranges.empty() ? port : be16(port_ranges.front().first); }
 };
 
 struct RouteSpec {
@@ -172,8 +177,8 @@ struct Service {
 };
 
 // The tag that names a service in persistence entries: the same on every director for the
-// same VIP, port and protocol, so that connection sync can carry entries; never 0.
-uint16_t persistence_tag(uint32_t vip, uint16_t port, uint8_t proto);
+// same VIP, key port and protocol, so that connection sync can carry entries; never 0.
+uint16_t persistence_tag(const ServiceSpec& svc);
 
 // What a destination address (and port, protocol) is to this director.
 // not_owned: a VIP (any port and protocol) or address another director holds now.

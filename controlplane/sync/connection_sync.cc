@@ -55,13 +55,13 @@ void ConnectionSync::update(const dp::SnapshotSpec& spec) {
   for (const dp::ServiceSpec& s : spec.services) {
     if (!s.sync) continue;
     // A listed-port service is keyed by its first port, one on every port by port 0.
-    const uint16_t port = s.port_ranges.empty() ? s.port : dp::be16(s.port_ranges.front().first);
+    const uint16_t port = s.key_port();
     ServiceEntry& entry = services_[{s.vip, port, s.proto}];
     entry.owned = s.owned;
     entry.port_ranges = s.port_ranges;
     holds_synced_ = holds_synced_ || s.owned;
     if (s.persistence_timeout_ms != 0) {
-      entry.persistence_tag = dp::persistence_tag(s.vip, port, s.proto);
+      entry.persistence_tag = dp::persistence_tag(s);
       entry.persistence_timeout_ms = s.persistence_timeout_ms;
       entry.persistence_mask = s.persistence_mask;
       if (s.owned) persistent_owned_[entry.persistence_tag] = {s.vip, port, s.proto};

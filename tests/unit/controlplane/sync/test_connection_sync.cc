@@ -627,11 +627,12 @@ TEST_CASE("connection sync: persistence entries reach the peers, whose workers f
   // port 81 (not synced, no persistence).
   PersistenceTable table(1024);
   holder.watch_persistence({&table});
-  const uint16_t tag = persistence_tag(kVip, be16(80), kIpProtoTcp);
+  const SnapshotSpec held = persistent_spec(/*owned=*/true);
+  const uint16_t tag = persistence_tag(held.services[0]);
   const uint32_t net = kClient & ipv4(255, 255, 255, 0);
   table.record({tag, net}, 1, 1000, 60'000);  // rs2
   table.record({tag, ipv4(10, 0, 9, 0)}, 0, 1000, 60'000);
-  table.record({persistence_tag(kVip, be16(81), kIpProtoTcp), net}, 2, 1000, 60'000);
+  table.record({persistence_tag(held.services[1]), net}, 2, 1000, 60'000);
   holder.poll(2000);
   std::vector<Bytes> sent = payloads(holder, SyncMessageType::persistence);
   REQUIRE(sent.size() == 1);
