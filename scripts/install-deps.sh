@@ -18,6 +18,7 @@ packages=(
   libnl-route-3-dev prometheus-cpp-dev libsystemd-dev
   # lab and tests
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
+  netbase  # /etc/services: the port names `shoalctl list` prints without -n
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
   chromium
   # keepalived: a VRRP peer of another make for the interop tests; its samples

@@ -80,9 +80,10 @@ class DirectorCommands {
   // Validates `text` as the new config file; if valid, writes it over the file and reloads.
   // The file is put back if the reload refuses it (a port change, say).
   virtual ReloadResult apply(const std::string& text) = 0;
-  // The operator's word on a backend; published to the workers at once.
-  virtual void set_admin_state(const hc::TargetKey& key, AdminState state) = 0;
-  virtual void set_admin_weight(const hc::TargetKey& key, uint32_t weight,
+  // The operator's word on a backend; published to the workers at once. Returns whether the
+  // state directory holds it too: false means it applies now but will not survive a restart.
+  virtual bool set_admin_state(const hc::TargetKey& key, AdminState state) = 0;
+  virtual bool set_admin_weight(const hc::TargetKey& key, uint32_t weight,
                                 uint32_t file_weight) = 0;
   // `shoalctl zero`: the API's traffic totals of every backend of `service` (of every service
   // when empty) start again from 0. Returns how many backends.

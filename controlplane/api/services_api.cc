@@ -101,6 +101,7 @@ HttpResponse backend_command(const DirectorView& view, DirectorCommands& command
   const hc::TargetKey key{svc->name, backend->name};
   const std::string& op = p.at("op");
   std::string what;
+  bool saved = false;
   if (op == "weight") {
     const json body = json::parse(request.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("weight") ||
@@ -108,20 +109,26 @@ HttpResponse backend_command(const DirectorView& view, DirectorCommands& command
         body["weight"].get<int64_t>() > 65535)
       return error_response(400, R"(the body must be {"weight": N} with N an integer in 0..65535)");
     const auto weight = body["weight"].get<uint32_t>();
-    commands.set_admin_weight(key, weight, backend->weight);
+    saved = commands.set_admin_weight(key, weight, backend->weight);
     what = fmt::format("weight {}", weight);
   } else if (op == "enable" || op == "disable" || op == "drain") {
     const AdminState state = op == "enable"    ? AdminState::enabled
                              : op == "disable" ? AdminState::disabled
                                                : AdminState::draining;
-    commands.set_admin_state(key, state);
+    saved = commands.set_admin_state(key, state);
     what = std::string(to_string(state));
   } else {
     return error_response(404, fmt::format("no backend operation '{}' (enable, disable, drain, weight)", op));
   }
   spdlog::info("{} {}:{} set {} through the API", hc::to_string(key),
                dp::ipv4_to_string(backend->address), backend->port, what);
-  return json_response(200, backend_json(view, *svc, *backend).dump());
+  json answer = backend_json(view, *svc, *backend);
+  answer["persisted"] = saved;
+  if (!saved)
+    answer["warning"] = fmt::format("{} applies now, but the state directory could not keep it "
+                                    "(see shoald's log): it will not survive a restart",
+                                    what);
+  return json_response(200, answer.dump());
 }
 
 void add_backend_metrics(const DirectorView& view, MetricFamilies& f) {

@@ -7,12 +7,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/import/importer.h"
+#include "cli/names.h"
 #include "config/config.h"
 
 namespace {
@@ -93,29 +95,68 @@ std::string quorum_note(const json& service) {
                      up ? "" : " lost");
 }
 
-// The layout of `ipvsadm -L -n`: a line per service, a line per backend under it; --stats
-// and --rate replace the state columns with totals or per-second rates, as ipvsadm's do.
-// A multi-port service shows its ports as its config lists them (10.0.0.100:80,443,8000-8100),
-// one on every port as LVS's port 0 (10.0.0.100:0); the column widens to the longest.
-std::string service_address(const json& s) {
-  return fmt::format("{}:{}", str(s, "vip"),
-                     s.contains("ports") ? str(s, "ports") : std::to_string(s.value("port", 0)));
-}
+// How `list` prints an address: numbers (-n), or names as ipvsadm prints them without -n.
+class AddressPrinter {
+ public:
+  AddressPrinter(const json& services, bool numeric) : numeric_(numeric) {
+    if (numeric_) return;
+    std::vector<std::string> addresses;
+    for (const json& s : services) {
+      addresses.push_back(str(s, "vip"));
+      for (const json& b : s["backends"]) addresses.push_back(str(b, "address"));
+    }
+    names_ = shoal::cli::reverse_lookup_all(addresses, kNameBudget);
+  }
 
-void print_list(const json& services, ListView view) {
-  int width = 21;
-  for (const json& s : services) width = std::max(width, static_cast<int>(service_address(s).size()));
+  // A multi-port service (port 0) shows its ports as its config lists them
+  // (10.0.0.100:80,443,8000-8100), one on every port as LVS's port 0 (10.0.0.100:0).
+  std::string service(const json& s) const {
+    if (s.value("port", 0) == 0 && s.contains("ports")) return host(str(s, "vip")) + ":" + str(s, "ports");
+    return endpoint(str(s, "vip"), s.value("port", 0), str(s, "protocol"));
+  }
+  std::string backend(const json& b, const std::string& protocol) const {
+    return endpoint(str(b, "address"), b.value("port", 0), protocol);
+  }
+
+ private:
+  // A name server that does not answer must not hold the listing for long: the lookups share
+  // this budget, and an address unnamed by then prints as its number.
+  static constexpr std::chrono::milliseconds kNameBudget{1000};
+
+  std::string host(const std::string& address) const {
+    const auto it = names_.find(address);
+    return it == names_.end() ? address : it->second;
+  }
+  std::string endpoint(const std::string& address, int port, const std::string& protocol) const {
+    if (numeric_ || port == 0) return fmt::format("{}:{}", host(address), port);
+    return host(address) + ":" + shoal::cli::port_name(static_cast<uint16_t>(port), protocol);
+  }
+
+  bool numeric_;
+  std::map<std::string, std::string> names_;
+};
+
+// The layout of `ipvsadm -L`: a line per service, a line per backend under it; --stats and
+// --rate replace the state columns with totals or per-second rates, as ipvsadm's do. The
+// address columns widen to the longest address or name.
+void print_list(const json& services, ListView view, bool numeric) {
+  const AddressPrinter addresses(services, numeric);
+  int width = 21, backend_width = 22;
+  for (const json& s : services) {
+    width = std::max(width, static_cast<int>(addresses.service(s).size()));
+    for (const json& b : s["backends"])
+      backend_width = std::max(backend_width,
+                               static_cast<int>(addresses.backend(b, str(s, "protocol")).size()));
+  }
   std::printf("Prot %-*s Scheduler           Service\n", width, "LocalAddress:Port");
-  if (view == ListView::state)
-    std::printf("  -> RemoteAddress:Port    Forward Weight Effective Admin     ActiveConn InActConn Health\n");
-  else if (view == ListView::stats)
-    std::printf("  -> RemoteAddress:Port    Conns      InPkts       InBytes\n");
-  else
-    std::printf("  -> RemoteAddress:Port    CPS        InPPS        InBPS\n");
+  const char* columns = view == ListView::state ? "Forward Weight Effective Admin     ActiveConn InActConn Health"
+                        : view == ListView::stats ? "Conns      InPkts       InBytes"
+                                                  : "CPS        InPPS        InBPS";
+  std::printf("  -> %-*s %s\n", backend_width, "RemoteAddress:Port", columns);
   for (const json& s : services) {
     std::string proto = str(s, "protocol");
     for (char& c : proto) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const std::string vip = service_address(s);
+    const std::string vip = addresses.service(s);
     // As ipvsadm names its schedulers; Maglev, which is not one of them, with what it hashes.
     std::string scheduler = s.value("scheduler", "maglev") == "maglev"
                                 ? "maglev " + str(s, "hash")
@@ -129,7 +170,7 @@ void print_list(const json& services, ListView view) {
     const std::string mode = str(s, "forwarding");
     const char* forward = mode == "dr" ? "Route" : mode == "tun" ? "Tunnel" : "Masq";
     for (const json& b : s["backends"]) {
-      const std::string rip = fmt::format("{}:{}", str(b, "address"), b.value("port", 0));
+      const std::string rip = addresses.backend(b, str(s, "protocol"));
       const json& h = b["health"];
       std::string health = h.contains("up") ? (h["up"].get<bool>() ? "up" : "down") : "-";
       if (h.value("check", "none") == "none") health = "unchecked";
@@ -139,18 +180,18 @@ void print_list(const json& services, ListView view) {
           b.contains("effective_weight") ? std::to_string(b["effective_weight"].get<uint32_t>()) : "-";
       const json& t = b["traffic"];
       if (view == ListView::stats) {
-        std::printf("  -> %-22s %-10lu %-12lu %lu\n", rip.c_str(), t.value("new_flows", 0UL),
-                    t.value("packets", 0UL), t.value("bytes", 0UL));
+        std::printf("  -> %-*s %-10lu %-12lu %lu\n", backend_width, rip.c_str(),
+                    t.value("new_flows", 0UL), t.value("packets", 0UL), t.value("bytes", 0UL));
         continue;
       }
       if (view == ListView::rate) {
-        std::printf("  -> %-22s %-10.0f %-12.0f %.0f\n", rip.c_str(),
+        std::printf("  -> %-*s %-10.0f %-12.0f %.0f\n", backend_width, rip.c_str(),
                     t.value("new_flows_per_second", 0.0), t.value("packets_per_second", 0.0),
                     t.value("bytes_per_second", 0.0));
         continue;
       }
-      std::printf("  -> %-22s %-7s %-6u %-9s %-9s %-10u %-9u %s%s\n", rip.c_str(), forward,
-                  b.value("weight", 0u), effective.c_str(), str(b, "admin_state").c_str(),
+      std::printf("  -> %-*s %-7s %-6u %-9s %-9s %-10u %-9u %s%s\n", backend_width, rip.c_str(),
+                  forward, b.value("weight", 0u), effective.c_str(), str(b, "admin_state").c_str(),
                   b["connections"].value("active", 0u), b["connections"].value("inactive", 0u),
                   health.c_str(), b.value("sorry", false) ? " [sorry server]" : "");
     }
@@ -207,8 +248,9 @@ int main(int argc, char** argv) {
   std::string service, backend, file;
   uint32_t weight = 0;
   auto* status = app.add_subcommand("status", "this director: version, uptime, counts");
-  auto* list = app.add_subcommand("list", "services and their backends, like ipvsadm -L -n");
-  bool list_stats = false, list_rate = false;
+  auto* list = app.add_subcommand("list", "services and their backends, like ipvsadm -L");
+  bool list_stats = false, list_rate = false, list_numeric = false;
+  list->add_flag("-n,--numeric", list_numeric, "addresses and ports as numbers, without looking up names");
   list->add_flag("--stats", list_stats, "totals: connections, packets and bytes to each backend")
       ->excludes(list->add_flag("--rate", list_rate, "per second, over the last second"));
   auto* counters = app.add_subcommand("counters", "packet counters and drops by reason");
@@ -355,7 +397,8 @@ int main(int argc, char** argv) {
     } else if (list->parsed()) {
       print_list(body["services"], list_stats ? ListView::stats
                                    : list_rate ? ListView::rate
-                                               : ListView::state);
+                                               : ListView::state,
+                 list_numeric);
     } else if (counters->parsed()) {
       print_counters(body);
     } else if (simulate->parsed()) {
@@ -383,6 +426,7 @@ int main(int argc, char** argv) {
     } else {
       std::printf("%s/%s: %s, weight %u\n", service.c_str(), backend.c_str(),
                   str(body, "admin_state").c_str(), body.value("effective_weight", 0u));
+      if (body.contains("warning")) std::fprintf(stderr, "warning: %s\n", str(body, "warning").c_str());
     }
     return reply.status >= 400 ? kRefused : 0;
   } catch (const ApiError& e) {

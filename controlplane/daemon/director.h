@@ -140,8 +140,8 @@ class Director final : private DirectorView, private DirectorCommands {
   CounterReport counters() const override;
   ReloadResult reload() override;
   ReloadResult apply(const std::string& text) override;
-  void set_admin_state(const hc::TargetKey& key, AdminState state) override;
-  void set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) override;
+  bool set_admin_state(const hc::TargetKey& key, AdminState state) override;
+  bool set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) override;
   std::size_t zero_traffic(const std::string& service) override;
   FlowSample sample_flows(const dp::FlowFilter& filter, std::chrono::milliseconds wait) override;
 

@@ -104,16 +104,18 @@ CounterReport Director::counters() const {
   return report;
 }
 
-void Director::set_admin_state(const hc::TargetKey& key, AdminState state) {
+bool Director::set_admin_state(const hc::TargetKey& key, AdminState state) {
   admin_.set_state(key, state);
-  state_dir_.save_admin(admin_);
+  const bool saved = state_dir_.save_admin(admin_);
   publish("admin state");
+  return saved;
 }
 
-void Director::set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) {
+bool Director::set_admin_weight(const hc::TargetKey& key, uint32_t weight, uint32_t file_weight) {
   admin_.set_weight(key, weight, file_weight);
-  state_dir_.save_admin(admin_);
+  const bool saved = state_dir_.save_admin(admin_);
   publish("admin state");
+  return saved;
 }
 
 std::size_t Director::zero_traffic(const std::string& service) {

@@ -79,6 +79,7 @@ bool StateDir::save_admin(const AdminStates& states) {
   if (!failure_logged_)
     spdlog::error("admin states not saved, they hold until shoald stops: {}", error);
   failure_logged_ = true;
+  saved_.clear();  // what the file holds is no longer known: the next save writes it whole
   return false;
 }
 

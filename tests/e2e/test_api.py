@@ -77,13 +77,71 @@ def test_socket_is_root_only(d):
 def test_status_and_list(d):
     status = d.api("status")
     assert status["pid"] == d.proc.pid and status["services"] == 2 and status["backends"] == 6
-    text = d.ctl("list").stdout
+    text = d.ctl("list", "-n").stdout
     assert re.search(r"^TCP  10\.0\.0\.100:80 +maglev 5-tuple +web$", text, re.M), text
     assert re.search(r"^  -> 10\.0\.0\.13:80 +Route +2 +2 +enabled +\d+ +\d+ +unchecked$", text,
                      re.M), text
     assert re.search(r"^UDP  10\.0\.0\.100:7 ", text, re.M), text
     counters = d.api("counters")
     assert counters["total"]["balanced"] is True and counters["total"]["rx"] > 0
+
+
+# Run in a mount and network namespace of its own: /etc/hosts names the VIP and rs1, and the
+# only name server is a black hole on the namespace's loopback that counts the questions it
+# never answers, with a resolver that would wait 5 s x 3 for each.
+NAMES_SCRIPT = r"""
+set -eu
+mount --bind "$DIR/hosts" /etc/hosts
+mount --bind "$DIR/resolv.conf" /etc/resolv.conf
+mount --bind "$DIR/nsswitch.conf" /etc/nsswitch.conf
+ip link set lo up
+"$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+s.settimeout(20)
+print("listening", flush=True)
+asked = 0
+try:
+    while True:
+        s.recvfrom(512)
+        asked += 1
+        open(sys.argv[1], "w").write(str(asked))
+except socket.timeout:
+    pass
+' "$DIR/asked" > "$DIR/blackhole.out" &
+for i in $(seq 50); do grep -q listening "$DIR/blackhole.out" && break; sleep 0.1; done
+start=$(date +%s%N)
+"$SHOALCTL" --socket "$SOCK" list
+echo "took_ms $(( ($(date +%s%N) - start) / 1000000 ))"
+"$SHOALCTL" --socket "$SOCK" list -n
+kill %1
+"""
+
+
+def test_list_prints_names_unless_numeric(d, tmp_path):
+    """ipvsadm's habit: `list` names hosts (the system's resolver) and ports (/etc/services),
+    `list -n` prints numbers; a name server that never answers holds the listing for at most
+    the lookups' shared budget (1 s), and the addresses it was asked about stay numbers."""
+    (tmp_path / "hosts").write_text("127.0.0.1 localhost\n10.0.0.100 shop.lab\n10.0.0.11 rs1.lab\n")
+    (tmp_path / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:5 attempts:3\n")
+    (tmp_path / "nsswitch.conf").write_text("hosts: files dns\nservices: files\n")
+    env = dict(os.environ, DIR=str(tmp_path), PY=PY, SHOALCTL=str(shoalctl_path()),
+               SOCK=str(d.api_socket))
+    p = run("unshare", "--mount", "--net", "bash", "-c", NAMES_SCRIPT, env=env, timeout=60)
+    named, numeric = p.stdout.split("took_ms ")
+    took_ms = int(numeric.split()[0])
+    print(f"list with names took {took_ms} ms; the black hole was asked "
+          f"{(tmp_path / 'asked').read_text()} time(s)")
+    assert re.search(r"^TCP  shop\.lab:http +maglev 5-tuple +web$", named, re.M), named
+    assert re.search(r"^UDP  shop\.lab:echo ", named, re.M), named
+    assert re.search(r"^  -> rs1\.lab:http +Route ", named, re.M), named
+    assert re.search(r"^  -> 10\.0\.0\.12:http +Route ", named, re.M), named  # no name in time
+    assert int((tmp_path / "asked").read_text()) >= 1  # the resolver did ask, and got no answer
+    assert took_ms < 3000, took_ms
+    assert re.search(r"^TCP  10\.0\.0\.100:80 +maglev", numeric, re.M), numeric
+    assert re.search(r"^  -> 10\.0\.0\.11:80 +Route ", numeric, re.M), numeric
+    assert "shop.lab" not in numeric and "http" not in numeric
 
 
 def test_drain_disable_enable_weight_are_seen_by_traffic(d):
@@ -334,7 +392,7 @@ def test_connections_and_list_views(d):
     finally:
         holder.kill()
         holder.wait()
-    stats = d.ctl("list", "--stats").stdout
+    stats = d.ctl("list", "-n", "--stats").stdout
     assert "Conns      InPkts       InBytes" in stats
     m = re.search(r"^  -> 10\.0\.0\.11:80 +(\d+) +(\d+) +(\d+)$", stats, re.M)
     assert m and int(m.group(1)) > 0 and int(m.group(3)) > int(m.group(2)), stats
@@ -366,7 +424,7 @@ def test_zero_starts_the_totals_again(d):
     time.sleep(1.2)  # the totals are sampled once a second
     assert totals("web") == 40
     assert metric_flows() >= before_metric + 40
-    assert re.search(r"^  -> 10\.0\.0\.1\d:80 +[1-9]", d.ctl("list", "--stats").stdout, re.M)
+    assert re.search(r"^  -> 10\.0\.0\.1\d:80 +[1-9]", d.ctl("list", "-n", "--stats").stdout, re.M)
     every = sum(len(s["backends"]) for s in d.api("list")["services"])
     assert f"zeroed the traffic totals of {every} backend(s)" in d.ctl("zero").stdout
     assert totals("web") == 0

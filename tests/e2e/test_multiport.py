@@ -91,7 +91,7 @@ def test_one_client_one_server_across_the_ports(d):
         chosen[source] = next(iter(seen))
     web = next(s for s in d.api("list")["services"] if s["name"] == "web")
     assert web["port"] == 0 and web["ports"] == f"80,{SECOND_PORT}", web
-    assert f"{VIP}:80,{SECOND_PORT}" in d.ctl("list").stdout
+    assert f"{VIP}:80,{SECOND_PORT}" in d.ctl("list", "-n").stdout
     sim = d.api_json("GET", f"/v1/simulate?client={CLIENTS[0]}:1&vip={VIP}:{SECOND_PORT}&proto=tcp")
     assert sim["service"] == "web" and sim["backend"]["name"] == chosen[CLIENTS[0]], sim
 
@@ -114,7 +114,7 @@ def test_a_service_on_every_port(d):
         for port in (SECOND_PORT, 80):
             seen.update(answers(d, source, port, count=3))
         assert len(seen) == 1, (source, seen)
-    assert f"{VIP}:0 " in d.ctl("list").stdout
+    assert f"{VIP}:0 " in d.ctl("list", "-n").stdout
     sim = d.api_json("GET", f"/v1/simulate?client={CLIENTS[0]}:1&vip={VIP}:4242&proto=tcp")
     assert sim["service"] == "web", sim
     d.assert_balanced()

@@ -18,6 +18,7 @@ Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_service_manager.py
 import json
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -234,6 +235,23 @@ def test_a_drained_backend_stays_drained_across_a_restart(d):
 
     # Enabled again, and so it stays after the next restart.
     d.ctl("enable", "web", "rs2")
+    assert json.loads((d.state_dir / "admin-state.json").read_text())["backends"] == []
+
+    # A state directory that cannot be written: the drain applies, and the answer says it was
+    # not kept (a file where the directory should be stops even root). Back, it is kept again.
+    shutil.rmtree(d.state_dir)
+    d.state_dir.write_text("not a directory")
+    try:
+        p = d.ctl("drain", "web", "rs2")
+        assert "web/rs2: draining" in p.stdout, p.stdout
+        assert "warning: draining applies now, but the state directory could not keep it" in p.stderr, p.stderr
+        rs2 = web_backend(d.api_json("GET", "/v1/services"), "rs2")
+        assert rs2["admin_state"] == "draining", rs2
+        d.wait_log(r"admin states not saved, they hold until shoald stops")
+    finally:
+        d.state_dir.unlink()
+    answer = d.api_json("POST", "/v1/services/web/backends/rs2/enable")
+    assert answer["persisted"] is True and "warning" not in answer, answer
     assert json.loads((d.state_dir / "admin-state.json").read_text())["backends"] == []
     d.stop()
     d.start(d.cfg)

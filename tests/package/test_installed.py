@@ -116,7 +116,7 @@ def test_dr_traffic_reaches_every_real_server(d):
 
 
 def test_installed_shoalctl_lists_the_backends(d):
-    out = d.ctl("list").stdout
+    out = d.ctl("list", "-n").stdout
     assert "10.0.0.100:80" in out and "web" in out, out
     for i in (1, 2, 3):
         line = next((ln for ln in out.splitlines() if f"10.0.0.1{i}:80 " in ln), "")

@@ -172,4 +172,17 @@ TEST_CASE("state dir: one that cannot be made or written is logged once", "[stat
                           (tmp.path / "shoal" / StateDir::kAdminStateFile).string() + " again") !=
           std::string::npos);
   }
+
+  SECTION("after a failure, states equal to the last saved ones are written again") {
+    // Saved, then the directory vanishes and a change fails; the operator puts the old state
+    // back: the file must exist again, not be skipped as already holding it.
+    StateDir later((tmp.path / "shoal").string());
+    REQUIRE(later.save_admin(AdminStates{}));
+    fs::remove_all(tmp.path / "shoal");
+    write(tmp.path / "shoal", "");
+    CHECK_FALSE(later.save_admin(a));
+    fs::remove(tmp.path / "shoal");
+    CHECK(later.save_admin(AdminStates{}));
+    CHECK(fs::exists(tmp.path / "shoal" / StateDir::kAdminStateFile));
+  }
 }
