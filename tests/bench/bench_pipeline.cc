@@ -18,6 +18,10 @@
 //     new flow is reported on the worker's event ring (drained untimed between passes, as the
 //     control thread would on its own core) and first looked up, and missed, in a table of
 //     65,536 flows peers pinned.
+//   - building a Maglev table (--only maglev-build): M = 65537 for 100 and 1000 backends, equal
+//     weights and weights 1 to 4, against the Maglev paper's 1.8 ms (1000 backends, M = 65537).
+//     What a config reload or a health flip costs the control plane per service; no packets, so
+//     it runs without the EAL when it is the only scenario.
 // The baseline reads each packet's headers and swaps its MACs. Both loops restore the
 // destination MAC after each burst (DR rewrote it to the backend's; the next pass would see a
 // foreign MAC and drop it) and, unless --no-rx-prefetch, prefetch the next burst's mbuf and
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +56,7 @@
 #include "dataplane/flow_table.h"
 #include "dataplane/packet.h"
 #include "dataplane/pipeline.h"
+#include "dataplane/scheduler/maglev.h"
 #include "dataplane/snapshot.h"
 
 using namespace shoal::dp;
@@ -82,6 +88,7 @@ struct Options {
   bool no_huge = false;
   uint32_t ring = 4096;  // mbufs of the reused-ring variant (0: skip it)
   std::string only;      // comma-separated scenarios; empty: all
+  int maglev_builds = 50;  // per case of maglev-build
   // What the service's ports are: 80 alone, 80 among listed ports (a multi-port service: one
   // address-table entry per port), or every port (found through the VIP's entry, after the
   // lookup of the packet's port missed).
@@ -102,16 +109,19 @@ struct Options {
       "                     mbufs like an rx ring, reloaded untimed per pass (default 4096, 0: "
       "skip)\n"
       "  --only LIST        scenarios to run, comma-separated: est-small, est-large, est-ring, "
-      "syn, syn-sync, schedulers\n"
+      "syn, syn-sync, schedulers, maglev-build\n"
       "  --service-ports P  single (80, default), listed (80, 443, 8000-8100) or every (port 0)\n"
       "  --no-huge          run the EAL without hugepages (slower: 4 KiB pages)\n"
-      "  --quick            smoke run of about a second: 100k flows, 0.1 s, 1 repeat\n");
+      "  --quick            smoke run of about a second: 100k flows, 0.1 s, 1 repeat, 5 "
+      "Maglev builds\n"
+      "  --maglev-builds N  tables built per case of maglev-build; best and median are "
+      "printed (default 50)\n");
   std::exit(rc);
 }
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  bool flows_set = false, seconds_set = false, repeat_set = false;
+  bool flows_set = false, seconds_set = false, repeat_set = false, builds_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* {
@@ -141,6 +151,9 @@ Options parse_options(int argc, char** argv) {
       o.service_ports = value();
       if (o.service_ports != "single" && o.service_ports != "listed" && o.service_ports != "every")
         usage(2);
+    } else if (a == "--maglev-builds") {
+      o.maglev_builds = std::atoi(value());
+      builds_set = true;
     } else if (a == "--no-huge") {
       o.no_huge = true;
     } else if (a == "--quick") {
@@ -156,9 +169,10 @@ Options parse_options(int argc, char** argv) {
     if (!flows_set) o.large_flows = 100'000;
     if (!seconds_set) o.seconds = 0.1;
     if (!repeat_set) o.repeat = 1;
+    if (!builds_set) o.maglev_builds = 5;
   }
   if (o.small_flows == 0 || o.large_flows == 0 || o.seconds <= 0 || o.repeat < 1 ||
-      o.burst == 0 || o.burst > 256)
+      o.burst == 0 || o.burst > 256 || o.maglev_builds < 1)
     usage(2);
   return o;
 }
@@ -768,10 +782,65 @@ bool schedulers(const Options& o, rte_mempool* pool, uint32_t n, const char* lab
   return ok;
 }
 
+// Building the Maglev table of one service, M = 65537: what each reload or health flip costs
+// per service, off the hot path but on the control thread. Ids shaped as the snapshot makes
+// them (address << 16 | port). Each case builds its table `maglev_builds` times; the cases
+// take turns so that noise from the rest of the machine spreads over all of them.
+void maglev_build(const Options& o) {
+  struct Case {
+    std::string name;
+    std::vector<MaglevBackend> backends;
+    std::vector<double> ms;
+  };
+  std::vector<Case> cases;
+  for (uint32_t n : {100u, 1000u}) {
+    for (bool weighted : {false, true}) {
+      Case c{"maglev build, " + std::to_string(n) + " backends, " +
+                 (weighted ? "weights 1-4" : "equal weights"),
+             {}, {}};
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t ip = ipv4(10, 1, uint8_t(i >> 8), uint8_t(i + 1));
+        c.backends.push_back({uint64_t(ip) << 16 | be16(kVipPort), weighted ? 1 + i % 4 : 1});
+      }
+      cases.push_back(std::move(c));
+    }
+  }
+  uint64_t checksum = 0;
+  for (Case& c : cases) checksum += build_maglev(c.backends, kDefaultMaglevSize)[0];  // warm-up
+  for (int r = 0; r < o.maglev_builds; ++r) {
+    for (Case& c : cases) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const MaglevTable table = build_maglev(c.backends, kDefaultMaglevSize);
+      const auto t1 = std::chrono::steady_clock::now();
+      checksum += table[r];
+      c.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+  }
+  g_sink = checksum;
+  std::printf("\n%-44s %10s %10s   (%d builds each; the Maglev paper: 1.8 ms for 1000 backends)\n",
+              "table build, M = 65537", "ms best", "ms median", o.maglev_builds);
+  for (Case& c : cases) {
+    std::sort(c.ms.begin(), c.ms.end());
+    const size_t k = c.ms.size();
+    const double median = k % 2 ? c.ms[k / 2] : (c.ms[k / 2 - 1] + c.ms[k / 2]) / 2;
+    std::printf("%-44s %10.3f %10.3f\n", c.name.c_str(), c.ms.front(), median);
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o = parse_options(argc, argv);
+  auto want = [&](const char* s) {
+    return o.only.empty() || ("," + o.only + ",").find("," + std::string(s) + ",") != std::string::npos;
+  };
+  if (want("maglev-build")) {
+    maglev_build(o);
+    if (!o.only.empty() && !want("est-small") && !want("est-large") && !want("est-ring") &&
+        !want("syn") && !want("syn-sync") && !want("schedulers"))
+      return 0;  // no packets: no EAL, no hugepages
+  }
   uint32_t max_set = std::max(o.small_flows, o.large_flows);
   // Per mbuf: the mempool's object (header, rte_mbuf, data room, padding to spread the
   // objects over memory channels) stays under 512 bytes with this data room.
@@ -811,9 +880,6 @@ int main(int argc, char** argv) {
   count_label(small_label, sizeof small_label, o.small_flows);
   count_label(large_label, sizeof large_label, o.large_flows);
 
-  auto want = [&](const char* s) {
-    return o.only.empty() || ("," + o.only + ",").find("," + std::string(s) + ",") != std::string::npos;
-  };
   bool ok = true;
   if (want("est-small"))
     ok = established(o, pool, *snap, o.small_flows, small_label, 0, counter, rng) && ok;
