@@ -1,14 +1,20 @@
 // Weighted Maglev: coverage, balance, weight shares, order independence, disruption on
-// removal, and exact pinned assignments on a tiny prime table.
+// removal, exact pinned assignments on a tiny prime table, and the same table slot for slot as
+// the reference builder below over many backend sets.
 #include <catch2/catch.hpp>
+#include <rte_jhash.h>
 
 #include "dataplane/scheduler/maglev.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <numeric>
+#include <queue>
 #include <random>
+#include <span>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -60,6 +66,80 @@ void check_shares_follow_weights(const std::vector<MaglevBackend>& backends) {
     INFO("backend " << i << " weight " << backends[i].weight << " share " << share << " expected "
                     << expected);
     CHECK(std::abs(share - expected) <= 0.01);
+  }
+}
+
+// The table as first built (one heap of claims, a division per step of a permutation), kept
+// as the definition the fast builder must match slot for slot: directors of different
+// versions share the table during a rolling upgrade. Do not optimise this copy.
+std::vector<uint16_t> reference_maglev(std::span<const MaglevBackend> backends,
+                                       uint32_t table_size) {
+  constexpr uint32_t kOffsetSeed = 0x5a17'0f15;
+  constexpr uint32_t kSkipSeed = 0x0c0f'fee5;
+  struct Cursor {
+    uint32_t input_index = 0;
+    uint32_t weight = 0;
+    uint32_t next_slot = 0;
+    uint32_t skip = 0;
+    uint32_t claims = 0;
+  };
+  std::vector<uint32_t> by_id;
+  uint32_t max_weight = 0;
+  for (uint32_t i = 0; i < backends.size(); ++i) {
+    if (backends[i].weight == 0) continue;
+    by_id.push_back(i);
+    max_weight = std::max(max_weight, backends[i].weight);
+  }
+  std::sort(by_id.begin(), by_id.end(),
+            [&](uint32_t a, uint32_t b) { return backends[a].id < backends[b].id; });
+  std::vector<uint16_t> slots(table_size, kMaglevEmpty);
+  if (by_id.empty()) return slots;
+  std::vector<Cursor> cursors(by_id.size());
+  for (uint32_t rank = 0; rank < by_id.size(); ++rank) {
+    const MaglevBackend& b = backends[by_id[rank]];
+    const auto lo = static_cast<uint32_t>(b.id);
+    const auto hi = static_cast<uint32_t>(b.id >> 32);
+    const uint32_t offset = rte_jhash_2words(lo, hi, kOffsetSeed) % table_size;
+    const uint32_t skip = rte_jhash_2words(lo, hi, kSkipSeed) % (table_size - 1) + 1;
+    cursors[rank] = Cursor{by_id[rank], b.weight, offset, skip, 0};
+  }
+  auto next_round = [&](const Cursor& c) -> uint64_t {
+    const uint64_t need = (static_cast<uint64_t>(c.claims) + 1) * max_weight;
+    return (need + c.weight - 1) / c.weight;
+  };
+  using Claim = std::pair<uint64_t, uint32_t>;
+  std::priority_queue<Claim, std::vector<Claim>, std::greater<Claim>> queue;
+  for (uint32_t rank = 0; rank < cursors.size(); ++rank) {
+    queue.emplace(next_round(cursors[rank]), rank);
+  }
+  uint32_t filled = 0;
+  while (filled < table_size) {
+    const uint32_t rank = queue.top().second;
+    queue.pop();
+    Cursor& c = cursors[rank];
+    while (slots[c.next_slot] != kMaglevEmpty) {
+      c.next_slot = (c.next_slot + c.skip) % table_size;
+    }
+    slots[c.next_slot] = static_cast<uint16_t>(c.input_index);
+    c.next_slot = (c.next_slot + c.skip) % table_size;
+    ++c.claims;
+    ++filled;
+    queue.emplace(next_round(c), rank);
+  }
+  return slots;
+}
+
+// Slot for slot, with where the first difference is when there is one.
+void check_matches_reference(const std::vector<MaglevBackend>& backends, uint32_t table_size) {
+  const std::vector<uint16_t> expected = reference_maglev(backends, table_size);
+  const MaglevTable table = build_maglev(backends, table_size);
+  REQUIRE(table.size() == table_size);
+  const auto [got, want] =
+      std::mismatch(table.slots().begin(), table.slots().end(), expected.begin());
+  if (got != table.slots().end()) {
+    FAIL("M " << table_size << ", " << backends.size() << " backends: slot "
+              << (got - table.slots().begin()) << " holds " << *got << ", the reference "
+              << *want);
   }
 }
 
@@ -240,5 +320,80 @@ TEST_CASE("maglev: pinned table for M = 7", "[maglev]") {
     const std::vector<MaglevBackend> backends = {{1, 2}, {2, 3}, {3, 1}};
     const MaglevTable table = build_maglev(backends, 7);
     CHECK(table.slots() == std::vector<uint16_t>{2, 0, 1, 1, 0, 1, 1});
+  }
+}
+
+// The builder claims in the reference's order by other means (backends in turn with equal
+// weights, a calendar of rounds or a heap otherwise, no division per step): every kind of
+// weight set, over every table size the project uses.
+TEST_CASE("maglev: the table is the reference's, slot for slot", "[maglev]") {
+  std::mt19937_64 rng(20261207);
+  auto random_ids = [&](uint32_t n) {
+    std::vector<MaglevBackend> backends(n);
+    for (MaglevBackend& b : backends) b.id = rng();  // distinct in practice; checked below
+    std::sort(backends.begin(), backends.end(),
+              [](const MaglevBackend& a, const MaglevBackend& b) { return a.id < b.id; });
+    REQUIRE(std::adjacent_find(backends.begin(), backends.end(),
+                               [](const MaglevBackend& a, const MaglevBackend& b) {
+                                 return a.id == b.id;
+                               }) == backends.end());
+    std::shuffle(backends.begin(), backends.end(), rng);
+    return backends;
+  };
+  auto uniform = [&](uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+  };
+  // Weight sets, by what they exercise.
+  using Weigh = std::function<uint32_t(uint32_t)>;
+  const std::vector<std::pair<const char*, Weigh>> weighings = {
+      {"all 1", [](uint32_t) { return 1u; }},
+      {"all 7", [](uint32_t) { return 7u; }},
+      {"1 to 4", [](uint32_t i) { return 1 + i % 4; }},
+      {"random 0 to 100", [&](uint32_t) { return uniform(0, 100); }},
+      {"random 0 to 3, many drained", [&](uint32_t) { return uniform(0, 3); }},
+      {"max / min 62", [](uint32_t i) { return i % 2 ? 62u : 1u; }},
+      {"max / min 62.5: claims up to 63 rounds apart",
+       [](uint32_t i) { return i % 2 ? 125u : 2u; }},
+      {"max / min 63", [](uint32_t i) { return i % 3 ? 63u : 1u; }},
+      {"max / min 64", [](uint32_t i) { return i % 2 ? 64u : 1u; }},
+      {"max / min 64.5", [](uint32_t i) { return i % 2 ? 129u : 2u; }},
+      {"one heavy among light", [](uint32_t i) { return i == 3 ? 1000u : 1u; }},
+      {"random 1 to 65535", [&](uint32_t) { return uniform(1, 65535); }},
+      {"near 2^32", [&](uint32_t) { return uniform(UINT32_MAX - 8, UINT32_MAX); }},
+      {"1 and 2^32 - 1", [](uint32_t i) { return i % 5 ? 1u : UINT32_MAX; }},
+  };
+  struct Size {
+    uint32_t table_size;
+    std::vector<uint32_t> counts;
+  };
+  // 7 pins tables by hand, 251 and 1009 appear in configs, 65537 is the default.
+  const std::vector<Size> sizes = {
+      {7, {1, 2, 3, 5, 7, 8, 20}},
+      {251, {1, 2, 3, 10, 100, 250, 251, 300}},
+      {1009, {1, 2, 9, 64, 65, 500, 1000}},
+      {kDefaultMaglevSize, {1, 2, 3, 63, 64, 65, 100, 999, 1000}},
+  };
+  SECTION("random ids, every weight set, every table size") {
+    for (const Size& size : sizes) {
+      for (const uint32_t n : size.counts) {
+        for (const auto& [what, weigh] : weighings) {
+          INFO("M " << size.table_size << ", " << n << " backends, weights " << what);
+          auto backends = random_ids(n);
+          for (uint32_t i = 0; i < n; ++i) backends[i].weight = weigh(i);
+          check_matches_reference(backends, size.table_size);
+        }
+      }
+    }
+  }
+  SECTION("ids shaped like the snapshot's, random backend counts") {
+    for (int round = 0; round < 20; ++round) {
+      const uint32_t n = uniform(1, 1000);
+      const uint32_t max_weight = round % 2 ? 1 : uniform(1, 200);
+      std::vector<MaglevBackend> backends;
+      for (uint32_t i = 0; i < n; ++i) backends.push_back({backend_id(i), uniform(0, max_weight)});
+      std::shuffle(backends.begin(), backends.end(), rng);
+      INFO("round " << round << ", " << n << " backends, weights up to " << max_weight);
+      check_matches_reference(backends, kDefaultMaglevSize);
+    }
   }
 }
