@@ -70,33 +70,120 @@ struct Permutations {
   std::vector<uint16_t> index;  // input index: what the table stores
 };
 
+// a * b mod m for a, b < m < 2^32 without a 64-bit division: the quotient estimated in
+// double precision is off by at most a few units, which the corrections take back exactly.
+uint32_t mul_mod(uint32_t a, uint32_t b, uint32_t m, double inverse_m) {
+  const uint64_t product = uint64_t(a) * b;
+  const auto quotient = static_cast<uint64_t>(double(a) * double(b) * inverse_m);
+  // Exact modulo 2^64, and the true remainder is within a few m of it: fits in 64 signed bits.
+  auto remainder = static_cast<int64_t>(product - quotient * m);
+  while (remainder < 0) remainder += m;
+  while (remainder >= int64_t(m)) remainder -= m;
+  return static_cast<uint32_t>(remainder);
+}
+
+// x with x * a = 1 mod m, for m prime and 0 < a < m (extended Euclid).
+uint32_t inverse_mod(uint32_t a, uint32_t m) {
+  int64_t t = 0, next_t = 1;
+  int64_t r = m, next_r = a;
+  while (next_r != 0) {
+    const int64_t q = r / next_r;
+    t = std::exchange(next_t, t - q * next_t);
+    r = std::exchange(next_r, r - q * next_r);
+  }
+  return static_cast<uint32_t>(t < 0 ? t + m : t);
+}
+
 class Filler {
  public:
   Filler(std::vector<uint16_t>& slots, Permutations& p)
       : slots_(slots.data()), size_(static_cast<uint32_t>(slots.size())), next_(p.next.data()),
-        skip_(p.skip.data()), index_(p.index.data()) {}
+        skip_(p.skip.data()), index_(p.index.data()), live_(p.next.size()) {
+    if (size_ <= kTailSlots) start_tail();
+  }
 
-  // Gives `rank` its first free preference. Terminates: the permutation reaches every slot and
-  // the caller stops once none is free.
+  // Gives `rank` its first free preference.
   void claim(uint32_t rank) {
-    uint32_t slot = next_[rank];
-    // slot + skip may not fit in 32 bits, slot - (M - skip) does when it is taken.
-    const uint32_t skip = skip_[rank];
-    const uint32_t back = size_ - skip;
-    while (slots_[slot] != kMaglevEmpty) slot = slot >= back ? slot - back : slot + skip;
-    slots_[slot] = index_[rank];
-    next_[rank] = slot >= back ? slot - back : slot + skip;
-    ++filled_;
+    if (free_.empty()) {
+      walk(rank);
+      if (size_ - filled_ == kTailSlots) start_tail();
+    } else {
+      take_nearest_free(rank);
+    }
   }
   bool full() const { return filled_ == size_; }
 
  private:
+  // The last free slots are the expensive ones: with F left a walk looks at about M / F
+  // preferences, so the last 256 would cost about M ln 256 steps, half of all of them. There
+  // the free slots are listed instead, and a backend takes the one fewest steps ahead of it
+  // in its permutation: (slot - next) / skip mod M steps, a multiplication by the inverse of
+  // skip. That costs F multiplications per claim, about 256^2 / 2 in all.
+  static constexpr uint32_t kTailSlots = 256;
+
+  // Terminates: the permutation reaches every slot and the caller stops once none is free.
+  void walk(uint32_t rank) {
+    uint32_t slot = next_[rank];
+    const uint32_t skip = skip_[rank];
+    while (slots_[slot] != kMaglevEmpty) slot = step(slot, skip);
+    slots_[slot] = index_[rank];
+    next_[rank] = step(slot, skip);
+    ++filled_;
+  }
+
+  void start_tail() {
+    free_.reserve(size_ - filled_);
+    for (uint32_t slot = 0; slot < size_; ++slot) {
+      if (slots_[slot] == kMaglevEmpty) free_.push_back(slot);
+    }
+    inverse_skip_.assign(live_, 0);  // 0: not computed yet (an inverse is never 0)
+    inverse_size_ = 1.0 / size_;
+  }
+
+  void take_nearest_free(uint32_t rank) {
+    if (inverse_skip_[rank] == 0) inverse_skip_[rank] = inverse_mod(skip_[rank], size_);
+    const uint32_t inverse = inverse_skip_[rank];
+    const uint32_t next = next_[rank];
+    uint32_t nearest = 0;
+    uint32_t fewest_steps = UINT32_MAX;
+    for (uint32_t i = 0; i < free_.size(); ++i) {
+      const uint32_t slot = free_[i];
+      const uint32_t distance = slot >= next ? slot - next : slot + (size_ - next);
+      const uint32_t steps = mul_mod(distance, inverse, size_, inverse_size_);
+      if (steps < fewest_steps) {
+        fewest_steps = steps;
+        nearest = i;
+      }
+    }
+    const uint32_t slot = free_[nearest];
+    free_[nearest] = free_.back();
+    free_.pop_back();
+    slots_[slot] = index_[rank];
+    next_[rank] = step(slot, skip_[rank]);
+    ++filled_;
+  }
+
+  // (slot + skip) mod M without a division, and without a branch: whether it wraps is a coin
+  // toss per step (skip is random), which a branch mispredicts often. In 64 bits slot + skip
+  // does not overflow, and slot - (M - skip) is the wrapped slot when it is smaller, else a
+  // huge (negative) number: the smaller of the two is the answer, a compare and a select.
+  uint32_t step(uint32_t slot, uint32_t skip) const {
+    const uint64_t straight = uint64_t(slot) + skip;
+    const uint64_t wrapped = uint64_t(slot) - (size_ - skip);
+    return static_cast<uint32_t>(std::min(straight, wrapped));
+  }
+
   uint16_t* slots_;
   uint32_t size_;
   uint32_t filled_ = 0;
   uint32_t* next_;
   const uint32_t* skip_;
   const uint16_t* index_;
+  size_t live_;
+  // The tail: free slots, and per rank the inverse of its skip mod M once it needed it.
+  std::vector<uint32_t> free_;
+  std::vector<uint32_t> inverse_skip_;
+  double inverse_size_ = 0;
 };
 
 // Round of each backend's next claim, ceil(k * max_weight / weight) for its k-th, kept as a
