@@ -98,7 +98,11 @@ class Filler {
  public:
   Filler(std::vector<uint16_t>& slots, Permutations& p)
       : slots_(slots.data()), size_(static_cast<uint32_t>(slots.size())), next_(p.next.data()),
-        skip_(p.skip.data()), index_(p.index.data()), live_(p.next.size()) {
+        skip_(p.skip.data()), index_(p.index.data()), live_(p.next.size()), strides_(live_) {
+    for (size_t rank = 0; rank < live_; ++rank) {
+      uint32_t stride = 0;
+      for (uint32_t& by : strides_[rank].by) by = stride = step(stride, skip_[rank]);
+    }
     if (size_ <= kTailSlots) start_tail();
   }
 
@@ -121,13 +125,32 @@ class Filler {
   // skip. That costs F multiplications per claim, about 256^2 / 2 in all.
   static constexpr uint32_t kTailSlots = 256;
 
-  // Terminates: the permutation reaches every slot and the caller stops once none is free.
+  // Looks at kStrides preferences at a time, each one step from the first (so the steps do
+  // not wait on each other) and without a branch per preference: whether a preference is free
+  // is a coin toss once the table is about half full, which a loop's exit branch mispredicts
+  // at nearly every claim. Takes the first free one in the permutation's order, as a walk
+  // one at a time would. Terminates: the permutation reaches every slot and the caller stops
+  // once none is free.
   void walk(uint32_t rank) {
+    const Strides& strides = strides_[rank];
     uint32_t slot = next_[rank];
-    const uint32_t skip = skip_[rank];
-    while (slots_[slot] != kMaglevEmpty) slot = step(slot, skip);
+    for (;;) {
+      uint32_t ahead[kStrides];
+      uint32_t free_mask = slots_[slot] == kMaglevEmpty;
+      for (uint32_t k = 1; k < kStrides; ++k) {
+        ahead[k] = step(slot, strides.by[k - 1]);
+        free_mask |= uint32_t(slots_[ahead[k]] == kMaglevEmpty) << k;
+      }
+      if (free_mask != 0) {
+        const auto first = static_cast<uint32_t>(__builtin_ctz(free_mask));
+        ahead[0] = slot;
+        slot = ahead[first];
+        break;
+      }
+      slot = step(slot, strides.by[kStrides - 1]);
+    }
     slots_[slot] = index_[rank];
-    next_[rank] = step(slot, skip);
+    next_[rank] = step(slot, strides.by[0]);
     ++filled_;
   }
 
@@ -180,6 +203,11 @@ class Filler {
   const uint32_t* skip_;
   const uint16_t* index_;
   size_t live_;
+  static constexpr uint32_t kStrides = 4;
+  struct Strides {
+    uint32_t by[kStrides];  // k * skip mod M for k = 1..kStrides
+  };
+  std::vector<Strides> strides_;
   // The tail: free slots, and per rank the inverse of its skip mod M once it needed it.
   std::vector<uint32_t> free_;
   std::vector<uint32_t> inverse_skip_;
@@ -191,36 +219,39 @@ class Filler {
 // 64-bit: k <= M < 2^32 and max_weight < 2^32.
 class ClaimRounds {
  public:
-  ClaimRounds(std::span<const uint32_t> weights, uint32_t max_weight) {
-    const size_t n = weights.size();
-    quotient_.resize(n);
-    remainder_.resize(n);
-    step_quotient_.resize(n);
-    step_remainder_.resize(n);
-    weight_.assign(weights.begin(), weights.end());
-    for (size_t r = 0; r < n; ++r) {
-      step_quotient_[r] = max_weight / weights[r];
-      step_remainder_[r] = max_weight % weights[r];
-      quotient_[r] = step_quotient_[r];  // k = 1
-      remainder_[r] = step_remainder_[r];
+  ClaimRounds(std::span<const uint32_t> weights, uint32_t max_weight) : ranks_(weights.size()) {
+    for (size_t r = 0; r < weights.size(); ++r) {
+      Rank& c = ranks_[r];
+      c.step_quotient = max_weight / weights[r];
+      c.step_remainder = max_weight % weights[r];
+      c.carry_at = weights[r] - c.step_remainder;
+      c.quotient = c.step_quotient;  // k = 1
+      c.remainder = c.step_remainder;
     }
   }
-  uint64_t next(uint32_t rank) const { return quotient_[rank] + (remainder_[rank] != 0); }
+  uint64_t next(uint32_t rank) const {
+    return ranks_[rank].quotient + (ranks_[rank].remainder != 0);
+  }
+  // Without a branch: whether the remainder carries follows each backend's own rhythm, which
+  // interleaved over the backends a branch would mispredict.
   void advance(uint32_t rank) {
-    quotient_[rank] += step_quotient_[rank];
-    // remainder + step_remainder >= weight, without the sum (it may not fit in 32 bits).
-    const uint32_t carry_at = weight_[rank] - step_remainder_[rank];
-    if (remainder_[rank] >= carry_at) {
-      remainder_[rank] -= carry_at;
-      ++quotient_[rank];
-    } else {
-      remainder_[rank] += step_remainder_[rank];
-    }
+    Rank& c = ranks_[rank];
+    const bool carry = c.remainder >= c.carry_at;
+    c.remainder = carry ? c.remainder - c.carry_at : c.remainder + c.step_remainder;
+    c.quotient += c.step_quotient + carry;
   }
 
  private:
-  std::vector<uint64_t> quotient_;
-  std::vector<uint32_t> remainder_, step_quotient_, step_remainder_, weight_;
+  struct Rank {
+    uint64_t quotient;
+    uint32_t remainder;
+    uint32_t step_quotient;
+    uint32_t step_remainder;
+    // weight - step_remainder: remainder + step_remainder >= weight, without the sum (it may
+    // not fit in 32 bits).
+    uint32_t carry_at;
+  };
+  std::vector<Rank> ranks_;
 };
 
 // A backend's claims are at most ceil(max_weight / weight) rounds apart, so while that is
@@ -237,20 +268,24 @@ void fill_by_calendar(Filler& filler, ClaimRounds& rounds, uint32_t live) {
     calendar[(round % kCalendarRounds) * words + rank / 64] |= uint64_t(1) << (rank % 64);
   };
   for (uint32_t rank = 0; rank < live; ++rank) schedule(rank);
+  // A round's ranks are read out first, then claim: two tight loops rather than one that
+  // keeps both the bitset walk and the claim in registers.
+  std::vector<uint32_t> due(live);
   for (uint64_t round = 1;; ++round) {
     uint64_t* bits = &calendar[(round % kCalendarRounds) * words];
+    uint32_t count = 0;
     for (uint32_t w = 0; w < words; ++w) {
-      // Claims scheduled from here land in later rounds: never in this word.
-      uint64_t word = bits[w];
-      bits[w] = 0;
-      while (word != 0) {
-        const uint32_t rank = w * 64 + static_cast<uint32_t>(__builtin_ctzll(word));
-        word &= word - 1;
-        filler.claim(rank);
-        if (filler.full()) return;
-        rounds.advance(rank);
-        schedule(rank);
+      for (uint64_t word = std::exchange(bits[w], 0); word != 0; word &= word - 1) {
+        due[count++] = w * 64 + static_cast<uint32_t>(__builtin_ctzll(word));
       }
+    }
+    // Claims scheduled from here land in later rounds, never in this one.
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t rank = due[i];
+      filler.claim(rank);
+      if (filler.full()) return;
+      rounds.advance(rank);
+      schedule(rank);
     }
   }
 }
