@@ -98,7 +98,8 @@ class Filler {
  public:
   Filler(std::vector<uint16_t>& slots, Permutations& p)
       : slots_(slots.data()), size_(static_cast<uint32_t>(slots.size())), next_(p.next.data()),
-        skip_(p.skip.data()), index_(p.index.data()), live_(p.next.size()), strides_(live_) {
+        skip_(p.skip.data()), index_(p.index.data()), live_(p.next.size()),
+        taken_((size_ + 63) / 64, 0), strides_(live_) {
     for (size_t rank = 0; rank < live_; ++rank) {
       uint32_t stride = 0;
       for (uint32_t& by : strides_[rank].by) by = stride = step(stride, skip_[rank]);
@@ -136,10 +137,10 @@ class Filler {
     uint32_t slot = next_[rank];
     for (;;) {
       uint32_t ahead[kStrides];
-      uint32_t free_mask = slots_[slot] == kMaglevEmpty;
+      uint32_t free_mask = is_free(slot);
       for (uint32_t k = 1; k < kStrides; ++k) {
         ahead[k] = step(slot, strides.by[k - 1]);
-        free_mask |= uint32_t(slots_[ahead[k]] == kMaglevEmpty) << k;
+        free_mask |= is_free(ahead[k]) << k;
       }
       if (free_mask != 0) {
         const auto first = static_cast<uint32_t>(__builtin_ctz(free_mask));
@@ -150,6 +151,7 @@ class Filler {
       slot = step(slot, strides.by[kStrides - 1]);
     }
     slots_[slot] = index_[rank];
+    taken_[slot / 64] |= uint64_t(1) << (slot % 64);
     next_[rank] = step(slot, strides.by[0]);
     ++filled_;
   }
@@ -203,6 +205,10 @@ class Filler {
   const uint32_t* skip_;
   const uint16_t* index_;
   size_t live_;
+  // Which slots are taken, one bit each: 8 KiB for M = 65537, in L1 where the 128 KiB of
+  // slots are not, for the walks' many looks at taken slots.
+  std::vector<uint64_t> taken_;
+  uint32_t is_free(uint32_t slot) const { return ~taken_[slot / 64] >> (slot % 64) & 1; }
   static constexpr uint32_t kStrides = 4;
   struct Strides {
     uint32_t by[kStrides];  // k * skip mod M for k = 1..kStrides
