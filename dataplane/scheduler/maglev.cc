@@ -266,7 +266,9 @@ class ClaimRounds {
 // heap. Skewed weights (a light backend among heavy ones) fall back to a heap.
 constexpr uint32_t kCalendarRounds = 64;
 
-void fill_by_calendar(Filler& filler, ClaimRounds& rounds, uint32_t live) {
+// Both hand out claims in order to on_claim(rank), which returns true to stop.
+template <typename OnClaim>
+void claims_by_calendar(ClaimRounds& rounds, uint32_t live, OnClaim on_claim) {
   const uint32_t words = (live + 63) / 64;
   std::vector<uint64_t> calendar(size_t(kCalendarRounds) * words, 0);
   auto schedule = [&](uint32_t rank) {
@@ -274,29 +276,22 @@ void fill_by_calendar(Filler& filler, ClaimRounds& rounds, uint32_t live) {
     calendar[(round % kCalendarRounds) * words + rank / 64] |= uint64_t(1) << (rank % 64);
   };
   for (uint32_t rank = 0; rank < live; ++rank) schedule(rank);
-  // A round's ranks are read out first, then claim: two tight loops rather than one that
-  // keeps both the bitset walk and the claim in registers.
-  std::vector<uint32_t> due(live);
   for (uint64_t round = 1;; ++round) {
     uint64_t* bits = &calendar[(round % kCalendarRounds) * words];
-    uint32_t count = 0;
     for (uint32_t w = 0; w < words; ++w) {
+      // Claims scheduled from here land in later rounds: never in this word.
       for (uint64_t word = std::exchange(bits[w], 0); word != 0; word &= word - 1) {
-        due[count++] = w * 64 + static_cast<uint32_t>(__builtin_ctzll(word));
+        const uint32_t rank = w * 64 + static_cast<uint32_t>(__builtin_ctzll(word));
+        if (on_claim(rank)) return;
+        rounds.advance(rank);
+        schedule(rank);
       }
-    }
-    // Claims scheduled from here land in later rounds, never in this one.
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t rank = due[i];
-      filler.claim(rank);
-      if (filler.full()) return;
-      rounds.advance(rank);
-      schedule(rank);
     }
   }
 }
 
-void fill_by_heap(Filler& filler, ClaimRounds& rounds, uint32_t live) {
+template <typename OnClaim>
+void claims_by_heap(ClaimRounds& rounds, uint32_t live, OnClaim on_claim) {
   using Claim = std::pair<uint64_t, uint32_t>;  // (round, rank): ties go to the lower id
   std::vector<Claim> heap;
   heap.reserve(live);
@@ -306,12 +301,31 @@ void fill_by_heap(Filler& filler, ClaimRounds& rounds, uint32_t live) {
   for (;;) {
     const uint32_t rank = queue.top().second;
     queue.pop();
-    filler.claim(rank);
-    if (filler.full()) return;
+    if (on_claim(rank)) return;
     rounds.advance(rank);
     queue.emplace(rounds.next(rank), rank);
   }
 }
+
+template <typename OnClaim>
+void claims_in_order(std::span<const uint32_t> weights, uint32_t max_weight,
+                     uint32_t min_weight, OnClaim on_claim) {
+  ClaimRounds rounds(weights, max_weight);
+  const auto live = static_cast<uint32_t>(weights.size());
+  // Rounded up (floor + 1, not computed: it overflows for a max_weight of 2^32 - 1 over 1):
+  // the widest gap between two claims of the lightest backend.
+  if (max_weight / min_weight < kCalendarRounds - 1) {
+    claims_by_calendar(rounds, live, on_claim);
+  } else {
+    claims_by_heap(rounds, live, on_claim);
+  }
+}
+
+// The claim order repeats every max_weight rounds (claim k + weight of a backend falls
+// max_weight rounds after claim k), one period holding sum(weights) claims. While a period
+// is short it is worked out once and replayed, so most claims cost what they cost with equal
+// weights: no calendar, no heap.
+constexpr uint64_t kMaxReplayedClaims = 16384;  // 32 KiB of ranks
 
 }  // namespace
 
@@ -366,15 +380,29 @@ MaglevTable build_maglev(std::span<const MaglevBackend> backends, uint32_t table
   }
 
   std::vector<uint32_t> weights(live);
-  for (uint32_t rank = 0; rank < live; ++rank) weights[rank] = backends[by_id[rank]].weight;
-  ClaimRounds rounds(weights, max_weight);
-  // Rounded up (floor + 1, not computed: it overflows for a max_weight of 2^32 - 1 over 1):
-  // the widest gap between two claims of the lightest backend.
-  if (max_weight / min_weight < kCalendarRounds - 1) {
-    fill_by_calendar(filler, rounds, live);
-  } else {
-    fill_by_heap(filler, rounds, live);
+  uint64_t total_weight = 0;
+  for (uint32_t rank = 0; rank < live; ++rank) {
+    weights[rank] = backends[by_id[rank]].weight;
+    total_weight += weights[rank];
   }
+  if (total_weight <= kMaxReplayedClaims) {
+    std::vector<uint16_t> period;
+    period.reserve(total_weight);
+    claims_in_order(weights, max_weight, min_weight, [&](uint32_t rank) {
+      period.push_back(static_cast<uint16_t>(rank));
+      return period.size() == total_weight;
+    });
+    for (;;) {
+      for (const uint16_t rank : period) {
+        filler.claim(rank);
+        if (filler.full()) return MaglevTable(std::move(slots), std::move(ids));
+      }
+    }
+  }
+  claims_in_order(weights, max_weight, min_weight, [&](uint32_t rank) {
+    filler.claim(rank);
+    return filler.full();
+  });
   return MaglevTable(std::move(slots), std::move(ids));
 }
 
