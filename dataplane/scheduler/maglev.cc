@@ -56,10 +56,14 @@ uint64_t MaglevTable::id_at(uint32_t slot) const {
 // claim the same slots in the same order; tests/unit/dataplane/scheduler/test_maglev.cc
 // compares it slot for slot with the first implementation, kept there as the reference.
 //
-// Where the time goes, for M = 65537: the claims walk about M ln M preferences in total, most
-// of them to slots already taken, so the walk is a tight loop with no division (a conditional
-// subtraction wraps around M) over flat per-backend arrays. Which backend claims next costs
-// nothing with equal weights (ranks in turn) and little otherwise (a calendar of rounds, below).
+// Where the time goes, for M = 65537: walked one preference at a time, the claims look at
+// about M ln M preferences in total (750,000 for 1000 backends), most of them slots already
+// taken, half of them for the last 256 free slots; and the loop's exit branch mispredicts at
+// most claims. So a walk looks at four preferences at a time without a branch each, in a
+// bitmap of taken slots, with no division (Filler::walk, Filler::step), and the last 256 free
+// slots are found from a list instead (Filler::take_nearest_free). Which backend claims next
+// costs nothing with equal weights (ranks in turn) and little otherwise (a replayed period, a
+// calendar of rounds, or a heap: below). Figures in BENCHMARKS.md ("Maglev table build time").
 namespace {
 
 // Per live backend, by rank (position in id order): where its permutation has got to. The full
