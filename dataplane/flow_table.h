@@ -1,12 +1,22 @@
-// Per-worker flow table: pins each connection to the backend it was first scheduled to, so
-// that a change of the backend set moves only new flows. One worker owns a table; nothing
-// else reads or writes it, so it needs no lock.
+// Per-worker flow tables, one per address family: pin each connection to the backend it was
+// first scheduled to, so that a change of the backend set moves only new flows. One worker
+// owns its tables; nothing else reads or writes them, so they need no lock.
 //
-// Layout: a fixed array of 64-byte buckets (one cache line), three 20-byte entries each, so
-// one flow costs 64/3 ≈ 21.3 bytes (kBytesPerFlow) and a lookup touches one cache line in the
-// common case. Each key may live in one of two buckets (two-choice hashing, with cuckoo
-// moves on insert): it fills to about 80% before the first evictions; size it with that
-// headroom. Sized once at start; never grows, never allocates after.
+// Layout: a fixed array of buckets; each key may live in one of two buckets (two-choice
+// hashing, with cuckoo moves on insert). Sized once at start; never grows, never allocates
+// after. Both families share one implementation (BasicFlowTable, over the entry type); only
+// the key, the hash and the bucket geometry differ:
+//   IPv4 (FlowTable):  64-byte buckets (one cache line), three 20-byte entries each, so one
+//     flow costs 64/3 ≈ 21.3 bytes (kBytesPerFlow) and a lookup touches one cache line in
+//     the common case. It fills to about 80% before the first evictions; size it with that
+//     headroom.
+//   IPv6 (FlowTable6): 128-byte buckets (two cache lines, 128-byte aligned so that the
+//     adjacent-line prefetcher fetches the pair), two 44-byte entries each: 64 bytes per
+//     flow (kBytesPerFlow6). A hit in the first slot touches one line, any other lookup two
+//     per bucket. Three entries would not fit: 3 × 44 = 132 > 128, and the entry has no byte
+//     to spare (two addresses and ports: 36; last_seen must span 7-day timeouts: 4; any of
+//     65535 backends: 2; protocol and state: 2). Four entries in three lines (48 B/flow)
+//     would cost a third line per bucket and six prefetches per new flow.
 //
 // Why not rte_hash: it has no eviction policy — a full rte_hash refuses the insert, and a
 // load balancer under a SYN flood must instead give up half-open flows and keep established
@@ -20,6 +30,7 @@
 #include <cstdint>
 
 #include "dataplane/connection_counts.h"
+#include "dataplane/ipv6_address.h"
 #include "dataplane/packet.h"
 
 namespace shoal::dp {
@@ -37,6 +48,8 @@ struct FlowKey {
 };
 
 struct FlowEntry {
+  using Key = FlowKey;
+
   uint32_t src_ip;
   uint32_t dst_ip;
   uint16_t src_port;
@@ -45,18 +58,59 @@ struct FlowEntry {
   uint16_t backend;       // stable backend id (Snapshot::backend)
   uint8_t proto;
   FlowState state;
+
+  static constexpr uint32_t kPerBucket = 3;
+  static constexpr std::size_t kBucketAlign = 64;
+
+  FlowKey key() const { return {src_ip, dst_ip, src_port, dst_port, proto}; }
 };
 static_assert(sizeof(FlowEntry) == 20);
 
-inline constexpr uint32_t kFlowEntriesPerBucket = 3;
-
-
-struct alignas(64) FlowBucket {
-  std::array<FlowEntry, kFlowEntriesPerBucket> entries;
+// The IPv6 key: addresses as they sit in the packet.
+struct FlowKey6 {
+  Ipv6Address src_ip{};
+  Ipv6Address dst_ip{};
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  uint8_t proto = 0;
 };
-static_assert(sizeof(FlowBucket) == 64);
 
+// The IPv4 entry with wider addresses; the fields after them keep the IPv4 order and names,
+// so that the shared code and the callers read both alike.
+struct FlowEntry6 {
+  using Key = FlowKey6;
+
+  Ipv6Address src_ip;
+  Ipv6Address dst_ip;
+  uint16_t src_port;
+  uint16_t dst_port;
+  uint32_t last_seen_ms;
+  uint16_t backend;
+  uint8_t proto;
+  FlowState state;
+
+  static constexpr uint32_t kPerBucket = 2;
+  static constexpr std::size_t kBucketAlign = 128;
+
+  FlowKey6 key() const { return {src_ip, dst_ip, src_port, dst_port, proto}; }
+};
+static_assert(sizeof(FlowEntry6) == 44);
+
+template <typename Entry>
+struct alignas(Entry::kBucketAlign) FlowBucketOf {
+  std::array<Entry, Entry::kPerBucket> entries;
+};
+
+using FlowBucket = FlowBucketOf<FlowEntry>;
+using FlowBucket6 = FlowBucketOf<FlowEntry6>;
+static_assert(sizeof(FlowBucket) == 64);
+static_assert(sizeof(FlowBucket6) == 128);
+
+inline constexpr uint32_t kFlowEntriesPerBucket = FlowEntry::kPerBucket;
+inline constexpr uint32_t kFlowEntriesPerBucket6 = FlowEntry6::kPerBucket;
 inline constexpr double kBytesPerFlow = double(sizeof(FlowBucket)) / kFlowEntriesPerBucket;
+inline constexpr double kBytesPerFlow6 = double(sizeof(FlowBucket6)) / kFlowEntriesPerBucket6;
+static_assert(kBytesPerFlow <= 24 && kBytesPerFlow6 <= 64);
 
 // Idle time after which a flow in each state is forgotten. Defaults follow IPVS's
 // (established 900 s, FIN 120 s, UDP 300 s) with a shorter half-open timeout, since
@@ -91,37 +145,43 @@ struct FlowTableStats {
   std::array<uint64_t, kFlowStateCount> evicted{};
 };
 
-class FlowTable {
+// The flow table over an entry type (FlowEntry or FlowEntry6); see the top of this file.
+// Its members are defined and instantiated for both in flow_table.cc.
+template <typename Entry>
+class BasicFlowTable {
  public:
+  using Key = typename Entry::Key;
+  using Bucket = FlowBucketOf<Entry>;
+  static constexpr uint32_t kEntriesPerBucket = Entry::kPerBucket;
+
   // `capacity` flows, rounded up to whole buckets. Allocates on `socket` with rte_malloc
   // (hugepage memory, NUMA-local; needs a running EAL), from the C++ heap if that fails.
-  FlowTable(uint32_t capacity, const FlowTimeouts& timeouts = {}, int socket = -1);
-  ~FlowTable();
-  FlowTable(const FlowTable&) = delete;
-  FlowTable& operator=(const FlowTable&) = delete;
+  BasicFlowTable(uint32_t capacity, const FlowTimeouts& timeouts = {}, int socket = -1);
+  ~BasicFlowTable();
+  BasicFlowTable(const BasicFlowTable&) = delete;
+  BasicFlowTable& operator=(const BasicFlowTable&) = delete;
 
-  static uint32_t hash(const FlowKey& key);
+  static uint32_t hash(const Key& key);
 
   // Warms the key's buckets ahead of lookup(); the pipeline calls it a few packets early.
   void prefetch(uint32_t hash) const;
 
   // The live entry for `key`, or nullptr. An entry of `key` past its timeout is freed on the
   // way, so that the flow's next insert cannot leave a stale twin behind.
-  FlowEntry* lookup(const FlowKey& key, uint32_t hash, uint32_t now_ms);
+  Entry* lookup(const Key& key, uint32_t hash, uint32_t now_ms);
 
   // Adds `key` (absent: the caller looked it up) and returns its entry. Never fails: when
   // both candidate buckets are full a victim is evicted and counted in stats().evicted.
   // Inserts may move other entries, so a pointer from an earlier call is stale after it.
-  FlowEntry* insert(const FlowKey& key, uint32_t hash, uint16_t backend, FlowState state,
-                    uint32_t now_ms);
+  Entry* insert(const Key& key, uint32_t hash, uint16_t backend, FlowState state, uint32_t now_ms);
 
   // Ages up to `max_buckets` buckets from where the last call stopped, freeing expired
   // entries. Called once per worker loop so that no call stalls the worker.
   void age(uint32_t now_ms, uint32_t max_buckets);
 
   // Entries whose state machine follows a packet of the flow (client → service direction).
-  static void observe_tcp(FlowEntry& e, uint8_t tcp_flags, uint32_t now_ms);
-  static void observe_udp(FlowEntry& e, uint32_t now_ms) { e.last_seen_ms = now_ms; }
+  static void observe_tcp(Entry& e, uint8_t tcp_flags, uint32_t now_ms);
+  static void observe_udp(Entry& e, uint32_t now_ms) { e.last_seen_ms = now_ms; }
   // State for the first packet of a flow: SYN → syn, RST/FIN → closing, any other TCP packet
   // (a flow picked up mid-stream, after a failover or an eviction) → established.
   static FlowState initial_tcp_state(uint8_t tcp_flags);
@@ -130,7 +190,7 @@ class FlowTable {
 
   // After a live entry's backend or state was changed in place (observe_tcp, a reschedule):
   // moves it between the per-backend counts.
-  void changed(const FlowEntry& e, uint16_t old_backend, FlowState old_state) {
+  void changed(const Entry& e, uint16_t old_backend, FlowState old_state) {
     if (e.backend == old_backend && is_active(e.state) == is_active(old_state)) return;
     counts_.remove(old_backend, is_active(old_state));
     counts_.add(e.backend, is_active(e.state));
@@ -138,29 +198,29 @@ class FlowTable {
   // Live flows per backend, exact (see connection_counts.h).
   const ConnectionCounts& connections() const { return counts_; }
 
-  bool expired(const FlowEntry& e, uint32_t now_ms) const;
+  bool expired(const Entry& e, uint32_t now_ms) const;
 
   // Called for every live flow the table gives up (expired, aged out or evicted), before its
   // slot is reused: connection sync tells the peers. One hook; nullptr removes it.
-  using RemoveHook = void (*)(void* context, const FlowEntry& gone);
+  using RemoveHook = void (*)(void* context, const Entry& gone);
   void on_remove(RemoveHook hook, void* context) {
     remove_hook_ = hook;
     remove_context_ = context;
   }
 
-  uint32_t capacity() const { return bucket_count_ * kFlowEntriesPerBucket; }
+  uint32_t capacity() const { return bucket_count_ * kEntriesPerBucket; }
   uint32_t bucket_count() const { return bucket_count_; }
   // Occupied entries, including expired ones not yet aged out.
   uint32_t size() const { return size_.load(std::memory_order_relaxed); }
   const FlowTableStats& stats() const { return stats_; }
   const FlowTimeouts& timeouts() const { return timeouts_; }
-  std::size_t memory_bytes() const { return std::size_t(bucket_count_) * sizeof(FlowBucket); }
+  std::size_t memory_bytes() const { return std::size_t(bucket_count_) * sizeof(Bucket); }
 
   // Visits every live entry of buckets [first, end); for flow listings and tests.
   template <typename F>
   void for_each_in(uint32_t first, uint32_t end, uint32_t now_ms, F&& f) const {
     for (uint32_t b = first; b < end && b < bucket_count_; ++b)
-      for (const FlowEntry& e : buckets_[b].entries)
+      for (const Entry& e : buckets_[b].entries)
         if (e.state != FlowState::empty && !expired(e, now_ms)) f(e);
   }
   template <typename F>
@@ -172,19 +232,19 @@ class FlowTable {
   uint32_t first_bucket(uint32_t hash) const;
   uint32_t second_bucket(uint32_t hash) const;
   uint32_t timeout_ms(FlowState s) const { return timeouts_.of(s); }
-  FlowEntry* free_slot(uint32_t bucket, uint32_t now_ms);
-  FlowEntry* make_room(uint32_t b1, uint32_t b2, uint32_t max_moves, uint32_t now_ms);
-  FlowEntry* cuckoo_walk(uint32_t start_bucket, uint32_t max_moves, uint32_t now_ms);
-  FlowEntry* choose_victim(uint32_t b1, uint32_t b2, uint32_t now_ms);
-  void release(FlowEntry& e, uint32_t now_ms);  // counts why an occupied entry is given up
-  void forget(FlowEntry& e);                     // frees an occupied entry
+  Entry* free_slot(uint32_t bucket, uint32_t now_ms);
+  Entry* make_room(uint32_t b1, uint32_t b2, uint32_t max_moves, uint32_t now_ms);
+  Entry* cuckoo_walk(uint32_t start_bucket, uint32_t max_moves, uint32_t now_ms);
+  Entry* choose_victim(uint32_t b1, uint32_t b2, uint32_t now_ms);
+  void release(Entry& e, uint32_t now_ms);  // counts why an occupied entry is given up
+  void forget(Entry& e);                    // frees an occupied entry
 
-  FlowBucket* buckets_ = nullptr;
+  Bucket* buckets_ = nullptr;
   uint32_t bucket_count_ = 0;
   static constexpr uint32_t kMaxCuckooMoves = 16;
   static constexpr uint32_t kCuckooMaxLoadPercent = 95;  // past it, one move at most
   uint32_t age_cursor_ = 0;
-  uint32_t walk_seed_ = 1;  // picks the cuckoo walk's entries; deterministic for tests
+  uint32_t walk_seed_ = 1;         // picks the cuckoo walk's entries; deterministic for tests
   std::atomic<uint32_t> size_{0};  // dp: wo (its worker), cp: ro (flow counts)
   bool rte_allocated_ = false;
   FlowTimeouts timeouts_;
@@ -193,5 +253,12 @@ class FlowTable {
   RemoveHook remove_hook_ = nullptr;
   void* remove_context_ = nullptr;
 };
+
+// flow_table.cc instantiates both; no other translation unit instantiates them again.
+extern template class BasicFlowTable<FlowEntry>;
+extern template class BasicFlowTable<FlowEntry6>;
+
+using FlowTable = BasicFlowTable<FlowEntry>;
+using FlowTable6 = BasicFlowTable<FlowEntry6>;
 
 }  // namespace shoal::dp
