@@ -362,6 +362,8 @@ void Burst::account(uint16_t n) {
   ctr_.tx.add(tx);
 }
 
+static_assert(kMaxBurst <= Snapshot::kMaxClassifyBulk);
+
 void Burst::run(rte_mbuf** pkts, uint16_t n) {
   // Stage 1: parse every frame; IPv4 ones go to one bulk lookup of their destination.
   uint32_t ips[kMaxBurst];

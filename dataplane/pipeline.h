@@ -17,7 +17,7 @@
 
 namespace shoal::dp {
 
-inline constexpr uint16_t kMaxBurst = 64;  // also rte_hash's bulk lookup limit
+inline constexpr uint16_t kMaxBurst = 64;  // at most Snapshot::kMaxClassifyBulk
 
 // A counter with one writer (its worker) and any number of readers (the control plane):
 // relaxed load + store compiles to a plain add, and readers never see a torn value.

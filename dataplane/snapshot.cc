@@ -2,7 +2,6 @@
 
 #include <rte_byteorder.h>
 #include <rte_errno.h>
-#include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_lpm.h>
 
@@ -18,36 +17,26 @@
 namespace shoal::dp {
 namespace {
 
-// Key of both address tables; padding zeroed so that rte_hash compares whole keys.
-struct AddressKey {
-  uint32_t ip;
-  uint16_t port;
-  uint8_t proto;
-  uint8_t zero;
-};
-static_assert(sizeof(AddressKey) == 8);
-
 // Value stored in the address table: service index in bits 0-15, kind in 16-23. A VIP's own
 // entry (port 0, protocol 0) also holds the index of its TCP service on every port in bits
 // 32-47 and of its UDP one in 48-63 (0xffff: none), so that the lookup that finds a packet's
 // VIP, when no service has its port, finds such a service too.
-static_assert(sizeof(uintptr_t) == 8);
-constexpr uintptr_t encode(AddressKind kind, uint16_t index) {
-  return uintptr_t(kind) << 16 | index;
+constexpr uint64_t encode(AddressKind kind, uint16_t index) {
+  return uint64_t(kind) << 16 | index;
 }
-constexpr uintptr_t encode_vip(AddressKind kind, uint16_t every_port_tcp,
+constexpr uint64_t encode_vip(AddressKind kind, uint16_t every_port_tcp,
                                uint16_t every_port_udp) {
-  return encode(kind, 0) | uintptr_t(every_port_tcp) << 32 | uintptr_t(every_port_udp) << 48;
+  return encode(kind, 0) | uint64_t(every_port_tcp) << 32 | uint64_t(every_port_udp) << 48;
 }
-constexpr AddressKind kind_of(uintptr_t v) { return static_cast<AddressKind>((v >> 16) & 0xff); }
-constexpr uint16_t every_port_service(uintptr_t vip_value, uint8_t proto) {
+constexpr AddressKind kind_of(uint64_t v) { return static_cast<AddressKind>((v >> 16) & 0xff); }
+constexpr uint16_t every_port_service(uint64_t vip_value, uint8_t proto) {
   return proto == 6    ? static_cast<uint16_t>(vip_value >> 32)
          : proto == 17 ? static_cast<uint16_t>(vip_value >> 48)
                        : 0xffff;
 }
 // What a packet of `proto` to an address whose own entry holds `v` is to: the VIP's service on
 // every port of the protocol if it has one, else the address's kind.
-inline AddressKind address_kind(uintptr_t v, uint8_t proto, uint16_t* index) {
+inline AddressKind address_kind(uint64_t v, uint8_t proto, uint16_t* index) {
   const AddressKind kind = kind_of(v);
   const uint16_t every_port = kind == AddressKind::vip_address ? every_port_service(v, proto) : 0xffff;
   if (every_port != 0xffff) {
@@ -84,19 +73,8 @@ std::string unique_name(const char* what) {
   return std::string(what) + std::to_string(counter.fetch_add(1));
 }
 
-rte_hash* create_hash(const std::string& name, uint32_t entries) {
-  rte_hash_parameters params{};
-  params.name = name.c_str();
-  params.entries = std::max<uint32_t>(64, entries * 2);
-  params.key_len = sizeof(AddressKey);
-  params.hash_func = rte_hash_crc;
-  params.socket_id = SOCKET_ID_ANY;
-  return rte_hash_create(&params);
-}
-
-bool add(rte_hash* h, uint32_t ip, uint16_t port, uint8_t proto, uintptr_t value) {
-  AddressKey key{ip, port, proto, 0};
-  return rte_hash_add_key_data(h, &key, reinterpret_cast<void*>(value)) == 0;
+bool add(AddressTable& table, uint32_t ip, uint16_t port, uint8_t proto, uint64_t value) {
+  return table.insert(AddressTable::key(ip, port, proto), value);
 }
 
 }  // namespace
@@ -114,8 +92,6 @@ std::string ipv4_to_string(uint32_t addr) {
 }
 
 Snapshot::~Snapshot() {
-  rte_hash_free(addresses_);
-  rte_hash_free(nat_replies_);
   rte_lpm_free(routes_);
 }
 
@@ -150,10 +126,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     return fail("multi-port services list " + std::to_string(listed_entries) +
                 " ports (with their NAT backends'), more than " +
                 std::to_string(kMaxListedPortEntries));
-  s->addresses_ = create_hash(unique_name("shoal_addr"), address_count);
-  s->nat_replies_ = create_hash(unique_name("shoal_natr"), std::max<uint32_t>(64, nat_backends));
-  if (!s->addresses_ || !s->nat_replies_)
-    return fail(std::string("rte_hash_create: ") + rte_strerror(rte_errno));
+  s->addresses_ = AddressTable(address_count);
+  s->nat_replies_ = AddressTable(nat_backends);
 
   for (uint32_t ip : spec.local_addresses)
     if (!add(s->addresses_, ip, 0, 0, encode(AddressKind::local_address, 0)))
@@ -302,65 +276,51 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
 
 void Snapshot::classify_bulk(const uint32_t* ips, const uint16_t* ports, const uint8_t* protos,
                              uint32_t n, AddressKind* kinds, uint16_t* index) const {
-  AddressKey keys[RTE_HASH_LOOKUP_BULK_MAX];
-  const void* key_ptrs[RTE_HASH_LOOKUP_BULK_MAX];
-  void* data[RTE_HASH_LOOKUP_BULK_MAX];
-  uint64_t hits = 0;
+  // Hashes first and their slots warmed, so that the probes below do not wait on each other.
+  uint64_t keys[kMaxClassifyBulk];
+  uint32_t hashes[kMaxClassifyBulk];
   for (uint32_t i = 0; i < n; ++i) {
-    keys[i] = AddressKey{ips[i], ports[i], protos[i], 0};
-    key_ptrs[i] = &keys[i];
+    keys[i] = AddressTable::key(ips[i], ports[i], protos[i]);
+    hashes[i] = AddressTable::hash(keys[i]);
+    addresses_.prefetch(hashes[i]);
   }
-  rte_hash_lookup_bulk_data(addresses_, key_ptrs, n, &hits, data);
-  // Destinations that are no service port: maybe a VIP's service on every port, or a VIP or
-  // local address on another port (ICMP echo, a probe). Their addresses' entries are looked
-  // up in a second bulk lookup, over these packets only.
-  uint32_t missed[RTE_HASH_LOOKUP_BULK_MAX];
-  uint32_t misses = 0;
   for (uint32_t i = 0; i < n; ++i) {
-    if (hits & (uint64_t(1) << i)) {
-      auto v = reinterpret_cast<uintptr_t>(data[i]);
+    uint64_t v;
+    if (addresses_.find(keys[i], hashes[i], &v)) {
       kinds[i] = kind_of(v);
       index[i] = static_cast<uint16_t>(v);
-    } else if (ports[i] != 0 || protos[i] != 0) {
-      keys[misses] = AddressKey{ips[i], 0, 0, 0};
-      key_ptrs[misses] = &keys[misses];
-      missed[misses++] = i;
     } else {
-      kinds[i] = AddressKind::unknown;
+      // No service port: maybe a VIP's service on every port, or a VIP or local address on
+      // another port (ICMP echo, a probe), found through the address's own entry.
+      kinds[i] = classify_address(ips[i], ports[i], protos[i], &index[i]);
     }
   }
-  if (misses == 0) return;
-  rte_hash_lookup_bulk_data(addresses_, key_ptrs, misses, &hits, data);
-  for (uint32_t m = 0; m < misses; ++m) {
-    const uint32_t i = missed[m];
-    kinds[i] = hits & (uint64_t(1) << m)
-                   ? address_kind(reinterpret_cast<uintptr_t>(data[m]), protos[i], &index[i])
-                   : AddressKind::unknown;
-  }
+}
+
+AddressKind Snapshot::classify_address(uint32_t ip, uint16_t port, uint8_t proto,
+                                       uint16_t* index) const {
+  uint64_t v;
+  if ((port == 0 && proto == 0) || !addresses_.find(AddressTable::key(ip, 0, 0), &v))
+    return AddressKind::unknown;
+  return address_kind(v, proto, index);
 }
 
 AddressKind Snapshot::classify(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const {
-  AddressKey key{ip, port, proto, 0};
-  void* data = nullptr;
-  if (rte_hash_lookup_data(addresses_, &key, &data) >= 0) {
-    auto v = reinterpret_cast<uintptr_t>(data);
+  uint64_t v;
+  if (addresses_.find(AddressTable::key(ip, port, proto), &v)) {
     *index = static_cast<uint16_t>(v);
     return kind_of(v);
   }
-  if (port == 0 && proto == 0) return AddressKind::unknown;
-  key = AddressKey{ip, 0, 0, 0};
-  if (rte_hash_lookup_data(addresses_, &key, &data) < 0) return AddressKind::unknown;
-  return address_kind(reinterpret_cast<uintptr_t>(data), proto, index);
+  return classify_address(ip, port, proto, index);
 }
 
 int Snapshot::nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t proto) const {
-  AddressKey key{src_ip, src_port, proto, 0};
-  void* data = nullptr;
-  if (rte_hash_lookup_data(nat_replies_, &key, &data) < 0) {
-    key.port = 0;  // a backend of a NAT service on every port
-    if (!nat_every_port_ || rte_hash_lookup_data(nat_replies_, &key, &data) < 0) return -1;
-  }
-  return static_cast<int>(reinterpret_cast<uintptr_t>(data));
+  uint64_t v;
+  if (nat_replies_.find(AddressTable::key(src_ip, src_port, proto), &v)) return static_cast<int>(v);
+  // A backend of a NAT service on every port.
+  if (nat_every_port_ && nat_replies_.find(AddressTable::key(src_ip, 0, proto), &v))
+    return static_cast<int>(v);
+  return -1;
 }
 
 uint32_t Snapshot::route(uint32_t dst) const {

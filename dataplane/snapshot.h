@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/address_table.h"
 #include "dataplane/scheduler/maglev.h"
 #include "dataplane/scheduler/scheduler.h"
 
-struct rte_hash;
 struct rte_lpm;
 
 namespace shoal::dp {
@@ -186,15 +186,17 @@ enum class AddressKind : uint8_t { unknown, service, vip_address, local_address,
 
 class Snapshot {
  public:
+  static constexpr uint32_t kMaxClassifyBulk = 64;
+
   ~Snapshot();
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
 
-  // Builds the lookup structures (rte_hash, rte_lpm: needs a running EAL). On an
+  // Builds the lookup structures (rte_lpm needs a running EAL). On an
   // inconsistent spec returns nullptr and says why in `error`.
   static std::unique_ptr<Snapshot> build(const SnapshotSpec& spec, std::string* error);
 
-  // Hot path: classifies up to 64 destinations (ip, port, proto) in one bulk lookup.
+  // Hot path: classifies up to kMaxClassifyBulk destinations (ip, port, proto) at once.
   // `index[i]` is the service index for AddressKind::service. A single-port service and each
   // listed port of a multi-port one has its own entry; a service on every port is found
   // through its VIP's entry, which only destinations that miss the first lookup read.
@@ -235,14 +237,16 @@ class Snapshot {
  private:
   static constexpr uint16_t kNoService = 0xffff;
   Snapshot() = default;
+  // The address's own entry: its kind, or its service on every port of `proto`.
+  AddressKind classify_address(uint32_t ip, uint16_t port, uint8_t proto, uint16_t* index) const;
 
   std::vector<PortSpec> ports_;
   std::vector<NextHopSpec> next_hops_;
   std::vector<Backend> backends_;  // indexed by stable id; unused ids have kNoService
   std::vector<Service> services_;
   std::vector<uint16_t> counted_backends_;
-  rte_hash* addresses_ = nullptr;    // (ip, port, proto) → kind and service index
-  rte_hash* nat_replies_ = nullptr;  // (backend ip, port, proto) → service index
+  AddressTable addresses_;    // (ip, port, proto) → kind and service index
+  AddressTable nat_replies_;  // (backend ip, port, proto) → service index
   bool nat_every_port_ = false;      // some NAT service serves every port: see nat_reply_service
   rte_lpm* routes_ = nullptr;
   uint8_t tunnel_ttl_ = 64;
