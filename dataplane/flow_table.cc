@@ -1,8 +1,6 @@
 #include "dataplane/flow_table.h"
 
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
-#include <rte_prefetch.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -10,59 +8,8 @@
 #include <new>
 
 namespace shoal::dp {
-namespace {
 
-// Maps a 32-bit hash onto [0, n) without a division (Lemire's multiply-shift), so the
-// bucket count need not be a power of two and no memory is lost to rounding.
-inline uint32_t range(uint32_t hash, uint32_t n) {
-  return static_cast<uint32_t>((uint64_t(hash) * n) >> 32);
-}
-
-inline bool same_key(const FlowEntry& e, const FlowKey& k) {
-  return e.src_ip == k.src_ip && e.dst_ip == k.dst_ip && e.src_port == k.src_port &&
-         e.dst_port == k.dst_port && e.proto == k.proto;
-}
-
-// An address as two 64-bit words: two loads and compares instead of a byte loop or memcmp.
-inline uint64_t word(const Ipv6Address& a, int i) {
-  uint64_t w;
-  std::memcpy(&w, a.data() + 8 * i, sizeof w);
-  return w;
-}
-
-inline bool same_key(const FlowEntry6& e, const FlowKey6& k) {
-  // The ports first: they differ between most flows that share a bucket.
-  if (e.src_port != k.src_port || e.dst_port != k.dst_port || e.proto != k.proto) return false;
-  return ((word(e.src_ip, 0) ^ word(k.src_ip, 0)) | (word(e.src_ip, 1) ^ word(k.src_ip, 1)) |
-          (word(e.dst_ip, 0) ^ word(k.dst_ip, 0)) | (word(e.dst_ip, 1) ^ word(k.dst_ip, 1))) == 0;
-}
-
-// The same CRC32 chain for both families, seeded alike, each field as the hardware CRC
-// instruction takes it widest.
-inline uint32_t hash_key(const FlowKey& key) {
-  uint32_t h = rte_hash_crc_4byte(key.src_ip, 0x5ca1ab1e);
-  h = rte_hash_crc_4byte(key.dst_ip, h);
-  h = rte_hash_crc_4byte(uint32_t(key.src_port) << 16 | key.dst_port, h);
-  return rte_hash_crc_1byte(key.proto, h);
-}
-
-inline uint32_t hash_key(const FlowKey6& key) {
-  uint32_t h = rte_hash_crc_8byte(word(key.src_ip, 0), 0x5ca1ab1e);
-  h = rte_hash_crc_8byte(word(key.src_ip, 1), h);
-  h = rte_hash_crc_8byte(word(key.dst_ip, 0), h);
-  h = rte_hash_crc_8byte(word(key.dst_ip, 1), h);
-  h = rte_hash_crc_4byte(uint32_t(key.src_port) << 16 | key.dst_port, h);
-  return rte_hash_crc_1byte(key.proto, h);
-}
-
-// Wrap-safe "how long ago": correct while the true gap is under 2^31 ms (24 days), far
-// beyond any timeout; ageing removes entries long before that.
-template <typename Entry>
-inline uint32_t idle_ms(const Entry& e, uint32_t now_ms) {
-  return now_ms - e.last_seen_ms;
-}
-
-}  // namespace
+using namespace flow_table_detail;
 
 template <typename Entry>
 BasicFlowTable<Entry>::BasicFlowTable(uint32_t capacity, const FlowTimeouts& timeouts, int socket)
@@ -86,47 +33,6 @@ BasicFlowTable<Entry>::~BasicFlowTable() {
     rte_free(buckets_);
   else
     std::free(buckets_);
-}
-
-template <typename Entry>
-uint32_t BasicFlowTable<Entry>::hash(const Key& key) {
-  return hash_key(key);
-}
-
-template <typename Entry>
-uint32_t BasicFlowTable<Entry>::first_bucket(uint32_t hash) const {
-  return range(hash, bucket_count_);
-}
-
-// A second, independent-looking position from the same hash (Fibonacci multiplier).
-template <typename Entry>
-uint32_t BasicFlowTable<Entry>::second_bucket(uint32_t hash) const {
-  return range(hash * 0x9e3779b1u, bucket_count_);
-}
-
-// Both candidate buckets: a new flow's lookup reads both, and so does one living in its second.
-template <typename Entry>
-void BasicFlowTable<Entry>::prefetch(uint32_t hash) const {
-  for (uint32_t b : {first_bucket(hash), second_bucket(hash)})
-    for (std::size_t line = 0; line < sizeof(Bucket); line += 64)
-      rte_prefetch0(reinterpret_cast<const char*>(&buckets_[b]) + line);
-}
-
-template <typename Entry>
-bool BasicFlowTable<Entry>::expired(const Entry& e, uint32_t now_ms) const {
-  return idle_ms(e, now_ms) > timeout_ms(e.state);
-}
-
-template <typename Entry>
-Entry* BasicFlowTable<Entry>::lookup(const Key& key, uint32_t hash, uint32_t now_ms) {
-  for (uint32_t b : {first_bucket(hash), second_bucket(hash)}) {
-    for (Entry& e : buckets_[b].entries) {
-      if (e.state == FlowState::empty || !same_key(e, key)) continue;
-      if (!expired(e, now_ms)) return &e;
-      release(e, now_ms);
-    }
-  }
-  return nullptr;
 }
 
 template <typename Entry>
