@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dataplane/reasons.h"
+
 namespace shoal::dp {
 
-// X-macro lists keep each enum and its printable names in one place.
+// X-macro lists keep each enum and its printable names in one place (dataplane/reasons.h).
 #define SHOAL_DROP_REASONS(X)                                                            \
   X(frame_too_short, "frame shorter than its Ethernet header")                           \
   X(vlan_truncated, "802.1Q tag cut short")                                              \
@@ -64,34 +66,8 @@ namespace shoal::dp {
   X(resolve, "NAT reply to an on-link host ARP has not resolved yet: ARP for it")        \
   X(sync, "connection sync message from a peer director")
 
-enum class DropReason : uint8_t {
-#define X(name, text) name,
-  SHOAL_DROP_REASONS(X)
-#undef X
-};
-
-enum class ControlReason : uint8_t {
-#define X(name, text) name,
-  SHOAL_CONTROL_REASONS(X)
-#undef X
-};
-
-inline constexpr std::size_t kDropReasonCount = 0
-#define X(name, text) +1
-    SHOAL_DROP_REASONS(X)
-#undef X
-    ;
-
-inline constexpr std::size_t kControlReasonCount = 0
-#define X(name, text) +1
-    SHOAL_CONTROL_REASONS(X)
-#undef X
-    ;
-
-std::string_view name(DropReason r);
-std::string_view describe(DropReason r);
-std::string_view name(ControlReason r);
-std::string_view describe(ControlReason r);
+SHOAL_REASON_ENUM(DropReason, kDropReasonCount, SHOAL_DROP_REASONS);
+SHOAL_REASON_ENUM(ControlReason, kControlReasonCount, SHOAL_CONTROL_REASONS);
 
 enum class Action : uint8_t { transmit, to_control, drop };
 

@@ -13,12 +13,6 @@
 namespace shoal::cp {
 namespace {
 
-constexpr std::array<std::string_view, kSyncDropCount> kDropNames = {
-#define X(name, text) #name,
-    SHOAL_SYNC_DROP_REASONS(X)
-#undef X
-};
-
 constexpr uint8_t kTosNetworkControl = 0xc0;  // DSCP CS6, as VRRP advertisements
 
 bool valid_state(uint8_t s) {
@@ -28,7 +22,7 @@ bool valid_state(uint8_t s) {
 
 }  // namespace
 
-std::string_view name(SyncDrop r) { return kDropNames[static_cast<std::size_t>(r)]; }
+SHOAL_REASON_NAMES(SyncDrop, SHOAL_SYNC_DROP_REASONS)
 
 void write_sync_header(uint8_t* out, const SyncHeader& h) {
   std::memset(out, 0, kSyncHeaderLen);

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "dataplane/flow_table.h"
+#include "dataplane/reasons.h"
 
 namespace shoal::cp {
 
@@ -63,17 +64,7 @@ enum class SyncOp : uint8_t { upsert = 1, remove = 2 };
   X(not_persistent, "persistence entry for a service without persistence here")         \
   X(table_full, "the synced flow table is full")
 
-enum class SyncDrop : uint8_t {
-#define X(name, text) name,
-  SHOAL_SYNC_DROP_REASONS(X)
-#undef X
-};
-inline constexpr std::size_t kSyncDropCount = 0
-#define X(name, text) +1
-    SHOAL_SYNC_DROP_REASONS(X)
-#undef X
-    ;
-std::string_view name(SyncDrop r);
+SHOAL_REASON_ENUM(SyncDrop, kSyncDropCount, SHOAL_SYNC_DROP_REASONS);
 
 struct SyncHeader {
   SyncMessageType type = SyncMessageType::flows;

@@ -13,17 +13,6 @@
 namespace shoal::cp {
 namespace {
 
-constexpr std::array<std::string_view, kVrrpDropCount> kDropNames = {
-#define X(name, text) #name,
-    SHOAL_VRRP_DROP_REASONS(X)
-#undef X
-};
-constexpr std::array<std::string_view, kVrrpDropCount> kDropTexts = {
-#define X(name, text) text,
-    SHOAL_VRRP_DROP_REASONS(X)
-#undef X
-};
-
 // One's complement sum (not complemented) of the VRRP message, with the IPv4 pseudo-header
 // of RFC 9568 §5.2.8 when `style` is v3. `ip` must hold the final addresses and total length.
 uint16_t vrrp_sum(const rte_ipv4_hdr* ip, const uint8_t* vrrp, std::size_t len,
@@ -35,8 +24,7 @@ uint16_t vrrp_sum(const rte_ipv4_hdr* ip, const uint8_t* vrrp, std::size_t len,
 
 }  // namespace
 
-std::string_view name(VrrpDrop r) { return kDropNames[static_cast<std::size_t>(r)]; }
-std::string_view describe(VrrpDrop r) { return kDropTexts[static_cast<std::size_t>(r)]; }
+SHOAL_REASON_NAMES(VrrpDrop, SHOAL_VRRP_DROP_REASONS)
 
 rte_ether_addr vrrp_virtual_mac(uint8_t vrid) {
   return rte_ether_addr{{0x00, 0x00, 0x5e, 0x00, 0x01, vrid}};

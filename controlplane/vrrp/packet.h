@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/reasons.h"
 #include "dataplane/snapshot.h"
 
 namespace shoal::cp {
@@ -36,20 +37,7 @@ namespace shoal::cp {
   X(we_are_owner, "we own the addresses (priority 255): the sender is misconfigured")    \
   X(not_running, "the instance is in init or fault and listens to nobody")
 
-enum class VrrpDrop : uint8_t {
-#define X(name, text) name,
-  SHOAL_VRRP_DROP_REASONS(X)
-#undef X
-};
-
-inline constexpr std::size_t kVrrpDropCount = 0
-#define X(name, text) +1
-    SHOAL_VRRP_DROP_REASONS(X)
-#undef X
-    ;
-
-std::string_view name(VrrpDrop r);
-std::string_view describe(VrrpDrop r);
+SHOAL_REASON_ENUM(VrrpDrop, kVrrpDropCount, SHOAL_VRRP_DROP_REASONS);
 
 inline constexpr uint8_t kVrrpVersion = 3;
 inline constexpr uint8_t kVrrpTypeAdvertisement = 1;
