@@ -188,4 +188,25 @@ bool ipv4_checksums_valid(const Bytes& frame, std::size_t l3) {
   return true;
 }
 
+namespace {
+
+// The sum over the pseudo-header and the message, checksum field included.
+uint16_t icmpv6_sum(const Bytes& frame, std::size_t l3) {
+  const uint8_t* ip = frame.data() + l3;
+  std::size_t len = uint32_t(ip[4]) << 8 | ip[5];
+  uint32_t sum = sum_bytes(ip + 8, 32) + static_cast<uint32_t>(len) + 58;
+  return finish(sum_bytes(ip + 40, len, sum));
+}
+
+}  // namespace
+
+bool icmpv6_checksum_valid(const Bytes& frame, std::size_t l3) {
+  return icmpv6_sum(frame, l3) == 0;
+}
+
+void set_icmpv6_checksum(Bytes& frame, std::size_t l3) {
+  set16(frame, l3 + 42, 0);
+  set16(frame, l3 + 42, icmpv6_sum(frame, l3));
+}
+
 }  // namespace shoal::test

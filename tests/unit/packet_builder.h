@@ -186,4 +186,9 @@ class PacketBuilder {
 // pseudo-header, ICMP) and says whether each stored one is right.
 bool ipv4_checksums_valid(const Bytes& frame, std::size_t l3_offset = 14);
 
+// The same for the ICMPv6 checksum of an IPv6 frame without extension headers (RFC 4443
+// §2.3); set_icmpv6_checksum stores the right one, for tests that edit a frame's fields.
+bool icmpv6_checksum_valid(const Bytes& frame, std::size_t l3_offset = 14);
+void set_icmpv6_checksum(Bytes& frame, std::size_t l3_offset = 14);
+
 }  // namespace shoal::test
