@@ -1,5 +1,6 @@
-// An IPv6 address as it sits in the packet: 16 bytes in network order, compared and hashed
-// as they are, never converted.
+// An IPv6 address as it sits in the packet (network byte order): compared, hashed and copied
+// as 16 bytes, never swapped. Every layer that carries one (parser, flow keys, snapshot,
+// control plane) uses this type.
 #pragma once
 
 #include <array>

@@ -1,6 +1,11 @@
 #include "packet_builder.h"
 
+#include <arpa/inet.h>
 #include <rte_byteorder.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
 
 namespace shoal::test {
 namespace {
@@ -30,6 +35,27 @@ uint16_t finish(uint32_t sum) {
 }
 
 }  // namespace
+
+std::string hex(const Bytes& b) {
+  std::string s;
+  char buf[24];
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (i % 16 == 0) {
+      std::snprintf(buf, sizeof buf, "\n%04zx:", i);
+      s += buf;
+    }
+    std::snprintf(buf, sizeof buf, " %02x", b[i]);
+    s += buf;
+  }
+  return s;
+}
+
+dp::Ipv6Address ip6(const char* text) {
+  dp::Ipv6Address a;
+  if (inet_pton(AF_INET6, text, a.data()) != 1)
+    throw std::invalid_argument(std::string("not an IPv6 address: ") + text);
+  return a;
+}
 
 Bytes PacketBuilder::l4_bytes(std::size_t) const {
   Bytes b;
@@ -66,6 +92,16 @@ Bytes PacketBuilder::l4_bytes(std::size_t) const {
   return b;
 }
 
+void PacketBuilder::finish_l4(Bytes& l4, uint32_t pseudo_sum) const {
+  if (l4_ != L4Kind::tcp && l4_ != L4Kind::udp && l4_ != L4Kind::icmp) return;
+  std::size_t csum_at = l4_ == L4Kind::tcp ? 16 : l4_ == L4Kind::udp ? 6 : 2;
+  uint16_t c = finish(sum_bytes(l4.data(), l4.size(), pseudo_sum));
+  if (l4_ == L4Kind::udp && c == 0) c = 0xffff;
+  if (l4_ == L4Kind::udp && udp_zero_checksum_) c = 0;
+  set16(l4, csum_at, c);
+  if (l4_ == L4Kind::udp && udp_length_override_) set16(l4, 4, *udp_length_override_);
+}
+
 Bytes PacketBuilder::build_l3() const {
   Bytes out;
   if (l3_ == L3Kind::arp) {
@@ -90,21 +126,25 @@ Bytes PacketBuilder::build_l3() const {
       Bytes h(e.length, 0);
       h[0] = next;
       if (e.type == 44) {
-        set16(h, 2, static_cast<uint16_t>(e.frag_offset << 3));
+        set16(h, 2, static_cast<uint16_t>(e.frag_offset << 3 | (e.more_fragments ? 1 : 0)));
       } else if (e.type == 51) {
         h[1] = static_cast<uint8_t>(e.length / 4 - 2);
       } else {
         h[1] = static_cast<uint8_t>(e.length / 8 - 1);
+        if (e.type == 43) h[3] = e.segments_left;
       }
       exts.insert(exts.end(), h.begin(), h.end());
     }
-    out.push_back(static_cast<uint8_t>(version_override_.value_or(6) << 4));
-    out.insert(out.end(), 3, 0);
+    out.push_back(static_cast<uint8_t>(version_override_.value_or(6) << 4 | tos_ >> 4));
+    out.push_back(static_cast<uint8_t>((tos_ & 0x0f) << 4 | (flow_label_ >> 16 & 0x0f)));
+    put16(out, static_cast<uint16_t>(flow_label_));
     put16(out, total_length_override_.value_or(static_cast<uint16_t>(exts.size() + l4.size())));
     out.push_back(first);
     out.push_back(ttl_);
-    for (int i = 0; i < 16; ++i) out.push_back(static_cast<uint8_t>(0x20 + i));  // src
-    for (int i = 0; i < 16; ++i) out.push_back(static_cast<uint8_t>(0x30 + i));  // dst
+    out.insert(out.end(), src_ip6_.begin(), src_ip6_.end());
+    out.insert(out.end(), dst_ip6_.begin(), dst_ip6_.end());
+    // Pseudo-header: both addresses, the upper-layer length and next header (RFC 8200 8.1).
+    finish_l4(l4, sum_bytes(out.data() + 8, 32) + static_cast<uint32_t>(l4.size()) + proto_);
     out.insert(out.end(), exts.begin(), exts.end());
     out.insert(out.end(), l4.begin(), l4.end());
     return out;
@@ -126,21 +166,12 @@ Bytes PacketBuilder::build_l3() const {
   for (std::size_t i = 0; i < option_words_ * 4u; ++i) out.push_back(1);  // NOP options
   set16(out, 10, finish(sum_bytes(out.data(), hlen)));
 
-  // L4 checksum over the pseudo-header (fragments: as if whole, good enough for tests).
-  if (l4_ == L4Kind::tcp || l4_ == L4Kind::udp || l4_ == L4Kind::icmp) {
-    std::size_t csum_at = l4_ == L4Kind::tcp ? 16 : l4_ == L4Kind::udp ? 6 : 2;
-    uint32_t sum = 0;
-    if (l4_ != L4Kind::icmp) {
-      sum = sum_bytes(out.data() + 12, 8);
-      sum += proto_;
-      sum += static_cast<uint32_t>(l4.size());
-    }
-    uint16_t c = finish(sum_bytes(l4.data(), l4.size(), sum));
-    if (l4_ == L4Kind::udp && c == 0) c = 0xffff;
-    if (l4_ == L4Kind::udp && udp_zero_checksum_) c = 0;
-    set16(l4, csum_at, c);
-    if (l4_ == L4Kind::udp && udp_length_override_) set16(l4, 4, *udp_length_override_);
-  }
+  // L4 checksum over the pseudo-header (fragments: as if whole, good enough for tests); ICMP
+  // has none.
+  uint32_t pseudo = 0;
+  if (l4_ != L4Kind::icmp)
+    pseudo = sum_bytes(out.data() + 12, 8) + proto_ + static_cast<uint32_t>(l4.size());
+  finish_l4(l4, pseudo);
   out.insert(out.end(), l4.begin(), l4.end());
 
   if (version_override_ || ihl_override_) {
@@ -207,6 +238,52 @@ bool icmpv6_checksum_valid(const Bytes& frame, std::size_t l3) {
 void set_icmpv6_checksum(Bytes& frame, std::size_t l3) {
   set16(frame, l3 + 42, 0);
   set16(frame, l3 + 42, icmpv6_sum(frame, l3));
+}
+
+bool ipv6_checksums_valid(const Bytes& frame, std::size_t l3) {
+  const uint8_t* ip = frame.data() + l3;
+  std::size_t end = l3 + 40 + (uint32_t(ip[4]) << 8 | ip[5]);
+  uint8_t next = ip[6];
+  std::size_t at = l3 + 40;
+  for (bool walking = true; walking;) {
+    std::size_t len = 0;
+    switch (next) {
+      case 0:
+      case 43:
+      case 60:
+        len = (frame[at + 1] + 1u) * 8u;
+        break;
+      case 51:
+        len = (frame[at + 1] + 2u) * 4u;
+        break;
+      case 44:
+        if ((uint32_t(frame[at + 2]) << 8 | frame[at + 3]) & 0xfff8) return true;  // no L4 here
+        len = 8;
+        break;
+      default:
+        walking = false;
+        continue;
+    }
+    next = frame[at];
+    at += len;
+  }
+  const uint8_t* l4 = frame.data() + at;
+  std::size_t l4_len = end - at;
+  switch (next) {
+    case 6:
+    case 17:
+    case 58: {
+      if (next == 17 && l4[6] == 0 && l4[7] == 0) return false;  // IPv6 requires one
+      uint32_t sum = sum_bytes(ip + 8, 32) + next + static_cast<uint32_t>(l4_len);
+      return finish(sum_bytes(l4, l4_len, sum)) == 0;
+    }
+    case 41:
+      return ipv6_checksums_valid(frame, at);
+    case 4:
+      return ipv4_checksums_valid(frame, at);
+    default:
+      return true;
+  }
 }
 
 }  // namespace shoal::test

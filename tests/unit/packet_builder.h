@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "dataplane/ipv6_address.h"
 #include "dataplane/snapshot.h"
 
 namespace shoal::test {
@@ -17,6 +19,9 @@ namespace shoal::test {
 using Bytes = std::vector<uint8_t>;
 
 inline rte_ether_addr mac(uint8_t last) { return rte_ether_addr{{0x02, 0, 0, 0, 0, last}}; }
+
+// An IPv6 address from its text form ("2001:db8::1"); a test's typo fails the test.
+dp::Ipv6Address ip6(const char* text);
 
 class PacketBuilder {
  public:
@@ -43,19 +48,38 @@ class PacketBuilder {
     dst_ip_ = dst;
     return *this;
   }
+  // IPv6 from 2021:2223:...:2e2f to 3031:3233:...:3e3f, unless addresses are given.
   PacketBuilder& ipv6() {
     l3_ = L3Kind::ipv6;
     return *this;
   }
-  // IPv6 extension header: next-header value of the header itself, and its total length.
-  PacketBuilder& ipv6_ext(uint8_t type, uint16_t length = 8, uint16_t frag_offset = 0) {
-    ipv6_exts_.push_back({type, length, frag_offset});
+  PacketBuilder& ipv6(const dp::Ipv6Address& src, const dp::Ipv6Address& dst) {
+    l3_ = L3Kind::ipv6;
+    src_ip6_ = src;
+    dst_ip6_ = dst;
+    return *this;
+  }
+  // IPv6 extension header: next-header value of the header itself, and its total length; a
+  // fragment header (44) takes its offset in 8-byte units and its M flag.
+  PacketBuilder& ipv6_ext(uint8_t type, uint16_t length = 8, uint16_t frag_offset = 0,
+                          bool more_fragments = false) {
+    ipv6_exts_.push_back({type, length, frag_offset, more_fragments, 0});
+    return *this;
+  }
+  // IPv6 routing header (43) with the given segments left.
+  PacketBuilder& ipv6_routing(uint8_t segments_left, uint16_t length = 8) {
+    ipv6_exts_.push_back({43, length, 0, false, segments_left});
+    return *this;
+  }
+  PacketBuilder& flow_label(uint32_t label) {
+    flow_label_ = label;
     return *this;
   }
   PacketBuilder& ttl(uint8_t t) {
     ttl_ = t;
     return *this;
   }
+  // IPv4 TOS, or IPv6 traffic class.
   PacketBuilder& tos(uint8_t t) {
     tos_ = t;
     return *this;
@@ -102,6 +126,11 @@ class PacketBuilder {
     proto_ = 1;
     icmp_type_ = type;
     icmp_code_ = code;
+    return *this;
+  }
+  PacketBuilder& icmpv6(uint8_t type, uint8_t code = 0) {
+    icmp(type, code);
+    proto_ = 58;
     return *this;
   }
   PacketBuilder& payload(std::size_t n, uint8_t fill = 0xab) {
@@ -157,9 +186,14 @@ class PacketBuilder {
     uint8_t type;
     uint16_t length;
     uint16_t frag_offset;
+    bool more_fragments;
+    uint8_t segments_left;
   };
 
   Bytes l4_bytes(std::size_t l4_len_for_pseudo) const;
+  // Writes the L4 checksum over `l4` and the pseudo-header's sum, then the malformations
+  // that concern the L4 header.
+  void finish_l4(Bytes& l4, uint32_t pseudo_sum) const;
 
   rte_ether_addr src_mac_ = mac(1), dst_mac_ = mac(2);
   std::optional<uint16_t> vlan_;
@@ -167,6 +201,11 @@ class PacketBuilder {
   L3Kind l3_ = L3Kind::none;
   L4Kind l4_ = L4Kind::none;
   uint32_t src_ip_ = 0, dst_ip_ = 0;
+  dp::Ipv6Address src_ip6_ = {0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
+                              0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f};
+  dp::Ipv6Address dst_ip6_ = {0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37,
+                              0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f};
+  uint32_t flow_label_ = 0;
   uint8_t ttl_ = 64, tos_ = 0, proto_ = 0, option_words_ = 0;
   uint16_t id_ = 0x1234;
   bool df_ = false, mf_ = false;
@@ -182,9 +221,16 @@ class PacketBuilder {
   std::size_t pad_ = 0;
 };
 
+// Hex dump, 16 bytes a line with offsets, so a failed comparison shows where frames differ.
+std::string hex(const Bytes& b);
+
 // Recomputes every checksum of an IPv4 frame from scratch (IP header, TCP/UDP with the
 // pseudo-header, ICMP) and says whether each stored one is right.
 bool ipv4_checksums_valid(const Bytes& frame, std::size_t l3_offset = 14);
+// The same for an IPv6 frame: the TCP, UDP or ICMPv6 checksum behind any extension headers,
+// with the pseudo-header; a UDP checksum of 0 is invalid. IPv6-in-IPv6 and IPv4-in-IPv6 are
+// checked inside.
+bool ipv6_checksums_valid(const Bytes& frame, std::size_t l3_offset = 14);
 
 // The same for the ICMPv6 checksum of an IPv6 frame without extension headers (RFC 4443
 // §2.3); set_icmpv6_checksum stores the right one, for tests that edit a frame's fields.

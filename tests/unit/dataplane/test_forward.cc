@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -20,6 +19,7 @@
 #include "dataplane/forward.h"
 #include "dataplane/packet.h"
 #include "packet_builder.h"
+#include "random.h"
 #include "dataplane/snapshot.h"
 
 namespace {
@@ -40,9 +40,11 @@ using shoal::dp::tun_fit;
 using shoal::dp::TunFit;
 using shoal::dp::udp_csum_nonzero;
 using shoal::test::Bytes;
+using shoal::test::hex;
 using shoal::test::ipv4_checksums_valid;
 using shoal::test::mac;
 using shoal::test::PacketBuilder;
+using shoal::test::Random;
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -84,21 +86,6 @@ void store_be16(uint8_t* p, uint16_t host) {
 }
 uint16_t read_be16(const uint8_t* p) {
   return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-// Hex dump, 16 bytes a line with offsets, so a failed comparison shows where frames differ.
-std::string hex(const Bytes& b) {
-  std::string s;
-  char buf[24];
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    if (i % 16 == 0) {
-      std::snprintf(buf, sizeof buf, "\n%04zx:", i);
-      s += buf;
-    }
-    std::snprintf(buf, sizeof buf, " %02x", b[i]);
-    s += buf;
-  }
-  return s;
 }
 
 ParsedPacket parse(const Bytes& frame) {
@@ -812,42 +799,37 @@ TEST_CASE("NAT: random packets, random DNAT/SNAT targets, TTL decrement (propert
           "[forward]") {
   constexpr uint32_t kSeed = 20240611;
   constexpr int kIterations = 5000;
-  std::mt19937 rng(kSeed);
-  auto uniform = [&rng](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
-  auto chance = [&](uint32_t one_in) { return uniform(0, one_in - 1) == 0; };
+  Random rng(kSeed);
 
   int dnats = 0, snats = 0, udp_zero = 0, with_options = 0, fragments = 0;
   for (int iter = 0; iter < kIterations; ++iter) {
     INFO("seed " << kSeed << " iteration " << iter);
-    uint32_t src = uniform(0, 0xffffffff), dst = uniform(0, 0xffffffff);
-    uint16_t sport = static_cast<uint16_t>(uniform(0, 0xffff));
-    uint16_t dport = static_cast<uint16_t>(uniform(0, 0xffff));
-    bool tcp = chance(2);
-    uint8_t flags = static_cast<uint8_t>(uniform(0, 0xff));
-    Bytes payload(uniform(0, 1400));
-    for (auto& b : payload) b = static_cast<uint8_t>(uniform(0, 0xff));
-    uint8_t ttl = static_cast<uint8_t>(uniform(2, 255));
-    uint8_t options = chance(2) ? 0 : static_cast<uint8_t>(uniform(1, 10));
-    bool vlan = chance(4);
-    uint16_t vlan_tci = static_cast<uint16_t>(uniform(0, 0xffff));
-    uint8_t tos = static_cast<uint8_t>(uniform(0, 0xff));
-    uint16_t id = static_cast<uint16_t>(uniform(0, 0xffff));
-    bool df = chance(2);
-    bool zero_csum = !tcp && chance(4);
+    uint32_t src = rng.uniform(0, 0xffffffff), dst = rng.uniform(0, 0xffffffff);
+    uint16_t sport = static_cast<uint16_t>(rng.uniform(0, 0xffff));
+    uint16_t dport = static_cast<uint16_t>(rng.uniform(0, 0xffff));
+    bool tcp = rng.chance(2);
+    uint8_t flags = static_cast<uint8_t>(rng.uniform(0, 0xff));
+    Bytes payload = rng.bytes(rng.uniform(0, 1400));
+    uint8_t ttl = static_cast<uint8_t>(rng.uniform(2, 255));
+    uint8_t options = rng.chance(2) ? 0 : static_cast<uint8_t>(rng.uniform(1, 10));
+    bool vlan = rng.chance(4);
+    uint16_t vlan_tci = static_cast<uint16_t>(rng.uniform(0, 0xffff));
+    uint8_t tos = static_cast<uint8_t>(rng.uniform(0, 0xff));
+    uint16_t id = static_cast<uint16_t>(rng.uniform(0, 0xffff));
+    bool df = rng.chance(2);
+    bool zero_csum = !tcp && rng.chance(4);
     // Now and then a fragment: a first one carries the L4 header, a later one does not.
-    int frag = chance(10) ? static_cast<int>(uniform(1, 2)) : 0;
-    bool more_fragments = frag == 1 || chance(2);
-    uint16_t frag_offset = frag == 2 ? static_cast<uint16_t>(uniform(1, 0x1fff)) : 0;
+    int frag = rng.chance(10) ? static_cast<int>(rng.uniform(1, 2)) : 0;
+    bool more_fragments = frag == 1 || rng.chance(2);
+    uint16_t frag_offset = frag == 2 ? static_cast<uint16_t>(rng.uniform(1, 0x1fff)) : 0;
 
     // Rewrite: 0 DNAT, 1 SNAT, 2 both; sometimes to the value already there.
-    uint32_t what = uniform(0, 2);
+    uint32_t what = rng.uniform(0, 2);
     bool do_dnat = what != 1, do_snat = what != 0;
-    uint32_t new_dst = chance(16) ? dst : uniform(0, 0xffffffff);
-    uint32_t new_src = chance(16) ? src : uniform(0, 0xffffffff);
-    uint16_t new_dport = chance(16) ? dport : static_cast<uint16_t>(uniform(0, 0xffff));
-    uint16_t new_sport = chance(16) ? sport : static_cast<uint16_t>(uniform(0, 0xffff));
+    uint32_t new_dst = rng.chance(16) ? dst : rng.uniform(0, 0xffffffff);
+    uint32_t new_src = rng.chance(16) ? src : rng.uniform(0, 0xffffffff);
+    uint16_t new_dport = rng.chance(16) ? dport : static_cast<uint16_t>(rng.uniform(0, 0xffff));
+    uint16_t new_sport = rng.chance(16) ? sport : static_cast<uint16_t>(rng.uniform(0, 0xffff));
     INFO((tcp ? "tcp" : "udp") << " payload " << payload.size() << " options " << int(options)
                                << " vlan " << vlan << " ttl " << int(ttl) << " zero_csum "
                                << zero_csum << " frag " << frag << " dnat " << do_dnat << " snat "
