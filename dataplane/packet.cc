@@ -8,6 +8,9 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include <cstring>
+#include <type_traits>
+
 #include "dataplane/bytes.h"
 
 namespace shoal::dp {
@@ -21,9 +24,15 @@ constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
 constexpr uint8_t kIpv6HopByHop = 0;
 constexpr uint8_t kIpv6Routing = 43;
 constexpr uint8_t kIpv6Fragment = 44;
+constexpr uint8_t kIpv6Esp = 50;
 constexpr uint8_t kIpv6Auth = 51;
 constexpr uint8_t kIpv6NoNext = 59;
 constexpr uint8_t kIpv6DestOpts = 60;
+constexpr uint8_t kIpv6Mobility = 135;
+constexpr uint8_t kIpv6Hip = 139;
+constexpr uint8_t kIpv6Shim6 = 140;
+constexpr uint8_t kIpv6Experiment1 = 253;
+constexpr uint8_t kIpv6Experiment2 = 254;
 
 constexpr uint32_t kIpv4MinHeader = 20;
 constexpr uint32_t kIpv6Header = 40;
@@ -40,7 +49,8 @@ inline ParseResult pass() { return {true, DropReason::frame_too_short}; }
 // quote must at least hold that datagram's IP header and its first 8 bytes.
 ParseResult check_icmp_error_quote(const uint8_t* quote, uint32_t avail, bool v6) {
   if (v6) {
-    if (avail < kIpv6Header + kIcmpErrorQuote) return fail(DropReason::icmp_error_truncated);
+    if (avail < kIpv6Header + kIcmpErrorQuote || (quote[0] >> 4) != 6)
+      return fail(DropReason::icmp_error_truncated);
     return pass();
   }
   if (avail < kIpv4MinHeader) return fail(DropReason::icmp_error_truncated);
@@ -73,6 +83,9 @@ ParseResult parse_l4(const uint8_t* frame, uint32_t off, uint32_t end, bool whol
       uint32_t ulen = load_be16(l4 + 4);
       if (whole_datagram && (ulen < sizeof(rte_udp_hdr) || ulen > avail))
         return fail(DropReason::udp_bad_length);
+      // IPv4 lets 0 mean "no checksum"; IPv6 does not (RFC 8200 8.1), and with every IPv6
+      // datagram carrying one the NAT66 rewrite can always update it incrementally.
+      if (v6 && load<uint16_t>(l4 + 6) == 0) return fail(DropReason::ipv6_udp_zero_checksum);
       out.src_port = load<uint16_t>(l4);
       out.dst_port = load<uint16_t>(l4 + 2);
       break;
@@ -130,57 +143,99 @@ ParseResult parse_ipv6(const uint8_t* frame, uint32_t off, uint32_t len, ParsedP
   if (len - off < kIpv6Header) return fail(DropReason::ipv6_truncated);
   const uint8_t* ip = frame + off;
   if ((ip[0] >> 4) != 6) return fail(DropReason::ipv6_bad_version);
+  out.src_ip6 = load<Ipv6Address>(ip + 8);
+  out.dst_ip6 = load<Ipv6Address>(ip + 24);
   uint32_t payload = load_be16(ip + 4);
   if (payload == 0) return fail(DropReason::ipv6_jumbogram);
   uint32_t end = off + kIpv6Header + payload;
   if (end > len) return fail(DropReason::ipv6_length_exceeds_frame);
   out.l3_end = static_cast<uint16_t>(end);
   out.ttl = ip[7];
-  if (out.ttl == 0) return fail(DropReason::ttl_zero);
+  if (out.ttl == 0) return fail(DropReason::ttl_zero);  // 1 is the forwarding mode's call
 
-  uint8_t next = ip[6];
-  uint32_t p = off + kIpv6Header;
+  Ipv6Chain chain = walk_ipv6_chain(frame, off, end);
+  out.is_fragment = chain.is_fragment;
+  out.is_first_fragment = chain.is_first_fragment;
+  out.l4_proto = chain.l4_proto;
+  out.l4_offset = static_cast<uint16_t>(chain.l4_offset);
+  if (!chain.result.ok) return chain.result;
+  if (out.is_fragment && !out.is_first_fragment) return pass();  // no L4 header here
+  return parse_l4(frame, chain.l4_offset, end, !out.is_fragment, true, out);
+}
+
+}  // namespace
+
+// "Unknown" is an IPv6 extension header (IANA's registry of them) that the walk does not step
+// over: behind ESP the rest is encrypted, and Mobility, HIP and Shim6 (and the experimental 253
+// and 254) are signalling a director has no use for, whose bodies it would have to trust to
+// find what follows. Either way the transport and its ports cannot be known, so no service
+// could take the packet. Any other value ends the chain as the upper-layer protocol, as the
+// IPv4 protocol field does: TCP, UDP and ICMPv6 are parsed, the rest carries no ports.
+Ipv6Chain walk_ipv6_chain(const uint8_t* buf, uint32_t ip, uint32_t end) {
+  Ipv6Chain c;
+  c.result = pass();
+  auto failed = [&c](DropReason r) {
+    c.result = fail(r);
+    return c;
+  };
+  uint8_t next = buf[ip + 6];
+  uint32_t p = ip + kIpv6Header;
   for (int walked = 0;; ++walked) {
     switch (next) {
       case kIpv6HopByHop:
+        if (walked != 0) return failed(DropReason::ipv6_hbh_not_first);
+        break;
       case kIpv6Routing:
       case kIpv6Fragment:
       case kIpv6Auth:
       case kIpv6DestOpts:
         break;
       case kIpv6NoNext:
-        return fail(DropReason::ipv6_no_next_header);
+        return failed(DropReason::ipv6_no_next_header);
+      case kIpv6Esp:
+      case kIpv6Mobility:
+      case kIpv6Hip:
+      case kIpv6Shim6:
+      case kIpv6Experiment1:
+      case kIpv6Experiment2:
+        return failed(DropReason::ipv6_unknown_next_header);
       default:
-        out.l4_proto = next;
-        out.l4_offset = static_cast<uint16_t>(p);
-        if (out.is_fragment && !out.is_first_fragment) return pass();
-        return parse_l4(frame, p, end, !out.is_fragment, true, out);
+        c.l4_proto = next;
+        c.l4_offset = p;
+        return c;
     }
-    if (next == kIpv6HopByHop && walked != 0) return fail(DropReason::ipv6_hbh_not_first);
-    if (walked == kMaxIpv6ExtHeaders) return fail(DropReason::ipv6_ext_chain_too_long);
-    if (end - p < 8) return fail(DropReason::ipv6_ext_truncated);
-    const uint8_t* ext = frame + p;
-    uint32_t ext_len;
+    if (walked == kMaxIpv6ExtHeaders) return failed(DropReason::ipv6_ext_chain_too_long);
+    if (end - p < 8) return failed(DropReason::ipv6_ext_truncated);
+    const uint8_t* ext = buf + p;
+    uint32_t ext_len = (ext[1] + 1u) * 8u;
     if (next == kIpv6Fragment) {
       ext_len = 8;
       uint16_t frag_offset = load_be16(ext + 2) & 0xfff8;
-      out.is_fragment = true;
-      out.is_first_fragment = frag_offset == 0;
+      bool more = ext[3] & 0x01;
+      // An atomic fragment (offset 0, no more to come) is a whole datagram (RFC 6946).
+      if (frag_offset != 0 || more) {
+        c.is_fragment = true;
+        c.is_first_fragment = frag_offset == 0;
+      }
     } else if (next == kIpv6Auth) {
       ext_len = (ext[1] + 2u) * 4u;  // RFC 4302 counts AH in 4-byte words
-    } else {
-      ext_len = (ext[1] + 1u) * 8u;
     }
-    if (ext_len > end - p) return fail(DropReason::ipv6_ext_truncated);
+    if (ext_len > end - p) return failed(DropReason::ipv6_ext_truncated);
+    // Segments left: the destination address is a waypoint, the packet's real destination is
+    // further down the list (RFC 8200 4.4), and the director implements no routing type.
+    if (next == kIpv6Routing && ext[3] != 0)
+      return failed(DropReason::ipv6_routing_segments_left);
     next = ext[0];
     p += ext_len;
   }
 }
 
-}  // namespace
-
 ParseResult parse_packet(const uint8_t* frame, uint32_t len, ParsedPacket& out) {
-  out = ParsedPacket{};
+  // Every field but the IPv6 addresses back to its default (see ParsedPacket). The type is
+  // trivially copyable; the cast to void* only tells GCC that a partial copy is meant.
+  static constexpr ParsedPacket kFresh{};
+  static_assert(std::is_trivially_copyable_v<ParsedPacket>);
+  std::memcpy(static_cast<void*>(&out), &kFresh, offsetof(ParsedPacket, src_ip6));
   if (len < sizeof(rte_ether_hdr)) return fail(DropReason::frame_too_short);
   uint32_t off = sizeof(rte_ether_hdr);
   uint16_t ethertype = load_be16(frame + 12);

@@ -3,8 +3,10 @@
 // against the real buffer; a frame that fails gets a named DropReason, never a guess.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
+#include "dataplane/ipv6_address.h"
 #include "dataplane/verdict.h"
 
 namespace shoal::dp {
@@ -15,11 +17,14 @@ inline constexpr uint8_t kIpProtoIcmp = 1;
 inline constexpr uint8_t kIpProtoIpip = 4;
 inline constexpr uint8_t kIpProtoTcp = 6;
 inline constexpr uint8_t kIpProtoUdp = 17;
+inline constexpr uint8_t kIpProtoIpv6 = 41;
 inline constexpr uint8_t kIpProtoIcmpv6 = 58;
 inline constexpr uint8_t kIpProtoVrrp = 112;
 
 // How many IPv6 extension headers the parser walks before giving up: enough for any sane
-// chain, small enough to bound the cost of a hostile one.
+// chain, small enough to bound the cost of a hostile one. Every header is at least 8 bytes
+// and the walk only moves forward, so a chain cannot loop back on itself; one that repeats
+// its headers over and over ends here too.
 inline constexpr int kMaxIpv6ExtHeaders = 8;
 
 inline constexpr uint8_t kTcpFinFlag = 0x01;
@@ -35,7 +40,11 @@ struct ParsedPacket {
   bool has_ip_options = false;     // IPv4 IHL > 5
   bool has_l4 = false;             // ports (or ICMP type/code) were parsed
   uint8_t l4_proto = 0;            // IPv4 protocol / IPv6 final next header
-  uint8_t ttl = 0;                 // IPv4 TTL or IPv6 hop limit
+  // IPv4 TTL or IPv6 hop limit. 0 fails the parse (ttl_zero); 1 does not: DR forwards
+  // without decrementing it, and only the modes that route (NAT, TUN) must turn such a packet
+  // into a time-exceeded error, so the mode asks routed_hop_expires() rather than the parser
+  // deciding for all of them. No separate flag: it would only repeat this field.
+  uint8_t ttl = 0;
   uint8_t tcp_flags = 0;
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
@@ -49,7 +58,14 @@ struct ParsedPacket {
   uint32_t dst_ip = 0;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
+  // IPv6 addresses, as they sit in the packet; valid only when l3 == ipv6. They have no
+  // initialiser and parse_packet leaves them alone on any other frame, so that an IPv4 packet
+  // costs no more to parse (nor a burst's array of these to set up) than before they existed.
+  Ipv6Address src_ip6;
+  Ipv6Address dst_ip6;
 };
+static_assert(offsetof(ParsedPacket, src_ip6) <= 32,
+              "the fields every packet resets fit in half a cache line");
 
 struct ParseResult {
   bool ok = false;
@@ -58,6 +74,24 @@ struct ParseResult {
 
 // Parses `len` bytes at `frame`. On failure `out` holds whatever was parsed before the error.
 ParseResult parse_packet(const uint8_t* frame, uint32_t len, ParsedPacket& out);
+
+// Whether a hop that routes the packet (NAT, TUN) would expire it: it must not be forwarded,
+// the sender gets ICMP time exceeded (ICMPv6 for IPv6) instead.
+constexpr bool routed_hop_expires(const ParsedPacket& p) { return p.ttl <= 1; }
+
+// Where the extension header chain behind an IPv6 header ends. On failure `result` names the
+// reason and the other fields hold what was found before it.
+struct Ipv6Chain {
+  ParseResult result;
+  uint8_t l4_proto = 0;   // the upper-layer protocol: the chain's last next header
+  uint32_t l4_offset = 0;
+  bool is_fragment = false;        // a fragment header, and not an atomic one (RFC 6946)
+  bool is_first_fragment = false;  // offset 0: carries the L4 header
+};
+// Walks the chain behind the IPv6 header at buf[ip], reading nothing at or past buf[end]; the
+// caller has checked that the 40-byte header lies before `end`. Used for the packet itself and
+// for the packet an ICMPv6 error quotes.
+Ipv6Chain walk_ipv6_chain(const uint8_t* buf, uint32_t ip, uint32_t end);
 
 // ICMP types that carry the header of the packet that caused them (RFC 792/1812).
 constexpr bool is_icmp_error(uint8_t type) {

@@ -36,6 +36,10 @@ namespace shoal::dp {
   X(ipv6_ext_chain_too_long, "more IPv6 extension headers than the parser walks")        \
   X(ipv6_ext_truncated, "IPv6 extension header runs past the packet")                    \
   X(ipv6_no_next_header, "IPv6 chain ends in No Next Header")                            \
+  X(ipv6_unknown_next_header, "IPv6 chain holds ESP, Mobility, HIP, Shim6 or type 253/254") \
+  X(ipv6_routing_segments_left, "IPv6 Routing header with segments left: not its final hop") \
+  X(ipv6_fragment, "IPv6 fragment addressed to a service (not reassembled)")             \
+  X(ipv6_udp_zero_checksum, "UDP over IPv6 with checksum 0 (IPv6 requires one)")         \
   X(ipv6_no_service, "IPv6 traffic: no IPv6 service is configured")                      \
   X(tcp_truncated, "packet shorter than a 20-byte TCP header")                           \
   X(tcp_bad_data_offset, "TCP data offset below 5 words")                                \

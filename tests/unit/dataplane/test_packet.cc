@@ -2,11 +2,16 @@
 // well-formed frames their parsed fields.
 #include <catch2/catch.hpp>
 
+#include <cstddef>
+#include <cstring>
+#include <optional>
+
 #include "dataplane/packet.h"
 #include "packet_builder.h"
 
 using namespace shoal::dp;
 using shoal::test::Bytes;
+using shoal::test::ip6;
 using shoal::test::PacketBuilder;
 
 namespace {
@@ -18,6 +23,8 @@ PacketBuilder tcp_syn() { return PacketBuilder().eth().ipv4(kClient, kVip).tcp(4
 PacketBuilder udp_dgram() {
   return PacketBuilder().eth().ipv4(kClient, kVip).udp(40000, 53).payload(12);
 }
+PacketBuilder tcp6() { return PacketBuilder().eth().ipv6().tcp(40000, 80); }
+PacketBuilder udp6() { return PacketBuilder().eth().ipv6().udp(40000, 53).payload(12); }
 
 struct Fixture {
   const char* description;
@@ -58,6 +65,26 @@ std::vector<Fixture> fixtures() {
       pass("IPv6 authentication header (4-byte units)",
            PacketBuilder().eth().ipv6().ipv6_ext(51, 24).tcp(1, 2).build()),
       pass("ICMPv6 echo", PacketBuilder().eth().ipv6().ip_proto(58).payload(8).build()),
+      pass("IPv6 UDP", udp6().build()),
+      pass("IPv6 TCP with 802.1Q tag and Ethernet padding", tcp6().vlan(9).pad(8).build()),
+      pass("IPv6 hop limit 1 (the forwarding mode decides)", tcp6().ttl(1).build()),
+      pass("IPv6 first fragment (M set)",
+           PacketBuilder().eth().ipv6().ipv6_ext(44, 8, 0, true).udp(1, 2).build()),
+      pass("IPv6 atomic fragment (offset 0, M clear): a whole datagram",
+           PacketBuilder().eth().ipv6().ipv6_ext(44).udp(1, 2).build()),
+      pass("IPv6 routing header with no segments left",
+           PacketBuilder().eth().ipv6().ipv6_routing(0, 24).tcp(1, 2).build()),
+      pass("IPv6 chain of 8 extension headers (as many as are walked)",
+           PacketBuilder().eth().ipv6().ipv6_ext(0).ipv6_ext(60).ipv6_ext(43).ipv6_ext(51, 12)
+               .ipv6_ext(44).ipv6_ext(60).ipv6_ext(51).ipv6_ext(60).udp(1, 2).build()),
+      pass("IPv6 upper layer without ports (SCTP)",
+           PacketBuilder().eth().ipv6().ip_proto(132).payload(12).build()),
+      pass("ICMPv6 echo request", PacketBuilder().eth().ipv6().icmpv6(128).payload(16).build()),
+      pass("ICMPv6 destination unreachable quoting an IPv6 header + 8 bytes",
+           PacketBuilder().eth().ipv6().icmpv6(1, 4)
+               .payload(first_bytes(tcp6().build_l3(), 48)).build()),
+      pass("ICMPv6 packet too big quoting a whole IPv6 datagram",
+           PacketBuilder().eth().ipv6().icmpv6(2).payload(udp6().build_l3()).build()),
 
       fail("empty frame", {}, DropReason::frame_too_short),
       fail("13-byte frame", Bytes(syn.begin(), syn.begin() + 13), DropReason::frame_too_short),
@@ -129,6 +156,67 @@ std::vector<Fixture> fixtures() {
       fail("ICMPv6 error quoting less than 48 bytes",
            PacketBuilder().eth().ipv6().ip_proto(58).payload(Bytes{1, 0, 0, 0, 0, 0, 0, 0, 0x60}).build(),
            DropReason::icmp_error_truncated),
+      fail("ICMPv6 time exceeded quoting 47 bytes",
+           PacketBuilder().eth().ipv6().icmpv6(3)
+               .payload(first_bytes(tcp6().build_l3(), 47)).build(),
+           DropReason::icmp_error_truncated),
+      fail("ICMPv6 error quoting an IPv4 header",
+           PacketBuilder().eth().ipv6().icmpv6(1).payload(tcp_syn().payload(20).build_l3()).build(),
+           DropReason::icmp_error_truncated),
+      fail("ICMPv6 shorter than 8 bytes",
+           PacketBuilder().eth().ipv6().ip_proto(58).payload(7).build(), DropReason::icmp_truncated),
+      fail("IPv6 hop-by-hop after a fragment header",
+           PacketBuilder().eth().ipv6().ipv6_ext(44).ipv6_ext(0).udp(1, 2).build(),
+           DropReason::ipv6_hbh_not_first),
+      fail("IPv6 chain of 9 mixed extension headers (one more than walked)",
+           PacketBuilder().eth().ipv6().ipv6_ext(0).ipv6_ext(60).ipv6_ext(43).ipv6_ext(51, 12)
+               .ipv6_ext(44).ipv6_ext(60).ipv6_ext(51).ipv6_ext(60).ipv6_ext(43).udp(1, 2).build(),
+           DropReason::ipv6_ext_chain_too_long),
+      fail("IPv6 extension header cut inside its first 8 bytes",
+           PacketBuilder().eth().ipv6().ipv6_ext(60).ip_proto(17).total_length(7).build(),
+           DropReason::ipv6_ext_truncated),
+      fail("IPv6 authentication header longer than the packet",
+           PacketBuilder().eth().ipv6().ipv6_ext(51, 24).ip_proto(6).total_length(20).build(),
+           DropReason::ipv6_ext_truncated),
+      fail("IPv6 ESP", PacketBuilder().eth().ipv6().ip_proto(50).payload(32).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 ESP behind destination options",
+           PacketBuilder().eth().ipv6().ipv6_ext(60).ip_proto(50).payload(32).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 Mobility header", PacketBuilder().eth().ipv6().ip_proto(135).payload(16).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 HIP", PacketBuilder().eth().ipv6().ip_proto(139).payload(16).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 Shim6", PacketBuilder().eth().ipv6().ip_proto(140).payload(16).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 experimental header 253",
+           PacketBuilder().eth().ipv6().ip_proto(253).payload(16).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 experimental header 254",
+           PacketBuilder().eth().ipv6().ip_proto(254).payload(16).build(),
+           DropReason::ipv6_unknown_next_header),
+      fail("IPv6 routing header with segments left",
+           PacketBuilder().eth().ipv6().ipv6_routing(1, 24).tcp(1, 2).build(),
+           DropReason::ipv6_routing_segments_left),
+      fail("IPv6 No Next Header behind hop-by-hop",
+           PacketBuilder().eth().ipv6().ipv6_ext(0).ip_proto(59).payload(8).build(),
+           DropReason::ipv6_no_next_header),
+      fail("IPv6 TCP header cut short", tcp6().truncate(14 + 40 + 19).total_length(19).build(),
+           DropReason::tcp_truncated),
+      fail("IPv6 TCP data offset 4", tcp6().data_offset(4).build(),
+           DropReason::tcp_bad_data_offset),
+      fail("IPv6 UDP header cut short",
+           udp6().payload(0).truncate(14 + 40 + 7).total_length(7).build(),
+           DropReason::udp_truncated),
+      fail("IPv6 UDP length larger than the datagram", udp6().udp_length(21).build(),
+           DropReason::udp_bad_length),
+      fail("IPv6 UDP length below 8", udp6().udp_length(7).build(), DropReason::udp_bad_length),
+      fail("IPv6 UDP checksum 0", udp6().udp_zero_checksum().build(),
+           DropReason::ipv6_udp_zero_checksum),
+      fail("IPv6 first fragment of UDP with checksum 0",
+           PacketBuilder().eth().ipv6().ipv6_ext(44, 8, 0, true).udp(1, 2).payload(40)
+               .udp_zero_checksum().build(),
+           DropReason::ipv6_udp_zero_checksum),
   };
 }
 
@@ -164,6 +252,101 @@ TEST_CASE("parser: fields of a TCP SYN", "[packet]") {
   CHECK(p.has_l4);
   CHECK_FALSE(p.is_fragment);
   CHECK_FALSE(p.has_ip_options);
+}
+
+TEST_CASE("parser: fields of an IPv6 TCP segment", "[packet]") {
+  const Ipv6Address client = ip6("2001:db8::1");
+  const Ipv6Address vip = ip6("2001:db8:0:100::80");
+  Bytes f = PacketBuilder().eth().vlan(0x0123).ipv6(client, vip).ttl(17)
+                .ipv6_ext(0).tcp(40000, 443, 0x18).payload(5).pad(3).build();
+  ParsedPacket p;
+  REQUIRE(parse_packet(f.data(), static_cast<uint32_t>(f.size()), p).ok);
+  CHECK(p.l3 == L3::ipv6);
+  CHECK(p.has_vlan);
+  CHECK(p.l3_offset == 18);
+  CHECK(p.l4_offset == 18 + 40 + 8);
+  CHECK(p.l3_end == 18 + 40 + 8 + 20 + 5);
+  CHECK(p.src_ip6 == client);
+  CHECK(p.dst_ip6 == vip);
+  CHECK(p.src_ip == 0);  // the IPv4 fields stay clear
+  CHECK(p.dst_ip == 0);
+  CHECK(p.src_port == be16(40000));
+  CHECK(p.dst_port == be16(443));
+  CHECK(p.l4_proto == kIpProtoTcp);
+  CHECK(p.tcp_flags == (kTcpAckFlag | 0x08));
+  CHECK(p.ttl == 17);
+  CHECK(p.has_l4);
+  CHECK_FALSE(p.is_fragment);
+}
+
+TEST_CASE("parser: hop limit 1 expires only on a routed hop", "[packet]") {
+  ParsedPacket p;
+  Bytes one = tcp6().ttl(1).build();
+  REQUIRE(parse_packet(one.data(), static_cast<uint32_t>(one.size()), p).ok);
+  CHECK(routed_hop_expires(p));
+  Bytes two = tcp6().ttl(2).build();
+  REQUIRE(parse_packet(two.data(), static_cast<uint32_t>(two.size()), p).ok);
+  CHECK_FALSE(routed_hop_expires(p));
+  Bytes v4 = tcp_syn().ttl(1).build();
+  REQUIRE(parse_packet(v4.data(), static_cast<uint32_t>(v4.size()), p).ok);
+  CHECK(routed_hop_expires(p));
+}
+
+TEST_CASE("parser: an IPv4 frame leaves the IPv6 addresses alone", "[packet]") {
+  // They are not reset per packet (IPv4 parsing must not pay for them): l3 says whether they
+  // are valid, and nothing else in the struct is left over from the previous frame.
+  Bytes v6 = PacketBuilder().eth().ipv6(ip6("2001:db8::1"), ip6("2001:db8::2")).udp(1, 2).build();
+  Bytes v4 = tcp_syn().build();
+  ParsedPacket p;
+  REQUIRE(parse_packet(v6.data(), static_cast<uint32_t>(v6.size()), p).ok);
+  REQUIRE(parse_packet(v4.data(), static_cast<uint32_t>(v4.size()), p).ok);
+  CHECK(p.l3 == L3::ipv4);
+  CHECK(p.src_ip6 == ip6("2001:db8::1"));
+  CHECK(p.dst_ip6 == ip6("2001:db8::2"));
+  ParsedPacket fresh;
+  REQUIRE(parse_packet(v4.data(), static_cast<uint32_t>(v4.size()), fresh).ok);
+  CHECK(std::memcmp(&p, &fresh, offsetof(ParsedPacket, src_ip6)) == 0);
+}
+
+TEST_CASE("parser: IPv6 fragment headers", "[packet]") {
+  ParsedPacket p;
+  auto parse = [&p](const Bytes& f) {
+    return parse_packet(f.data(), static_cast<uint32_t>(f.size()), p).ok;
+  };
+  SECTION("first fragment: ports parsed, UDP length not checked against the fragment") {
+    REQUIRE(parse(PacketBuilder().eth().ipv6().ipv6_ext(44, 8, 0, true).udp(1, 2).payload(40)
+                      .udp_length(1000).build()));
+    CHECK(p.is_fragment);
+    CHECK(p.is_first_fragment);
+    CHECK(p.has_l4);
+    CHECK(p.dst_port == be16(2));
+  }
+  SECTION("middle fragment: no L4 header") {
+    REQUIRE(parse(
+        PacketBuilder().eth().ipv6().ipv6_ext(44, 8, 7, true).ip_proto(17).payload(3).build()));
+    CHECK(p.is_fragment);
+    CHECK_FALSE(p.is_first_fragment);
+    CHECK_FALSE(p.has_l4);
+    CHECK(p.l4_proto == kIpProtoUdp);
+  }
+  SECTION("atomic fragment: a whole datagram (RFC 6946)") {
+    REQUIRE(parse(PacketBuilder().eth().ipv6().ipv6_ext(44).udp(1, 2).payload(4).build()));
+    CHECK_FALSE(p.is_fragment);
+    CHECK(p.has_l4);
+    CHECK(p.l4_offset == 14 + 40 + 8);
+  }
+}
+
+TEST_CASE("parser: walk_ipv6_chain stays inside the bytes it is given", "[packet]") {
+  // The packet an ICMPv6 error quotes is walked with the quote's end as its limit.
+  Bytes l3 = PacketBuilder().ipv6().ipv6_ext(0).ipv6_ext(60, 16).udp(7, 9).build_l3();
+  Ipv6Chain c = walk_ipv6_chain(l3.data(), 0, static_cast<uint32_t>(l3.size()));
+  REQUIRE(c.result.ok);
+  CHECK(c.l4_proto == kIpProtoUdp);
+  CHECK(c.l4_offset == 40 + 8 + 16);
+  c = walk_ipv6_chain(l3.data(), 0, 40 + 8 + 15);
+  CHECK_FALSE(c.result.ok);
+  CHECK(name(c.result.reason) == name(DropReason::ipv6_ext_truncated));
 }
 
 TEST_CASE("parser: padding, options and fragments are recognised", "[packet]") {
@@ -220,6 +403,74 @@ TEST_CASE("parser: every prefix of a valid frame is handled without reading past
       ParsedPacket p;
       INFO("length " << len << " of " << whole.size());
       CHECK_FALSE(parse_packet(cut.data(), static_cast<uint32_t>(cut.size()), p).ok);
+    }
+  }
+}
+
+TEST_CASE("parser: every truncation of a valid IPv6 frame gets its reason", "[packet]") {
+  // Each frame is cut at every length twice: as a frame cut short (the payload length still
+  // claims the whole datagram), and as a shorter datagram (the payload length says so), whose
+  // reason depends on the header the cut falls in.
+  enum class L4 { tcp, udp, echo, error };
+  struct Case {
+    const char* what;
+    Bytes frame;
+    uint32_t l4;  // where the L4 header starts
+    L4 kind;
+  };
+  const std::vector<Case> cases = {
+      {"TCP with 20 bytes of options", tcp6().data_offset(10).payload(26).build(), 54, L4::tcp},
+      {"UDP behind hop-by-hop and destination options",
+       PacketBuilder().eth().ipv6().ipv6_ext(0).ipv6_ext(60, 16).udp(5, 53).payload(9).build(),
+       54 + 24, L4::udp},
+      {"ICMPv6 echo request", PacketBuilder().eth().ipv6().icmpv6(128).payload(12).build(), 54,
+       L4::echo},
+      {"ICMPv6 destination unreachable quoting a TCP segment",
+       PacketBuilder().eth().ipv6().icmpv6(1, 4).payload(tcp6().build_l3()).build(), 54,
+       L4::error},
+  };
+  auto cut_datagram = [](uint32_t len, const Case& c) -> std::optional<DropReason> {
+    if (len == 54) return DropReason::ipv6_jumbogram;  // payload length 0
+    if (len < c.l4) return DropReason::ipv6_ext_truncated;
+    uint32_t l4 = len - c.l4;
+    switch (c.kind) {
+      case L4::tcp:
+        if (l4 < 20) return DropReason::tcp_truncated;
+        if (l4 < 40) return DropReason::tcp_data_offset_past_end;
+        return std::nullopt;  // TCP has no length of its own
+      case L4::udp:
+        return l4 < 8 ? DropReason::udp_truncated : DropReason::udp_bad_length;
+      case L4::echo:
+        if (l4 < 8) return DropReason::icmp_truncated;
+        return std::nullopt;
+      case L4::error:
+        if (l4 < 8) return DropReason::icmp_truncated;
+        if (l4 < 8 + 48) return DropReason::icmp_error_truncated;
+        return std::nullopt;
+    }
+    return std::nullopt;
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    ParsedPacket p;
+    REQUIRE(parse_packet(c.frame.data(), static_cast<uint32_t>(c.frame.size()), p).ok);
+    for (uint32_t len = 0; len < c.frame.size(); ++len) {
+      INFO("length " << len << " of " << c.frame.size());
+      Bytes cut(c.frame.begin(), c.frame.begin() + len);
+      cut.shrink_to_fit();  // under ASan, a read past the cut is caught
+      ParseResult r = parse_packet(cut.data(), len, p);
+      DropReason want = len < 14   ? DropReason::frame_too_short
+                        : len < 54 ? DropReason::ipv6_truncated
+                                   : DropReason::ipv6_length_exceeds_frame;
+      CHECK_FALSE(r.ok);
+      CHECK(name(r.reason) == name(want));
+      if (len < 54) continue;
+      cut[18] = static_cast<uint8_t>((len - 54) >> 8);
+      cut[19] = static_cast<uint8_t>(len - 54);
+      r = parse_packet(cut.data(), len, p);
+      std::optional<DropReason> reason = cut_datagram(len, c);
+      CHECK(r.ok == !reason.has_value());
+      if (reason && !r.ok) CHECK(name(r.reason) == name(*reason));
     }
   }
 }
