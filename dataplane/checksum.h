@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "dataplane/bytes.h"
+
 namespace shoal::dp {
 
 inline uint16_t csum_fold(uint32_t sum) {
@@ -32,7 +34,18 @@ inline uint16_t csum_replace32(uint16_t csum, uint32_t from, uint32_t to) {
   return static_cast<uint16_t>(~csum_fold(sum));
 }
 
-// UDP uses 0 for "no checksum", so a computed 0 is sent as 0xffff (RFC 768).
+// Checksum after one 16-byte field (an IPv6 address) changed from `from` to `to`.
+inline uint16_t csum_replace128(uint16_t csum, const uint8_t* from, const uint8_t* to) {
+  uint32_t sum = static_cast<uint16_t>(~csum);
+  for (int i = 0; i < 16; i += 2) {
+    sum += static_cast<uint16_t>(~load<uint16_t>(from + i));
+    sum += load<uint16_t>(to + i);
+  }
+  return static_cast<uint16_t>(~csum_fold(sum));
+}
+
+// UDP uses 0 for "no checksum", so a computed 0 is sent as 0xffff (RFC 768; over IPv6, where
+// 0 is not allowed at all, the same rule: RFC 8200 8.1).
 inline uint16_t udp_csum_nonzero(uint16_t csum) { return csum == 0 ? 0xffff : csum; }
 
 }  // namespace shoal::dp

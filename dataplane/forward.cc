@@ -135,9 +135,9 @@ void decrement_ttl(uint8_t* frame, const ParsedPacket& p) {
   store(ip + kIpChecksum, csum_replace16(load<uint16_t>(ip + kIpChecksum), old_word, new_word));
 }
 
-TunFit tun_fit(const uint8_t* frame, const ParsedPacket& p, uint16_t mtu) {
+TunFit tun_fit(const uint8_t* frame, const ParsedPacket& p, uint16_t mtu, uint16_t overhead) {
   uint32_t inner = p.l3_end - p.l3_offset;
-  if (inner + kIpipOverhead <= mtu) return TunFit::fits;
+  if (inner + overhead <= mtu) return TunFit::fits;
   bool df = frame[p.l3_offset + 6] & (RTE_IPV4_HDR_DF_FLAG >> 8);
   return df ? TunFit::frag_needed : TunFit::over_mtu;
 }

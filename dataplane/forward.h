@@ -53,9 +53,11 @@ void decrement_ttl(uint8_t* frame, const ParsedPacket& p);
 
 enum class TunFit : uint8_t { fits, frag_needed, over_mtu };
 
-// Whether the encapsulated datagram fits `mtu`; frag_needed when it does not and DF is set
-// (the client must be told the smaller MTU), over_mtu when it does not and DF is clear.
-TunFit tun_fit(const uint8_t* frame, const ParsedPacket& p, uint16_t mtu);
+// Whether the IPv4 datagram, encapsulated behind `overhead` bytes of outer header, fits `mtu`;
+// frag_needed when it does not and DF is set (the client must be told the smaller MTU),
+// over_mtu when it does not and DF is clear.
+TunFit tun_fit(const uint8_t* frame, const ParsedPacket& p, uint16_t mtu,
+               uint16_t overhead = kIpipOverhead);
 
 // IPv4-in-IPv4 encapsulation (RFC 2003). `frame` points kIpipOverhead bytes before the
 // original frame (the caller made that headroom): the L2 header moves to the front and the
