@@ -8,9 +8,6 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
-#include <cstring>
-#include <type_traits>
-
 #include "dataplane/bytes.h"
 
 namespace shoal::dp {
@@ -143,8 +140,6 @@ ParseResult parse_ipv6(const uint8_t* frame, uint32_t off, uint32_t len, ParsedP
   if (len - off < kIpv6Header) return fail(DropReason::ipv6_truncated);
   const uint8_t* ip = frame + off;
   if ((ip[0] >> 4) != 6) return fail(DropReason::ipv6_bad_version);
-  out.src_ip6 = load<Ipv6Address>(ip + 8);
-  out.dst_ip6 = load<Ipv6Address>(ip + 24);
   uint32_t payload = load_be16(ip + 4);
   if (payload == 0) return fail(DropReason::ipv6_jumbogram);
   uint32_t end = off + kIpv6Header + payload;
@@ -231,11 +226,7 @@ Ipv6Chain walk_ipv6_chain(const uint8_t* buf, uint32_t ip, uint32_t end) {
 }
 
 ParseResult parse_packet(const uint8_t* frame, uint32_t len, ParsedPacket& out) {
-  // Every field but the IPv6 addresses back to its default (see ParsedPacket). The type is
-  // trivially copyable; the cast to void* only tells GCC that a partial copy is meant.
-  static constexpr ParsedPacket kFresh{};
-  static_assert(std::is_trivially_copyable_v<ParsedPacket>);
-  std::memcpy(static_cast<void*>(&out), &kFresh, offsetof(ParsedPacket, src_ip6));
+  out = ParsedPacket{};
   if (len < sizeof(rte_ether_hdr)) return fail(DropReason::frame_too_short);
   uint32_t off = sizeof(rte_ether_hdr);
   uint16_t ethertype = load_be16(frame + 12);

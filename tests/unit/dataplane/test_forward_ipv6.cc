@@ -878,8 +878,8 @@ TEST_CASE("NAT66: random TCP/UDP packets, random DNAT/SNAT targets, hop limit (p
     Ipv6Address want_src = do_snat ? new_src : src, want_dst = do_dnat ? new_dst : dst;
     uint16_t want_sport = do_snat && has_l4 ? new_sport : sport;
     uint16_t want_dport = do_dnat && has_l4 ? new_dport : dport;
-    CHECK(q.src_ip6 == want_src);
-    CHECK(q.dst_ip6 == want_dst);
+    CHECK(ipv6_src(out.data(), q) == want_src);
+    CHECK(ipv6_dst(out.data(), q) == want_dst);
     CHECK(q.ttl == hop_limit - 1);
 
     // And the whole frame equals the same packet built from scratch with the new values.
