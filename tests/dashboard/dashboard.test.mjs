@@ -226,6 +226,37 @@ try {
     await shot('services');
   });
 
+  await step("the services page shows each service's scheduler, persistence and quorum", async () => {
+    // The lab's service uses Maglev with neither persistence nor a quorum: the real answer gets
+    // a second service added in the browser, with an LVS scheduler, persistence and a lost
+    // quorum, in the shape /v1/services reports them (test_all_down.py checks that shape).
+    await page.route('**/v1/services', async (r) => {
+      const real = await r.fetch();
+      const body = await real.json();
+      const shop = structuredClone(body.services.find((s) => s.name === opt.service));
+      Object.assign(shop, {
+        name: 'shop', scheduler: 'wlc', hash: null,
+        persistence: { timeout: 300, netmask: '255.255.255.0' },
+        quorum: { up: false, healthy_weight: 1, needs: 3, hysteresis: 0 },
+      });
+      body.services.push(shop);
+      await r.fulfill({ response: real, json: body });
+    });
+    const card = (name) => page.locator(`#view section.service[data-service="${name}"]`);
+    await card('shop').waitFor();
+    const shop = (await card('shop').locator('h2').textContent()).trim();
+    check(/ · wlc · persistent 300 s mask 255\.255\.255\.0 · /.test(shop), `shop reads "${shop}"`);
+    const lost = card('shop').locator('.quorum .badge.down');
+    await lost.waitFor();
+    check((await lost.textContent()).trim() === 'quorum 1/3 lost', `shop's quorum reads "${await lost.textContent()}"`);
+    const web = (await card(opt.service).locator('h2').textContent()).trim();
+    check(/ · maglev \S+ · /.test(web) && !/persistent/.test(web), `${opt.service} reads "${web}"`);
+    check(await card(opt.service).locator('.quorum .badge').count() === 0, `${opt.service} shows a quorum it does not have`);
+    await shot('services-quorum');
+    await page.unroute('**/v1/services');
+    await card('shop').waitFor({ state: 'detached' });
+  });
+
   await step(`drain ${opt.service}/${opt.backend} through a confirmation dialog`, async () => {
     // Cancel first: nothing may happen.
     await row(opt.service, opt.backend).locator('button[data-op="drain"]').click();

@@ -246,7 +246,7 @@ def test_dashboard_in_chromium(d, tmp_path, request):
     assert not timed_out.is_set(), f"killed after {SCRIPT_TIMEOUT} s\n{report}"
     assert rc == 0 and "# all steps passed" in text, report
     assert sorted(p.name for p in shots.glob("*.png")) == sorted(
-        f"{n}.png" for n in ("login", "login-refused", "overview", "overview-vrrp", "services", "drain-confirm",
+        f"{n}.png" for n in ("login", "login-refused", "overview", "overview-vrrp", "services", "services-quorum", "drain-confirm",
                              "services-drained", "actions", "config-invalid", "config-valid"))
     # What the browser did, seen from shoald's side: the API logged both operations.
     log = d.log_text()
