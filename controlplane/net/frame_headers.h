@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "dataplane/ipv6_address.h"
+#include "dataplane/packet.h"
 
 namespace shoal::cp {
 
@@ -50,17 +51,9 @@ struct Ipv6Fields {
 // Writes a kIpv6HeaderLen-byte IPv6 header; returns where the payload begins.
 uint8_t* write_ipv6(uint8_t* out, const Ipv6Fields& f);
 
-// The source and destination of the IPv6 header at `ip`.
-inline dp::Ipv6Address ipv6_src(const uint8_t* ip) {
-  dp::Ipv6Address a;
-  std::memcpy(a.data(), ip + 8, a.size());
-  return a;
-}
-inline dp::Ipv6Address ipv6_dst(const uint8_t* ip) {
-  dp::Ipv6Address a;
-  std::memcpy(a.data(), ip + 24, a.size());
-  return a;
-}
+// The source and destination of an IPv6 header: the packet core's readers.
+using dp::ipv6_dst;
+using dp::ipv6_src;
 
 // The ICMPv6 checksum of the `len`-byte message at `icmp` sent from `src` to `dst`: the
 // Internet checksum over the IPv6 pseudo-header (addresses, upper-layer length, next header
