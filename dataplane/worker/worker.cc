@@ -30,7 +30,10 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
                rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
                const FlowTimeouts& timeouts, int socket, uint32_t persistence_capacity)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      stop_(stop), flows_(flow_capacity, timeouts, socket), scheduler_(flows_.connections(), persistence_capacity) {
+      stop_(stop), flows_(flow_capacity, timeouts, socket),
+      flows6_(std::max<uint32_t>(flow_capacity / kIpv6FlowShare, 1024), timeouts, socket,
+              &flows_.connections()),
+      scheduler_(flows_.connections(), persistence_capacity) {
   if (!control_reason_field_registered())
     throw std::logic_error("register_control_reason_field() before making a Worker");
 }
@@ -79,11 +82,13 @@ void Worker::run() {
       uint16_t n = rte_eth_rx_burst(port, queue_, pkts, kRxBurst);
       if (n == 0) continue;
       received += n;
-      process_burst(pkts, n, {*snap, flows_, counters_, scheduler_, now, sync_}, verdicts);
+      process_burst(pkts, n, {*snap, flows_, counters_, scheduler_, now, sync_, &flows6_},
+                    verdicts);
       dispatch(pkts, verdicts, n);
     }
     if (id_ == 0) drain_control_tx();
     flows_.age(now, kAgeBucketsPerLoop);
+    flows6_.age(now, kAgeBucketsPerLoop);
     sampler_.step(flows_, now);
     if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
     publisher_.quiescent(id_);
