@@ -1,15 +1,19 @@
-"""End-to-end test of shoal-decap, the XDP IPv4-in-IPv4 decapsulator for TUN real servers.
+"""End-to-end test of shoal-decap, the XDP decapsulator for TUN real servers: IPv4-in-IPv4,
+IPv6-in-IPv6 and IPv4-in-IPv6.
 
 Two network namespaces made here ("a" the director/client side, "b" the real server), joined
 by a veth pair:
 
-    a: va 10.99.0.1/24                      b: vb 10.99.0.2/24, lo 10.99.9.100/32 (VIP)
+    a: va 10.99.0.1/24, fd00::1/64          b: vb 10.99.0.2/24, fd00::2/64,
+                                               lo 10.99.9.100/32 and fd00::100/128 (VIPs)
                                                shoal-decap attached to vb, UDP echo + TCP
-                                               listener bound to the VIP
+                                               listener bound to each VIP
 
-From a, scapy sends Ethernet/IPv4(10.99.0.1 -> 10.99.0.2, proto 4)/IPv4(-> VIP)/... frames
-on va; b decapsulates with XDP (b's kernel has no ipip module) and answers directly,
-unencapsulated, to 10.99.0.1. All traffic stays inside the two namespaces.
+From a, scapy sends the frames the director would: Ethernet/IPv4(10.99.0.1 -> 10.99.0.2,
+proto 4)/IPv4(-> VIP)/..., Ethernet/IPv6(fd00::1 -> fd00::2, next header 41)/IPv6(-> VIP6)/...
+and Ethernet/IPv6(next header 4)/IPv4(-> VIP)/... on va; b decapsulates with XDP (b's kernel
+has no ipip or ip6tnl module) and answers directly, unencapsulated, to a. All traffic stays
+inside the two namespaces.
 
 Run as root:  SHOAL_BUILD_DIR=build-bpf /usr/bin/python3 -m pytest tests/e2e/test_decap.py
 SHOAL_BUILD_DIR defaults to build/release (relative to the repo root).
@@ -33,6 +37,9 @@ PY = sys.executable  # Debian's scapy lives with /usr/bin/python3
 A_IP = "10.99.0.1"
 B_IP = "10.99.0.2"
 VIP = "10.99.9.100"
+A_IP6 = "fd00::1"
+B_IP6 = "fd00::2"
+VIP6 = "fd00::100"
 UDP_PORT = 7
 TCP_PORT = 8080
 
@@ -61,12 +68,22 @@ def run(*cmd, check=True, timeout=30):
 
 # --- helper programs run inside the namespaces -------------------------------------------
 
-# UDP echo on VIP:7 and a TCP listener on VIP:8080 (accepts, echoes one read, closes).
+# The tunnels the director sends (dataplane/forward.cc, forward_ipv6.cc): the outer family and
+# the inner one, and the stats counter each is counted under.
+TUNNELS = {
+    "4in4": {"outer": 4, "inner": 4},
+    "6in6": {"outer": 6, "inner": 6},
+    "4in6": {"outer": 6, "inner": 4},
+}
+
+# UDP echo on VIP:7 and a TCP listener on VIP:8080 (accepts, echoes one read, closes); VIP
+# IPv4 or IPv6.
 SERVER = r"""
 import socket, sys, select
 vip, uport, tport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((vip, uport))
-t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+fam = socket.AF_INET6 if ":" in vip else socket.AF_INET
+u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((vip, uport))
+t = socket.socket(fam, socket.SOCK_STREAM)
 t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind((vip, tport)); t.listen(16)
 print("ready", flush=True)
 while True:
@@ -89,49 +106,66 @@ while True:
 """
 
 # Sends frames built with scapy on va (in a); optionally waits for a UDP echo or a TCP SYN-ACK.
+# a["tunnel"] (4in4, 6in6 or 4in6) says how the inner packet is wrapped, as the director does.
 SENDER = r"""
 import json, socket, sys, time
-from scapy.all import Ether, Dot1Q, IP, UDP, TCP, Raw, sendp, AsyncSniffer, conf
+from scapy.all import (Ether, Dot1Q, IP, IPv6, IPv6ExtHdrDestOpt, UDP, TCP, Raw, sendp,
+                       AsyncSniffer, conf)
 conf.verb = 0
 a = json.loads(sys.argv[1])
 out = {}
+tunnel = a.get("tunnel", "4in4")
+inner_v6 = tunnel == "6in6"
+L3 = IPv6 if inner_v6 else IP
+me, vip = (a["a_ip6"], a["vip6"]) if inner_v6 else (a["a_ip"], a["vip"])
 
-def outer(inner_bytes_or_pkt, vlan=None):
+def inner_ip():
+    return IPv6(src=me, dst=vip) if inner_v6 else IP(src=me, dst=vip)
+
+def outer(inner, vlan=None, ext=False):
     eth = Ether(src=a["src_mac"], dst=a["dst_mac"])
     if vlan is not None:
         eth = eth / Dot1Q(vlan=vlan)
-    return eth / IP(src=a["a_ip"], dst=a["b_ip"], proto=4) / inner_bytes_or_pkt
+    if tunnel == "4in4":
+        return eth / IP(src=a["a_ip"], dst=a["b_ip"], proto=4) / inner
+    # as encap_ipv6 writes it: next header 41 or 4, a flow label from the flow's hash
+    nh = 41 if inner_v6 else 4
+    o6 = IPv6(src=a["a_ip6"], dst=a["b_ip6"], hlim=64, fl=0x5eed5)
+    if ext:  # a destination options header between the outer header and the inner packet
+        return eth / o6 / IPv6ExtHdrDestOpt(nh=nh) / inner
+    o6.nh = nh
+    return eth / o6 / inner
 
 kind = a["kind"]
-if kind == "udp_ipip" or kind == "udp_plain":
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a["a_ip"], 0))
+if kind == "udp_tunnel" or kind == "udp_plain":
+    s = socket.socket(socket.AF_INET6 if inner_v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((me, 0))
     s.settimeout(1.0)
     sport = s.getsockname()[1]
     payload = a["payload"].encode()
     got = None
     for attempt in range(3):
-        if kind == "udp_ipip":
-            inner = IP(src=a["a_ip"], dst=a["vip"]) / UDP(sport=sport, dport=a["port"]) / Raw(payload)
-            sendp(outer(inner), iface=a["iface"])
+        if kind == "udp_tunnel":
+            inner = inner_ip() / UDP(sport=sport, dport=a["port"]) / Raw(payload)
+            sendp(outer(inner, ext=a.get("ext", False)), iface=a["iface"])
         else:
-            s.sendto(payload, (a["vip"], a["port"]))
+            s.sendto(payload, (vip, a["port"]))
         try:
             data, peer = s.recvfrom(65535)
-            got = {"data": data.decode(errors="replace"), "peer": list(peer)}
+            got = {"data": data.decode(errors="replace"), "peer": list(peer[:2])}
             break
         except socket.timeout:
             continue
     out["reply"] = got
-elif kind == "tcp_syn_ipip":
+elif kind == "tcp_syn_tunnel":
     sport = 40000 + (int(time.time() * 1000) % 20000)
     seen = []  # AsyncSniffer.results is only filled in at stop()
     sn = AsyncSniffer(iface=a["iface"], store=False, prn=seen.append,
-                      lfilter=lambda p: TCP in p and IP in p and p[IP].src == a["vip"]
+                      lfilter=lambda p: TCP in p and L3 in p and p[L3].src == vip
                                         and p[TCP].dport == sport)
     sn.start()
     time.sleep(0.3)
-    inner = IP(src=a["a_ip"], dst=a["vip"]) / TCP(sport=sport, dport=a["port"], flags="S", seq=1000)
+    inner = inner_ip() / TCP(sport=sport, dport=a["port"], flags="S", seq=1000)
     synack = None
     for attempt in range(3):
         sendp(outer(inner), iface=a["iface"])
@@ -139,8 +173,9 @@ elif kind == "tcp_syn_ipip":
         while time.time() < deadline and synack is None:
             for p in list(seen):
                 if p[TCP].flags & 0x12 == 0x12:
+                    ip_layers = sum(1 for l in p.layers() if l in (IP, IPv6))
                     synack = {"flags": str(p[TCP].flags), "ack": p[TCP].ack,
-                              "encapsulated": p[IP].proto == 4}
+                              "encapsulated": ip_layers > 1}
             time.sleep(0.05)
         if synack:
             break
@@ -150,20 +185,48 @@ elif kind == "malformed":
     # outer proto 4, inner IPv4 header cut to its first 10 bytes
     inner = bytes(IP(src=a["a_ip"], dst=a["vip"]) / UDP(dport=a["port"]))[:10]
     sendp(outer(Raw(inner)), iface=a["iface"], count=a.get("count", 1))
-elif kind == "vlan_ipip":
-    inner = IP(src=a["a_ip"], dst=a["vip"]) / UDP(sport=5555, dport=a["port"]) / Raw(b"vlan")
+elif kind == "vlan_tunnel":
+    inner = inner_ip() / UDP(sport=5555, dport=a["port"]) / Raw(b"vlan")
     sendp(outer(inner, vlan=a["vlan"]), iface=a["iface"])
+elif kind == "bad6":
+    # Outer IPv6 frames that must not be decapsulated, by a["case"].
+    eth = Ether(src=a["src_mac"], dst=a["dst_mac"])
+    o6 = dict(src=a["a_ip6"], dst=a["b_ip6"], hlim=64)
+    udp4 = IP(src=a["a_ip"], dst=a["vip"]) / UDP(sport=5555, dport=a["port"]) / Raw(b"x" * 32)
+    udp6 = IPv6(src=a["a_ip6"], dst=a["vip6"]) / UDP(sport=5555, dport=a["port"]) / Raw(b"x" * 32)
+    case = a["case"]
+    if case == "truncated_outer_header":  # 20 of the outer header's 40 bytes
+        frame = bytes(eth / IPv6(nh=41, **o6) / udp6)[:14 + 20]
+    elif case == "truncated_inner_6in6":  # payload length counts 16 bytes the frame lacks
+        frame = bytes(eth / IPv6(nh=41, **o6) / udp6)[:-16]
+    elif case == "truncated_inner_4in6":  # 10 bytes of an IPv4 header, honestly announced
+        frame = bytes(eth / IPv6(nh=4, **o6) / Raw(bytes(udp4)[:10]))
+    elif case == "ipv4_in_41":  # next header 41 announces IPv6, an IPv4 packet follows
+        frame = bytes(eth / IPv6(nh=41, **o6) / udp4)
+    elif case == "ipv6_in_4":  # next header 4 announces IPv4, an IPv6 packet follows
+        frame = bytes(eth / IPv6(nh=4, **o6) / udp6)
+    elif case == "inner_longer_than_outer":  # the inner payload length overruns the outer's
+        inner = bytearray(bytes(udp6))
+        inner[4:6] = (len(inner) - 40 + 8).to_bytes(2, "big")
+        frame = bytes(eth / IPv6(nh=41, **o6) / Raw(bytes(inner)))
+    else:
+        raise SystemExit(f"unknown case {case}")
+    sendp(Raw(frame), iface=a["iface"], count=a.get("count", 1))
 print(json.dumps(out), flush=True)
 """
 
-# Captures on vb (in b), after XDP, what reaches the stack for a given UDP destination port.
+
+# Captures on vb (in b), after XDP, what reaches the stack for a given UDP destination port,
+# and any tunnelled packet (IPv4 protocol 4, IPv6 next header 41 or 4).
 SNIFFER = r"""
 import json, sys, time
-from scapy.all import AsyncSniffer, IP, UDP, Dot1Q, conf
+from scapy.all import AsyncSniffer, Ether, IP, IPv6, UDP, Dot1Q, conf
 conf.verb = 0
 iface, dport, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-sn = AsyncSniffer(iface=iface, lfilter=lambda p: IP in p and (
-    (UDP in p and p[UDP].dport == dport) or p[IP].proto == 4))
+def tunnelled(p):
+    return (IP in p and p[IP].proto == 4) or (IPv6 in p and p[IPv6].nh in (4, 41))
+sn = AsyncSniffer(iface=iface, lfilter=lambda p: (UDP in p and p[UDP].dport == dport)
+                                                 or tunnelled(p))
 sn.start()
 time.sleep(0.3)
 print("ready", flush=True)
@@ -171,10 +234,12 @@ time.sleep(secs)
 sn.stop()
 res = []
 for p in sn.results or []:
-    res.append({"ip_src": p[IP].src, "ip_dst": p[IP].dst, "proto": p[IP].proto,
+    l3 = [l.__name__ for l in p.layers() if l in (IP, IPv6)]
+    first = p[IP] if l3 and l3[0] == "IP" else p[IPv6]
+    res.append({"ip_src": first.src, "ip_dst": first.dst, "l3": l3,
+                "ethertype": p[Dot1Q].type if Dot1Q in p else p[Ether].type,
                 "vlan": p[Dot1Q].vlan if Dot1Q in p else None,
-                "udp_dport": p[UDP].dport if UDP in p else None,
-                "ip_layers": sum(1 for l in p.layers() if l is IP)})
+                "udp_dport": p[UDP].dport if UDP in p else None})
 print(json.dumps(res), flush=True)
 """
 
@@ -221,7 +286,8 @@ class Env:
 
     def send(self, **args):
         base = {"iface": "va", "src_mac": self.mac_a, "dst_mac": self.mac_b,
-                "a_ip": A_IP, "b_ip": B_IP, "vip": VIP}
+                "a_ip": A_IP, "b_ip": B_IP, "vip": VIP,
+                "a_ip6": A_IP6, "b_ip6": B_IP6, "vip6": VIP6}
         base.update(args)
         p = self.in_a(PY, "-c", SENDER, json.dumps(base), timeout=60)
         return json.loads(p.stdout.strip().splitlines()[-1])
@@ -238,13 +304,18 @@ class Env:
             self.made_ns.append(ns)
         run("ip", "-n", self.ns_a, "link", "add", "va", "type", "veth", "peer", "name", "vb",
             "netns", self.ns_b)
-        for ns, dev, addr in ((self.ns_a, "va", f"{A_IP}/24"), (self.ns_b, "vb", f"{B_IP}/24")):
+        for ns, dev, addr, addr6 in ((self.ns_a, "va", f"{A_IP}/24", f"{A_IP6}/64"),
+                                     (self.ns_b, "vb", f"{B_IP}/24", f"{B_IP6}/64")):
             run("ip", "-n", ns, "link", "set", "lo", "up")
             run("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+            run("ip", "-n", ns, "addr", "add", addr6, "dev", dev, "nodad")
             run("ip", "-n", ns, "link", "set", dev, "up")
             # veth hands over partial checksums; make them complete on the wire
             run("ip", "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off")
         run("ip", "-n", self.ns_b, "addr", "add", f"{VIP}/32", "dev", "lo")
+        # IPv6 has no arp_ignore to set: b answers neighbour solicitations on vb only for the
+        # addresses vb holds, not for the VIP on lo
+        run("ip", "-n", self.ns_b, "addr", "add", f"{VIP6}/128", "dev", "lo", "nodad")
         # real-server VIP-on-lo settings (DR/TUN): don't answer ARP for the VIP, and use the
         # interface address as ARP source
         for key, val in (("net.ipv4.conf.all.arp_ignore", "1"), ("net.ipv4.conf.all.arp_announce", "2")):
@@ -260,8 +331,9 @@ class Env:
         assert "shoal_decap" in link, link
         assert ("xdpgeneric" in link) == (self.mode == "skb"), link
 
-        srv = self.start(self.ns_b, SERVER, VIP, UDP_PORT, TCP_PORT)
-        wait_ready(srv)
+        for vip in (VIP, VIP6):
+            srv = self.start(self.ns_b, SERVER, vip, UDP_PORT, TCP_PORT)
+            wait_ready(srv)
 
     def teardown(self):
         for p in self.procs:
@@ -286,15 +358,30 @@ def env(request):
     return e
 
 
-def test_udp_echo_through_ipip(env):
+def delta(before, after):
+    """What each counter of `stats --json` gained."""
+    return {k: after[k] - before[k] for k in after if isinstance(after[k], int) and k in before}
+
+
+DECAP_KEYS = ("decapsulated_4in4", "decapsulated_6in6", "decapsulated_4in6")
+
+
+@pytest.mark.parametrize("tunnel", TUNNELS)
+def test_udp_echo_through_tunnel(env, tunnel):
     before = env.stats()
-    res = env.send(kind="udp_ipip", port=UDP_PORT, payload="hello-through-ipip")
-    assert res["reply"] is not None, "no UDP echo came back through the decapsulator"
-    assert res["reply"]["data"] == "hello-through-ipip"
-    assert res["reply"]["peer"] == [VIP, UDP_PORT]  # answered directly from the VIP
+    res = env.send(kind="udp_tunnel", tunnel=tunnel, port=UDP_PORT,
+                   payload=f"hello-through-{tunnel}")
+    assert res["reply"] is not None, f"no UDP echo came back through the {tunnel} decapsulator"
+    assert res["reply"]["data"] == f"hello-through-{tunnel}"
+    vip = VIP6 if TUNNELS[tunnel]["inner"] == 6 else VIP
+    assert res["reply"]["peer"] == [vip, UDP_PORT]  # answered directly from the VIP
     after = env.stats()
-    assert after["decapsulated"] >= before["decapsulated"] + 1
-    assert after["decapsulated"] >= 1
+    d = delta(before, after)
+    # the kind counted, and decapsulated as their sum; a retry may have sent it again
+    assert d[f"decapsulated_{tunnel}"] >= 1, d
+    assert d["decapsulated"] == sum(d[k] for k in DECAP_KEYS), d
+    assert all(d[k] == 0 for k in DECAP_KEYS if k != f"decapsulated_{tunnel}"), d
+    assert d["malformed"] == 0, d
     assert after["mode"] == env.mode
 
 
@@ -302,13 +389,17 @@ def test_stats_text_output(env):
     p = env.decap("stats", "vb")
     m = re.search(r"^decapsulated\s+(\d+)$", p.stdout, re.M)
     assert m and int(m.group(1)) >= 1, p.stdout
+    kinds = {k: int(v) for k, v in re.findall(r"^(decapsulated_\w+)\s+(\d+)$", p.stdout, re.M)}
+    assert set(kinds) == set(DECAP_KEYS), p.stdout
+    assert int(m.group(1)) == sum(kinds.values()), p.stdout
     assert re.search(r"^passed\s+\d+$", p.stdout, re.M), p.stdout
     assert re.search(r"^malformed\s+\d+$", p.stdout, re.M), p.stdout
 
 
-def test_tcp_syn_through_ipip(env):
-    res = env.send(kind="tcp_syn_ipip", port=TCP_PORT)
-    assert res["synack"] is not None, "no SYN-ACK for a SYN sent through IPIP"
+@pytest.mark.parametrize("tunnel", TUNNELS)
+def test_tcp_syn_through_tunnel(env, tunnel):
+    res = env.send(kind="tcp_syn_tunnel", tunnel=tunnel, port=TCP_PORT)
+    assert res["synack"] is not None, f"no SYN-ACK for a SYN sent through {tunnel}"
     assert res["synack"]["ack"] == 1001
     assert res["synack"]["encapsulated"] is False
 
@@ -331,27 +422,79 @@ def test_malformed_ipip_dropped_and_counted(env):
     assert after["decapsulated"] == before["decapsulated"]
 
 
-def test_decap_output_seen_by_stack(env):
-    """What the stack sees on vb after XDP: the inner packet alone, no outer IPIP header."""
+# Outer IPv6 frames that are not decapsulated, and the counter each one lands in: a frame too
+# short for the outer header goes to the kernel as it is (which drops it); a tunnel whose inner
+# packet is cut short or is not of the family the next header announces is dropped.
+BAD6 = {
+    "truncated_outer_header": "passed",
+    "truncated_inner_6in6": "malformed",
+    "truncated_inner_4in6": "malformed",
+    "ipv4_in_41": "malformed",
+    "ipv6_in_4": "malformed",
+    "inner_longer_than_outer": "malformed",
+}
+
+
+@pytest.mark.parametrize("case", BAD6)
+def test_bad_ipv6_tunnel_not_decapsulated(env, case):
+    before = env.stats()
+    env.send(kind="bad6", case=case, port=UDP_PORT, count=3)
+    d = delta(before, env.stats())
+    assert d[BAD6[case]] >= 3, d
+    assert d["decapsulated"] == 0, d
+    if BAD6[case] == "passed":
+        assert d["malformed"] == 0, d
+
+
+def test_outer_ipv6_extension_header_passes_untouched(env):
+    # A destination options header between the outer IPv6 header and the tunnelled packet:
+    # the director never sends one, and shoal-decap does not walk the chain, so the frame goes
+    # to the kernel as it came, which has no ip6tnl module to take it further: no echo.
+    before = env.stats()
+    res = env.send(kind="udp_tunnel", tunnel="6in6", ext=True, port=UDP_PORT, payload="ext")
+    assert res["reply"] is None, res
+    d = delta(before, env.stats())
+    assert d["passed"] >= 1, d
+    assert d["decapsulated"] == 0 and d["malformed"] == 0, d
+
+
+@pytest.mark.parametrize("tunnel", TUNNELS)
+def test_decap_output_seen_by_stack(env, tunnel):
+    """What the stack sees on vb after XDP: the inner packet alone, no outer header, with the
+    inner packet's EtherType."""
     sn = env.start(env.ns_b, SNIFFER, "vb", 9999, 2.0)
     wait_ready(sn)
-    env.send(kind="udp_ipip", port=9999, payload="seen")
+    env.send(kind="udp_tunnel", tunnel=tunnel, port=9999, payload="seen")
     out, err = sn.communicate(timeout=30)
     pkts = json.loads(out.strip().splitlines()[-1])
     assert pkts, f"nothing captured on vb; stderr: {err}"
+    v6 = TUNNELS[tunnel]["inner"] == 6
     for p in pkts:
-        assert p["proto"] == 17 and p["ip_layers"] == 1, pkts
-        assert p["ip_src"] == A_IP and p["ip_dst"] == VIP and p["udp_dport"] == 9999
+        assert p["l3"] == (["IPv6"] if v6 else ["IP"]), pkts
+        assert p["ethertype"] == (0x86DD if v6 else 0x0800), pkts
+        assert (p["ip_src"], p["ip_dst"]) == ((A_IP6, VIP6) if v6 else (A_IP, VIP)), pkts
+        assert p["udp_dport"] == 9999, pkts
 
 
-def test_vlan_tagged_ipip_decapsulated(env):
+@pytest.mark.parametrize("tunnel", TUNNELS)
+def test_vlan_tagged_tunnel_decapsulated(env, tunnel):
     # No 8021q module here, so nothing upstack consumes the tag; the counter shows the tagged
-    # path of the XDP program decapsulated it.
+    # path of the XDP program decapsulated it, and a capture on vb (which sees the tag) that
+    # the tag now announces the inner packet.
+    sn = env.start(env.ns_b, SNIFFER, "vb", UDP_PORT, 2.0)
+    wait_ready(sn)
     before = env.stats()
-    env.send(kind="vlan_ipip", port=UDP_PORT, vlan=10)
-    after = env.stats()
-    assert after["decapsulated"] >= before["decapsulated"] + 1
-    assert after["malformed"] == before["malformed"]
+    env.send(kind="vlan_tunnel", tunnel=tunnel, port=UDP_PORT, vlan=10)
+    d = delta(before, env.stats())
+    assert d[f"decapsulated_{tunnel}"] >= 1, d
+    assert d["malformed"] == 0, d
+    out, err = sn.communicate(timeout=30)
+    tagged = [p for p in json.loads(out.strip().splitlines()[-1]) if p["vlan"] == 10]
+    assert tagged, f"no tagged frame captured on vb; stderr: {err}"
+    v6 = TUNNELS[tunnel]["inner"] == 6
+    for p in tagged:
+        assert p["l3"] == (["IPv6"] if v6 else ["IP"]), tagged
+        assert p["ethertype"] == (0x86DD if v6 else 0x0800), tagged
 
 
 def test_cli_errors(env):
@@ -372,15 +515,17 @@ def test_reattach_replaces_and_detach(env):
     p = env.decap("attach", "vb", "--mode", env.mode)
     assert p.returncode == 0
     assert env.stats()["decapsulated"] == 0
-    res = env.send(kind="udp_ipip", port=UDP_PORT, payload="again")
-    assert res["reply"] is not None and res["reply"]["data"] == "again"
+    for tunnel in TUNNELS:
+        res = env.send(kind="udp_tunnel", tunnel=tunnel, port=UDP_PORT, payload="again")
+        assert res["reply"] is not None and res["reply"]["data"] == "again", tunnel
     p = env.decap("detach", "vb")
     assert "detached" in p.stdout
     assert "xdp" not in run("ip", "-n", env.ns_b, "link", "show", "vb").stdout
     p = env.decap("stats", "vb", check=False)
     assert p.returncode == 3
-    # without the decapsulator (and without an ipip module) IPIP goes unanswered
-    res = env.send(kind="udp_ipip", port=UDP_PORT, payload="nodecap")
-    assert res["reply"] is None
+    # without the decapsulator (and without ipip or ip6tnl modules) no tunnel is answered
+    for tunnel in TUNNELS:
+        res = env.send(kind="udp_tunnel", tunnel=tunnel, port=UDP_PORT, payload="nodecap")
+        assert res["reply"] is None, tunnel
     p = env.decap("detach", "vb")  # idempotent
     assert p.returncode == 0
