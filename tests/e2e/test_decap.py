@@ -228,7 +228,7 @@ print(json.dumps(out), flush=True)
 # Captures on vb (in b), after XDP, what reaches the stack for a given UDP destination port,
 # and any tunnelled packet (IPv4 protocol 4, IPv6 next header 41 or 4).
 SNIFFER = r"""
-import json, sys, time
+import json, select, sys, time
 from scapy.all import AsyncSniffer, Ether, IP, IPv6, UDP, Dot1Q, conf
 conf.verb = 0
 iface, dport, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -239,7 +239,8 @@ sn = AsyncSniffer(iface=iface, lfilter=lambda p: (UDP in p and p[UDP].dport == d
 sn.start()
 time.sleep(0.3)
 print("ready", flush=True)
-time.sleep(secs)
+select.select([sys.stdin], [], [], secs)  # until the test says stop (a line), at most secs
+time.sleep(0.5)  # what was on its way
 sn.stop()
 res = []
 for p in sn.results or []:
@@ -303,7 +304,8 @@ class Env:
 
     def start(self, ns, script, *args):
         p = subprocess.Popen(["ip", "netns", "exec", ns, PY, "-c", script, *map(str, args)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
         return p
 
@@ -470,10 +472,10 @@ def test_outer_ipv6_extension_header_passes_untouched(env):
 def test_decap_output_seen_by_stack(env, tunnel):
     """What the stack sees on vb after XDP: the inner packet alone, no outer header, with the
     inner packet's EtherType."""
-    sn = env.start(env.ns_b, SNIFFER, "vb", 9999, 2.0)
+    sn = env.start(env.ns_b, SNIFFER, "vb", 9999, 30)
     wait_ready(sn)
     env.send(kind="udp_tunnel", tunnel=tunnel, port=9999, payload="seen")
-    out, err = sn.communicate(timeout=30)
+    out, err = sn.communicate(input="stop\n", timeout=60)
     pkts = json.loads(out.strip().splitlines()[-1])
     assert pkts, f"nothing captured on vb; stderr: {err}"
     v6 = TUNNELS[tunnel]["inner"] == 6
@@ -489,14 +491,14 @@ def test_vlan_tagged_tunnel_decapsulated(env, tunnel):
     # No 8021q module here, so nothing upstack consumes the tag; the counter shows the tagged
     # path of the XDP program decapsulated it, and a capture on vb (which sees the tag) that
     # the tag now announces the inner packet.
-    sn = env.start(env.ns_b, SNIFFER, "vb", UDP_PORT, 2.0)
+    sn = env.start(env.ns_b, SNIFFER, "vb", UDP_PORT, 30)
     wait_ready(sn)
     before = env.stats()
     env.send(kind="vlan_tunnel", tunnel=tunnel, port=UDP_PORT, vlan=10)
     d = delta(before, env.stats())
     assert d[f"decapsulated_{tunnel}"] >= 1, d
     assert d["malformed"] == 0, d
-    out, err = sn.communicate(timeout=30)
+    out, err = sn.communicate(input="stop\n", timeout=60)
     tagged = [p for p in json.loads(out.strip().splitlines()[-1]) if p["vlan"] == 10]
     assert tagged, f"no tagged frame captured on vb; stderr: {err}"
     v6 = TUNNELS[tunnel]["inner"] == 6
