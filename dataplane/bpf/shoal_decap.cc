@@ -1,6 +1,6 @@
 // shoal-decap: loads shoal's XDP decapsulator (shoal_decap.bpf.o: IPv4-in-IPv4, IPv6-in-IPv6,
-// IPv4-in-IPv6) onto a real server's interface, removes it, and prints its counters. See DESIGN.md, "Forwarding modes:
-// TUN".
+// IPv4-in-IPv6) onto a real server's interface, removes it, and prints its counters. See
+// DESIGN.md, "Forwarding modes: TUN".
 //
 //   shoal-decap attach IFACE [--mode native|skb] [--object PATH] [--force]
 //   shoal-decap detach IFACE [--force]
