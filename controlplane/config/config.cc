@@ -70,7 +70,8 @@ std::vector<hc::Target> health_targets(const Config& config) {
   out.reserve(config.backend_count());
   for (const ServiceConfig& s : config.services)
     for (const BackendConfig& b : s.backends)
-      out.push_back(hc::Target{hc::TargetKey{s.name, b.name}, b.address, b.port, b.health});
+      out.push_back(hc::Target{hc::TargetKey{s.name, b.name},
+                               hc::TargetAddress::from_v4(b.address), b.port, b.health});
   return out;
 }
 
