@@ -79,7 +79,10 @@ std::vector<hc::Target> health_targets(const Config& config) {
   out.reserve(config.backend_count());
   for (const ServiceConfig& s : config.services)
     for (const BackendConfig& b : s.backends)
-      out.push_back(hc::Target{hc::TargetKey{s.name, b.name}, b.address.v4(), b.port, b.health});
+      out.push_back(hc::Target{hc::TargetKey{s.name, b.name},
+                               b.address.is_v4() ? hc::TargetAddress::from_v4(b.address.v4())
+                                                 : hc::TargetAddress::from_v6(b.address.v6()),
+                               b.port, b.health});
   return out;
 }
 

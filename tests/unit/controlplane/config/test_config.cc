@@ -1342,7 +1342,7 @@ TEST_CASE("config: health_targets() gives the checker one target per backend", "
   const std::vector<shoal::hc::Target> targets = shoal::cp::health_targets(*r.config);
   REQUIRE(targets.size() == 2);
   CHECK(targets[0].key == shoal::hc::TargetKey{"web", "10.0.0.11:80"});
-  CHECK(targets[0].address == ipv4(10, 0, 0, 11));
+  CHECK(targets[0].address == shoal::hc::TargetAddress::from_v4(ipv4(10, 0, 0, 11)));
   CHECK(targets[0].port == 80);
   CHECK(targets[0].check_port() == 80);
   CHECK(targets[0].spec.type == CheckType::tcp);
