@@ -4,7 +4,6 @@
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_lpm.h>
-#include <rte_lpm6.h>
 
 #include <algorithm>
 #include <atomic>
@@ -129,7 +128,6 @@ std::string ipv4_to_string(uint32_t addr) {
 
 Snapshot::~Snapshot() {
   rte_lpm_free(routes_);
-  rte_lpm6_free(routes6_);
 }
 
 std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string* error) {
@@ -335,17 +333,17 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     if (rte_lpm_add(s->routes_, rte_be_to_cpu_32(r.prefix), r.length, r.next_hop) < 0)
       return fail("cannot add route " + ipv4_to_string(r.prefix));
   }
-  rte_lpm6_config lpm6_config{};
-  lpm6_config.max_rules = std::max<uint32_t>(16, static_cast<uint32_t>(spec.routes6.size()));
-  lpm6_config.number_tbl8s = 1u << 10;
-  s->routes6_ = rte_lpm6_create(unique_name("shoal_rt6").c_str(), SOCKET_ID_ANY, &lpm6_config);
-  if (!s->routes6_) return fail(std::string("rte_lpm6_create: ") + rte_strerror(rte_errno));
+  s->host_routes6_ = AddressTable6(static_cast<uint32_t>(spec.routes6.size()));
   for (const Route6Spec& r : spec.routes6) {
     if (r.next_hop >= spec.next_hops.size() || r.length > 128)
       return fail("bad route to " + ipv6_text(r.prefix) + "/" + std::to_string(r.length));
-    if (rte_lpm6_add(s->routes6_, r.prefix.data(), r.length, r.next_hop) < 0)
-      return fail("cannot add route " + ipv6_text(r.prefix));
+    if (r.length < 128)
+      s->prefix_routes6_.push_back(r);
+    else if (!s->host_routes6_.insert(AddressTable6::key(r.prefix, 0, 0), r.next_hop))
+      return fail("duplicate route to " + ipv6_text(r.prefix));
   }
+  std::stable_sort(s->prefix_routes6_.begin(), s->prefix_routes6_.end(),
+                   [](const Route6Spec& a, const Route6Spec& b) { return a.length > b.length; });
   return s;
 }
 
@@ -420,10 +418,21 @@ int Snapshot::nat_reply_service6(const Ipv6Address& src_ip, uint16_t src_port,
   return -1;
 }
 
+namespace {
+bool in_prefix(const Ipv6Address& ip, const Route6Spec& r) {
+  const uint8_t whole = r.length / 8, bits = r.length % 8;
+  if (std::memcmp(ip.data(), r.prefix.data(), whole) != 0) return false;
+  return bits == 0 || ((ip[whole] ^ r.prefix[whole]) & (0xff00 >> bits) & 0xff) == 0;
+}
+}  // namespace
+
 uint32_t Snapshot::route6(const Ipv6Address& dst) const {
-  uint32_t next_hop = 0;
-  if (rte_lpm6_lookup(routes6_, dst.data(), &next_hop) != 0) return kNoNextHop;
-  return next_hop;
+  uint64_t next_hop;
+  if (host_routes6_.find(AddressTable6::key(dst, 0, 0), &next_hop))
+    return static_cast<uint32_t>(next_hop);
+  for (const Route6Spec& r : prefix_routes6_)
+    if (in_prefix(dst, r)) return r.next_hop;
+  return kNoNextHop;
 }
 
 uint32_t Snapshot::route(uint32_t dst) const {

@@ -20,7 +20,6 @@
 #include "dataplane/scheduler/scheduler.h"
 
 struct rte_lpm;
-struct rte_lpm6;
 
 namespace shoal::dp {
 
@@ -280,7 +279,12 @@ class Snapshot {
   AddressTable6 addresses6_;
   AddressTable6 nat_replies6_;
   bool nat_every_port6_ = false;
-  rte_lpm6* routes6_ = nullptr;
+  // IPv6 routes: not rte_lpm6, whose first-level table takes 64 MiB per snapshot (and two
+  // snapshots live side by side through each grace period). Most IPv6 routes are clients'
+  // host routes, found in one exact lookup; the rest (on-link prefixes, the default) are few,
+  // scanned longest first.
+  AddressTable6 host_routes6_;
+  std::vector<Route6Spec> prefix_routes6_;
   bool nat_every_port_ = false;      // some NAT service serves every port: see nat_reply_service
   rte_lpm* routes_ = nullptr;
   uint8_t tunnel_ttl_ = 64;

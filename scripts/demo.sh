@@ -67,7 +67,8 @@ if $ecmp; then
     # The demo config for director dN: its own veth, EAL prefix, address, API socket, and
     # the bird2 the lab started for it.
     sed -e "s/iface=shoal-d1/iface=shoal-d$d/" -e "s/\"shoal-d1\"/\"shoal-d$d\"/" \
-      -e "s|10.0.0.2/24|10.0.0.$((1 + d))/24|" "$config" >"$state/d$d.yaml"
+      -e "s|10.0.0.2/24|10.0.0.$((1 + d))/24|" -e "s|fd00::2/64|fd00::$((1 + d))/64|" \
+      "$config" >"$state/d$d.yaml"
     cat >>"$state/d$d.yaml" <<YAML
 api: {socket: $state/d$d.sock}
 bgp: {socket: /run/shoal-lab/d$d/bird.ctl, file: /run/shoal-lab/d$d/bird-vips.conf}

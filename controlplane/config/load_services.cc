@@ -539,7 +539,8 @@ void Loader::check_services() {
 
 // What IPv6 services cannot do yet, refused rather than done halfway: a persistence entry keys
 // on an IPv4 client address; VRRP instances hold IPv4 addresses only, so two directors would
-// both answer for an IPv6 VIP; bird is given IPv4 routes only.
+// both answer for an IPv6 VIP. bird is given IPv4 routes only: said, not refused (the VIP still
+// serves its own segment).
 void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
                                 const std::string& label) {
   if (s.persistence_timeout_s != 0)
@@ -550,8 +551,9 @@ void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
                                   "for it",
                                   label, to_string(s.vip)));
   if (config_.bgp.enabled)
-    error(r.vip_line, fmt::format("{}: IPv6 VIP {} cannot be announced by bgp yet", label,
-                                  to_string(s.vip)));
+    warn(r.vip_line, fmt::format("{}: IPv6 VIP {} is not announced by bgp (IPv4 routes only so "
+                                 "far): it is reached on the director's own segment only",
+                                 label, to_string(s.vip)));
 }
 
 // Sorry servers stand in only under the `all_down: sorry` policy, and never alone.

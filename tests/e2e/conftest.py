@@ -178,6 +178,10 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=Non
     assert f"iface={lab.prefix}-{node}" in cfg["ports"][0]["device"], cfg["ports"]
     assert f"{lab.prefix}-{node}" in cfg["eal"], cfg["eal"]
     cfg["workers"]["count"] = workers
+    # The demo configs are dual-stack; a suite gets one family's web and echo services, on a
+    # port with that family's addresses.
+    cfg["services"] = [s for s in cfg["services"] if s["name"] in ("web", "echo")]
+    cfg["ports"][0]["addresses"] = [a for a in cfg["ports"][0]["addresses"] if ":" not in a]
     if family == "ipv6":
         addresses = cfg["ports"][0]["addresses"]
         addresses.append(f"fd00::{1 + director}/64")

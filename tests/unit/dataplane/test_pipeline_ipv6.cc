@@ -254,3 +254,28 @@ TEST_CASE("pipeline6: what goes to the control plane, and what is dropped", "[pi
         Verdict::drop(DropReason::ipv6_fragment));
   CHECK(h.balanced());
 }
+
+TEST_CASE("snapshot6: a host route wins over its prefix, a longer prefix over a shorter",
+          "[snapshot][ipv6]") {
+  SnapshotSpec s = spec();
+  s.routes6 = {{{}, 0, 1},
+               {ip6("fd00::"), 64, 2},
+               {ip6("fd00:0:0:0:8000::"), 65, 3},
+               {kClient, 128, 0},
+               {ip6("fd00:1::"), 63, 4}};
+  std::string error;
+  const auto snap = Snapshot::build(s, &error);
+  INFO(error);
+  REQUIRE(snap);
+  CHECK(snap->route6(kClient) == 0);
+  CHECK(snap->route6(ip6("fd00::7")) == 2);
+  CHECK(snap->route6(ip6("fd00::8000:0:0:1")) == 3);
+  CHECK(snap->route6(ip6("fd00:1::1")) == 4);
+  CHECK(snap->route6(ip6("fd00:0:1::1")) == 1);
+  CHECK(snap->route6(ip6("2001:db8::1")) == 1);
+  s.routes6.pop_back();
+  s.routes6.erase(s.routes6.begin());
+  const auto no_default = Snapshot::build(s, &error);
+  REQUIRE(no_default);
+  CHECK(no_default->route6(ip6("2001:db8::1")) == kNoNextHop);
+}

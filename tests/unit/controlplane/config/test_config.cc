@@ -105,7 +105,13 @@ TEST_CASE("config: the example configs load without errors or warnings", "[confi
     REQUIRE(c.ports.size() == 1);
     CHECK(c.ports[0].device == "net_af_packet0,iface=shoal-d1");
     CHECK(c.ports[0].addresses[0] == Ipv4Prefix{ipv4(10, 0, 0, 2), 24});
-    REQUIRE(c.services.size() == 2);
+    REQUIRE(c.services.size() == 3);  // web, its IPv6 twin web6, echo
+    CHECK(c.ports[0].addresses6.front().address == shoal::cp::parse_ipv6("fd00::2"));
+    const ServiceConfig* web6 = service(c, "web6");
+    REQUIRE(web6);
+    CHECK(shoal::cp::service_endpoint(*web6) == "[fd00::100]:80");
+    CHECK(web6->forwarding == ex.mode);
+    CHECK(web6->backends.size() == 3);
     const ServiceConfig* web = service(c, "web");
     const ServiceConfig* echo = service(c, "echo");
     REQUIRE(web);
