@@ -43,6 +43,22 @@ class Burst {
                           const NewFlow& flow);
   void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b, uint32_t flow_hash);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
+  // The backend's next hop, or nullptr when it is not resolved (the packet dropped).
+  const NextHopSpec* resolved_hop(uint16_t i, const Backend& b) {
+    if (b.next_hop != kNoNextHop && snap_.next_hop(b.next_hop).resolved)
+      return &snap_.next_hop(b.next_hop);
+    drop(i, DropReason::neighbour_unresolved);
+    return nullptr;
+  }
+  // The rewritten frame goes to the backend's next hop, counted for the backend.
+  void send_to(uint16_t i, uint8_t* frame, const NextHopSpec& nh, const Backend& b,
+               uint32_t received_len) {
+    rewrite_macs(frame, snap_.port(nh.port)->mac, nh.mac);
+    verdicts_[i] = Verdict::transmit(nh.port);
+    BackendCounters& bc = ctr_.backends[b.id];
+    bc.packets.add();
+    bc.bytes.add(received_len);
+  }
   // IPv6, one packet at a time (Snapshot::classify6).
   void ipv6(uint16_t i, rte_mbuf* m);
   void icmp6_error_to_vip(uint16_t i, rte_mbuf* m);
@@ -301,11 +317,9 @@ void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& 
                     uint32_t flow_hash) {
   if (b.ipv6) return forward6(i, m, svc, b, flow_hash);  // TUN 4-in-6
   const ParsedPacket& p = parsed_[i];
-  if (b.next_hop == kNoNextHop || !snap_.next_hop(b.next_hop).resolved) {
-    drop(i, DropReason::neighbour_unresolved);
-    return;
-  }
-  const NextHopSpec& nh = snap_.next_hop(b.next_hop);
+  const NextHopSpec* hop = resolved_hop(i, b);
+  if (hop == nullptr) return;
+  const NextHopSpec& nh = *hop;
   const PortSpec& out = *snap_.port(nh.port);
   const uint32_t received_len = rte_pktmbuf_pkt_len(m);
   uint8_t* frame = frame_of(m);
@@ -342,11 +356,7 @@ void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& 
       break;
     }
   }
-  rewrite_macs(frame, out.mac, nh.mac);
-  verdicts_[i] = Verdict::transmit(nh.port);
-  BackendCounters& bc = ctr_.backends[b.id];
-  bc.packets.add();
-  bc.bytes.add(received_len);
+  send_to(i, frame, nh, b, received_len);
 }
 
 void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
@@ -476,11 +486,9 @@ void Burst::icmp6_error_to_client(uint16_t i, rte_mbuf* m) {
 void Burst::forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b,
                      uint32_t flow_hash) {
   const ParsedPacket& p = parsed_[i];
-  if (b.next_hop == kNoNextHop || !snap_.next_hop(b.next_hop).resolved) {
-    drop(i, DropReason::neighbour_unresolved);
-    return;
-  }
-  const NextHopSpec& nh = snap_.next_hop(b.next_hop);
+  const NextHopSpec* hop = resolved_hop(i, b);
+  if (hop == nullptr) return;
+  const NextHopSpec& nh = *hop;
   const PortSpec& out = *snap_.port(nh.port);
   const uint32_t received_len = rte_pktmbuf_pkt_len(m);
   uint8_t* frame = frame_of(m);
@@ -517,11 +525,7 @@ void Burst::forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend&
       break;
     }
   }
-  rewrite_macs(frame, out.mac, nh.mac);
-  verdicts_[i] = Verdict::transmit(nh.port);
-  BackendCounters& bc = ctr_.backends[b.id];
-  bc.packets.add();
-  bc.bytes.add(received_len);
+  send_to(i, frame, nh, b, received_len);
 }
 
 void Burst::nat_reply6(uint16_t i, rte_mbuf* m, const Service& svc) {

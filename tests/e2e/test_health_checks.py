@@ -149,7 +149,8 @@ class Rig:
         else:
             # The lab's pid file names the shell that started it: find the listener itself.
             out = self.lab.exec(f"rs{i}", "ss", "-Hlunp", "sport = :7").stdout
-            pids = re.findall(r"pid=(\d+)", out)
+            # One process, two sockets (IPv4 and IPv6): each pid once.
+            pids = sorted(set(re.findall(r"pid=(\d+)", out)))
             assert pids, f"no UDP echo listening on rs{i}: {out!r}"
             for pid in pids:
                 subprocess.run(["kill", pid], check=True)
