@@ -3,7 +3,8 @@
 # and tools through each path —
 #   direct      the client against rs1 (10.0.0.11), no director
 #   dr nat tun  shoald in that mode on net_af_packet;  dr-xdp nat-xdp tun-xdp: on net_af_xdp
-#               (the same veth)
+#               (the same veth) with busy_budget=0, as configs/ advise; dr-xdp-busypoll...:
+#               with the driver's default, preferred busy polling
 #   nft         the kernel's nftables DNAT in the director's namespace, the LVS-NAT shape:
 #               jhash over the 5-tuple mapped to the three real servers with weights 1:1:2,
 #               the real servers routing their replies back through the director
@@ -11,7 +12,7 @@
 # and for each: wrk requests/s, p50 and p99 with keep-alive and with one connection per request
 # (`Connection: close`), UDP 64-byte datagrams per second (one iperf3 stream to rs1; none for
 # HAProxy), and the whole machine's CPU seconds per 1000 requests (or datagrams), from
-# /proc/stat over each measurement. Prints Markdown tables for BENCHMARKS.md on stdout; the
+# /proc/stat over each measurement, and the part of it shoald's worker threads took. Prints Markdown tables for BENCHMARKS.md on stdout; the
 # progress, shoald's counters and the load average go to stderr.
 #
 #   ./scripts/bench-lab.sh [--duration SECONDS] [--connections N] [--runs N]
@@ -50,7 +51,7 @@ IFS=, read -r -a measure_list <<<"$measures"
 for p in "${path_list[@]}"; do
   case ${p%@*} in
     direct | nft | haproxy) [[ $p != *@* ]] || { echo "bench-lab.sh: $p: only shoald paths take @BINARY" >&2; exit 2; } ;;
-    dr | nat | tun | dr-xdp | nat-xdp | tun-xdp) ;;
+    dr | nat | tun | dr-xdp | nat-xdp | tun-xdp | dr-xdp-busypoll | nat-xdp-busypoll | tun-xdp-busypoll) ;;
     *) echo "bench-lab.sh: unknown path $p" >&2; exit 2 ;;
   esac
   if [[ $p == *@* && -z ${binary[${p#*@}]:-} ]]; then
@@ -84,53 +85,67 @@ hz=$(getconf CLK_TCK)
 # Jiffies the whole machine spent busy (user, nice, system, irq, softirq, steal).
 busy_jiffies() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Jiffies shoald's worker lcores (threads rte-worker-N) spent on a CPU; 0 with no shoald.
+worker_jiffies() {
+  local t total=0
+  if [[ -n $shoald_pid ]]; then
+    for t in /proc/"$shoald_pid"/task/*; do
+      [[ $(cat "$t/comm" 2>/dev/null) == rte-worker-* ]] &&
+        total=$((total + $(awk '{ print $14 + $15 }' "$t/stat")))
+    done
+  fi
+  echo "$total"
+}
 
-# wrk → "requests/s p50 p99 cpu_s_per_1000 errors" (latencies in ms).
+# wrk → "requests/s p50 p99 cpu_s_per_1000 errors worker_cpu_s_per_1000" (latencies in ms).
 measure_http() {  # measure_http URL [wrk options...]
   local url=$1; shift
-  local before after out
-  before=$(busy_jiffies)
+  local before after out worker_before worker_after
+  before=$(busy_jiffies) worker_before=$(worker_jiffies)
   out=$(in_ns client wrk -t1 -c"$connections" -d"${duration}s" --latency "$@" "$url")
-  after=$(busy_jiffies)
-  awk -v cpu=$((after - before)) -v hz="$hz" '
+  after=$(busy_jiffies) worker_after=$(worker_jiffies)
+  awk -v cpu=$((after - before)) -v worker=$((worker_after - worker_before)) -v hz="$hz" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ { requests = $1 }
     /Requests\/sec/ { rps = $2 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     /Non-2xx|Socket errors/ { gsub(/ /, "_"); errors = errors "," $0 }
-    END { printf "%.0f %.2f %.2f %.3f %s\n", rps, p50, p99, requests ? cpu / hz / (requests / 1000) : 0, errors ? errors : "-" }' <<<"$out"
+    END { k = requests ? requests / 1000 : 1
+          printf "%.0f %.2f %.2f %.3f %s %.3f\n", rps, p50, p99, cpu / hz / k, errors ? errors : "-", worker / hz / k }' <<<"$out"
 }
 
 # One iperf3 stream of 64-byte datagrams, unlimited rate, to TARGET:5201 (rs1 behind it) →
-# "datagrams received/s - - cpu_s_per_1000 loss%".
+# "datagrams received/s - - cpu_s_per_1000 loss% worker_cpu_s_per_1000".
 measure_udp() {  # measure_udp TARGET
-  local before after out
-  before=$(busy_jiffies)
+  local before after out worker_before worker_after
+  before=$(busy_jiffies) worker_before=$(worker_jiffies)
   out=$(in_ns client iperf3 -c "$1" -u -l 64 -b 0 -t "$duration" -J) || true
-  after=$(busy_jiffies)
+  after=$(busy_jiffies) worker_after=$(worker_jiffies)
   /usr/bin/python3 -c '
 import json, sys
-cpu, hz = int(sys.argv[1]), int(sys.argv[2])
+cpu, hz, worker = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 s = sys.stdin.read()
 try:
     s = json.loads(s)
     s = s["end"]["sum"]
     got = s["packets"] - s["lost_packets"]
-    print("%.0f - - %.3f loss:%.1f%%" % (got / s["seconds"], cpu / hz / (got / 1000), s["lost_percent"]))
+    print("%.0f - - %.3f loss:%.1f%% %.3f" % (got / s["seconds"], cpu / hz / (got / 1000),
+                                             s["lost_percent"], worker / hz / (got / 1000)))
 except Exception:
-    print("0 - - 0 failed")
-    print("bench-lab.sh: iperf3 failed:", s.get("error", s) if isinstance(s, dict) else s, file=sys.stderr)' $((after - before)) "$hz" <<<"$out"
+    print("0 - - 0 failed 0")
+    print("bench-lab.sh: iperf3 failed:", s.get("error", s) if isinstance(s, dict) else s, file=sys.stderr)' $((after - before)) "$hz" $((worker_after - worker_before)) <<<"$out"
 }
 
 # The bench's shoald config for MODE on DEVICE: web on 80 over three real servers (1:1:2),
 # iperf3 on 5201 (TCP control and UDP data) to rs1 alone, so that both reach one server.
-shoald_config() {  # shoald_config MODE DEVICE
-  local mode=$1 device=$2 net=10.0.0 addresses="[10.0.0.2/24]" port=""
+shoald_config() {  # shoald_config MODE DEVICE API_SOCKET
+  local mode=$1 device=$2 net=10.0.0 addresses="[10.0.0.2/24]"
   if [[ $mode == nat ]]; then net=10.0.1 addresses="[10.0.0.2/24, 10.0.1.1/24]"; fi
   cat <<YAML
 eal: ["--no-huge", "-m", "512", "--file-prefix", "$lab-d1"]
 log_level: info
+api: {socket: $3}  # not the default: another shoald may run on the machine
 ports:
   - name: lan
     device: "$device"
@@ -215,8 +230,11 @@ HAPROXY
 start_shoald() {  # start_shoald PATH
   local path=$1 mode=${1%%[-@]*} bin=${binary[new]} device="net_af_packet0,iface=$lab-d1"
   [[ $path == *@* ]] && bin=${binary[${path#*@}]}
-  [[ ${path%@*} == *-xdp ]] && device="net_af_xdp0,iface=$lab-d1"
-  shoald_config "$mode" "$device" >"$work/$path.yaml"
+  case ${path%@*} in
+    *-xdp) device="net_af_xdp0,iface=$lab-d1,busy_budget=0" ;;
+    *-xdp-busypoll) device="net_af_xdp0,iface=$lab-d1" ;;
+  esac
+  shoald_config "$mode" "$device" "$work/$path.sock" >"$work/$path.yaml"
   # Not through in_ns: a function in the background is a subshell, and $! would be its pid.
   ip netns exec "$lab-d1" "$bin" --config "$work/$path.yaml" --state-dir "$work/state-$path" \
     >"$work/$path.log" 2>&1 &
@@ -226,7 +244,7 @@ start_shoald() {  # start_shoald PATH
 stop_path() {  # stop_path PATH
   if [[ -n $shoald_pid ]]; then
     kill -USR1 "$shoald_pid" 2>/dev/null || true; sleep 0.3
-    grep 'counters total' "$work/$1.log" | tail -1 | sed "s/^/  $1: /" >&2 || true
+    grep -E 'counters (worker|total)' "$work/$1.log" | tail -2 | sed "s/^/  $1: /" >&2 || true
     kill "$shoald_pid" 2>/dev/null || true; wait "$shoald_pid" 2>/dev/null || true
     shoald_pid=
   fi
@@ -271,7 +289,7 @@ for ((run = 1; run <= runs; run++)); do
       case $m in
         keepalive) r=$(measure_http "http://$vip/") ;;
         close) r=$(measure_http "http://$vip/" -H "Connection: close") ;;
-        udp) if [[ $base == haproxy ]]; then r="- - - - -"; else r=$(measure_udp "$vip"); fi ;;
+        udp) if [[ $base == haproxy ]]; then r="- - - - - -"; else r=$(measure_udp "$vip"); fi ;;
       esac
       result[$path,$m,$run]=$r
     done
@@ -297,10 +315,18 @@ label() {
   case $p in
     direct) echo direct ;; nft) echo "nftables DNAT" ;; haproxy) echo "HAProxy tcp, 2 threads" ;;
     *-xdp) p=${p%-xdp}; echo "shoald ${p^^} af_xdp$suffix" ;;
+    *-xdp-busypoll) p=${p%-xdp-busypoll}; echo "shoald ${p^^} af_xdp, busy polling$suffix" ;;
     *) echo "shoald ${p^^} af_packet$suffix" ;;
   esac
 }
 has() { [[ ",$paths," == *",$1,"* ]]; }
+# The machine's CPU per 1000, and shoald's workers' part of it.
+cpu_cell() {  # cpu_cell PATH MEASURE
+  case ${1%%[-@]*} in
+    direct | nft | haproxy) median "$1" "$2" 4 ;;
+    *) echo "$(median "$1" "$2" 4) ($(median "$1" "$2" 6))" ;;
+  esac
+}
 for m in "${measure_list[@]}"; do
   case $m in
     keepalive) title="wrk -t1 -c$connections, keep-alive"; unit="requests/s"; per="request" ;;
@@ -311,10 +337,10 @@ for m in "${measure_list[@]}"; do
   echo "$title ($runs × ${duration} s$( ((runs > 1)) && echo ", medians"))"
   echo
   if [[ $m == udp ]]; then
-    echo "| path | $unit | ×direct | ×nftables | CPU s per 1000 ${per}s | loss |"
+    echo "| path | $unit | ×direct | ×nftables | CPU s per 1000 ${per}s (shoald's workers) | loss |"
     echo "|---|---|---|---|---|---|"
   else
-    echo "| path | $unit | ×direct | ×nftables | p50 ms | p99 ms | CPU s per 1000 ${per}s |"
+    echo "| path | $unit | ×direct | ×nftables | p50 ms | p99 ms | CPU s per 1000 ${per}s (shoald's workers) |"
     echo "|---|---|---|---|---|---|---|"
   fi
   direct=$(has direct && median direct "$m" 1 || echo -)
@@ -325,11 +351,11 @@ for m in "${measure_list[@]}"; do
     extra=$(awk '{ print $5 }' <<<"${result[$path,$m,1]}")
     if [[ $m == udp ]]; then
       printf '| %s | %s | %s | %s | %s | %s |\n' "$(label "$path")" "$value" "$(ratio "$value" "$direct")" \
-        "$(ratio "$value" "$nft")" "$(median "$path" "$m" 4)" "${extra#loss:}"
+        "$(ratio "$value" "$nft")" "$(cpu_cell "$path" "$m")" "${extra#loss:}"
     else
       printf '| %s | %s | %s | %s | %s | %s | %s |%s\n' "$(label "$path")" "$value" \
         "$(ratio "$value" "$direct")" "$(ratio "$value" "$nft")" "$(median "$path" "$m" 2)" \
-        "$(median "$path" "$m" 3)" "$(median "$path" "$m" 4)" "$([[ $extra == - ]] || echo " errors: $extra")"
+        "$(median "$path" "$m" 3)" "$(cpu_cell "$path" "$m")" "$([[ $extra == - ]] || echo " errors: $extra")"
     fi
   done
 done
