@@ -323,8 +323,8 @@ has() { [[ ",$paths," == *",$1,"* ]]; }
 # The machine's CPU per 1000, and shoald's workers' part of it.
 cpu_cell() {  # cpu_cell PATH MEASURE
   case ${1%%[-@]*} in
-    direct | nft | haproxy) median "$1" "$2" 4 ;;
-    *) echo "$(median "$1" "$2" 4) ($(median "$1" "$2" 6))" ;;
+    direct | nft | haproxy) printf '%.3f\n' "$(median "$1" "$2" 4)" ;;
+    *) printf '%.3f (%.3f)\n' "$(median "$1" "$2" 4)" "$(median "$1" "$2" 6)" ;;
   esac
 }
 for m in "${measure_list[@]}"; do
@@ -337,7 +337,7 @@ for m in "${measure_list[@]}"; do
   echo "$title ($runs × ${duration} s$( ((runs > 1)) && echo ", medians"))"
   echo
   if [[ $m == udp ]]; then
-    echo "| path | $unit | ×direct | ×nftables | CPU s per 1000 ${per}s (shoald's workers) | loss |"
+    echo "| path | $unit | ×direct | ×nftables | CPU s per 1000 ${per}s (shoald's workers) | loss (run 1) |"
     echo "|---|---|---|---|---|---|"
   else
     echo "| path | $unit | ×direct | ×nftables | p50 ms | p99 ms | CPU s per 1000 ${per}s (shoald's workers) |"
@@ -347,15 +347,19 @@ for m in "${measure_list[@]}"; do
   nft=$(has nft && median nft "$m" 1 || echo -)
   for path in "${path_list[@]}"; do
     value=$(median "$path" "$m" 1)
-    [[ $value == - ]] && { echo "| $(label "$path") | – | | | | | |"; continue; }
+    if [[ $value == - ]]; then
+      echo "| $(label "$path") | – | | | | |$([[ $m == udp ]] || echo " |")"
+      continue
+    fi
+    value=$(printf '%.0f' "$value")
     extra=$(awk '{ print $5 }' <<<"${result[$path,$m,1]}")
     if [[ $m == udp ]]; then
       printf '| %s | %s | %s | %s | %s | %s |\n' "$(label "$path")" "$value" "$(ratio "$value" "$direct")" \
         "$(ratio "$value" "$nft")" "$(cpu_cell "$path" "$m")" "${extra#loss:}"
     else
       printf '| %s | %s | %s | %s | %s | %s | %s |%s\n' "$(label "$path")" "$value" \
-        "$(ratio "$value" "$direct")" "$(ratio "$value" "$nft")" "$(median "$path" "$m" 2)" \
-        "$(median "$path" "$m" 3)" "$(cpu_cell "$path" "$m")" "$([[ $extra == - ]] || echo " errors: $extra")"
+        "$(ratio "$value" "$direct")" "$(ratio "$value" "$nft")" "$(printf '%.2f' "$(median "$path" "$m" 2)")" \
+        "$(printf '%.2f' "$(median "$path" "$m" 3)")" "$(cpu_cell "$path" "$m")" "$([[ $extra == - ]] || echo " errors: $extra")"
     fi
   done
 done
