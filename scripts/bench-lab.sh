@@ -30,7 +30,7 @@ duration=8 connections=32 runs=1 build=true
 paths=direct,dr,nat,tun,dr-xdp,nat-xdp,tun-xdp,nft,haproxy
 measures=keepalive,close,udp
 declare -A binary=([new]=build/release/controlplane/shoald)
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift 2 ;;
