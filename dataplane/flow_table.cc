@@ -12,8 +12,11 @@ namespace shoal::dp {
 using namespace flow_table_detail;
 
 template <typename Entry>
-BasicFlowTable<Entry>::BasicFlowTable(uint32_t capacity, const FlowTimeouts& timeouts, int socket)
-    : timeouts_(timeouts) {
+BasicFlowTable<Entry>::BasicFlowTable(uint32_t capacity, const FlowTimeouts& timeouts, int socket,
+                                      ConnectionCounts* shared_counts)
+    : timeouts_(timeouts),
+      own_counts_(shared_counts ? nullptr : std::make_unique<ConnectionCounts>()),
+      counts_(shared_counts ? shared_counts : own_counts_.get()) {
   bucket_count_ = (capacity + kEntriesPerBucket - 1) / kEntriesPerBucket;
   if (bucket_count_ == 0) bucket_count_ = 1;
   std::size_t bytes = memory_bytes();
@@ -118,7 +121,7 @@ void BasicFlowTable<Entry>::release(Entry& e, uint32_t now_ms) {
 template <typename Entry>
 void BasicFlowTable<Entry>::forget(Entry& e) {
   if (remove_hook_) remove_hook_(remove_context_, e);
-  counts_.remove(e.backend, is_active(e.state));
+  counts_->remove(e.backend, is_active(e.state));
   e.state = FlowState::empty;
   size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -147,7 +150,7 @@ Entry* BasicFlowTable<Entry>::insert(const Key& key, uint32_t hash, uint16_t bac
   release(*slot, now_ms);
   *slot =
       Entry{key.src_ip, key.dst_ip, key.src_port, key.dst_port, now_ms, backend, key.proto, state};
-  counts_.add(backend, is_active(state));
+  counts_->add(backend, is_active(state));
   size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   ++stats_.inserted;
   return slot;

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "dataplane/connection_counts.h"
 #include "dataplane/ipv6_address.h"
@@ -160,7 +161,10 @@ class BasicFlowTable {
 
   // `capacity` flows, rounded up to whole buckets. Allocates on `socket` with rte_malloc
   // (hugepage memory, NUMA-local; needs a running EAL), from the C++ heap if that fails.
-  BasicFlowTable(uint32_t capacity, const FlowTimeouts& timeouts = {}, int socket = -1);
+  // `shared_counts`: keep the per-backend counts in another table's (the worker's IPv4 and
+  // IPv6 tables share one, so that its scheduler sees every flow of a backend); null: its own.
+  BasicFlowTable(uint32_t capacity, const FlowTimeouts& timeouts = {}, int socket = -1,
+                 ConnectionCounts* shared_counts = nullptr);
   ~BasicFlowTable();
   BasicFlowTable(const BasicFlowTable&) = delete;
   BasicFlowTable& operator=(const BasicFlowTable&) = delete;
@@ -196,11 +200,12 @@ class BasicFlowTable {
   // moves it between the per-backend counts.
   void changed(const Entry& e, uint16_t old_backend, FlowState old_state) {
     if (e.backend == old_backend && is_active(e.state) == is_active(old_state)) return;
-    counts_.remove(old_backend, is_active(old_state));
-    counts_.add(e.backend, is_active(e.state));
+    counts_->remove(old_backend, is_active(old_state));
+    counts_->add(e.backend, is_active(e.state));
   }
   // Live flows per backend, exact (see connection_counts.h).
-  const ConnectionCounts& connections() const { return counts_; }
+  const ConnectionCounts& connections() const { return *counts_; }
+  ConnectionCounts& connections() { return *counts_; }
 
   bool expired(const Entry& e, uint32_t now_ms) const;
 
@@ -253,7 +258,8 @@ class BasicFlowTable {
   bool rte_allocated_ = false;
   FlowTimeouts timeouts_;
   FlowTableStats stats_;
-  ConnectionCounts counts_;
+  std::unique_ptr<ConnectionCounts> own_counts_;  // unless shared
+  ConnectionCounts* counts_;
   RemoveHook remove_hook_ = nullptr;
   void* remove_context_ = nullptr;
 };
@@ -358,6 +364,11 @@ inline Entry* BasicFlowTable<Entry>::lookup(const Key& key, uint32_t hash, uint3
 // flow_table.cc instantiates both; no other translation unit instantiates them again.
 extern template class BasicFlowTable<FlowEntry>;
 extern template class BasicFlowTable<FlowEntry6>;
+
+// An IPv6 address folded to the 32 bits the schedulers hash (sh, dh) as they hash IPv4's.
+inline uint32_t scheduling_address(const Ipv6Address& a) {
+  return rte_hash_crc(a.data(), a.size(), 0);
+}
 
 using FlowTable = BasicFlowTable<FlowEntry>;
 using FlowTable6 = BasicFlowTable<FlowEntry6>;

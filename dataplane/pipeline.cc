@@ -1,8 +1,10 @@
 #include "dataplane/pipeline.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "dataplane/forward.h"
+#include "dataplane/forward_ipv6.h"
 #include "dataplane/packet.h"
 
 namespace shoal::dp {
@@ -12,12 +14,16 @@ inline bool is_tcp_or_udp(uint8_t proto) { return proto == kIpProtoTcp || proto 
 
 inline uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
 
+inline uint32_t fold(const Ipv6Address& a) { return scheduling_address(a); }
+
+// ICMPv6 types 133-137: router and neighbour solicitations and advertisements, redirects.
+constexpr bool is_neighbour_discovery(uint8_t type) { return type >= 133 && type <= 137; }
+
 class Burst {
  public:
   Burst(const BurstContext& ctx, Verdict* verdicts)
-      : snap_(ctx.snapshot), flows_(ctx.flows), ctr_(ctx.counters), scheduler_(ctx.scheduler),
-        now_(ctx.now_ms),
-        sync_(ctx.sync), verdicts_(verdicts) {}
+      : snap_(ctx.snapshot), flows_(ctx.flows), flows6_(ctx.flows6), ctr_(ctx.counters),
+        scheduler_(ctx.scheduler), now_(ctx.now_ms), sync_(ctx.sync), verdicts_(verdicts) {}
 
   void run(rte_mbuf** pkts, uint16_t n);
 
@@ -29,11 +35,20 @@ class Burst {
   void classify_rest(uint16_t i, AddressKind kind, rte_mbuf* m);
   void icmp_error_to_vip(uint16_t i, rte_mbuf* m);
   void icmp_error_to_client(uint16_t i, rte_mbuf* m);
-  void schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash);
+  // Either family's flow table: FlowTable (IPv4) or FlowTable6.
+  template <typename Table>
+  void schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table::Key& key,
+                uint16_t service_index, uint32_t flow_hash);
   const Backend* pick_new(uint16_t i, const Service& svc, uint16_t service_index,
                           const NewFlow& flow);
-  void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b);
+  void forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b, uint32_t flow_hash);
   void nat_reply(uint16_t i, rte_mbuf* m, const Service& svc);
+  // IPv6, one packet at a time (Snapshot::classify6).
+  void ipv6(uint16_t i, rte_mbuf* m);
+  void icmp6_error_to_vip(uint16_t i, rte_mbuf* m);
+  void icmp6_error_to_client(uint16_t i, rte_mbuf* m);
+  void forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b, uint32_t flow_hash);
+  void nat_reply6(uint16_t i, rte_mbuf* m, const Service& svc);
   void account(uint16_t n);
   // Connection sync: a synced flow's news, sent to the worker's ring once per burst.
   void report(const FlowEntry& e) {
@@ -42,6 +57,7 @@ class Burst {
 
   const Snapshot& snap_;
   FlowTable& flows_;
+  FlowTable6* flows6_;
   WorkerCounters& ctr_;
   WorkerScheduler& scheduler_;
   uint32_t now_;
@@ -82,7 +98,10 @@ bool Burst::parse(uint16_t i, rte_mbuf* m) {
       control(i, ControlReason::arp);
       return false;
     case L3::ipv6:
-      drop(i, DropReason::ipv6_no_service);
+      if (flows6_ == nullptr)
+        drop(i, DropReason::ipv6_no_service);
+      else
+        ipv6(i, m);
       return false;
     case L3::ipv4:
       if (p.l4_proto == kIpProtoVrrp) {
@@ -179,25 +198,29 @@ void Burst::icmp_error_to_vip(uint16_t i, rte_mbuf* m) {
     b = pick_new(i, svc, service_index, {q.dst_ip, q.src_ip, flow_hash});
   if (b == nullptr) return;
   if (svc.mode == ForwardMode::nat) rewrite_icmp_quote_source(frame_of(m), p, b->ip, b->port);
-  forward(i, m, svc, *b);
+  forward(i, m, svc, *b, flow_hash);
 }
 
-void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t flow_hash) {
+template <typename Table>
+void Burst::schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table::Key& key,
+                     uint16_t service_index, uint32_t flow_hash) {
+  constexpr bool kIpv4 = std::is_same_v<Table, FlowTable>;
   const ParsedPacket& p = parsed_[i];
   const Service& svc = snap_.service(service_index);
-  FlowKey key{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto};
-  FlowEntry* e = flows_.lookup(key, flow_hash, now_);
+  auto* e = flows.lookup(key, flow_hash, now_);
   bool claimed = false;
   // A flow a peer pinned (this director has just taken over) keeps its backend. Not looked up
   // for a SYN: a connection that is only opening may start afresh on our backend — and so a
   // flood of SYNs costs no extra lookup.
   const bool opening = p.l4_proto == kIpProtoTcp &&
                        (p.tcp_flags & (kTcpSynFlag | kTcpAckFlag)) == kTcpSynFlag;
-  if (e == nullptr && svc.sync && sync_.synced != nullptr && !opening) {
-    if (std::optional<SyncedFlow> f = sync_.synced->lookup(key, flow_hash)) {
-      e = flows_.insert(key, flow_hash, f->backend, f->state, now_);
-      ctr_.flows_claimed.add();
-      claimed = true;
+  if constexpr (kIpv4) {  // connection sync carries IPv4 flows only
+    if (e == nullptr && svc.sync && sync_.synced != nullptr && !opening) {
+      if (std::optional<SyncedFlow> f = sync_.synced->lookup(key, flow_hash)) {
+        e = flows.insert(key, flow_hash, f->backend, f->state, now_);
+        ctr_.flows_claimed.add();
+        claimed = true;
+      }
     }
   }
   const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
@@ -208,19 +231,28 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
   constexpr uint8_t kHandshakeFlags = kTcpSynFlag | kTcpFinFlag | kTcpRstFlag | kTcpAckFlag;
   if (e == nullptr && p.l4_proto == kIpProtoTcp && (p.tcp_flags & kHandshakeFlags) == kTcpAckFlag)
     ctr_.flows_midstream.add();
+  uint32_t client = 0, destination = 0;
+  if constexpr (kIpv4) {
+    client = key.src_ip;
+    destination = key.dst_ip;
+  } else {
+    client = fold(key.src_ip);
+    destination = fold(key.dst_ip);
+  }
   if (!keep) {
-    b = pick_new(i, svc, service_index, {p.src_ip, p.dst_ip, flow_hash});
+    b = pick_new(i, svc, service_index, {client, destination, flow_hash});
     if (b == nullptr) return;
     ctr_.backends[b->id].new_flows.add();
   } else if (svc.persistence_timeout_ms != 0) {
-    scheduler_.touch(svc, p.src_ip, b->id, now_);
+    scheduler_.touch(svc, client, b->id, now_);
   }
   if (e == nullptr) {
-    FlowState state = p.l4_proto == kIpProtoTcp ? FlowTable::initial_tcp_state(p.tcp_flags)
+    FlowState state = p.l4_proto == kIpProtoTcp ? Table::initial_tcp_state(p.tcp_flags)
                                                 : FlowState::udp;
-    e = flows_.insert(key, flow_hash, b->id, state, now_);
+    e = flows.insert(key, flow_hash, b->id, state, now_);
     ctr_.flows_created.add();
-    if (svc.sync) report(*e);
+    if constexpr (kIpv4)
+      if (svc.sync) report(*e);
   } else {
     const uint16_t pinned = e->backend;
     const FlowState was = e->state;
@@ -229,13 +261,17 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, uint16_t service_index, uint32_t f
       (reused ? ctr_.flows_created : ctr_.flows_rescheduled).add();
     }
     if (p.l4_proto == kIpProtoTcp)
-      FlowTable::observe_tcp(*e, p.tcp_flags, now_);
+      Table::observe_tcp(*e, p.tcp_flags, now_);
     else
-      FlowTable::observe_udp(*e, now_);
-    flows_.changed(*e, pinned, was);
-    if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
+      Table::observe_udp(*e, now_);
+    flows.changed(*e, pinned, was);
+    if constexpr (kIpv4)
+      if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
   }
-  forward(i, m, svc, *b);
+  if constexpr (kIpv4)
+    forward(i, m, svc, *b, flow_hash);
+  else
+    forward6(i, m, svc, *b, flow_hash);
 }
 
 // A backend for a flow that has none it may keep: nullptr, the packet dropped, when no backend
@@ -261,7 +297,9 @@ const Backend* Burst::pick_new(uint16_t i, const Service& svc, uint16_t service_
   return b;
 }
 
-void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b) {
+void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b,
+                    uint32_t flow_hash) {
+  if (b.ipv6) return forward6(i, m, svc, b, flow_hash);  // TUN 4-in-6
   const ParsedPacket& p = parsed_[i];
   if (b.next_hop == kNoNextHop || !snap_.next_hop(b.next_hop).resolved) {
     drop(i, DropReason::neighbour_unresolved);
@@ -343,6 +381,177 @@ void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
   verdicts_[i] = Verdict::transmit(nh.port);
 }
 
+void Burst::ipv6(uint16_t i, rte_mbuf* m) {
+  const ParsedPacket& p = parsed_[i];
+  const uint8_t* frame = frame_of(m);
+  if (p.l4_proto == kIpProtoIcmpv6 && p.has_l4 && is_neighbour_discovery(p.icmp_type)) {
+    control(i, ControlReason::neighbour_discovery);
+    return;
+  }
+  const bool ported = p.has_l4 && is_tcp_or_udp(p.l4_proto);
+  const bool icmp_error = p.l4_proto == kIpProtoIcmpv6 && p.has_l4 && !p.is_fragment &&
+                          is_icmpv6_error(p.icmp_type);
+  uint16_t index = 0;
+  switch (snap_.classify6(ipv6_dst(frame, p), ported ? p.dst_port : 0,
+                          ported ? p.l4_proto : 0, &index)) {
+    case AddressKind::service: {
+      if (p.is_fragment) {
+        drop(i, DropReason::ipv6_fragment);
+        return;
+      }
+      const FlowKey6 key{ipv6_src(frame, p), ipv6_dst(frame, p), p.src_port, p.dst_port,
+                         p.l4_proto};
+      schedule(i, m, *flows6_, key, index, FlowTable6::hash(key));
+      return;
+    }
+    case AddressKind::vip_address:
+      if (p.is_fragment && is_tcp_or_udp(p.l4_proto))
+        drop(i, DropReason::ipv6_fragment);
+      else if (icmp_error)
+        icmp6_error_to_vip(i, m);
+      else if (p.l4_proto == kIpProtoIcmpv6)
+        control(i, ControlReason::local);
+      else
+        drop(i, DropReason::vip_port_unknown);
+      return;
+    case AddressKind::local_address:
+      control(i, ControlReason::local);
+      return;
+    case AddressKind::not_owned:
+      drop(i, DropReason::vip_not_owned);
+      return;
+    case AddressKind::unknown:
+      break;
+  }
+  if (ported && !p.is_fragment) {
+    const int svc = snap_.nat_reply_service6(ipv6_src(frame, p), p.src_port, p.l4_proto);
+    if (svc >= 0) {
+      nat_reply6(i, m, snap_.service(static_cast<uint16_t>(svc)));
+      return;
+    }
+  }
+  if (icmp_error) {
+    icmp6_error_to_client(i, m);
+    return;
+  }
+  drop(i, DropReason::not_for_us);
+}
+
+// As icmp_error_to_vip: an error about a packet a backend sent as the VIP goes to that backend.
+void Burst::icmp6_error_to_vip(uint16_t i, rte_mbuf* m) {
+  const ParsedPacket& p = parsed_[i];
+  QuotedFlow6 q;
+  uint16_t service_index = 0;
+  if (!read_icmpv6_quote(frame_of(m), p, q) || !is_tcp_or_udp(q.proto) ||
+      snap_.classify6(q.src_ip, q.src_port, q.proto, &service_index) != AddressKind::service) {
+    control(i, ControlReason::icmp_error);
+    return;
+  }
+  const Service& svc = snap_.service(service_index);
+  const FlowKey6 key{q.dst_ip, q.src_ip, q.dst_port, q.src_port, q.proto};
+  const uint32_t flow_hash = FlowTable6::hash(key);
+  const FlowEntry6* e = flows6_->lookup(key, flow_hash, now_);
+  const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
+  if (b == nullptr || !b->accepts_existing)
+    b = pick_new(i, svc, service_index, {fold(q.dst_ip), fold(q.src_ip), flow_hash});
+  if (b == nullptr) return;
+  if (svc.mode == ForwardMode::nat) rewrite_icmpv6_quote_source(frame_of(m), p, b->ip6, b->port);
+  forward6(i, m, svc, *b, flow_hash);
+}
+
+// As icmp_error_to_client: an error about a NAT66 flow goes back to its client.
+void Burst::icmp6_error_to_client(uint16_t i, rte_mbuf* m) {
+  const ParsedPacket& p = parsed_[i];
+  QuotedFlow6 q;
+  int svc = -1;
+  if (read_icmpv6_quote(frame_of(m), p, q) && is_tcp_or_udp(q.proto))
+    svc = snap_.nat_reply_service6(q.dst_ip, q.dst_port, q.proto);
+  if (svc >= 0)
+    nat_reply6(i, m, snap_.service(static_cast<uint16_t>(svc)));
+  else
+    control(i, ControlReason::icmp_error);
+}
+
+// To an IPv6 real server: an IPv6 service in any mode, or an IPv4 one in TUN (4-in-6).
+void Burst::forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b,
+                     uint32_t flow_hash) {
+  const ParsedPacket& p = parsed_[i];
+  if (b.next_hop == kNoNextHop || !snap_.next_hop(b.next_hop).resolved) {
+    drop(i, DropReason::neighbour_unresolved);
+    return;
+  }
+  const NextHopSpec& nh = snap_.next_hop(b.next_hop);
+  const PortSpec& out = *snap_.port(nh.port);
+  const uint32_t received_len = rte_pktmbuf_pkt_len(m);
+  uint8_t* frame = frame_of(m);
+  switch (svc.mode) {
+    case ForwardMode::dr:
+      break;
+    case ForwardMode::nat:
+      if (routed_hop_expires(p)) {
+        control(i, ControlReason::ttl_exceeded);
+        return;
+      }
+      rewrite_dnat6(frame, p, b.ip6, b.port);
+      decrement_hop_limit(frame, p);
+      break;
+    case ForwardMode::tun: {
+      switch (tun_fit_ipv6(frame, p, out.mtu).fit) {
+        case TunFit::fits:
+          break;
+        case TunFit::frag_needed:
+          control(i, ControlReason::frag_needed);
+          return;
+        case TunFit::over_mtu:
+          drop(i, DropReason::tun_over_mtu);
+          return;
+      }
+      uint16_t padding = static_cast<uint16_t>(rte_pktmbuf_data_len(m) - p.l3_end);
+      if (padding) rte_pktmbuf_trim(m, padding);
+      frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kIpv6TunnelOverhead));
+      if (frame == nullptr) {
+        drop(i, DropReason::no_headroom);
+        return;
+      }
+      encap_ipv6(frame, p, out.local_ip6, b.ip6, snap_.tunnel_ttl(), flow_hash);
+      break;
+    }
+  }
+  rewrite_macs(frame, out.mac, nh.mac);
+  verdicts_[i] = Verdict::transmit(nh.port);
+  BackendCounters& bc = ctr_.backends[b.id];
+  bc.packets.add();
+  bc.bytes.add(received_len);
+}
+
+void Burst::nat_reply6(uint16_t i, rte_mbuf* m, const Service& svc) {
+  const ParsedPacket& p = parsed_[i];
+  if (!svc.owned) {
+    drop(i, DropReason::vip_not_owned);
+    return;
+  }
+  if (routed_hop_expires(p)) {
+    control(i, ControlReason::ttl_exceeded);
+    return;
+  }
+  uint8_t* frame = frame_of(m);
+  const uint32_t hop = snap_.route6(ipv6_dst(frame, p));
+  if (hop == kNoNextHop) {
+    drop(i, DropReason::no_route);
+    return;
+  }
+  const NextHopSpec& nh = snap_.next_hop(hop);
+  if (!nh.resolved) {
+    control(i, ControlReason::resolve);  // Neighbour Discovery has not seen the client yet
+    return;
+  }
+  rewrite_snat6(frame, p, svc.vip6, svc.port);
+  if (p.l4_proto == kIpProtoIcmpv6) rewrite_icmpv6_quote_destination(frame, p, svc.vip6, svc.port);
+  decrement_hop_limit(frame, p);
+  rewrite_macs(frame, snap_.port(nh.port)->mac, nh.mac);
+  verdicts_[i] = Verdict::transmit(nh.port);
+}
+
 void Burst::account(uint16_t n) {
   ctr_.rx.add(n);
   uint16_t tx = 0;
@@ -406,8 +615,12 @@ void Burst::run(rte_mbuf** pkts, uint16_t n) {
   }
 
   // Stage 3: flow lookup, scheduling and rewrite.
-  for (uint16_t k = 0; k < count; ++k)
-    if (kinds[k] == AddressKind::service) schedule(which[k], pkts[which[k]], index[k], hashes[k]);
+  for (uint16_t k = 0; k < count; ++k) {
+    if (kinds[k] != AddressKind::service) continue;
+    const ParsedPacket& p = parsed_[which[k]];
+    schedule(which[k], pkts[which[k]], flows_,
+             FlowKey{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto}, index[k], hashes[k]);
+  }
   if (n_events_ != 0) sync_.events->push_burst(events_, n_events_);
   account(n);
 }

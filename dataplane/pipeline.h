@@ -86,6 +86,9 @@ struct BurstContext {
   WorkerScheduler& scheduler;  // over `flows`' connection counts
   uint32_t now_ms;
   FlowSyncContext sync = {};
+  // IPv6 flows; without it IPv6 frames are dropped (ipv6_no_service). Its connection counts
+  // must be `flows`' own (BasicFlowTable's shared counts), which `scheduler` reads.
+  FlowTable6* flows6 = nullptr;
 };
 
 // Processes `n` frames (in chunks of kMaxBurst). Each mbuf may be rewritten, grown at the front (TUN)

@@ -4,9 +4,12 @@
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_lpm.h>
+#include <rte_lpm6.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <set>
@@ -77,11 +80,44 @@ bool add(AddressTable& table, uint32_t ip, uint16_t port, uint8_t proto, uint64_
   return table.insert(AddressTable::key(ip, port, proto), value);
 }
 
+// One key for an address of either family while the tables are built: IPv4 in its mapped
+// form, ::ffff:a.b.c.d.
+Ipv6Address mapped(uint32_t ip) {
+  Ipv6Address a{};
+  a[10] = a[11] = 0xff;
+  std::memcpy(a.data() + 12, &ip, 4);
+  return a;
+}
+Ipv6Address vip_key(const ServiceSpec& s) { return s.ipv6 ? s.vip6 : mapped(s.vip); }
+Ipv6Address backend_key(const BackendSpec& b) { return b.ipv6 ? b.ip6 : mapped(b.ip); }
+
+std::string ipv6_text(const Ipv6Address& a) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%x:%x:%x:%x:%x:%x:%x:%x", a[0] << 8 | a[1], a[2] << 8 | a[3],
+                a[4] << 8 | a[5], a[6] << 8 | a[7], a[8] << 8 | a[9], a[10] << 8 | a[11],
+                a[12] << 8 | a[13], a[14] << 8 | a[15]);
+  return buf;
+}
+// "[v6]" as an endpoint writes it (appended piecewise: GCC 12 misreads "[" + s + "]").
+std::string bracketed(const Ipv6Address& a) {
+  std::string out(1, '[');
+  out += ipv6_text(a);
+  out += ']';
+  return out;
+}
+std::string vip_text(const ServiceSpec& s) {
+  return s.ipv6 ? bracketed(s.vip6) : ipv4_to_string(s.vip);
+}
+std::string backend_text(const BackendSpec& b) {
+  return b.ipv6 ? bracketed(b.ip6) : ipv4_to_string(b.ip);
+}
+
 }  // namespace
 
 uint16_t persistence_tag(const ServiceSpec& svc) {
+  const uint32_t vip = svc.ipv6 ? rte_hash_crc(svc.vip6.data(), svc.vip6.size(), 0) : svc.vip;
   return static_cast<uint16_t>(
-      rte_hash_crc_8byte(uint64_t(svc.vip) << 32 | uint32_t(svc.key_port()) << 8 | svc.proto, 0) |
+      rte_hash_crc_8byte(uint64_t(vip) << 32 | uint32_t(svc.key_port()) << 8 | svc.proto, 0) |
       1);
 }
 
@@ -93,6 +129,7 @@ std::string ipv4_to_string(uint32_t addr) {
 
 Snapshot::~Snapshot() {
   rte_lpm_free(routes_);
+  rte_lpm6_free(routes6_);
 }
 
 std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string* error) {
@@ -112,14 +149,15 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
 
   uint32_t address_count =
       static_cast<uint32_t>(spec.local_addresses.size() + spec.unowned_addresses.size());
-  uint32_t nat_backends = 0, listed_entries = 0;
+  uint32_t address_count6 = static_cast<uint32_t>(spec.local_addresses6.size());
+  uint32_t nat_backends = 0, nat_backends6 = 0, listed_entries = 0;
   for (const ServiceSpec& svc : spec.services) {
     const uint32_t entries = port_entries(svc);
-    address_count += entries + 1;  // its ports + its VIP's address
+    (svc.ipv6 ? address_count6 : address_count) += entries + 1;  // its ports + its VIP's address
     if (!svc.port_ranges.empty()) listed_entries += entries;
     if (svc.mode != ForwardMode::nat) continue;
     const uint32_t backends = static_cast<uint32_t>(svc.backends.size());
-    nat_backends += backends * entries;
+    (svc.ipv6 ? nat_backends6 : nat_backends) += backends * entries;
     if (!svc.port_ranges.empty()) listed_entries += backends * entries;
   }
   if (listed_entries > kMaxListedPortEntries)
@@ -128,6 +166,19 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 std::to_string(kMaxListedPortEntries));
   s->addresses_ = AddressTable(address_count);
   s->nat_replies_ = AddressTable(nat_backends);
+  s->addresses6_ = AddressTable6(address_count6);
+  s->nat_replies6_ = AddressTable6(nat_backends6);
+  for (const Ipv6Address& ip : spec.local_addresses6)
+    if (!s->addresses6_.insert(AddressTable6::key(ip, 0, 0), encode(AddressKind::local_address, 0)))
+      return fail("cannot index local address " + ipv6_text(ip));
+  // An entry of either family's address table.
+  const auto add_address = [&s](const Ipv6Address& key, bool ipv6, uint16_t port, uint8_t proto,
+                                uint64_t value) {
+    if (ipv6) return s->addresses6_.insert(AddressTable6::key(key, port, proto), value);
+    uint32_t ip;
+    std::memcpy(&ip, key.data() + 12, 4);
+    return add(s->addresses_, ip, port, proto, value);
+  };
 
   for (uint32_t ip : spec.local_addresses)
     if (!add(s->addresses_, ip, 0, 0, encode(AddressKind::local_address, 0)))
@@ -145,10 +196,11 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     AddressKind kind;
     uint16_t every_port_tcp = kNoService, every_port_udp = kNoService;
   };
-  std::map<uint32_t, VipEntry> vips;
-  std::set<std::tuple<uint32_t, uint16_t, uint8_t>> services_seen, nat_seen;
+  std::map<std::pair<Ipv6Address, bool>, VipEntry> vips;  // (address, ipv6)
+  std::set<std::tuple<Ipv6Address, uint16_t, uint8_t>> services_seen, nat_seen;
   for (const ServiceSpec& spec_svc : spec.services) {
-    std::string what = ipv4_to_string(spec_svc.vip) + ":" +
+    const Ipv6Address vip_id = vip_key(spec_svc);
+    std::string what = vip_text(spec_svc) + ":" +
                        std::to_string(rte_be_to_cpu_16(spec_svc.port)) + "/" +
                        std::to_string(spec_svc.proto);
     if (s->services_.size() >= kNoService) return fail("too many services");
@@ -159,15 +211,18 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       if (r.first == 0 || r.first > r.last) return fail("service " + what + " has an empty or port-0 range");
     std::string duplicate;
     each_port_entry(spec_svc, [&](uint16_t port) {
-      if (services_seen.insert({spec_svc.vip, port, spec_svc.proto}).second) return true;
-      duplicate = ipv4_to_string(spec_svc.vip) + ":" + std::to_string(rte_be_to_cpu_16(port));
+      if (services_seen.insert({vip_id, port, spec_svc.proto}).second) return true;
+      duplicate = vip_text(spec_svc) + ":" + std::to_string(rte_be_to_cpu_16(port));
       return false;
     });
     if (!duplicate.empty()) return fail("duplicate service " + duplicate + "/" + std::to_string(spec_svc.proto));
     if (spec_svc.every_port() && spec_svc.proto != 6 &&
         spec_svc.proto != 17)
       return fail("service " + what + " on every port must be TCP or UDP");
-    if (std::count(spec.local_addresses.begin(), spec.local_addresses.end(), spec_svc.vip))
+    if (spec_svc.ipv6 ? std::count(spec.local_addresses6.begin(), spec.local_addresses6.end(),
+                                   spec_svc.vip6) != 0
+                      : std::count(spec.local_addresses.begin(), spec.local_addresses.end(),
+                                   spec_svc.vip) != 0)
       return fail("VIP of " + what + " is also a local address");
     if (!is_prime(spec_svc.maglev_size) || spec_svc.maglev_size <= spec_svc.backends.size())
       return fail("Maglev table size of " + what + " must be a prime larger than its backends");
@@ -187,10 +242,15 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 .buckets = {},
                 .persistence_timeout_ms = spec_svc.persistence_timeout_ms,
                 .persistence_mask = spec_svc.persistence_mask,
-                .persistence_tag = persistence_tag(spec_svc)};
+                .persistence_tag = persistence_tag(spec_svc),
+                .ipv6 = spec_svc.ipv6,
+                .vip6 = spec_svc.vip6};
     std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
-      std::string bwhat = ipv4_to_string(b.ip) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
+      std::string bwhat = backend_text(b) + ":" + std::to_string(rte_be_to_cpu_16(b.port));
+      // One family per service, but for TUN carrying an IPv4 VIP to IPv6 real servers.
+      if (b.ipv6 != spec_svc.ipv6 && !(b.ipv6 && spec_svc.mode == ForwardMode::tun))
+        return fail("backend " + bwhat + " of " + what + " is of the other family");
       if (b.id == kNoBackend) return fail("backend " + bwhat + " of " + what + " has no id");
       if (b.id >= s->backends_.size())
         s->backends_.resize(b.id + 1u,
@@ -199,8 +259,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
         return fail("backend id " + std::to_string(b.id) + " used twice");
       if (b.next_hop != kNoNextHop && b.next_hop >= spec.next_hops.size())
         return fail("backend " + bwhat + " of " + what + " has an unknown next hop");
-      s->backends_[b.id] =
-          Backend{b.ip, b.port, index, b.next_hop, b.id, b.healthy, b.takes_new_flows()};
+      s->backends_[b.id] = Backend{b.ip,   b.port,          index,     b.next_hop, b.id,
+                                   b.healthy, b.takes_new_flows(), b.ipv6, b.ip6};
       if (spec_svc.mode == ForwardMode::nat) {
         // A reply from a NAT backend is translated back by its source alone, so each
         // backend address and port may serve one NAT service only. A multi-port service's
@@ -209,11 +269,13 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
           return fail("backend " + bwhat + " of multi-port " + what + " has a port");
         const bool indexed = each_port_entry(spec_svc, [&](uint16_t port) {
           const uint16_t from = b.port != 0 ? b.port : port;
-          return nat_seen.insert({b.ip, from, spec_svc.proto}).second &&
-                 add(s->nat_replies_, b.ip, from, spec_svc.proto, index);
+          return nat_seen.insert({backend_key(b), from, spec_svc.proto}).second &&
+                 (b.ipv6 ? s->nat_replies6_.insert(AddressTable6::key(b.ip6, from, spec_svc.proto),
+                                                   index)
+                         : add(s->nat_replies_, b.ip, from, spec_svc.proto, index));
         });
         if (!indexed) return fail("NAT backend " + bwhat + " serves more than one NAT service");
-        if (spec_svc.every_port()) s->nat_every_port_ = true;
+        if (spec_svc.every_port()) (b.ipv6 ? s->nat_every_port6_ : s->nat_every_port_) = true;
       }
       if (b.takes_new_flows()) {
         svc.candidates.push_back({b.id, b.weight});
@@ -221,7 +283,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
         svc.weight_gcd = std::gcd(svc.weight_gcd, b.weight);
         // The Maglev identity is the address and port, not the id, so that every director
         // with the same config builds the same table whatever ids it handed out.
-        maglev_backends.push_back({uint64_t(b.ip) << 16 | b.port, b.weight});
+        const uint32_t ip = b.ipv6 ? rte_hash_crc(b.ip6.data(), b.ip6.size(), 0) : b.ip;
+        maglev_backends.push_back({uint64_t(ip) << 16 | b.port, b.weight});
       }
     }
     switch (svc.scheduler) {
@@ -244,21 +307,22 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
     // (and counted) from traffic that is for nobody.
     const AddressKind kind = spec_svc.owned ? AddressKind::service : AddressKind::not_owned;
     const AddressKind vip_kind = spec_svc.owned ? AddressKind::vip_address : AddressKind::not_owned;
-    auto [vip, fresh] = vips.try_emplace(spec_svc.vip, VipEntry{vip_kind});
+    auto [vip, fresh] = vips.try_emplace({vip_id, spec_svc.ipv6}, VipEntry{vip_kind});
     if (!fresh && vip->second.kind != vip_kind)
-      return fail("VIP " + ipv4_to_string(spec_svc.vip) + " is held for some services only");
+      return fail("VIP " + vip_text(spec_svc) + " is held for some services only");
     if (spec_svc.every_port()) {
       (spec_svc.proto == 6 ? vip->second.every_port_tcp : vip->second.every_port_udp) = index;
     } else if (!each_port_entry(spec_svc, [&](uint16_t port) {
-                 return add(s->addresses_, spec_svc.vip, port, spec_svc.proto, encode(kind, index));
+                 return add_address(vip_id, spec_svc.ipv6, port, spec_svc.proto, encode(kind, index));
                })) {
       return fail("cannot index service " + what);
     }
     s->services_.push_back(std::move(svc));
   }
-  for (const auto& [ip, vip] : vips)
-    if (!add(s->addresses_, ip, 0, 0, encode_vip(vip.kind, vip.every_port_tcp, vip.every_port_udp)))
-      return fail("cannot index VIP " + ipv4_to_string(ip));
+  for (const auto& [key, vip] : vips)
+    if (!add_address(key.first, key.second, 0, 0,
+                     encode_vip(vip.kind, vip.every_port_tcp, vip.every_port_udp)))
+      return fail("cannot index VIP " + ipv6_text(key.first));
 
   rte_lpm_config lpm_config{};
   lpm_config.max_rules = std::max<uint32_t>(16, static_cast<uint32_t>(spec.routes.size()));
@@ -270,6 +334,17 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
       return fail("bad route to " + ipv4_to_string(r.prefix) + "/" + std::to_string(r.length));
     if (rte_lpm_add(s->routes_, rte_be_to_cpu_32(r.prefix), r.length, r.next_hop) < 0)
       return fail("cannot add route " + ipv4_to_string(r.prefix));
+  }
+  rte_lpm6_config lpm6_config{};
+  lpm6_config.max_rules = std::max<uint32_t>(16, static_cast<uint32_t>(spec.routes6.size()));
+  lpm6_config.number_tbl8s = 1u << 10;
+  s->routes6_ = rte_lpm6_create(unique_name("shoal_rt6").c_str(), SOCKET_ID_ANY, &lpm6_config);
+  if (!s->routes6_) return fail(std::string("rte_lpm6_create: ") + rte_strerror(rte_errno));
+  for (const Route6Spec& r : spec.routes6) {
+    if (r.next_hop >= spec.next_hops.size() || r.length > 128)
+      return fail("bad route to " + ipv6_text(r.prefix) + "/" + std::to_string(r.length));
+    if (rte_lpm6_add(s->routes6_, r.prefix.data(), r.length, r.next_hop) < 0)
+      return fail("cannot add route " + ipv6_text(r.prefix));
   }
   return s;
 }
@@ -321,6 +396,34 @@ int Snapshot::nat_reply_service(uint32_t src_ip, uint16_t src_port, uint8_t prot
   if (nat_every_port_ && nat_replies_.find(AddressTable::key(src_ip, 0, proto), &v))
     return static_cast<int>(v);
   return -1;
+}
+
+AddressKind Snapshot::classify6(const Ipv6Address& ip, uint16_t port, uint8_t proto,
+                                uint16_t* index) const {
+  uint64_t v;
+  if (addresses6_.find(AddressTable6::key(ip, port, proto), &v)) {
+    *index = static_cast<uint16_t>(v);
+    return kind_of(v);
+  }
+  if ((port == 0 && proto == 0) || !addresses6_.find(AddressTable6::key(ip, 0, 0), &v))
+    return AddressKind::unknown;
+  return address_kind(v, proto, index);
+}
+
+int Snapshot::nat_reply_service6(const Ipv6Address& src_ip, uint16_t src_port,
+                                 uint8_t proto) const {
+  uint64_t v;
+  if (nat_replies6_.find(AddressTable6::key(src_ip, src_port, proto), &v))
+    return static_cast<int>(v);
+  if (nat_every_port6_ && nat_replies6_.find(AddressTable6::key(src_ip, 0, proto), &v))
+    return static_cast<int>(v);
+  return -1;
+}
+
+uint32_t Snapshot::route6(const Ipv6Address& dst) const {
+  uint32_t next_hop = 0;
+  if (rte_lpm6_lookup(routes6_, dst.data(), &next_hop) != 0) return kNoNextHop;
+  return next_hop;
 }
 
 uint32_t Snapshot::route(uint32_t dst) const {

@@ -20,6 +20,7 @@
 #include "dataplane/scheduler/scheduler.h"
 
 struct rte_lpm;
+struct rte_lpm6;
 
 namespace shoal::dp {
 
@@ -46,6 +47,8 @@ struct PortSpec {
   // director is master for. A backup must not take frames sent to a virtual MAC.
   std::vector<rte_ether_addr> extra_macs;
 
+  Ipv6Address local_ip6{};  // the source of IPv6 outer headers; all zero: the port has none
+
   bool accepts(const rte_ether_addr& dst) const {
     if (rte_is_same_ether_addr(&dst, &mac)) return true;
     for (const rte_ether_addr& m : extra_macs)
@@ -67,6 +70,9 @@ struct BackendSpec {
   uint32_t weight = 1;       // 0 = draining: keeps its flows, takes no new ones
   bool healthy = true;       // false: no new flows and its flows are rescheduled
   uint32_t next_hop = kNoNextHop;
+  // An IPv6 real server (of an IPv6 service, or of an IPv4 one in TUN: 4-in-6): ip6, not ip.
+  bool ipv6 = false;
+  Ipv6Address ip6{};
 
   // The one rule for a place in the Maglev table: what the API and /metrics report too.
   bool takes_new_flows() const { return healthy && weight > 0; }
@@ -108,6 +114,9 @@ struct ServiceSpec {
   uint32_t persistence_mask = 0xffffffff;  // network byte order
   // A multi-port service's listed ports (see `port`).
   std::vector<PortRange> port_ranges = {};
+  // An IPv6 service: its VIP is vip6, not vip.
+  bool ipv6 = false;
+  Ipv6Address vip6{};
 
   bool every_port() const { return port == 0 && port_ranges.empty(); }
   // The port that names the service among its VIP's (network byte order): its port, the
@@ -121,6 +130,12 @@ struct RouteSpec {
   uint32_t next_hop = kNoNextHop;
 };
 
+struct Route6Spec {
+  Ipv6Address prefix{};
+  uint8_t length = 0;
+  uint32_t next_hop = kNoNextHop;
+};
+
 struct SnapshotSpec {
   std::vector<PortSpec> ports;  // indexed by DPDK port id
   std::vector<NextHopSpec> next_hops;
@@ -130,6 +145,10 @@ struct SnapshotSpec {
   // VIP, such as the NAT real servers' gateway): dropped as vip_not_owned.
   std::vector<uint32_t> unowned_addresses;
   std::vector<ServiceSpec> services;
+  // IPv6: where NAT66 replies go, and the director's own addresses (handed to the control
+  // plane: Neighbour Discovery, echo, the exception path).
+  std::vector<Route6Spec> routes6;
+  std::vector<Ipv6Address> local_addresses6;
   uint8_t tunnel_ttl = 64;  // TTL of TUN outer headers
   // Connection sync's multicast group and UDP port: its datagrams go to the control plane.
   // 0: not configured.
@@ -145,6 +164,8 @@ struct Backend {
   uint16_t id;            // its stable id: where its counters are
   bool accepts_existing;  // configured and healthy: its pinned flows stay with it
   bool takes_new_flows;   // BackendSpec::takes_new_flows(): also where persistence may send
+  bool ipv6 = false;      // see BackendSpec::ipv6
+  Ipv6Address ip6{};
 };
 
 struct Service {
@@ -164,6 +185,8 @@ struct Service {
   uint32_t persistence_timeout_ms;    // 0: no persistence
   uint32_t persistence_mask;          // network byte order
   uint16_t persistence_tag;           // the service in persistence entries; never 0
+  bool ipv6 = false;                  // see ServiceSpec::ipv6
+  Ipv6Address vip6{};
 
   // Stable id of candidate `i` (kNoCandidate → kNoBackend).
   uint16_t candidate_id(uint16_t i) const {
@@ -210,6 +233,13 @@ class Snapshot {
   // Next hop towards `dst`, or kNoNextHop.
   uint32_t route(uint32_t dst) const;
 
+  // IPv6: the same three lookups, one destination at a time (the IPv4 path's bulk lookup and
+  // prefetches are for the family that carries nearly all of the traffic so far).
+  AddressKind classify6(const Ipv6Address& ip, uint16_t port, uint8_t proto,
+                        uint16_t* index) const;
+  int nat_reply_service6(const Ipv6Address& src_ip, uint16_t src_port, uint8_t proto) const;
+  uint32_t route6(const Ipv6Address& dst) const;
+
   const Service& service(uint16_t i) const { return services_[i]; }
   uint32_t service_count() const { return static_cast<uint32_t>(services_.size()); }
   // Backend by stable id, or nullptr if no such backend is configured.
@@ -247,6 +277,10 @@ class Snapshot {
   std::vector<uint16_t> counted_backends_;
   AddressTable addresses_;    // (ip, port, proto) → kind and service index
   AddressTable nat_replies_;  // (backend ip, port, proto) → service index
+  AddressTable6 addresses6_;
+  AddressTable6 nat_replies6_;
+  bool nat_every_port6_ = false;
+  rte_lpm6* routes6_ = nullptr;
   bool nat_every_port_ = false;      // some NAT service serves every port: see nat_reply_service
   rte_lpm* routes_ = nullptr;
   uint8_t tunnel_ttl_ = 64;

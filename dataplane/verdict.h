@@ -40,7 +40,7 @@ namespace shoal::dp {
   X(ipv6_routing_segments_left, "IPv6 Routing header with segments left: not its final hop") \
   X(ipv6_fragment, "IPv6 fragment addressed to a service (not reassembled)")             \
   X(ipv6_udp_zero_checksum, "UDP over IPv6 with checksum 0 (IPv6 requires one)")         \
-  X(ipv6_no_service, "IPv6 traffic: no IPv6 service is configured")                      \
+  X(ipv6_no_service, "IPv6 traffic, but the worker has no IPv6 flow table")            \
   X(tcp_truncated, "packet shorter than a 20-byte TCP header")                           \
   X(tcp_bad_data_offset, "TCP data offset below 5 words")                                \
   X(tcp_data_offset_past_end, "TCP data offset runs past the packet")                    \
@@ -68,7 +68,8 @@ namespace shoal::dp {
   X(frag_needed, "TUN encapsulation over MTU with DF set: ICMP frag-needed to send")  \
   X(ttl_exceeded, "NAT hop would expire the TTL: ICMP time-exceeded to send")           \
   X(resolve, "NAT reply to an on-link host ARP has not resolved yet: ARP for it")        \
-  X(sync, "connection sync message from a peer director")
+  X(sync, "connection sync message from a peer director")                              \
+  X(neighbour_discovery, "ICMPv6 Neighbour Discovery or router message")
 
 SHOAL_REASON_ENUM(DropReason, kDropReasonCount, SHOAL_DROP_REASONS);
 SHOAL_REASON_ENUM(ControlReason, kControlReasonCount, SHOAL_CONTROL_REASONS);

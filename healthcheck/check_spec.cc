@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <fmt/format.h>
+
 namespace shoal::hc {
 
 size_t TargetKeyHash::operator()(const TargetKey& k) const {
@@ -28,11 +30,20 @@ std::string_view to_string(CheckType type) {
   return "?";
 }
 
-std::string ipv4_to_string(uint32_t address_nbo) {
-  char text[INET_ADDRSTRLEN];
+std::string to_string(const TargetAddress& address) {
+  char text[INET6_ADDRSTRLEN];
+  if (address.ipv6) return inet_ntop(AF_INET6, address.v6.data(), text, sizeof text) ? text : "?";
   in_addr a{};
-  a.s_addr = address_nbo;
+  a.s_addr = address.v4;
   return inet_ntop(AF_INET, &a, text, sizeof text) ? text : "?";
+}
+
+std::string host_text(const TargetAddress& address) {
+  return address.ipv6 ? fmt::format("[{}]", to_string(address)) : to_string(address);
+}
+
+std::string endpoint(const TargetAddress& address, uint16_t port) {
+  return fmt::format("{}:{}", host_text(address), port);
 }
 
 std::string to_string(const TargetKey& key) {

@@ -7,6 +7,7 @@
 // into Targets and hands them to a HealthChecker (checker.h).
 #pragma once
 
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <functional>
@@ -78,10 +79,27 @@ struct TargetKeyHash {
   size_t operator()(const TargetKey& k) const;
 };
 
+// A real server's address, of either family. The health checker keeps its own type, so that
+// it needs nothing of the control plane's config model.
+struct TargetAddress {
+  bool ipv6 = false;
+  uint32_t v4 = 0;               // IPv4, network byte order (as in the config and the dataplane)
+  std::array<uint8_t, 16> v6{};  // IPv6, network byte order
+
+  static TargetAddress from_v4(uint32_t address_nbo) { return {false, address_nbo, {}}; }
+  static TargetAddress from_v6(const std::array<uint8_t, 16>& address) {
+    return {true, 0, address};
+  }
+  // The field of the other family is ignored.
+  bool operator==(const TargetAddress& o) const {
+    return ipv6 == o.ipv6 && (ipv6 ? v6 == o.v6 : v4 == o.v4);
+  }
+};
+
 struct Target {
   TargetKey key;
-  uint32_t address = 0;  // IPv4, network byte order (as in the config and the dataplane)
-  uint16_t port = 0;     // the backend's port, host order
+  TargetAddress address;
+  uint16_t port = 0;  // the backend's port, host order
   CheckSpec spec;
 
   // The port probes go to: spec.port, or the backend's.
@@ -90,7 +108,12 @@ struct Target {
 };
 
 std::string_view to_string(CheckType type);
-std::string ipv4_to_string(uint32_t address_nbo);
+// "10.0.0.11", "fd00::11".
+std::string to_string(const TargetAddress& address);
+// How the address stands before ":port" (in a URL, a message): "10.0.0.11", "[fd00::11]".
+std::string host_text(const TargetAddress& address);
+// "10.0.0.11:80", "[fd00::11]:80".
+std::string endpoint(const TargetAddress& address, uint16_t port);
 // "service/backend": for messages.
 std::string to_string(const TargetKey& key);
 

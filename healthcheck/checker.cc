@@ -409,23 +409,43 @@ class HealthChecker::Loop {
     cancelled_.fetch_add(stale.size(), std::memory_order_relaxed);
   }
 
-  sockaddr_in destination(const Probe& p) const {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = p.target->address;
-    sa.sin_port = htons(p.target->check_port());
-    return sa;
+  // Where a tcp or udp probe goes: the target's address of either family, at its check port.
+  struct Destination {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    int family() const { return storage.ss_family; }
+    const sockaddr* address() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  };
+
+  static Destination destination(const Probe& p) {
+    Destination d;
+    const TargetAddress& a = p.target->address;
+    const uint16_t port = htons(p.target->check_port());
+    if (a.ipv6) {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&d.storage);
+      sa->sin6_family = AF_INET6;
+      std::memcpy(&sa->sin6_addr, a.v6.data(), a.v6.size());
+      sa->sin6_port = port;
+      d.length = sizeof(sockaddr_in6);
+    } else {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&d.storage);
+      sa->sin_family = AF_INET;
+      sa->sin_addr.s_addr = a.v4;
+      sa->sin_port = port;
+      d.length = sizeof(sockaddr_in);
+    }
+    return d;
   }
 
   // ---- tcp: a connect, closed with a reset (no TIME_WAIT left behind per check) ----
 
   void start_tcp(Probe& p) {
-    p.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const Destination to = destination(p);
+    p.fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p.fd < 0) return finish(p, false, fmt::format("tcp socket: {}", std::strerror(errno)));
     const linger reset{1, 0};
     ::setsockopt(p.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-    const sockaddr_in sa = destination(p);
-    if (::connect(p.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0)
+    if (::connect(p.fd, to.address(), to.length) == 0)
       return tcp_done(p, 0);
     if (errno != EINPROGRESS) return tcp_done(p, errno);
     watch(p.fd, EPOLLOUT, tag(p.id, kSocket), EPOLL_CTL_ADD);
@@ -447,10 +467,10 @@ class HealthChecker::Loop {
   // ---- udp: one datagram out, the first reply back; ICMP port unreachable fails at once ----
 
   void start_udp(Probe& p) {
-    p.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const Destination to = destination(p);
+    p.fd = ::socket(to.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p.fd < 0) return finish(p, false, fmt::format("udp socket: {}", std::strerror(errno)));
-    const sockaddr_in sa = destination(p);
-    if (::connect(p.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+    if (::connect(p.fd, to.address(), to.length) != 0)
       return finish(p, false, fmt::format("udp connect: {}", std::strerror(errno)));
     const std::string& payload = p.target->spec.payload;
     if (::send(p.fd, payload.data(), payload.size(), MSG_NOSIGNAL) < 0)
@@ -478,7 +498,7 @@ class HealthChecker::Loop {
   void start_exec(Probe& p) {
     const Target& t = *p.target;
     const std::vector<std::string> env = {
-        "SHOAL_BACKEND_ADDRESS=" + ipv4_to_string(t.address),
+        "SHOAL_BACKEND_ADDRESS=" + to_string(t.address),
         "SHOAL_BACKEND_PORT=" + std::to_string(t.check_port()),
         "SHOAL_BACKEND_NAME=" + t.key.backend,
         "SHOAL_SERVICE=" + t.key.service,
@@ -587,7 +607,8 @@ class HealthChecker::Loop {
   void start_http(Probe& p) {
     const Target& t = *p.target;
     const CheckSpec& spec = t.spec;
-    const std::string address = ipv4_to_string(t.address);
+    // An IPv6 address goes in brackets, in the URL as in CONNECT_TO (libcurl's syntax for both).
+    const std::string address = host_text(t.address);
     const uint16_t port = t.check_port();
     const std::string host = spec.host.empty() ? address : spec.host;
     const std::string url = fmt::format("{}://{}:{}{}", name(p), host, port, spec.path);
@@ -607,7 +628,8 @@ class HealthChecker::Loop {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_PROXY, "");  // never a proxy from the environment
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);
+    curl_easy_setopt(e, CURLOPT_IPRESOLVE,
+                     static_cast<long>(t.address.ipv6 ? CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4));
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     // No name cache: the URL holds an address (or CONNECT_TO maps the name to one), so a
     // cache would only gather an entry per target, and libcurl walks the whole of it at every

@@ -17,8 +17,8 @@ std::string initial_reason(const Target& t) {
 
 std::string to_string(const Transition& t) {
   if (!t.state_changed)
-    return fmt::format("{} {}:{} {}", t.key.backend, ipv4_to_string(t.address), t.port, t.reason);
-  return fmt::format("{} {}:{} {}: {}", t.key.backend, ipv4_to_string(t.address), t.port,
+    return fmt::format("{} {} {}", t.key.backend, endpoint(t.address, t.port), t.reason);
+  return fmt::format("{} {} {}: {}", t.key.backend, endpoint(t.address, t.port),
                      t.up ? "up" : "down", t.reason);
 }
 
@@ -112,8 +112,9 @@ void Monitor::set_targets(std::vector<Target> targets) {
       e.last_checked.reset();
       e.weight.reset();
       if (was_up != e.state.up())
-        emit(e, true, fmt::format("now {}:{}, {}", ipv4_to_string(e.target->address),
-                                  e.target->check_port(), e.reason),
+        emit(e, true,
+             fmt::format("now {}, {}", endpoint(e.target->address, e.target->check_port()),
+                         e.reason),
              std::nullopt);
       const double offset = spread_fraction(e.target->key) * spec.spread * spec.interval_ms;
       schedule(e, now + std::chrono::microseconds(static_cast<int64_t>(offset * 1000)));

@@ -28,16 +28,17 @@ namespace shoal::hc {
 // output gave it a new weight. Logged by the consumer as `NAME ADDRESS:PORT up|down: REASON`.
 struct Transition {
   TargetKey key;
-  uint32_t address = 0;  // the backend's (network byte order)
-  uint16_t port = 0;     // the backend's
-  bool up = false;       // the state now
-  bool state_changed = true;  // false: only the weight changed (`up` is then unchanged)
-  std::string reason;         // "http status 503 (3/3)", "weight 7 from command output"
+  TargetAddress address;           // the backend's
+  uint16_t port = 0;               // the backend's
+  bool up = false;                 // the state now
+  bool state_changed = true;       // false: only the weight changed (`up` is then unchanged)
+  std::string reason;              // "http status 503 (3/3)", "weight 7 from command output"
   std::optional<uint32_t> weight;  // set when the exec output gave a weight other than the last
 };
 
-// The transition's log line: "rs2 10.0.0.12:80 down: http status 503 (3/3)", or for a
-// weight change alone "rs1 10.0.0.11:80 weight 7 from command output".
+// The transition's log line: "rs2 10.0.0.12:80 down: http status 503 (3/3)" (an IPv6 backend
+// as "rs2 [fd00::12]:80 ..."), or for a weight change alone "rs1 10.0.0.11:80 weight 7 from
+// command output".
 std::string to_string(const Transition& t);
 
 struct TargetStatus {

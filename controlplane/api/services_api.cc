@@ -18,7 +18,7 @@ json backend_json(const DirectorView& view, const ServiceConfig& svc, const Back
   const hc::TargetKey key{svc.name, b.name};
   const BackendAdmin admin = view.admin(key);
   json j = {{"name", b.name},
-            {"address", dp::ipv4_to_string(b.address)},
+            {"address", to_string(b.address)},
             {"port", b.port},
             {"id", b.id},
             {"weight", b.weight},
@@ -64,7 +64,7 @@ json service_json(const DirectorView& view, const ServiceConfig& svc) {
   json backends = json::array();
   for (const BackendConfig& b : svc.backends) backends.push_back(backend_json(view, svc, b));
   return json{{"name", svc.name},
-              {"vip", dp::ipv4_to_string(svc.vip)},
+              {"vip", to_string(svc.vip)},
               {"port", svc.port},
               // "80,443,8000-8100" or "0" (every port) for a multi-port service, where port is 0.
               {"ports", ports_text(svc)},
@@ -120,8 +120,8 @@ HttpResponse backend_command(const DirectorView& view, DirectorCommands& command
   } else {
     return error_response(404, fmt::format("no backend operation '{}' (enable, disable, drain, weight)", op));
   }
-  spdlog::info("{} {}:{} set {} through the API", hc::to_string(key),
-               dp::ipv4_to_string(backend->address), backend->port, what);
+  spdlog::info("{} {} set {} through the API", hc::to_string(key),
+               endpoint_string(backend->address, backend->port), what);
   json answer = backend_json(view, *svc, *backend);
   answer["persisted"] = saved;
   if (!saved)
@@ -143,7 +143,7 @@ void add_backend_metrics(const DirectorView& view, MetricFamilies& f) {
     for (const BackendConfig& b : s.backends) {
       const MetricLabels labels = {
           {"service", s.name}, {"backend", b.name},
-          {"address", fmt::format("{}:{}", dp::ipv4_to_string(b.address), b.port)}};
+          {"address", endpoint_string(b.address, b.port)}};
       const BackendTraffic t = view.traffic(b.id);
       f.counter("shoal_backend_packets_total", "Frames forwarded to the backend", labels,
                 static_cast<double>(t.packets));

@@ -77,12 +77,12 @@ std::string candidate_name(const ServiceConfig& svc, const dp::Service& service,
 }
 
 Choice choose(const DirectorView& view, const ServiceConfig& svc, const dp::Service& service,
-              const dp::FlowKey& key) {
+              const dp::NewFlow& key) {
   Choice c;
   switch (service.scheduler) {
     case dp::Scheduler::maglev:
     case dp::Scheduler::mh: {
-      const uint32_t hash = dp::scheduling_hash(service, key.src_ip, dp::FlowTable::hash(key));
+      const uint32_t hash = dp::scheduling_hash(service, key.client_ip, key.flow_hash);
       const uint32_t slot = service.maglev.size() ? hash % service.maglev.size() : 0;
       c.candidate = service.maglev.empty() ? dp::kNoCandidate : service.maglev[slot];
       c.details = {{"hash_on", to_string(svc.hash)},
@@ -96,7 +96,7 @@ Choice choose(const DirectorView& view, const ServiceConfig& svc, const dp::Serv
     case dp::Scheduler::sh:
     case dp::Scheduler::dh: {
       const bool source = service.scheduler == dp::Scheduler::sh;
-      const uint32_t bucket = source ? dp::source_hash_bucket(key.src_ip)
+      const uint32_t bucket = source ? dp::source_hash_bucket(key.client_ip)
                                      : dp::destination_hash_bucket(key.dst_ip);
       if (!service.buckets.empty()) c.candidate = service.buckets[bucket];
       c.details = {{"bucket", bucket}, {"buckets", dp::kHashBuckets}};
@@ -157,11 +157,14 @@ Choice choose(const DirectorView& view, const ServiceConfig& svc, const dp::Serv
 
 // Which backend a new flow from CLIENT[:PORT] to VIP:PORT/PROTO goes to, and why.
 HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
-  const auto client = parse_ipv4_endpoint(query(request, "client"), true);
-  const auto vip = parse_ipv4_endpoint(query(request, "vip"));
+  const auto client = parse_ip_endpoint(query(request, "client"), true);
+  const auto vip = parse_ip_endpoint(query(request, "vip"));
   const std::string proto_name = query(request, "proto").empty() ? "tcp" : query(request, "proto");
   if (!client || !vip || (proto_name != "tcp" && proto_name != "udp"))
-    return error_response(400, "give client=IP[:PORT], vip=IP:PORT and proto=tcp|udp");
+    return error_response(400, "give client=IP[:PORT], vip=IP:PORT ([IPv6]:PORT) and "
+                               "proto=tcp|udp");
+  if (client->first.is_v4() != vip->first.is_v4())
+    return error_response(400, "client and vip must be of one family");
   const Protocol proto = proto_name == "udp" ? Protocol::udp : Protocol::tcp;
   // The service with that port, else the VIP's service on every port (as the dataplane
   // classifies).
@@ -174,14 +177,16 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
     return error_response(404, fmt::format("no service on {}/{}", query(request, "vip"), proto_name));
   const dp::Snapshot* snap = view.snapshot();
   uint16_t index = 0;
+  const uint8_t proto_number = static_cast<uint8_t>(proto);
   const dp::AddressKind kind =
       snap == nullptr ? dp::AddressKind::unknown
-                      : snap->classify(vip->first, dp::be16(vip->second),
-                                       static_cast<uint8_t>(proto), &index);
+      : vip->first.is_v4()
+          ? snap->classify(vip->first.v4(), dp::be16(vip->second), proto_number, &index)
+          : snap->classify6(vip->first.v6(), dp::be16(vip->second), proto_number, &index);
   // A backup answers too, as it would once master: a VIP held elsewhere is indexed all the
   // same (its index is the service's only when the snapshot has that very service).
   if ((kind != dp::AddressKind::service && kind != dp::AddressKind::not_owned) ||
-      snap->service(index).vip != svc->vip || snap->service(index).port != dp::be16(svc->port) ||
+      snap->service(index).vip != svc->vip.v4() || snap->service(index).vip6 != svc->vip.v6() || snap->service(index).port != dp::be16(svc->port) ||
       snap->service(index).proto != static_cast<uint8_t>(proto))
     return error_response(503, "the dataplane has no table for that service yet");
   const dp::Service& service = snap->service(index);
@@ -189,18 +194,28 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   if (hashes_port && client->second == 0)
     return error_response(400, fmt::format("service {} hashes the 5-tuple: give the client's port "
                                            "too (client=IP:PORT)", svc->name));
-  const dp::FlowKey key{client->first, vip->first, dp::be16(client->second),
-                        dp::be16(vip->second), static_cast<uint8_t>(proto)};
+  // What the worker's scheduler sees of the flow (pipeline.cc builds the same).
+  dp::NewFlow key{};
+  if (vip->first.is_v4()) {
+    const dp::FlowKey k{client->first.v4(), vip->first.v4(), dp::be16(client->second),
+                        dp::be16(vip->second), proto_number};
+    key = {k.src_ip, k.dst_ip, dp::FlowTable::hash(k)};
+  } else {
+    const dp::FlowKey6 k{client->first.v6(), vip->first.v6(), dp::be16(client->second),
+                         dp::be16(vip->second), proto_number};
+    key = {dp::scheduling_address(k.src_ip), dp::scheduling_address(k.dst_ip),
+           dp::FlowTable6::hash(k)};
+  }
   Choice choice;
   if (service.persistence_timeout_ms != 0) {
-    const std::optional<uint16_t> id = view.persisted(service, client->first);
+    const std::optional<uint16_t> id = view.persisted(service, key.client_ip);
     if (id && snap->new_flow_backend(*id, index) != nullptr) {
       for (uint16_t i = 0; i < service.candidates.size(); ++i)
         if (service.candidates[i].id == *id) choice.candidate = i;
       choice.details = {{"persistence", "hit"}};
       choice.why = fmt::format("the client ({} under netmask {}) has a live persistence entry for "
                                "{}",
-                               dp::ipv4_to_string(client->first),
+                               to_string(client->first),
                                dp::ipv4_to_string(service.persistence_mask),
                                candidate_name(*svc, service, choice.candidate));
     }
@@ -225,7 +240,7 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   for (const BackendConfig& b : svc->backends)
     if (b.id == id)
       out["backend"] = {{"name", b.name},
-                        {"address", dp::ipv4_to_string(b.address)},
+                        {"address", to_string(b.address)},
                         {"port", b.port != 0 ? b.port : vip->second}};  // multi-port: kept
   out["why"] = (service.owned ? "" : "another director holds the VIP now; as master: ") +
                choice.why + (choice.candidate == dp::kNoCandidate

@@ -111,7 +111,7 @@ void register_bgp_api(ApiRegistry& registry, BgpAnnouncer& bgp, const DirectorVi
           const std::optional<uint32_t> vip = parse_ipv4(p.at("vip"));
           const auto& services = view.config().services;
           if (!vip || std::none_of(services.begin(), services.end(),
-                                   [&](const ServiceConfig& s) { return s.vip == *vip; }))
+                                   [&](const ServiceConfig& s) { return s.vip == IpAddress::from_v4(*vip); }))
             return error_response(404, fmt::format("no service has the VIP '{}'", p.at("vip")));
           if (*withdraw)
             bgp.withdrawals().vips.insert(*vip);

@@ -12,9 +12,10 @@ std::vector<VipOffer> offer_vips(const Config& config, const ServiceUp& service_
   std::vector<VipOffer> out;
   std::vector<bool> serving;
   for (const ServiceConfig& s : config.services) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const VipOffer& o) { return o.vip == s.vip; });
+    if (!s.vip.is_v4()) continue;  // bird gets IPv4 routes only (the loader refuses the mix)
+    auto it = std::find_if(out.begin(), out.end(), [&](const VipOffer& o) { return o.vip == s.vip.v4(); });
     if (it == out.end()) {
-      out.push_back({s.vip, {}, false, ""});
+      out.push_back({s.vip.v4(), {}, false, ""});
       serving.push_back(false);
       it = out.end() - 1;
     }

@@ -111,7 +111,8 @@ class AddressPrinter {
   // A multi-port service (port 0) shows its ports as its config lists them
   // (10.0.0.100:80,443,8000-8100), one on every port as LVS's port 0 (10.0.0.100:0).
   std::string service(const json& s) const {
-    if (s.value("port", 0) == 0 && s.contains("ports")) return host(str(s, "vip")) + ":" + str(s, "ports");
+    if (s.value("port", 0) == 0 && s.contains("ports"))
+      return fmt::format("{}:{}", host(str(s, "vip")), str(s, "ports"));
     return endpoint(str(s, "vip"), s.value("port", 0), str(s, "protocol"));
   }
   std::string backend(const json& b, const std::string& protocol) const {
@@ -123,13 +124,16 @@ class AddressPrinter {
   // this budget, and an address unnamed by then prints as its number.
   static constexpr std::chrono::milliseconds kNameBudget{1000};
 
+  // Its name, else the address; an IPv6 address in brackets, as ipvsadm writes it before a port.
   std::string host(const std::string& address) const {
     const auto it = names_.find(address);
-    return it == names_.end() ? address : it->second;
+    if (it != names_.end()) return it->second;
+    return address.find(':') == std::string::npos ? address : fmt::format("[{}]", address);
   }
   std::string endpoint(const std::string& address, int port, const std::string& protocol) const {
     if (numeric_ || port == 0) return fmt::format("{}:{}", host(address), port);
-    return host(address) + ":" + shoal::cli::port_name(static_cast<uint16_t>(port), protocol);
+    return fmt::format("{}:{}", host(address),
+                       shoal::cli::port_name(static_cast<uint16_t>(port), protocol));
   }
 
   bool numeric_;
@@ -406,8 +410,10 @@ int main(int argc, char** argv) {
       if (b.is_null())
         std::printf("%s: no backend: %s\n", str(body, "service").c_str(), str(body, "why").c_str());
       else
-        std::printf("%s -> %s %s:%u\n  %s\n", str(body, "service").c_str(), str(b, "name").c_str(),
-                    str(b, "address").c_str(), b.value("port", 0u), str(body, "why").c_str());
+        std::printf("%s -> %s %s\n  %s\n", str(body, "service").c_str(), str(b, "name").c_str(),
+                    AddressPrinter(json::array(), true).backend(b, "")
+                        .c_str(),
+                    str(body, "why").c_str());
     } else if (flows->parsed()) {
       std::printf("%-6s %-21s %-21s %-5s %-11s %-20s %s\n", "Worker", "Client", "VIP", "Proto",
                   "State", "Backend", "Idle");

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "dataplane/snapshot.h"
 
@@ -85,6 +89,121 @@ std::optional<MacAddress> parse_mac(std::string_view text) {
     mac[i] = static_cast<uint8_t>(value);
   }
   return mac;
+}
+
+bool Ipv6Prefix::contains(const dp::Ipv6Address& ip) const {
+  for (uint8_t bit = 0; bit < length; bit += 8) {
+    const uint8_t byte = static_cast<uint8_t>(bit / 8);
+    const uint8_t bits = std::min<uint8_t>(8, static_cast<uint8_t>(length - bit));
+    const uint8_t mask = static_cast<uint8_t>(0xff00 >> bits);
+    if ((ip[byte] ^ address[byte]) & mask) return false;
+  }
+  return true;
+}
+
+dp::Ipv6Address Ipv6Prefix::network() const {
+  dp::Ipv6Address out{};
+  for (uint8_t bit = 0; bit < length; bit += 8) {
+    const uint8_t byte = static_cast<uint8_t>(bit / 8);
+    const uint8_t bits = std::min<uint8_t>(8, static_cast<uint8_t>(length - bit));
+    out[byte] = static_cast<uint8_t>(address[byte] & (0xff00 >> bits));
+  }
+  return out;
+}
+
+namespace {
+constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}  // namespace
+
+IpAddress IpAddress::from_v4(uint32_t nbo) {
+  dp::Ipv6Address b{};
+  std::memcpy(b.data(), kMappedPrefix, sizeof kMappedPrefix);
+  std::memcpy(b.data() + 12, &nbo, 4);
+  return IpAddress(b);
+}
+
+bool IpAddress::is_v4() const { return std::memcmp(bytes_.data(), kMappedPrefix, 12) == 0; }
+
+uint32_t IpAddress::v4() const {
+  uint32_t nbo = 0;
+  if (is_v4()) std::memcpy(&nbo, bytes_.data() + 12, 4);
+  return nbo;
+}
+
+std::optional<dp::Ipv6Address> parse_ipv6(std::string_view text) {
+  // inet_pton takes what RFC 4291 allows; the zone and the embedded dotted quad are refused
+  // here first (so is anything long enough to be neither).
+  if (text.empty() || text.size() > 39 || text.find_first_of(".%") != std::string_view::npos)
+    return std::nullopt;
+  const std::string s(text);
+  dp::Ipv6Address out{};
+  if (inet_pton(AF_INET6, s.c_str(), out.data()) != 1) return std::nullopt;
+  return out;
+}
+
+std::optional<Ipv6Prefix> parse_ipv6_prefix(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto ip = parse_ipv6(text.substr(0, slash));
+  const std::string_view len = text.substr(slash + 1);
+  if (!ip || len.empty() || len.size() > 3 || (len.size() > 1 && len[0] == '0'))
+    return std::nullopt;
+  unsigned length = 0;
+  const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), length);
+  if (ec != std::errc() || end != len.data() + len.size() || length > 128) return std::nullopt;
+  return Ipv6Prefix{*ip, static_cast<uint8_t>(length)};
+}
+
+std::optional<IpAddress> parse_ip(std::string_view text) {
+  if (text.find(':') == std::string_view::npos) {
+    if (auto v4 = parse_ipv4(text)) return IpAddress::from_v4(*v4);
+    return std::nullopt;
+  }
+  if (auto v6 = parse_ipv6(text)) {
+    // The mapped form is how IpAddress holds IPv4; written out it must be a.b.c.d.
+    if (IpAddress::from_v6(*v6).is_v4()) return std::nullopt;
+    return IpAddress::from_v6(*v6);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::pair<IpAddress, uint16_t>> parse_ip_endpoint(std::string_view text,
+                                                                bool port_optional) {
+  if (text.empty() || text.front() != '[') {
+    auto v4 = parse_ipv4_endpoint(text, port_optional);
+    if (!v4) return std::nullopt;
+    return std::pair{IpAddress::from_v4(v4->first), v4->second};
+  }
+  const size_t close = text.find(']');
+  if (close == std::string_view::npos) return std::nullopt;
+  const auto ip = parse_ip(text.substr(1, close - 1));
+  if (!ip || !ip->is_v6()) return std::nullopt;
+  const std::string_view rest = text.substr(close + 1);
+  if (rest.empty())
+    return port_optional ? std::optional(std::pair{*ip, uint16_t{0}}) : std::nullopt;
+  // The port's own rules are parse_ipv4_endpoint's: reuse them on a placeholder address.
+  if (rest.front() != ':') return std::nullopt;
+  auto port = parse_ipv4_endpoint(fmt::format("0.0.0.0{}", rest));
+  if (!port) return std::nullopt;
+  return std::pair{*ip, port->second};
+}
+
+std::string ipv6_to_string(const dp::Ipv6Address& ip) {
+  char buf[INET6_ADDRSTRLEN];
+  return inet_ntop(AF_INET6, ip.data(), buf, sizeof buf) ? std::string(buf) : std::string("?");
+}
+
+std::string to_string(const IpAddress& ip) {
+  return ip.is_v4() ? dp::ipv4_to_string(ip.v4()) : ipv6_to_string(ip.v6());
+}
+
+std::string endpoint_string(const IpAddress& ip, uint16_t port) {
+  return ip.is_v4() ? fmt::format("{}:{}", dp::ipv4_to_string(ip.v4()), port)
+                    : fmt::format("[{}]:{}", ipv6_to_string(ip.v6()), port);
+}
+
+std::string to_string(const Ipv6Prefix& prefix) {
+  return fmt::format("{}/{}", ipv6_to_string(prefix.address), prefix.length);
 }
 
 std::string to_string(const Ipv4Prefix& prefix) {

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <tuple>
@@ -9,6 +11,13 @@ namespace shoal::cp {
 int Config::on_link_port(uint32_t ip) const {
   for (size_t i = 0; i < ports.size(); ++i)
     for (const Ipv4Prefix& p : ports[i].addresses)
+      if (p.contains(ip)) return static_cast<int>(i);
+  return -1;
+}
+
+int Config::on_link_port(const dp::Ipv6Address& ip) const {
+  for (size_t i = 0; i < ports.size(); ++i)
+    for (const Ipv6Prefix& p : ports[i].addresses6)
       if (p.contains(ip)) return static_cast<int>(i);
   return -1;
 }
@@ -27,7 +36,7 @@ size_t Config::backend_count() const {
 
 void assign_backend_ids(Config& next, const Config* previous) {
   constexpr size_t kIds = size_t{kMaxBackendId} + 1;
-  std::map<std::tuple<std::string, uint32_t, uint16_t>, uint16_t> before;
+  std::map<std::tuple<std::string, IpAddress, uint16_t>, uint16_t> before;
   std::vector<bool> used_before(kIds, false);
   std::vector<bool> taken(kIds, false);
   if (previous)
@@ -70,7 +79,10 @@ std::vector<hc::Target> health_targets(const Config& config) {
   out.reserve(config.backend_count());
   for (const ServiceConfig& s : config.services)
     for (const BackendConfig& b : s.backends)
-      out.push_back(hc::Target{hc::TargetKey{s.name, b.name}, b.address, b.port, b.health});
+      out.push_back(hc::Target{hc::TargetKey{s.name, b.name},
+                               b.address.is_v4() ? hc::TargetAddress::from_v4(b.address.v4())
+                                                 : hc::TargetAddress::from_v6(b.address.v6()),
+                               b.port, b.health});
   return out;
 }
 
@@ -140,7 +152,8 @@ std::string ports_text(const ServiceConfig& svc) {
 }
 
 std::string service_endpoint(const ServiceConfig& svc) {
-  return dp::ipv4_to_string(svc.vip) + ":" + ports_text(svc);
+  if (svc.vip.is_v4()) return fmt::format("{}:{}", to_string(svc.vip), ports_text(svc));
+  return fmt::format("[{}]:{}", to_string(svc.vip), ports_text(svc));
 }
 
 }  // namespace shoal::cp

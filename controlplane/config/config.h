@@ -52,6 +52,10 @@ struct Config {
 
   // Index of the first port with a subnet containing `ip`, or -1 if it is not on-link.
   int on_link_port(uint32_t ip) const;
+  int on_link_port(const dp::Ipv6Address& ip) const;
+  int on_link_port(const IpAddress& ip) const {
+    return ip.is_v4() ? on_link_port(ip.v4()) : on_link_port(ip.v6());
+  }
   size_t backend_count() const;
 };
 

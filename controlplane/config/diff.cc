@@ -7,9 +7,7 @@
 namespace shoal::cp {
 namespace {
 
-std::string endpoint(uint32_t ip, uint16_t port) {
-  return fmt::format("{}:{}", dp::ipv4_to_string(ip), port);
-}
+std::string endpoint(const IpAddress& ip, uint16_t port) { return endpoint_string(ip, port); }
 
 template <typename T>
 void changed(std::vector<std::string>& out, const std::string& what, const char* field,
@@ -112,7 +110,9 @@ std::vector<std::string> diff_configs(const Config& running, const Config& candi
     changed(out, what, "tap", x.tap.empty() ? "none" : x.tap, y.tap.empty() ? "none" : y.tap);
     std::vector<std::string> xa, ya;
     for (const Ipv4Prefix& p : x.addresses) xa.push_back(to_string(p));
+    for (const Ipv6Prefix& p : x.addresses6) xa.push_back(to_string(p));
     for (const Ipv4Prefix& p : y.addresses) ya.push_back(to_string(p));
+    for (const Ipv6Prefix& p : y.addresses6) ya.push_back(to_string(p));
     changed(out, what, "addresses", fmt::format("{}", fmt::join(xa, ", ")),
             fmt::format("{}", fmt::join(ya, ", ")));
   }

@@ -46,12 +46,8 @@ void Loader::parse_port(const YAML::Node& node, int line) {
   if (const Field* f = m.require("addresses")) {
     const bool listed = each_item(*f, "'addresses' must list at least one address/prefix",
                                   [&](const YAML::Node& item, int item_line) {
-                                    if (auto p = port_address(item, item_line)) {
-                                      port.addresses.push_back(*p);
-                                      rec.address_lines.push_back(item_line);
-                                    } else {
+                                    if (!port_address(item, item_line, port, rec))
                                       network_known_ = false;
-                                    }
                                   });
     if (!listed) network_known_ = false;
   } else {
@@ -59,10 +55,7 @@ void Loader::parse_port(const YAML::Node& node, int line) {
   }
   if (const Field* f = m.get("gateway")) {
     rec.gateway_line = f->line;
-    if (auto ip = address(*f))
-      port.gateway = *ip;
-    else
-      network_known_ = false;
+    parse_gateway(*f, port);
   }
   if (const Field* f = m.get("mtu"))
     if (auto v = integer(*f, kMinMtu, kMaxMtu)) port.mtu = static_cast<uint16_t>(*v);
@@ -79,24 +72,72 @@ void Loader::parse_port(const YAML::Node& node, int line) {
   }
 }
 
-// A local address with the prefix length of its subnet: a usable host address in it.
-std::optional<Ipv4Prefix> Loader::port_address(const YAML::Node& n, int line) {
+// `gateway: ADDRESS`, or a list of at most one address per family.
+void Loader::parse_gateway(const Field& f, PortConfig& port) {
+  const auto one = [&](const YAML::Node& item, int line) {
+    const auto ip = ip_address(item, line, "'gateway'");
+    if (!ip) {
+      network_known_ = false;
+      return;
+    }
+    const bool taken = ip->is_v4() ? port.gateway.has_value() : port.gateway6.has_value();
+    if (taken)
+      error(line, fmt::format("'gateway' lists two {} addresses: a port has at most one default "
+                              "route per family",
+                              ip->is_v4() ? "IPv4" : "IPv6"));
+    else if (ip->is_v4())
+      port.gateway = ip->v4();
+    else
+      port.gateway6 = ip->v6();
+  };
+  if (f.value.IsSequence()) {
+    if (!each_item(f, "'gateway' must list one address per family", one)) network_known_ = false;
+  } else {
+    one(f.value, f.line);
+  }
+}
+
+// A local address with the prefix length of its subnet: a usable host address in it. IPv6
+// addresses go to `addresses6` (and their lines after the IPv4 ones', in PortRec).
+bool Loader::port_address(const YAML::Node& n, int line, PortConfig& port, PortRec& rec) {
   const auto s = string(n, line, "each port address");
-  if (!s) return std::nullopt;
+  if (!s) return false;
+  if (s->find(':') != std::string::npos) {
+    const auto p6 = parse_ipv6_prefix(*s);
+    if (!p6 || parse_ip(s->substr(0, s->find('/'))) == std::nullopt) {
+      error(line, fmt::format("port address '{}' is not an IPv6 address with a prefix length "
+                              "(expected, say, fd00::2/64)",
+                              *s));
+      return false;
+    }
+    if (p6->length == 0) {
+      error(line, fmt::format("port address {} needs a prefix length of 1..128", *s));
+      return false;
+    }
+    if (const char* problem = unicast_problem(p6->address)) {
+      error(line, fmt::format("port address {} is {}: expected a unicast address (the port's "
+                              "link-local address is derived from its MAC)",
+                              *s, problem));
+      return false;
+    }
+    port.addresses6.push_back(*p6);
+    rec.address6_lines.push_back(line);
+    return true;
+  }
   const auto p = parse_ipv4_prefix(*s);
   if (!p) {
     error(line, fmt::format("port address '{}' is not an IPv4 address with a prefix length "
-                            "(expected a.b.c.d/len)",
+                            "(expected a.b.c.d/len, or an IPv6 address/len)",
                             *s));
-    return std::nullopt;
+    return false;
   }
   if (p->length == 0) {
     error(line, fmt::format("port address {} needs a prefix length of 1..32", *s));
-    return std::nullopt;
+    return false;
   }
   if (const char* problem = unicast_problem(p->address)) {
     error(line, fmt::format("port address {} is {}: expected a unicast address", *s, problem));
-    return std::nullopt;
+    return false;
   }
   if (p->length <= 30) {
     const uint32_t host_bits = to_host(p->address) & ~to_host(p->mask());
@@ -105,10 +146,12 @@ std::optional<Ipv4Prefix> Loader::port_address(const YAML::Node& n, int line) {
       error(line, fmt::format("port address {} is the {} address of its subnet, not a host "
                               "address",
                               *s, host_bits == 0 ? "network" : "broadcast"));
-      return std::nullopt;
+      return false;
     }
   }
-  return p;
+  port.addresses.push_back(*p);
+  rec.address_lines.push_back(line);
+  return true;
 }
 
 void Loader::check_ports() {
@@ -126,14 +169,29 @@ void Loader::check_ports() {
     if (r.device_ok && !devices.emplace(p.device, r.device_line).second)
       error(r.device_line, fmt::format("device '{}' is already used by another port (line {})",
                                        p.device, devices[p.device]));
-    for (size_t a = 0; a < p.addresses.size(); ++a) {
-      const uint32_t ip = p.addresses[a].address;
-      auto [it, fresh] = locals_.emplace(ip, LocalAddress{p.name, r.address_lines[a]});
+    const auto local = [&](const IpAddress& ip, int line) {
+      auto [it, fresh] = locals_.emplace(ip, LocalAddress{p.name, line});
       if (!fresh)
-        error(r.address_lines[a],
+        error(line,
               fmt::format("duplicate local address {}: already an address of port '{}' (line {})",
-                          dp::ipv4_to_string(ip), it->second.port, it->second.line));
-    }
+                          to_string(ip), it->second.port, it->second.line));
+    };
+    for (size_t a = 0; a < p.addresses.size(); ++a)
+      local(IpAddress::from_v4(p.addresses[a].address), r.address_lines[a]);
+    for (size_t a = 0; a < p.addresses6.size(); ++a)
+      local(IpAddress::from_v6(p.addresses6[a].address), r.address6_lines[a]);
+  }
+  int gateway6_line = 0;
+  for (size_t i = 0; i < config_.ports.size(); ++i) {
+    if (!config_.ports[i].gateway6) continue;
+    check_gateway6(config_.ports[i], ports_[i]);
+    if (gateway6_line)
+      error(ports_[i].gateway_line,
+            fmt::format("only one port may have an IPv6 gateway (the default route): another "
+                        "has one at line {}",
+                        gateway6_line));
+    gateway6_line = ports_[i].gateway_line;
+    has_gateway6_ = true;
   }
   for (size_t i = 0; i < config_.ports.size(); ++i) {
     const PortConfig& p = config_.ports[i];
@@ -165,6 +223,24 @@ void Loader::check_ports() {
     has_gateway_ = true;
   }
   gateway_line_ = gateway_line;
+}
+
+void Loader::check_gateway6(const PortConfig& p, const PortRec& r) {
+  const IpAddress gw = IpAddress::from_v6(*p.gateway6);
+  if (is_local(gw)) {
+    error(r.gateway_line,
+          fmt::format("gateway {} is one of this director's own addresses", to_string(gw)));
+  } else if (network_known_ && std::none_of(p.addresses6.begin(), p.addresses6.end(),
+                                            [&](const Ipv6Prefix& s) {
+                                              return s.contains(*p.gateway6);
+                                            })) {
+    std::vector<std::string> prefixes;
+    for (const Ipv6Prefix& s : p.addresses6)
+      prefixes.push_back(to_string(Ipv6Prefix{s.network(), s.length}));
+    error(r.gateway_line,
+          fmt::format("gateway {} is not inside an IPv6 prefix of port '{}' ({})", to_string(gw),
+                      p.name, prefixes.empty() ? "it has none" : fmt::format("{}", fmt::join(prefixes, ", "))));
+  }
 }
 
 // Sections that name a port (a VRRP instance, connection_sync) resolve it here.

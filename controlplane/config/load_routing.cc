@@ -70,6 +70,10 @@ bool Loader::routed(uint32_t ip) const {
   return false;
 }
 
+bool Loader::routed(const IpAddress& ip) const {
+  return ip.is_v4() ? routed(ip.v4()) : has_gateway6_;
+}
+
 void Loader::check_routes() {
   std::map<std::pair<uint32_t, uint8_t>, int> seen;
   for (size_t i = 0; i < config_.routes.size(); ++i) {

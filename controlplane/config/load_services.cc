@@ -27,9 +27,9 @@ bool valid_backend_name(std::string_view s) {
   });
 }
 
-std::string endpoint(uint32_t ip, uint16_t port) {
-  return fmt::format("{}:{}", dp::ipv4_to_string(ip), port);
-}
+std::string endpoint(const IpAddress& ip, uint16_t port) { return endpoint_string(ip, port); }
+
+std::string_view family_name(const IpAddress& ip) { return ip.is_v4() ? "IPv4" : "IPv6"; }
 
 // The ports a service takes an entry for, host byte order: its port, each port it lists, or
 // 0 for every port.
@@ -50,7 +50,7 @@ void Loader::parse_service(const YAML::Node& node, int line) {
   rec.name_ok = name(m, "service", svc.name, rec.name_line);
   if (const Field* f = m.require("vip")) {
     rec.vip_line = f->line;
-    if (auto ip = address(*f)) svc.vip = *ip, rec.vip_ok = true;
+    if (auto ip = ip_address(*f)) svc.vip = *ip, rec.vip_ok = true;
   }
   parse_service_ports(m, svc, rec);
   if (const Field* f = m.get("protocol")) {
@@ -79,7 +79,12 @@ void Loader::parse_service(const YAML::Node& node, int line) {
   // go to the peers unless the file says otherwise.
   svc.sync = svc.forwarding == dp::ForwardMode::nat || !dp::maps_alike_everywhere(svc.scheduler);
   if (const Field* f = m.get("sync"))
-    if (auto v = boolean(*f)) svc.sync = *v;
+    if (auto v = boolean(*f)) {
+      svc.sync = *v;
+      if (*v && rec.vip_ok && svc.vip.is_v6())
+        error(f->line, "'sync: true': connection sync does not carry IPv6 flows yet");
+    }
+  if (rec.vip_ok && svc.vip.is_v6()) svc.sync = false;
   svc.hash = svc.scheduler == dp::Scheduler::mh ? dp::HashOn::source_address
                                                  : dp::HashOn::five_tuple;
   if (const Field* f = m.get("hash")) {
@@ -318,7 +323,7 @@ void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc,
   }
   if (const Field* f = m.require("address")) {
     r.address_line = f->line;
-    if (auto ip = address(*f)) b.address = *ip, r.address_ok = true;
+    if (auto ip = ip_address(*f)) b.address = *ip, r.address_ok = true;
   }
   if (const Field* f = m.get("port"); f && srec.port_ok && svc.multi_port()) {
     r.port_line = f->line;
@@ -346,7 +351,7 @@ void Loader::parse_backend(const YAML::Node& node, int line, ServiceConfig& svc,
   if (const Field* f = m.get("notify_down"))
     if (auto c = notify_command(*f)) b.notify_down = std::move(*c);
   if (!named && r.address_ok && r.port_ok)
-    b.name = b.port != 0 ? endpoint(b.address, b.port) : dp::ipv4_to_string(b.address);
+    b.name = b.port != 0 ? endpoint(b.address, b.port) : to_string(b.address);
   if (!r.name_line) r.name_line = line;
 }
 
@@ -364,15 +369,15 @@ void Loader::default_check_port(const ServiceConfig& svc, BackendConfig& b, int 
   }
   error(line, fmt::format("service '{}' serves every port: the health_check of backend {} "
                           "needs a 'port' to check",
-                          svc.name, dp::ipv4_to_string(b.address)));
+                          svc.name, to_string(b.address)));
 }
 
 void Loader::check_services() {
   std::map<std::string, int> names;
-  std::map<std::tuple<uint32_t, uint16_t, Protocol>, std::pair<std::string, int>> endpoints;
-  std::map<uint32_t, std::string> vips;
+  std::map<std::tuple<IpAddress, uint16_t, Protocol>, std::pair<std::string, int>> endpoints;
+  std::map<IpAddress, std::string> vips;
   // NAT replies are matched to their service by (backend address, port, protocol) alone.
-  std::map<std::tuple<uint32_t, uint16_t, Protocol>, std::pair<std::string, int>> nat_backends;
+  std::map<std::tuple<IpAddress, uint16_t, Protocol>, std::pair<std::string, int>> nat_backends;
   size_t total = 0;
   size_t listed_entries = 0;
   bool over_listed = false;
@@ -391,8 +396,9 @@ void Loader::check_services() {
         error(r.vip_line,
               fmt::format("{}: VIP {} is a local address of port '{}' (line {}); a "
                           "VIP must be an address of its own",
-                          label, dp::ipv4_to_string(s.vip), it->second.port, it->second.line));
+                          label, to_string(s.vip), it->second.port, it->second.line));
     }
+    if (r.vip_ok && s.vip.is_v6()) check_ipv6_service(s, r, label);
     const std::vector<uint16_t> ports = r.port_ok ? entry_ports(s) : std::vector<uint16_t>{};
     if (r.vip_ok && r.port_ok && r.protocol_ok) {
       // Every listed port is one entry (port 0: every port), so that a port in two services
@@ -404,7 +410,7 @@ void Loader::check_services() {
         if (fresh) continue;
         error(r.vip_line,
               fmt::format("{}: {}/{} is already served by service '{}' (line {})", label,
-                          port == 0 ? fmt::format("every port of {}", dp::ipv4_to_string(s.vip))
+                          port == 0 ? fmt::format("every port of {}", to_string(s.vip))
                                     : endpoint(s.vip, port),
                           to_string(s.protocol), it->second.first, it->second.second));
         break;  // one overlap, one error
@@ -421,7 +427,7 @@ void Loader::check_services() {
       }
     }
 
-    std::map<std::pair<uint32_t, uint16_t>, int> seen;
+    std::map<std::pair<IpAddress, uint16_t>, int> seen;
     std::map<std::string, int> backend_names;
     for (size_t j = 0; j < s.backends.size(); ++j) {
       const BackendConfig& b = s.backends[j];
@@ -442,7 +448,20 @@ void Loader::check_services() {
         error(br.name_line, fmt::format("{}: duplicate backend name '{}' (first at line {})", label,
                                         b.name, backend_names[b.name]));
       if (!br.address_ok) continue;
-      const std::string ip = dp::ipv4_to_string(b.address);
+      const std::string ip = to_string(b.address);
+      if (r.vip_ok && b.address.is_v4() != s.vip.is_v4()) {
+        // 4-in-6: an IPv4 VIP's packets reach IPv6-only real servers inside IPv6 (as Katran
+        // does); no other mode can cross families, and neither can an IPv6 VIP go to IPv4.
+        const bool four_in_six = s.vip.is_v4() && r.mode_ok && s.forwarding == dp::ForwardMode::tun;
+        if (!four_in_six) {
+          error(br.address_line,
+                fmt::format("{}: backend {} is {} but the VIP {} is {}: a service is one family "
+                            "(only tun carries an IPv4 VIP to IPv6 real servers, 4-in-6)",
+                            label, ip, family_name(b.address), to_string(s.vip),
+                            family_name(s.vip)));
+          continue;
+        }
+      }
       if (auto it = locals_.find(b.address); it != locals_.end()) {
         error(br.address_line, fmt::format("{}: backend {} is a local address of port '{}'", label,
                                            ip, it->second.port));
@@ -516,6 +535,23 @@ void Loader::check_services() {
                                            [](const BackendConfig& b) { return b.weight == 0; }))
       warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));
   }
+}
+
+// What IPv6 services cannot do yet, refused rather than done halfway: a persistence entry keys
+// on an IPv4 client address; VRRP instances hold IPv4 addresses only, so two directors would
+// both answer for an IPv6 VIP; bird is given IPv4 routes only.
+void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
+                                const std::string& label) {
+  if (s.persistence_timeout_s != 0)
+    error(r.line, fmt::format("{}: 'persistence' is not available for IPv6 VIPs yet", label));
+  if (!config_.vrrp.instances.empty())
+    error(r.vip_line, fmt::format("{}: IPv6 VIP {} cannot be failed over: VRRP instances hold "
+                                  "IPv4 addresses only so far, and both directors would answer "
+                                  "for it",
+                                  label, to_string(s.vip)));
+  if (config_.bgp.enabled)
+    error(r.vip_line, fmt::format("{}: IPv6 VIP {} cannot be announced by bgp yet", label,
+                                  to_string(s.vip)));
 }
 
 // Sorry servers stand in only under the `all_down: sorry` policy, and never alone.

@@ -201,7 +201,8 @@ void Loader::check_vrrp() {
   std::map<std::pair<size_t, uint8_t>, std::pair<std::string, int>> vrids;  // per port
   std::map<uint32_t, std::pair<std::string, int>> carried;  // address → instance, line
   std::set<uint32_t> vips;
-  for (const ServiceConfig& s : config_.services) vips.insert(s.vip);
+  for (const ServiceConfig& s : config_.services)
+    if (s.vip.is_v4()) vips.insert(s.vip.v4());
   for (size_t i = 0; i < config_.vrrp.instances.size(); ++i) {
     VrrpInstanceSettings& v = config_.vrrp.instances[i];
     const VrrpInstanceRec& r = vrrp_[i];
@@ -228,7 +229,7 @@ void Loader::check_vrrp() {
       const uint32_t ip = v.addresses[a];
       const int line = r.address_lines[a];
       const std::string text = dp::ipv4_to_string(ip);
-      if (auto it = locals_.find(ip); it != locals_.end()) {
+      if (auto it = locals_.find(IpAddress::from_v4(ip)); it != locals_.end()) {
         error(line, fmt::format("{}: {} is a local address of port '{}' (line {}); an "
                                 "instance carries addresses the directors pass between them",
                                 label, text, it->second.port, it->second.line));

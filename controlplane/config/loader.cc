@@ -53,6 +53,16 @@ const char* unicast_problem(uint32_t ip) {
   return nullptr;
 }
 
+const char* unicast_problem(const dp::Ipv6Address& ip) {
+  static constexpr dp::Ipv6Address kUnspecified{}, kLoopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                             0, 0, 0, 0, 0, 0, 0, 1};
+  if (ip == kUnspecified) return "the unspecified address ::";
+  if (ip == kLoopback) return "the loopback address";
+  if (ip[0] == 0xff) return "a multicast address";
+  if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) return "a link-local address";
+  return nullptr;
+}
+
 const char* describe(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Scalar:
@@ -281,6 +291,25 @@ std::optional<uint32_t> Loader::address(const YAML::Node& n, int line, std::stri
     return std::nullopt;
   }
   if (const char* problem = unicast_problem(*ip)) {
+    error(line, fmt::format("{} {} is {}: expected a unicast address", what, *s, problem));
+    return std::nullopt;
+  }
+  return ip;
+}
+
+std::optional<IpAddress> Loader::ip_address(const YAML::Node& n, int line,
+                                           std::string_view what) {
+  const auto s = string(n, line, what);
+  if (!s) return std::nullopt;
+  const auto ip = parse_ip(*s);
+  if (!ip) {
+    error(line, fmt::format("{} '{}' is not an IP address (expected a.b.c.d or an IPv6 address "
+                            "such as fd00::100)",
+                            what, *s));
+    return std::nullopt;
+  }
+  const char* problem = ip->is_v4() ? unicast_problem(ip->v4()) : unicast_problem(ip->v6());
+  if (problem != nullptr) {
     error(line, fmt::format("{} {} is {}: expected a unicast address", what, *s, problem));
     return std::nullopt;
   }

@@ -40,6 +40,7 @@ inline uint32_t to_host(uint32_t nbo) {
 bool valid_name(std::string_view s);
 // Why `ip` cannot be a host's unicast address, or nullptr if it can.
 const char* unicast_problem(uint32_t ip);
+const char* unicast_problem(const dp::Ipv6Address& ip);
 // "a scalar", "a list", … for messages about a value of the wrong shape.
 const char* describe(const YAML::Node& n);
 // "2" → 2000, "0.25" → 250, "1.5" → 1500 (at most 3 decimals), in `scale`ths: nullopt if it
@@ -65,7 +66,8 @@ struct Field {
 struct PortRec {
   int line = 0, name_line = 0, device_line = 0, gateway_line = 0, tap_line = 0;
   bool name_ok = false, device_ok = false;
-  std::vector<int> address_lines;  // parallel to PortConfig::addresses
+  std::vector<int> address_lines;   // parallel to PortConfig::addresses
+  std::vector<int> address6_lines;  // parallel to PortConfig::addresses6
 };
 
 struct BackendRec {
@@ -218,6 +220,11 @@ class Loader {
   std::optional<uint32_t> address(const Field& f) {
     return address(f.value, f.line, quoted(f.key));
   }
+  // A unicast address of either family (IPv6: global or unique-local, not link-local).
+  std::optional<IpAddress> ip_address(const YAML::Node& n, int line, std::string_view what);
+  std::optional<IpAddress> ip_address(const Field& f) {
+    return ip_address(f.value, f.line, quoted(f.key));
+  }
   std::optional<bool> boolean(const Field& f);
   // A duration in seconds with at most 3 decimals ("2", "0.5"), as milliseconds.
   std::optional<uint32_t> seconds(const Field& f, uint32_t lo_ms, uint32_t hi_ms);
@@ -264,10 +271,15 @@ class Loader {
 
   // load_ports.cc
   void parse_port(const YAML::Node& node, int line);
-  std::optional<Ipv4Prefix> port_address(const YAML::Node& n, int line);
+  // An IPv4 or IPv6 address with its prefix length, onto the port's list of its family.
+  bool port_address(const YAML::Node& n, int line, PortConfig& port, PortRec& rec);
+  void parse_gateway(const Field& f, PortConfig& port);
   void check_ports();
-  bool is_local(uint32_t ip) const { return locals_.count(ip) != 0; }
+  void check_gateway6(const PortConfig& p, const PortRec& r);
+  bool is_local(uint32_t ip) const { return locals_.count(IpAddress::from_v4(ip)) != 0; }
+  bool is_local(const IpAddress& ip) const { return locals_.count(ip) != 0; }
   bool on_link(uint32_t ip) const { return config_.on_link_port(ip) >= 0; }
+  bool on_link(const IpAddress& ip) const { return config_.on_link_port(ip) >= 0; }
   std::optional<size_t> port_index(const std::string& name) const;
 
   // load_workers.cc
@@ -281,6 +293,7 @@ class Loader {
                      const Map* service_health, HealthUsage& usage);
   void check_services();
   void check_sorry_servers(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
+  void check_ipv6_service(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
   void parse_service_ports(const Map& m, ServiceConfig& svc, ServiceRec& rec);
   std::optional<dp::PortRange> port_range(const YAML::Node& item, int line);
   void default_check_port(const ServiceConfig& svc, BackendConfig& b, int line);
@@ -310,6 +323,7 @@ class Loader {
   void check_routes();
   void check_neighbours();
   bool routed(uint32_t ip) const;
+  bool routed(const IpAddress& ip) const;
 
   // load_api.cc
   void parse_api(const Field& field);
@@ -365,7 +379,8 @@ class Loader {
   bool network_known_ = true;
   bool has_gateway_ = false;
   int gateway_line_ = 0;
-  std::unordered_map<uint32_t, LocalAddress> locals_;
+  bool has_gateway6_ = false;
+  std::map<IpAddress, LocalAddress> locals_;
   std::vector<std::pair<int, std::string>> errors_, warnings_;
 };
 

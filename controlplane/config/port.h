@@ -16,8 +16,14 @@ inline constexpr uint16_t kMaxMtu = 9000;
 struct PortConfig {
   std::string name;    // [a-z0-9_-]+, unique
   std::string device;  // DPDK device string: a PCI address or a vdev with its arguments
-  std::vector<Ipv4Prefix> addresses;  // at least one; on-link subnets of this port
-  std::optional<uint32_t> gateway;    // default route; inside one of `addresses`
+  // At least one address of either family, each with its on-link subnet or prefix. The first
+  // IPv4 (IPv6) one is the source of what the director itself sends over that family.
+  std::vector<Ipv4Prefix> addresses;
+  std::vector<Ipv6Prefix> addresses6;
+  // Default routes, one per family at most (`gateway: 10.0.0.254`, or a list with one of
+  // each); inside one of this port's subnets of its family.
+  std::optional<uint32_t> gateway;
+  std::optional<dp::Ipv6Address> gateway6;
   uint16_t mtu = 1500;
   // The exception path: a TAP interface of this name on which the kernel holds the port's
   // addresses; traffic to them (not to VIPs) goes to the kernel, and the kernel's to the wire.

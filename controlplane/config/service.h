@@ -10,6 +10,7 @@
 #include "dataplane/scheduler/maglev.h"
 #include "dataplane/scheduler/scheduler.h"
 #include "dataplane/snapshot.h"
+#include "config/address.h"
 #include "healthcheck/check_spec.h"
 #include "notify/command.h"
 
@@ -23,7 +24,8 @@ inline constexpr uint16_t kMaxBackendId = dp::kNoBackend - 1;
 
 struct BackendConfig {
   std::string name;  // unique within its service; defaults to "address:port" ("address" when multi-port)
-  uint32_t address = 0;
+  // The service's family, except IPv6 backends of an IPv4 service in TUN (4-in-6).
+  IpAddress address;
   // Defaults to the service port; DR/TUN cannot change it. 0 in a multi-port service: each
   // packet keeps its own destination port.
   uint16_t port = 0;
@@ -48,7 +50,7 @@ enum class AllDownPolicy : uint8_t {
 
 struct ServiceConfig {
   std::string name;  // [a-z0-9_-]+, unique
-  uint32_t vip = 0;
+  IpAddress vip;     // its family is the service's
   // `port: N`. 0: a multi-port service (IPVS's firewall-mark services), over `port_ranges`
   // (`ports: [80, 443, "8000-8100"]`, in the order written), or over every port when they are
   // empty (`port: 0`, `ports: all`: LVS's port 0). A VIP's service with a packet's own port
@@ -93,7 +95,7 @@ struct ServiceConfig {
 // The service's ports as `shoalctl list` and messages show them: "80", "80,443,8000-8100",
 // or "0" for every port (LVS's port 0).
 std::string ports_text(const ServiceConfig& svc);
-// "10.0.0.100:80,443", as ipvsadm shows a service.
+// "10.0.0.100:80,443", "[fd00::100]:80", as ipvsadm shows a service.
 std::string service_endpoint(const ServiceConfig& svc);
 
 inline constexpr uint32_t kMaxPersistenceTimeoutSeconds = 7 * 24 * 3600;

@@ -28,7 +28,7 @@ bool Director::owns_address(uint32_t ip) const {
   if (vrrp_ && vrrp_->carries(ip)) return vrrp_->holds(ip);
   if (is_port_address(ip)) return true;
   for (const ServiceConfig& s : config_.services)
-    if (s.vip == ip) return true;
+    if (s.vip == IpAddress::from_v4(ip)) return true;
   return false;
 }
 
@@ -43,8 +43,9 @@ void Director::handle_control_frame(rte_mbuf* m) {
     return;
   }
   const auto port = static_cast<std::size_t>(index);
+  if (p.l3 == dp::L3::ipv6) return handle_control_frame6(m, p, port);
   const PortConfig& pc = config_.ports[port];
-  const uint32_t our_ip = pc.addresses.front().address;
+  const uint32_t our_ip = pc.addresses.empty() ? 0 : pc.addresses.front().address;
   switch (dp::control_reason(m)) {
     case dp::ControlReason::arp:
       if (auto arp = read_arp(frame, p)) {
@@ -108,6 +109,8 @@ void Director::handle_control_frame(rte_mbuf* m) {
       break;
     case dp::ControlReason::icmp_error:
       break;  // ICMP errors about no flow of ours are for nobody
+    case dp::ControlReason::neighbour_discovery:
+      break;  // IPv6 only: handle_control_frame6
     case dp::ControlReason::sync:
       if (sync_ && port == config_.connection_sync.port && p.has_l4) {
         const uint16_t payload = p.l4_offset + 8;  // past the UDP header

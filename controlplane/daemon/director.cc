@@ -196,6 +196,7 @@ void Director::control_loop(Signals& signals) {
                           config_.ports[port].addresses.front().address, probe.ip);
         ports_.send(port, frame, kArpFrameLen);
       }
+      probe_neighbours6(now, lost);
       if (lost) snapshot_dirty_ = true;
       update_vrrp_tracks(vrrp_now_ms());
       if (bgp_) run_bgp();
@@ -225,9 +226,10 @@ void Director::announce_addresses() {
     // VRRP addresses are announced by their instance, from its MAC, when it becomes master
     // (and again after a reload that changed them).
     for (const ServiceConfig& s : config_.services)
-      if ((config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0) &&
-          !(vrrp_ && vrrp_->carries(s.vip)))
-        addresses.push_back(s.vip);
+      if (s.vip.is_v4() &&
+          (config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0) &&
+          !(vrrp_ && vrrp_->carries(s.vip.v4())))
+        addresses.push_back(s.vip.v4());
     std::sort(addresses.begin(), addresses.end());
     addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
     for (uint32_t ip : addresses) {
@@ -236,6 +238,7 @@ void Director::announce_addresses() {
       ports_.send(i, frame, kArpFrameLen);
     }
   }
+  announce_addresses6();
 }
 
 void Director::publish(const char* why) {
@@ -245,7 +248,7 @@ void Director::publish(const char* why) {
   dp::SnapshotSpec spec =
       build_snapshot_spec(config_, ports_.handles(), neighbours_, health_, admin_,
                           [this](const std::string& s) { return quorums_.up(s); },
-                          vrrp_ ? vrrp_->ownership() : VrrpOwnership{});
+                          vrrp_ ? vrrp_->ownership() : VrrpOwnership{}, &neighbours6_);
   auto snapshot = dp::Snapshot::build(spec, &error);
   if (!snapshot) {
     spdlog::error("cannot build a snapshot ({}): {}", why, error);
@@ -360,6 +363,7 @@ ReloadResult Director::apply(const std::string& text) {
 // validated that each is on-link).
 void Director::update_neighbours() {
   neighbours_.set_wanted(wanted_neighbours(config_, ports_.handles()), dp::now_ms());
+  neighbours6_.set_wanted(wanted_neighbours6(config_, ports_.handles()), dp::now_ms());
   for (const NeighbourConfig& n : config_.neighbours) {
     rte_ether_addr mac;
     std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
@@ -572,7 +576,7 @@ void Director::notify_backend(const hc::TargetKey& key, bool up) {
       const char* state = up ? "UP" : "DOWN";
       notifier_.fire(up ? b.notify_up : b.notify_down, {},
                      {"SHOAL_EVENT=backend", "SHOAL_SERVICE=" + s.name, "SHOAL_BACKEND=" + b.name,
-                      "SHOAL_BACKEND_ADDRESS=" + dp::ipv4_to_string(b.address),
+                      "SHOAL_BACKEND_ADDRESS=" + to_string(b.address),
                       fmt::format("SHOAL_BACKEND_PORT={}", b.port),
                       fmt::format("SHOAL_BACKEND_STATE={}", state)},
                      fmt::format("backend {}/{} {}", s.name, b.name, state));

@@ -33,6 +33,7 @@
 #include "dataplane/worker/publisher.h"
 #include "dataplane/worker/worker.h"
 #include "healthcheck/checker.h"
+#include "net/icmp_rate_limiter.h"
 #include "net/neighbours.h"
 #include "net/snapshot_builder.h"
 #include "notify/notifier.h"
@@ -112,6 +113,13 @@ class Director final : private DirectorView, private DirectorCommands {
   void handle_control_frame(rte_mbuf* m);
   bool is_port_address(uint32_t ip) const;
   bool owns_address(uint32_t ip) const;
+  // IPv6's (control_frames6.cc).
+  void handle_control_frame6(rte_mbuf* m, const dp::ParsedPacket& p, std::size_t port);
+  bool is_port_address6(const dp::Ipv6Address& ip) const;
+  bool owns_address6(const dp::Ipv6Address& ip) const;
+  dp::Ipv6Address source_address6(std::size_t port) const;
+  void probe_neighbours6(uint32_t now, bool& lost);
+  void announce_addresses6();
 
   // DirectorView and DirectorCommands (director_api.cc).
   const Config& config() const override { return config_; }
@@ -164,6 +172,9 @@ class Director final : private DirectorView, private DirectorCommands {
   // What the control loop keeps.
   Neighbours neighbours_;
   std::map<uint32_t, uint32_t> resolving_;  // on-demand ARP: address → last request (ms)
+  Neighbours6 neighbours6_;
+  std::map<dp::Ipv6Address, uint32_t> resolving6_;  // on-demand solicitations, likewise
+  IcmpRateLimiter icmp6_errors_;  // the ICMPv6 errors this director originates
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;

@@ -93,7 +93,8 @@ std::optional<uint16_t> Director::persisted(const dp::Service& service, uint32_t
 CounterReport Director::counters() const {
   CounterReport report;
   for (const auto& w : workers_)
-    report.add_worker(w->id(), w->flows().size(), w->flows().capacity(), w->counters(),
+    report.add_worker(w->id(), w->flows().size() + w->flows6().size(),
+                      w->flows().capacity() + w->flows6().capacity(), w->counters(),
                       w->scheduler().persistence().evictions());
   for (std::size_t i = 0; i < ports_.size(); ++i)
     report.ports.push_back(ports_.counters(i, config_.ports[i].name));

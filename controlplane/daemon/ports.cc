@@ -159,8 +159,8 @@ void Ports::start(const Config& config) {
                         ? nullptr
                         : std::make_unique<ExceptionPath>(config, i, handles_[i].mac, pool_));
     if (taps_.back())
-      spdlog::info("port {}: exception path {} holds {} for the kernel", config.ports[i].name,
-                   config.ports[i].tap, to_string(config.ports[i].addresses.front()));
+      spdlog::info("port {}: exception path {} holds the port's addresses for the kernel",
+                   config.ports[i].name, config.ports[i].tap);
   }
   to_control_ = rte_ring_create("shoal_to_control", kControlRingSize,
                                 static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);

@@ -1,5 +1,6 @@
 #include "net/kernel_interface.h"
 
+#include <linux/if_addr.h>
 #include <net/if.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -34,6 +35,12 @@ Address ipv4(uint32_t address_nbo, uint8_t length) {
   return a;
 }
 
+Address ipv6(const dp::Ipv6Address& address, uint8_t length) {
+  Address a(nl_addr_build(AF_INET6, address.data(), address.size()));
+  nl_addr_set_prefixlen(a.get(), length);
+  return a;
+}
+
 void write_sysctl(const std::string& ifname, const std::string& path, const char* value) {
   std::ofstream f(path);
   if (!(f << value)) fail(ifname, "cannot write " + path);
@@ -60,8 +67,20 @@ void configure_kernel_interface(const std::string& ifname, const Config& config,
                                 std::size_t port) {
   const int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
   if (ifindex == 0) fail(ifname, "no such interface");
+  const PortConfig& pc = config.ports[port];
   write_sysctl(ifname, "/proc/sys/net/ipv4/conf/" + ifname + "/arp_ignore", "8");
-  write_sysctl(ifname, "/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6", "1");
+  // IPv6 only where the port has IPv6 addresses, and then without router advertisements or
+  // address autoconfiguration (configured routes win) and without duplicate address detection:
+  // the director's dataplane owns these addresses already, and DAD would hold them back a second.
+  const std::string v6 = "/proc/sys/net/ipv6/conf/" + ifname + "/";
+  if (pc.addresses6.empty()) {
+    write_sysctl(ifname, v6 + "disable_ipv6", "1");
+  } else {
+    write_sysctl(ifname, v6 + "accept_ra", "0");
+    write_sysctl(ifname, v6 + "autoconf", "0");
+    write_sysctl(ifname, v6 + "accept_dad", "0");
+    write_sysctl(ifname, v6 + "disable_ipv6", "0");
+  }
 
   Socket sock(nl_socket_alloc());
   if (!sock) fail(ifname, "cannot allocate a netlink socket");
@@ -75,7 +94,6 @@ void configure_kernel_interface(const std::string& ifname, const Config& config,
   if (int rc = rtnl_link_change(sock.get(), link.get(), up.get(), 0); rc < 0)
     fail(ifname, "cannot bring it up", rc);
 
-  const PortConfig& pc = config.ports[port];
   for (const Ipv4Prefix& p : pc.addresses) {
     RtAddr addr(rtnl_addr_alloc());
     rtnl_addr_set_ifindex(addr.get(), ifindex);
@@ -88,6 +106,28 @@ void configure_kernel_interface(const std::string& ifname, const Config& config,
     if (config.on_link_port(r.via) == static_cast<int>(port))
       add_route(sock.get(), ifname, ifindex, r.prefix, r.via);
   if (pc.gateway) add_route(sock.get(), ifname, ifindex, Ipv4Prefix{0, 0}, *pc.gateway);
+  for (const Ipv6Prefix& p : pc.addresses6) {
+    RtAddr addr(rtnl_addr_alloc());
+    rtnl_addr_set_ifindex(addr.get(), ifindex);
+    Address local = ipv6(p.address, p.length);
+    rtnl_addr_set_local(addr.get(), local.get());
+    rtnl_addr_set_flags(addr.get(), IFA_F_NODAD);
+    if (int rc = rtnl_addr_add(sock.get(), addr.get(), NLM_F_REPLACE); rc < 0 && rc != -NLE_EXIST)
+      fail(ifname, "cannot add address " + to_string(p), rc);
+  }
+  if (pc.gateway6) {
+    Route route(rtnl_route_alloc());
+    rtnl_route_set_family(route.get(), AF_INET6);
+    Address any = ipv6({}, 0);
+    rtnl_route_set_dst(route.get(), any.get());
+    rtnl_nexthop* hop = rtnl_route_nh_alloc();  // owned by the route once added
+    rtnl_route_nh_set_ifindex(hop, ifindex);
+    Address gw = ipv6(*pc.gateway6, 128);
+    rtnl_route_nh_set_gateway(hop, gw.get());
+    rtnl_route_add_nexthop(route.get(), hop);
+    if (int rc = rtnl_route_add(sock.get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE); rc < 0)
+      fail(ifname, "cannot add the IPv6 default route", rc);
+  }
 }
 
 }  // namespace shoal::cp

@@ -8,7 +8,8 @@ inline bool reached(uint32_t now, uint32_t deadline) { return int32_t(now - dead
 
 }  // namespace
 
-void Neighbours::set_wanted(const std::vector<Probe>& wanted, uint32_t now_ms) {
+template <typename Address>
+void BasicNeighbours<Address>::set_wanted(const std::vector<Probe>& wanted, uint32_t now_ms) {
   for (auto& [ip, e] : entries_) e.wanted = false;
   for (const Probe& w : wanted) {
     auto [it, inserted] = entries_.try_emplace(w.ip);
@@ -23,7 +24,8 @@ void Neighbours::set_wanted(const std::vector<Probe>& wanted, uint32_t now_ms) {
   }
 }
 
-void Neighbours::add_static(uint32_t ip, uint16_t port, const rte_ether_addr& mac) {
+template <typename Address>
+void BasicNeighbours<Address>::add_static(const Address& ip, uint16_t port, const rte_ether_addr& mac) {
   Entry& e = entries_[ip];
   e.ip = ip;
   e.port = port;
@@ -32,7 +34,8 @@ void Neighbours::add_static(uint32_t ip, uint16_t port, const rte_ether_addr& ma
   e.is_static = true;
 }
 
-bool Neighbours::learn(uint32_t ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms) {
+template <typename Address>
+bool BasicNeighbours<Address>::learn(const Address& ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms) {
   auto [it, inserted] = entries_.try_emplace(ip);
   Entry& e = it->second;
   if (e.is_static) return false;
@@ -48,7 +51,8 @@ bool Neighbours::learn(uint32_t ip, uint16_t port, const rte_ether_addr& mac, ui
   return changed;
 }
 
-std::vector<Neighbours::Probe> Neighbours::tick(uint32_t now_ms, bool& changed) {
+template <typename Address>
+std::vector<typename BasicNeighbours<Address>::Probe> BasicNeighbours<Address>::tick(uint32_t now_ms, bool& changed) {
   std::vector<Probe> probes;
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
@@ -82,9 +86,14 @@ std::vector<Neighbours::Probe> Neighbours::tick(uint32_t now_ms, bool& changed) 
   return probes;
 }
 
-const Neighbours::Entry* Neighbours::find(uint32_t ip) const {
+template <typename Address>
+const typename BasicNeighbours<Address>::Entry* BasicNeighbours<Address>::find(
+    const Address& ip) const {
   auto it = entries_.find(ip);
   return it == entries_.end() ? nullptr : &it->second;
 }
+
+template class BasicNeighbours<uint32_t>;
+template class BasicNeighbours<dp::Ipv6Address>;
 
 }  // namespace shoal::cp

@@ -1,4 +1,4 @@
-// The neighbour (ARP) table of the control plane: which MAC answers for each next hop the
+// The neighbour tables of the control plane (ARP for IPv4, Neighbour Discovery for IPv6): which MAC answers for each next hop the
 // dataplane needs (real servers, gateways, clients of NAT services). Entries the config asks
 // for are probed until they answer and re-validated while in use; entries learned from
 // traffic age out. Time comes in as an argument, so the state machine runs under a fake
@@ -11,6 +11,8 @@
 #include <map>
 #include <vector>
 
+#include "dataplane/ipv6_address.h"
+
 namespace shoal::cp {
 
 struct NeighbourTimers {
@@ -20,12 +22,15 @@ struct NeighbourTimers {
   uint32_t learned_lifetime_ms = 300'000;  // learned (not wanted) entries are forgotten after
 };
 
-class Neighbours {
+// One state machine for both families, over the address type: uint32_t (IPv4, network
+// order) or dp::Ipv6Address.
+template <typename Address>
+class BasicNeighbours {
  public:
   enum class State : uint8_t { incomplete, reachable, probing, failed };
 
   struct Entry {
-    uint32_t ip = 0;  // network order
+    Address ip{};
     uint16_t port = 0;
     rte_ether_addr mac{};
     State state = State::incomplete;
@@ -39,30 +44,35 @@ class Neighbours {
   };
 
   struct Probe {
-    uint32_t ip;
+    Address ip;
     uint16_t port;
   };
 
-  explicit Neighbours(NeighbourTimers timers = {}) : timers_(timers) {}
+  explicit BasicNeighbours(NeighbourTimers timers = {}) : timers_(timers) {}
 
   // The set of addresses the config needs resolved; others stop being probed (but stay
   // while they were learned recently). Static entries are never probed nor aged.
   void set_wanted(const std::vector<Probe>& wanted, uint32_t now_ms);
-  void add_static(uint32_t ip, uint16_t port, const rte_ether_addr& mac);
+  void add_static(const Address& ip, uint16_t port, const rte_ether_addr& mac);
 
   // An ARP packet from `ip` showed its MAC. Returns true if the dataplane's view changed.
-  bool learn(uint32_t ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms);
+  bool learn(const Address& ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms);
 
   // Advances timers: returns the requests to send now, and sets `changed` when an entry
   // was lost (failed or aged out) so that a new Snapshot must be published.
   std::vector<Probe> tick(uint32_t now_ms, bool& changed);
 
-  const Entry* find(uint32_t ip) const;
-  const std::map<uint32_t, Entry>& entries() const { return entries_; }
+  const Entry* find(const Address& ip) const;
+  const std::map<Address, Entry>& entries() const { return entries_; }
 
  private:
   NeighbourTimers timers_;
-  std::map<uint32_t, Entry> entries_;  // by address
+  std::map<Address, Entry> entries_;  // by address
 };
+
+using Neighbours = BasicNeighbours<uint32_t>;
+using Neighbours6 = BasicNeighbours<dp::Ipv6Address>;
+extern template class BasicNeighbours<uint32_t>;
+extern template class BasicNeighbours<dp::Ipv6Address>;
 
 }  // namespace shoal::cp

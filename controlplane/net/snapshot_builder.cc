@@ -29,6 +29,24 @@ uint32_t next_hop_address(const Config& config, uint32_t ip, int& port) {
   return 0;
 }
 
+// The same for IPv6: on-link, else the IPv6 gateway. Sets `port`; returns false when none.
+bool next_hop_address6(const Config& config, const dp::Ipv6Address& ip, int& port,
+                       dp::Ipv6Address& hop) {
+  port = config.on_link_port(ip);
+  if (port >= 0) {
+    hop = ip;
+    return true;
+  }
+  for (std::size_t i = 0; i < config.ports.size(); ++i) {
+    if (config.ports[i].gateway6) {
+      port = static_cast<int>(i);
+      hop = *config.ports[i].gateway6;
+      return true;
+    }
+  }
+  return false;
+}
+
 class NextHops {
  public:
   NextHops(const std::vector<PortHandle>& ports, const Neighbours& neighbours,
@@ -36,19 +54,10 @@ class NextHops {
       : ports_(ports), neighbours_(neighbours), spec_(spec) {}
 
   uint32_t index_for(uint32_t address, int port) {
-    auto it = index_.find(address);
-    if (it != index_.end()) return it->second;
-    dp::NextHopSpec nh;
-    nh.port = ports_[static_cast<std::size_t>(port)].id;
-    const Neighbours::Entry* e = neighbours_.find(address);
-    if (e != nullptr && e->resolved()) {
-      nh.resolved = true;
-      nh.mac = e->mac;
-    }
-    uint32_t index = static_cast<uint32_t>(spec_.next_hops.size());
-    spec_.next_hops.push_back(nh);
-    index_.emplace(address, index);
-    return index;
+    return index_of(neighbours_, index_, address, port);
+  }
+  uint32_t index_for6(const Neighbours6& neighbours, const dp::Ipv6Address& address, int port) {
+    return index_of(neighbours, index6_, address, port);
   }
 
   // A next hop that never resolves: on-link destinations ARP has not seen yet.
@@ -60,10 +69,29 @@ class NextHops {
   }
 
  private:
+  template <typename Address>
+  uint32_t index_of(const BasicNeighbours<Address>& neighbours,
+                    std::map<Address, uint32_t>& indexes, const Address& address, int port) {
+    auto it = indexes.find(address);
+    if (it != indexes.end()) return it->second;
+    dp::NextHopSpec nh;
+    nh.port = ports_[static_cast<std::size_t>(port)].id;
+    const auto* e = neighbours.find(address);
+    if (e != nullptr && e->resolved()) {
+      nh.resolved = true;
+      nh.mac = e->mac;
+    }
+    uint32_t index = static_cast<uint32_t>(spec_.next_hops.size());
+    spec_.next_hops.push_back(nh);
+    indexes.emplace(address, index);
+    return index;
+  }
+
   const std::vector<PortHandle>& ports_;
   const Neighbours& neighbours_;
   dp::SnapshotSpec& spec_;
   std::map<uint32_t, uint32_t> index_;
+  std::map<dp::Ipv6Address, uint32_t> index6_;
 };
 
 }  // namespace
@@ -77,12 +105,32 @@ std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
     if (hop != 0 && port >= 0) wanted.emplace(hop, ports[static_cast<std::size_t>(port)].id);
   };
   for (const ServiceConfig& svc : config.services)
-    for (const BackendConfig& b : svc.backends) want(b.address);
+    for (const BackendConfig& b : svc.backends)
+      if (b.address.is_v4()) want(b.address.v4());
   for (const PortConfig& p : config.ports)
     if (p.gateway) want(*p.gateway);
   for (const RouteConfig& r : config.routes) want(r.via);
   std::vector<Neighbours::Probe> out;
   for (auto [ip, port] : wanted) out.push_back({ip, port});
+  return out;
+}
+
+std::vector<Neighbours6::Probe> wanted_neighbours6(const Config& config,
+                                                   const std::vector<PortHandle>& ports) {
+  std::map<dp::Ipv6Address, uint16_t> wanted;
+  auto want = [&](const dp::Ipv6Address& ip) {
+    int port = -1;
+    dp::Ipv6Address hop{};
+    if (next_hop_address6(config, ip, port, hop))
+      wanted.emplace(hop, ports[static_cast<std::size_t>(port)].id);
+  };
+  for (const ServiceConfig& svc : config.services)
+    for (const BackendConfig& b : svc.backends)
+      if (b.address.is_v6()) want(b.address.v6());
+  for (const PortConfig& p : config.ports)
+    if (p.gateway6) want(*p.gateway6);
+  std::vector<Neighbours6::Probe> out;
+  for (const auto& [ip, port] : wanted) out.push_back({ip, port});
   return out;
 }
 
@@ -106,7 +154,10 @@ uint32_t effective_weight(const ServiceConfig& svc, const BackendConfig& b,
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
                                      const AdminStates& admin, const ServiceUp& service_up,
-                                     const VrrpOwnership& vrrp) {
+                                     const VrrpOwnership& vrrp,
+                                     const Neighbours6* neighbours6) {
+  static const Neighbours6 kNoNeighbours6;
+  const Neighbours6& nd = neighbours6 != nullptr ? *neighbours6 : kNoNeighbours6;
   dp::SnapshotSpec spec;
   spec.tunnel_ttl = config.tunnel_ttl;
   if (config.connection_sync.enabled) {
@@ -116,8 +167,13 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
     const PortConfig& pc = config.ports[i];
     if (spec.ports.size() <= ports[i].id) spec.ports.resize(ports[i].id + 1u);
-    spec.ports[ports[i].id] = {ports[i].mac, pc.addresses.front().address, pc.mtu, {}};
+    dp::PortSpec& port = spec.ports[ports[i].id];
+    port.mac = ports[i].mac;
+    port.local_ip = pc.addresses.empty() ? 0 : pc.addresses.front().address;
+    port.local_ip6 = pc.addresses6.empty() ? dp::Ipv6Address{} : pc.addresses6.front().address;
+    port.mtu = pc.mtu;
     for (const Ipv4Prefix& a : pc.addresses) spec.local_addresses.push_back(a.address);
+    for (const Ipv6Prefix& a : pc.addresses6) spec.local_addresses6.push_back(a.address);
     if (auto it = vrrp.virtual_macs.find(i); it != vrrp.virtual_macs.end())
       spec.ports[ports[i].id].extra_macs = it->second;
   }
@@ -125,7 +181,9 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
   for (const VrrpInstanceSettings& v : config.vrrp.instances) {
     for (uint32_t ip : v.addresses) {
       const bool vip = std::any_of(config.services.begin(), config.services.end(),
-                                   [ip](const ServiceConfig& s) { return s.vip == ip; });
+                                   [ip](const ServiceConfig& s) {
+                                     return s.vip == IpAddress::from_v4(ip);
+                                   });
       if (vip) continue;
       (vrrp.released.count(ip) ? spec.unowned_addresses : spec.local_addresses).push_back(ip);
     }
@@ -154,10 +212,27 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
       break;
     }
   }
+  // IPv6 routes, for NAT66 replies: the same, from Neighbour Discovery's table.
+  for (const auto& [ip, e] : nd.entries()) {
+    int port = config.on_link_port(ip);
+    if (port >= 0 && e.resolved()) spec.routes6.push_back({ip, 128, hops.index_for6(nd, ip, port)});
+  }
+  for (std::size_t i = 0; i < config.ports.size(); ++i)
+    for (const Ipv6Prefix& a : config.ports[i].addresses6)
+      spec.routes6.push_back({a.network(), a.length, hops.unresolved(static_cast<int>(i))});
+  for (std::size_t i = 0; i < config.ports.size(); ++i) {
+    if (config.ports[i].gateway6) {
+      spec.routes6.push_back(
+          {{}, 0, hops.index_for6(nd, *config.ports[i].gateway6, static_cast<int>(i))});
+      break;
+    }
+  }
 
   for (const ServiceConfig& svc : config.services) {
     dp::ServiceSpec s;
-    s.vip = svc.vip;
+    s.vip = svc.vip.v4();
+    s.ipv6 = svc.vip.is_v6();
+    s.vip6 = svc.vip.v6();
     s.port = dp::be16(svc.port);
     s.port_ranges = svc.port_ranges;
     s.proto = static_cast<uint8_t>(svc.protocol);
@@ -167,7 +242,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.persistence_mask = svc.persistence_netmask;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
-    s.owned = vrrp.released.count(svc.vip) == 0;
+    s.owned = !svc.vip.is_v4() || vrrp.released.count(svc.vip.v4()) == 0;
     s.sync = config.connection_sync.enabled && svc.sync;
     const bool up = service_up(svc.name);
     const bool sorry_stands_in = !up && svc.all_down == AllDownPolicy::sorry;
@@ -175,7 +250,9 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
       const hc::TargetKey key{svc.name, b.name};
       dp::BackendSpec bs;
       bs.id = b.id;
-      bs.ip = b.address;
+      bs.ip = b.address.v4();
+      bs.ipv6 = b.address.is_v6();
+      bs.ip6 = b.address.v6();
       bs.port = dp::be16(b.port);
       bs.healthy = in_service(svc, b, health, admin);
       bs.weight = effective_weight(svc, b, health, admin);
@@ -186,8 +263,12 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
       // others drain meanwhile (their flows finish).
       if (b.sorry != sorry_stands_in) bs.weight = 0;
       int port = -1;
-      uint32_t hop = next_hop_address(config, b.address, port);
-      if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);
+      if (b.address.is_v4()) {
+        uint32_t hop = next_hop_address(config, b.address.v4(), port);
+        if (hop != 0 && port >= 0) bs.next_hop = hops.index_for(hop, port);
+      } else if (dp::Ipv6Address hop{}; next_hop_address6(config, b.address.v6(), port, hop)) {
+        bs.next_hop = hops.index_for6(nd, hop, port);
+      }
       s.backends.push_back(bs);
     }
     spec.services.push_back(std::move(s));

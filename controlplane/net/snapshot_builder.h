@@ -30,6 +30,9 @@ struct PortHandle {
 // are reached through), gateways and route next hops.
 std::vector<Neighbours::Probe> wanted_neighbours(const Config& config,
                                                  const std::vector<PortHandle>& ports);
+// The same for IPv6, which Neighbour Discovery resolves.
+std::vector<Neighbours6::Probe> wanted_neighbours6(const Config& config,
+                                                   const std::vector<PortHandle>& ports);
 
 // What the health checks last said of a backend. Backends without an entry count as up.
 struct BackendHealth {
@@ -64,6 +67,7 @@ using ServiceUp = std::function<bool(const std::string& service)>;
 dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<PortHandle>& ports,
                                      const Neighbours& neighbours, const HealthView& health,
                                      const AdminStates& admin, const ServiceUp& service_up,
-                                     const VrrpOwnership& vrrp = {});
+                                     const VrrpOwnership& vrrp = {},
+                                     const Neighbours6* neighbours6 = nullptr);
 
 }  // namespace shoal::cp

@@ -1,6 +1,6 @@
-// shoal-decap: loads shoal's XDP IPv4-in-IPv4 decapsulator (shoal_decap.bpf.o) onto a real
-// server's interface, removes it, and prints its counters. See DESIGN.md, "Forwarding modes:
-// TUN".
+// shoal-decap: loads shoal's XDP decapsulator (shoal_decap.bpf.o: IPv4-in-IPv4, IPv6-in-IPv6,
+// IPv4-in-IPv6) onto a real server's interface, removes it, and prints its counters. See
+// DESIGN.md, "Forwarding modes: TUN".
 //
 //   shoal-decap attach IFACE [--mode native|skb] [--object PATH] [--force]
 //   shoal-decap detach IFACE [--force]
@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #ifndef SHOAL_DECAP_INSTALLED_OBJ
@@ -45,7 +46,10 @@ constexpr int kExitNotAttached = 3;
 // Must match shoal_decap.bpf.c.
 constexpr const char *kProgName = "shoal_decap";
 constexpr const char *kMapName = "decap_counters";
-constexpr std::array<const char *, 3> kCounterNames = {"decapsulated", "passed", "malformed"};
+// The counters map's slots, in its order.
+constexpr std::array<const char *, 5> kSlotNames = {
+    "decapsulated_4in4", "passed", "malformed", "decapsulated_6in6", "decapsulated_4in6"};
+constexpr std::array<uint32_t, 3> kDecapsulatedSlots = {0, 3, 4};
 
 bool g_verbose = false;
 
@@ -332,8 +336,9 @@ int cmd_detach(const Iface &ifc, bool force) {
     return kExitOk;
 }
 
-// Finds the counters map among the maps the program uses.
-Fd find_counters_map(uint32_t prog_id, std::string *why) {
+// Finds the counters map among the maps the program uses, and its number of slots (a
+// program attached before an upgrade may have fewer than kSlotNames).
+Fd find_counters_map(uint32_t prog_id, uint32_t *slots, std::string *why) {
     Fd pfd(bpf_prog_get_fd_by_id(prog_id));
     if (!pfd.valid()) {
         *why = "cannot open program id " + std::to_string(prog_id) + ": " + errstr(errno);
@@ -363,7 +368,10 @@ Fd find_counters_map(uint32_t prog_id, std::string *why) {
         bpf_map_info minfo{};
         uint32_t mlen = sizeof(minfo);
         if (bpf_obj_get_info_by_fd(mfd.get(), &minfo, &mlen)) continue;
-        if (std::string_view(minfo.name) == kMapName) return mfd;
+        if (std::string_view(minfo.name) == kMapName) {
+            *slots = minfo.max_entries;
+            return mfd;
+        }
     }
     *why = std::string("program has no '") + kMapName + "' map";
     return {};
@@ -387,7 +395,8 @@ int cmd_stats(const Iface &ifc, bool json) {
         return kExitNotAttached;
     }
     std::string why;
-    Fd mfd = find_counters_map(cur.prog_id, &why);
+    uint32_t slots = 0;
+    Fd mfd = find_counters_map(cur.prog_id, &slots, &why);
     if (!mfd.valid()) {
         std::fprintf(stderr, "shoal-decap: %s\n", why.c_str());
         return kExitFail;
@@ -397,9 +406,9 @@ int cmd_stats(const Iface &ifc, bool json) {
         std::fprintf(stderr, "shoal-decap: cannot count possible CPUs: %s\n", errstr(ncpus).c_str());
         return kExitFail;
     }
-    std::array<uint64_t, kCounterNames.size()> totals{};
+    std::array<uint64_t, kSlotNames.size()> totals{}; // slots the map lacks stay 0
     std::vector<uint64_t> percpu(static_cast<size_t>(ncpus)); // u64 values: already 8-aligned
-    for (uint32_t key = 0; key < kCounterNames.size(); ++key) {
+    for (uint32_t key = 0; key < std::min<size_t>(kSlotNames.size(), slots); ++key) {
         if (bpf_map_lookup_elem(mfd.get(), &key, percpu.data())) {
             std::fprintf(stderr, "shoal-decap: cannot read counter %u: %s\n", key,
                          errstr(errno).c_str());
@@ -407,18 +416,24 @@ int cmd_stats(const Iface &ifc, bool json) {
         }
         for (uint64_t v : percpu) totals[key] += v;
     }
+    // Printed: every kind of decapsulation together, passed, malformed, then each kind.
+    uint64_t decapsulated = 0;
+    for (uint32_t slot : kDecapsulatedSlots) decapsulated += totals[slot];
+    std::vector<std::pair<const char *, uint64_t>> shown = {
+        {"decapsulated", decapsulated}, {kSlotNames[1], totals[1]}, {kSlotNames[2], totals[2]}};
+    for (uint32_t slot : kDecapsulatedSlots) shown.emplace_back(kSlotNames[slot], totals[slot]);
     if (json) {
         std::printf("{\"interface\": \"%s\", \"ifindex\": %d, \"prog_id\": %u, \"mode\": \"%s\"",
                     ifc.name.c_str(), ifc.ifindex, cur.prog_id, mode_name(cur.attach_mode, true));
-        for (size_t i = 0; i < kCounterNames.size(); ++i)
-            std::printf(", \"%s\": %llu", kCounterNames[i],
-                        static_cast<unsigned long long>(totals[i]));
+        for (const auto &[name, value] : shown)
+            std::printf(", \"%s\": %llu", name, static_cast<unsigned long long>(value));
         std::printf("}\n");
     } else {
-        std::printf("interface     %s (ifindex %d)\n", ifc.name.c_str(), ifc.ifindex);
-        std::printf("program       id %u, %s mode\n", cur.prog_id, mode_name(cur.attach_mode, true));
-        for (size_t i = 0; i < kCounterNames.size(); ++i)
-            std::printf("%-13s %llu\n", kCounterNames[i], static_cast<unsigned long long>(totals[i]));
+        std::printf("%-17s %s (ifindex %d)\n", "interface", ifc.name.c_str(), ifc.ifindex);
+        std::printf("%-17s id %u, %s mode\n", "program", cur.prog_id,
+                    mode_name(cur.attach_mode, true));
+        for (const auto &[name, value] : shown)
+            std::printf("%-17s %llu\n", name, static_cast<unsigned long long>(value));
     }
     return kExitOk;
 }
@@ -429,7 +444,8 @@ void usage(FILE *f) {
                  "       shoal-decap detach IFACE [--force]\n"
                  "       shoal-decap stats IFACE [--json]\n"
                  "options: -v/--verbose (libbpf and verifier logs), -h/--help\n"
-                 "Decapsulates IPv4-in-IPv4 with XDP on IFACE (shoal TUN real servers).\n"
+                 "Decapsulates IPv4-in-IPv4, IPv6-in-IPv6 and IPv4-in-IPv6 with XDP on IFACE\n"
+                 "(shoal TUN real servers).\n"
                  "attach: default mode tries native XDP, then generic (skb).\n"
                  "exit codes: 0 ok, 1 failure, 2 usage, 3 not attached (stats)\n");
 }

@@ -11,11 +11,32 @@ namespace shoal::dp {
 namespace {
 
 constexpr uint16_t kRxBurst = 32;
-// Ageing keeps pace with the clock, not with the loop: the whole table every kAgeSweepMs, at
+// Ageing keeps pace with the clock, not with the loop: each whole table every kAgeSweepMs, at
 // most kAgeBucketsPerLoop buckets a turn. Paced by the loop alone, a worker spinning under
 // load walked a 2^20-flow table dozens of times a second, a quarter of its time in the lab.
 constexpr uint32_t kAgeBucketsPerLoop = 64;
 constexpr uint32_t kAgeSweepMs = 500;
+
+// One flow table's ageing budget: the buckets the clock says are due and no turn has aged yet.
+class AgePacer {
+ public:
+  explicit AgePacer(uint32_t buckets)
+      : per_ms_(std::max(1u, buckets / kAgeSweepMs)), buckets_(buckets) {}
+  // The buckets to age this turn, `elapsed_ms` after the last.
+  uint32_t due(uint32_t elapsed_ms) {
+    owed_ = static_cast<uint32_t>(
+        std::min<uint64_t>(owed_ + uint64_t(elapsed_ms) * per_ms_, buckets_));
+    const uint32_t n = std::min(owed_, kAgeBucketsPerLoop);
+    owed_ -= n;
+    return n;
+  }
+
+ private:
+  uint32_t per_ms_;
+  uint32_t buckets_;
+  uint32_t owed_ = 0;
+};
+
 // Adaptive polling: spin while traffic flows; after kIdlePollsBeforeSleep empty polls sleep
 // kMinSleepUs, doubling up to kMaxSleepUs while idle. 200 µs bounds the latency a sleeping
 // worker adds to the first packet of a burst and the time an RCU grace period waits on it.
@@ -34,7 +55,10 @@ Worker::Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPu
                rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
                const FlowTimeouts& timeouts, int socket, uint32_t persistence_capacity)
     : id_(id), queue_(queue), ports_(ports), publisher_(publisher), to_control_(to_control),
-      stop_(stop), flows_(flow_capacity, timeouts, socket), scheduler_(flows_.connections(), persistence_capacity) {
+      stop_(stop), flows_(flow_capacity, timeouts, socket),
+      flows6_(std::max<uint32_t>(flow_capacity / kIpv6FlowShare, 1024), timeouts, socket,
+              &flows_.connections()),
+      scheduler_(flows_.connections(), persistence_capacity) {
   if (!control_reason_field_registered())
     throw std::logic_error("register_control_reason_field() before making a Worker");
 }
@@ -72,11 +96,11 @@ void Worker::run() {
   rte_mbuf* pkts[kRxBurst];
   Verdict verdicts[kRxBurst];
   const uint64_t hz = rte_get_timer_hz();
-  const uint32_t age_per_ms = std::max(1u, flows_.bucket_count() / kAgeSweepMs);
+  AgePacer age4(flows_.bucket_count());
+  AgePacer age6(flows6_.bucket_count());
   uint32_t idle_polls = 0;
   uint32_t sleep_us = kMinSleepUs;
   uint32_t aged_until_ms = now_ms();
-  uint32_t age_owed = 0;  // buckets the clock says are due and no turn has aged yet
   while (!stop_.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_get_timer_cycles();
     const auto now = static_cast<uint32_t>(start * 1000 / hz);
@@ -88,20 +112,15 @@ void Worker::run() {
       uint16_t n = rte_eth_rx_burst(port, queue_, pkts, kRxBurst);
       if (n == 0) continue;
       received += n;
-      process_burst(pkts, n, {*snap, flows_, counters_, scheduler_, now, sync_}, verdicts);
+      process_burst(pkts, n, {*snap, flows_, counters_, scheduler_, now, sync_, &flows6_},
+                    verdicts);
       dispatch(pkts, verdicts, n);
     }
     if (id_ == 0) drain_control_tx();
-    if (now != aged_until_ms) {
-      age_owed = static_cast<uint32_t>(std::min<uint64_t>(
-          age_owed + uint64_t(now - aged_until_ms) * age_per_ms, flows_.bucket_count()));
-      aged_until_ms = now;
-    }
-    if (age_owed != 0) {
-      const uint32_t n = std::min(age_owed, kAgeBucketsPerLoop);
-      flows_.age(now, n);
-      age_owed -= n;
-    }
+    const uint32_t elapsed_ms = now - aged_until_ms;
+    aged_until_ms = now;
+    if (const uint32_t n = age4.due(elapsed_ms)) flows_.age(now, n);
+    if (const uint32_t n = age6.due(elapsed_ms)) flows6_.age(now, n);
     sampler_.step(flows_, now);
     if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
     publisher_.quiescent(id_);

@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     for (uint32_t i = 0; i < o.count; ++i) {
       Target t;
       t.key = {"bench", fmt::format("t{}", i)};
-      t.address = htonl(ntohl(base.s_addr) + i);
+      t.address = TargetAddress::from_v4(htonl(ntohl(base.s_addr) + i));
       t.port = o.port;
       t.spec.type = o.type == "tcp" ? CheckType::tcp : o.type == "http" ? CheckType::http
                                                                          : CheckType::udp;

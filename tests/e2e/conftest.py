@@ -27,6 +27,7 @@ LIB = Path(__file__).resolve().parent / "lib"  # helper programs the tests run i
 CLIENT = LIB / "client.py"
 LAB_PREFIX = os.environ.get("SHOAL_E2E_LAB", "e2e")
 VIP = "10.0.0.100"
+VIP6 = "fd00::100"  # the lab's IPv6 VIP (scripts/lab: every address has its IPv6 twin)
 DEMO = {"dr": "demo.yaml", "nat": "demo-nat.yaml", "tun": "demo-tun.yaml"}
 
 COUNTERS_RE = re.compile(r"counters total: rx=(\d+) tx=(\d+) dropped=(\d+) to_control=(\d+) "
@@ -120,9 +121,10 @@ class Lab:
     def popen(self, node, *cmd, **kw):
         return subprocess.Popen(["ip", "netns", "exec", self.ns(node), *map(str, cmd)], **kw)
 
-    def client(self, *args, timeout=120):
-        """Runs client.py in the client namespace; returns its JSON answer."""
-        p = self.exec("client", PY, CLIENT, *args, timeout=timeout)
+    def client(self, *args, timeout=120, node="client"):
+        """Runs client.py in the client namespace (or another node's); returns its JSON
+        answer."""
+        p = self.exec(node, PY, CLIENT, *args, timeout=timeout)
         return json.loads(p.stdout.strip().splitlines()[-1])
 
     def fresh_port(self):
@@ -133,6 +135,9 @@ class Lab:
 
     def rs_address(self, i):
         return f"10.0.1.{10 + i}" if self.mode == "nat" else f"10.0.0.{10 + i}"
+
+    def rs_address6(self, i):
+        return f"fd00:1::{10 + i}" if self.mode == "nat" else f"fd00::{10 + i}"
 
     def big_hashes(self):
         """sha256 of each real server's /big (the lab writes 64 MiB of random bytes)."""
@@ -152,13 +157,17 @@ class Lab:
             self.exec("client", "ip", "addr", "add", f"{a}/24", "dev", "eth0")
 
 
-def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=None, director=1):
+def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=None, director=1,
+                family="ipv4"):
     """A config for the lab, made from the mode's demo config: the director's interface and
     EAL file prefix follow the lab prefix, and the web (80/tcp) and echo (7/udp) services get
     the backends asked for. web/echo: {server index: weight}; default rs1:1 rs2:1 rs3:2 (the
     demo's) and rs1..rs3 for echo. tap: the name of the port's exception path, if any.
-    director N > 1 gets its own port (dN) and address (10.0.0.N+1). Returns the config as a
-    dict (see write_config)."""
+    director N > 1 gets its own port (dN) and address (10.0.0.N+1). family "ipv6": the port
+    is dual-stack (fd00::N+1/64 beside its IPv4 address; in NAT also fd00:1::1/64, the real
+    servers' gateway) and web and echo, under the same names, are IPv6 services on VIP6 with
+    the real servers' IPv6 addresses. Returns the config as a dict (see write_config)."""
+    assert family in ("ipv4", "ipv6"), family
     text = (REPO / "configs" / DEMO[lab.mode]).read_text()
     node = f"d{director}"
     text = text.replace("iface=shoal-d1", f"iface={lab.prefix}-{node}")
@@ -169,6 +178,11 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=Non
     assert f"iface={lab.prefix}-{node}" in cfg["ports"][0]["device"], cfg["ports"]
     assert f"{lab.prefix}-{node}" in cfg["eal"], cfg["eal"]
     cfg["workers"]["count"] = workers
+    if family == "ipv6":
+        addresses = cfg["ports"][0]["addresses"]
+        addresses.append(f"fd00::{1 + director}/64")
+        if lab.mode == "nat":
+            addresses.append("fd00:1::1/64")
     # The demo's exception path and health check are opt-in here: most suites test
     # forwarding with backends that are simply up.
     cfg["ports"][0].pop("tap", None)
@@ -177,10 +191,12 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=Non
     web = web if web is not None else {1: 1, 2: 1, 3: 2}
     echo = echo if echo is not None else {1: 1, 2: 1, 3: 1}
 
+    rs_address = lab.rs_address6 if family == "ipv6" else lab.rs_address
+
     def backends(weights, port):
         out = []
         for i, w in sorted(weights.items()):
-            b = {"name": f"rs{i}", "address": lab.rs_address(i)}
+            b = {"name": f"rs{i}", "address": rs_address(i)}
             if lab.mode == "nat":
                 b["port"] = port
             b["weight"] = w
@@ -189,6 +205,8 @@ def make_config(lab, workers=1, web=None, web_hash="5-tuple", echo=None, tap=Non
 
     for svc in cfg["services"]:
         svc.pop("health_check", None)
+        if family == "ipv6":
+            svc["vip"] = VIP6
         if svc["name"] == "web":
             svc["hash"] = web_hash
             svc["backends"] = backends(web, 80)
@@ -223,6 +241,7 @@ class Shoald:
         self.state_dir = self.dir / f"{name}-state"  # and its own --state-dir
         self.proc = None
         self.final_counters = None
+        self.vip = VIP  # what warm_up asks for: VIP6 for a config of IPv6 services
         _DAEMONS.append(self)
 
     # --- config and log -----------------------------------------------------------------
@@ -305,7 +324,7 @@ class Shoald:
             # A source port of its own: an attempt given up on leaves a half-open flow in the
             # director, which would pin a later connection on the same 5-tuple to the
             # backend it chose then, drained or not.
-            last = self.lab.client("http", "--vip", VIP, "--port", 80, "--count", 1,
+            last = self.lab.client("http", "--vip", self.vip, "--port", 80, "--count", 1,
                                    "--timeout", 1, "--sport-base", self.lab.fresh_port())
             if last["ok"] == 1:
                 return

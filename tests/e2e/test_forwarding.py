@@ -1,5 +1,6 @@
 """End-to-end forwarding through shoald in the namespace lab, in each mode (DR, NAT, TUN; DR
-and NAT also with two workers sharing the CPUs):
+and NAT also with two workers sharing the CPUs; the first three cases also over IPv6, with the
+web and echo services on the IPv6 VIP fd00::100 and a dual-stack port, one worker):
 
 - 1,000 HTTP requests, each on its own TCP connection, all answered, spread over the real
   servers by their weights (each share within ±20% of its weight's share);
@@ -22,7 +23,7 @@ import re
 
 import pytest
 
-from conftest import PY, VIP, make_config, requirements_missing, shares_ok, start_lab
+from conftest import PY, VIP, VIP6, make_config, requirements_missing, shares_ok, start_lab
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
                                 reason=requirements_missing() or "")
@@ -32,17 +33,28 @@ EXTRA_CLIENTS = [f"10.0.0.{30 + k}" for k in range(1, 9)]  # 10.0.0.31 .. 10.0.0
 BIG_SIZE = 64 * 1024 * 1024
 
 
-@pytest.fixture(scope="module", params=["dr", "nat", "tun", "dr-2w", "nat-2w"])
+IPV4_SPECS = ["dr", "nat", "tun", "dr-2w", "nat-2w"]
+IPV6_SPECS = ["dr-ipv6", "nat-ipv6", "tun-ipv6"]
+# Each case names the labs it runs in; a lab (module-scoped) serves every case that names it.
+ipv4_only = pytest.mark.parametrize("fwd", IPV4_SPECS, indirect=True)
+both_families = pytest.mark.parametrize("fwd", IPV4_SPECS + IPV6_SPECS, indirect=True)
+
+
+@pytest.fixture(scope="module")
 def fwd(request, tmp_path_factory):
-    lab, d = start_lab(request, tmp_path_factory, request.param, servers=3)
-    d.start(make_config(lab, workers=d.workers))
+    spec = request.param
+    family = "ipv6" if spec.endswith("-ipv6") else "ipv4"
+    lab, d = start_lab(request, tmp_path_factory, spec.removesuffix("-ipv6"), servers=3)
+    d.vip = VIP6 if family == "ipv6" else VIP  # the VIP of web and echo: the tests' target
+    d.start(make_config(lab, workers=d.workers, family=family))
     return d
 
 
+@both_families
 def test_http_1000_connections_weighted(fwd):
     # Source ports 10000-10999: the spread is a fixed function of shoald's hashing, not a
     # sample that is 3.5 sigma off once in a thousand runs.
-    res = fwd.lab.client("http", "--vip", VIP, "--port", 80, "--count", 1000,
+    res = fwd.lab.client("http", "--vip", fwd.vip, "--port", 80, "--count", 1000,
                          "--sport-base", 10000, timeout=300)
     assert res["ok"] == 1000 and not res["errors"], fwd.diag(
         f"{res['count'] - res['ok']} of 1000 requests failed: {res['errors']} "
@@ -59,8 +71,9 @@ def test_http_1000_connections_weighted(fwd):
             f"per-worker rx {rx}, total {c['line']}")
 
 
+@both_families
 def test_long_transfer_intact(fwd):
-    res = fwd.lab.client("big", "--vip", VIP, "--port", 80, timeout=300)
+    res = fwd.lab.client("big", "--vip", fwd.vip, "--port", 80, timeout=300)
     assert res["error"] is None and res["status"] == 200, fwd.diag(f"download failed: {res}")
     assert res["size"] == BIG_SIZE, fwd.diag(f"got {res['size']} bytes, expected {BIG_SIZE}")
     served_by = [rs for rs, h in fwd.lab.big_hashes().items() if h == res["sha256"]]
@@ -72,21 +85,23 @@ def test_long_transfer_intact(fwd):
     fwd.assert_balanced()
 
 
+@both_families
 def test_udp_echo(fwd):
-    res = fwd.lab.client("udp", "--vip", VIP, "--port", 7, "--count", 5,
+    res = fwd.lab.client("udp", "--vip", fwd.vip, "--port", 7, "--count", 5,
                          "--payload", f"hello-{fwd.lab.mode}")
     servers = set()
     for r in res["replies"]:
         assert r["data"] is not None, fwd.diag(f"no UDP echo for {r['sent']}: {res}")
         m = re.fullmatch(r"(rs\d+):(.*)", r["data"])
         assert m and m.group(2) == r["sent"], r
-        assert r["peer"] == [VIP, 7], f"reply from {r['peer']}, expected the VIP"
+        assert r["peer"] == [fwd.vip, 7], f"reply from {r['peer']}, expected the VIP"
         servers.add(m.group(1))
     # The echo service hashes on the source address: one server answers everything.
     assert len(servers) == 1 and servers <= set(WEB_WEIGHTS), servers
     fwd.assert_balanced()
 
 
+@ipv4_only
 def test_persistence_source_address(fwd):
     """The web service with `hash: source-address`: all connections from one client address
     go to one real server; several client addresses do not all go to the same one."""
@@ -152,6 +167,7 @@ print(json.dumps(out))
 """
 
 
+@ipv4_only
 def test_full_size_datagram_with_df(fwd):
     """DR and NAT add no bytes: a near-MTU DF datagram is echoed. TUN adds 20: the director
     answers "fragmentation needed" with MTU 1480, and the client's path MTU follows."""
@@ -197,6 +213,7 @@ print(json.dumps(out))
 """
 
 
+@ipv4_only
 def test_closed_port_on_a_real_server_is_refused_as_by_the_vip(fwd):
     """A UDP service whose real server has nothing listening: the client's socket, connected
     to VIP:9, gets ECONNREFUSED from an ICMP port unreachable sent from the VIP. In DR and TUN

@@ -15,12 +15,15 @@ object on stdout.
   client.py big --vip IP --port P [--path /big] [--source IP]
       One GET of a large body, streamed: answers its size, sha256, HTTP status and duration.
   client.py udp --vip IP --port P --payload TEXT [--count N] [--source IP]
-      N UDP datagrams (one at a time, each retried) from one socket: answers the replies.
+      N UDP datagrams (one at a time, each retried) from one socket: answers the replies,
+      each with its sender as [address, port].
+IP may be IPv4 or IPv6 (--vip fd00::100); --source addresses are of the same family.
 """
 import argparse
 import collections
 import hashlib
 import http.client
+import ipaddress
 import json
 import socket
 import sys
@@ -111,8 +114,9 @@ def big(a):
 
 
 def udp(a):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a.source[0] if a.source else "0.0.0.0", 0))
+    v6 = ipaddress.ip_address(a.vip).version == 6
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((a.source[0] if a.source else ("::" if v6 else "0.0.0.0"), 0))
     s.settimeout(1.0)
     replies = []
     for i in range(a.count):
@@ -122,7 +126,8 @@ def udp(a):
             s.sendto(payload.encode(), (a.vip, a.port))
             try:
                 data, peer = s.recvfrom(65535)
-                got = {"data": data.decode(errors="replace"), "peer": list(peer),
+                # An IPv6 peer comes with its flow label and scope: address and port only.
+                got = {"data": data.decode(errors="replace"), "peer": list(peer[:2]),
                        "sent": payload}
                 break
             except socket.timeout:

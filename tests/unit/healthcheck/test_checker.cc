@@ -1,13 +1,12 @@
-// The health checker against real servers on 127.0.0.1 started by the test
+// The health checker against real servers on the loopback started by the test
 // (healthcheck/checker.*): TCP listeners (open, closed, one whose queue is full), a small
 // HTTP server that answers any status, hangs, resets or streams 100 MB, UDP echo and silent
 // sockets, and commands. Each gives its verdict within its timeout plus slack; a hung server
 // or a 100 MB body never delays a concurrent fast check; a body is read only up to
-// read_limit. Traffic goes to 127.0.0.1 only.
+// read_limit. The tcp, http, udp and exec checks run over 127.0.0.1 and over ::1 alike.
+// Traffic goes to the loopback only.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "healthcheck/checker.h"
+#include "healthcheck/loopback.h"
 
 using shoal::hc::CheckType;
 using shoal::hc::HealthChecker;
@@ -34,6 +34,11 @@ using shoal::hc::Target;
 using shoal::hc::TargetKey;
 using shoal::hc::TargetStatus;
 using shoal::hc::Transition;
+using shoal::test::bound_port;
+using shoal::test::bound_socket;
+using shoal::test::Family;
+using shoal::test::loopback;
+using shoal::test::loopback_address;
 using Steady = std::chrono::steady_clock;
 
 namespace {
@@ -43,39 +48,9 @@ constexpr uint64_t kBigBody = 100ull << 20;  // the "100 MB" body
 // shares two cores with builds, benchmarks and labs).
 constexpr long kSlack = 400;
 
-uint32_t loopback() {
-  return htonl(INADDR_LOOPBACK);
-}
-
-sockaddr_in local(uint16_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = loopback();
-  sa.sin_port = htons(port);
-  return sa;
-}
-
-uint16_t bound_port(int fd) {
-  sockaddr_in sa{};
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  return ntohs(sa.sin_port);
-}
-
-// A socket bound to 127.0.0.1 on a port of the kernel's choice.
-int bound_socket(int type) {
-  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const sockaddr_in sa = local(0);
-  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
-  return fd;
-}
-
 // A port nothing listens on (bound, then closed).
-uint16_t closed_port(int type) {
-  const int fd = bound_socket(type);
+uint16_t closed_port(Family family, int type) {
+  const int fd = bound_socket(family, type);
   const uint16_t port = bound_port(fd);
   ::close(fd);
   return port;
@@ -101,7 +76,7 @@ class StopSignal {
   int fd_;
 };
 
-// An HTTP/1.1 server on 127.0.0.1, one thread per connection. Paths:
+// An HTTP/1.1 server on the loopback, one thread per connection. Paths:
 //   /ok (or anything else)  200, body "hello healthy host=<Host header>"
 //   /status/NNN             status NNN
 //   /toggle                 the status in `toggle_status`
@@ -111,8 +86,8 @@ class StopSignal {
 // With `accept_only`, connections are accepted and closed at once (a plain TCP service).
 class HttpServer {
  public:
-  explicit HttpServer(bool accept_only = false) : accept_only_(accept_only) {
-    fd_ = bound_socket(SOCK_STREAM);
+  explicit HttpServer(Family family, bool accept_only = false) : accept_only_(accept_only) {
+    fd_ = bound_socket(family, SOCK_STREAM);
     REQUIRE(::listen(fd_, 1024) == 0);
     port_ = bound_port(fd_);
     acceptor_ = std::thread([this] { accept_loop(); });
@@ -214,11 +189,11 @@ class HttpServer {
   std::vector<std::thread> handlers_;
 };
 
-// A UDP socket on 127.0.0.1 that echoes every datagram, or (silent) never answers.
+// A UDP socket on the loopback that echoes every datagram, or (silent) never answers.
 class UdpServer {
  public:
-  explicit UdpServer(bool echo) : echo_(echo) {
-    fd_ = bound_socket(SOCK_DGRAM);
+  UdpServer(Family family, bool echo) : echo_(echo) {
+    fd_ = bound_socket(family, SOCK_DGRAM);
     port_ = bound_port(fd_);
     thread_ = std::thread([this] { loop(); });
   }
@@ -233,7 +208,7 @@ class UdpServer {
   void loop() {
     char buffer[65536];
     while (stop_.wait(fd_, POLLIN, -1)) {
-      sockaddr_in from{};
+      sockaddr_storage from{};
       socklen_t len = sizeof from;
       const ssize_t n =
           ::recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &len);
@@ -249,12 +224,13 @@ class UdpServer {
   std::thread thread_;
 };
 
-// A target on 127.0.0.1 checked at once (spread 0), flipping on one verdict (rise = fall = 1).
-Target make(const std::string& name, CheckType type, uint16_t port, uint32_t interval_ms = 1000,
-            uint32_t timeout_ms = 300) {
+// A target on the loopback checked at once (spread 0), flipping on one verdict
+// (rise = fall = 1).
+Target make(Family family, const std::string& name, CheckType type, uint16_t port,
+            uint32_t interval_ms = 1000, uint32_t timeout_ms = 300) {
   Target t;
   t.key = TargetKey{"t", name};
-  t.address = loopback();
+  t.address = loopback(family);
   t.port = port;
   t.spec.type = type;
   t.spec.interval_ms = interval_ms;
@@ -265,14 +241,14 @@ Target make(const std::string& name, CheckType type, uint16_t port, uint32_t int
   return t;
 }
 
-Target http(const std::string& name, uint16_t port, const std::string& path) {
-  Target t = make(name, CheckType::http, port);
+Target http(Family family, const std::string& name, uint16_t port, const std::string& path) {
+  Target t = make(family, name, CheckType::http, port);
   t.spec.path = path;
   return t;
 }
 
 Target exec(const std::string& name, std::vector<std::string> argv, uint32_t timeout_ms = 300) {
-  Target t = make(name, CheckType::exec, 8080, 1000, timeout_ms);
+  Target t = make(Family::v4, name, CheckType::exec, 8080, 1000, timeout_ms);
   t.spec.command = std::move(argv);
   return t;
 }
@@ -317,19 +293,21 @@ long ms(std::chrono::microseconds us) {
 }  // namespace
 
 TEST_CASE("health checker: tcp connects", "[health]") {
-  HttpServer open(/*accept_only=*/true);
+  const Family family = GENERATE(Family::v4, Family::v6);
+  INFO(to_string(family));
+  HttpServer open(family, /*accept_only=*/true);
   // A listener whose accept queue is full (backlog 0, one connection queued, never accepted):
   // further SYNs are dropped, so a connect neither succeeds nor fails.
-  const int full = bound_socket(SOCK_STREAM);
+  const int full = bound_socket(family, SOCK_STREAM);
   REQUIRE(::listen(full, 0) == 0);
-  const int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const sockaddr_in sa = local(bound_port(full));
-  REQUIRE(::connect(filler, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
+  const auto to_full = loopback_address(family, bound_port(full));
+  const int filler = ::socket(to_full.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(::connect(filler, to_full.get(), to_full.length) == 0);
 
   HealthChecker checker;
-  checker.set_targets({make("open", CheckType::tcp, open.port()),
-                       make("closed", CheckType::tcp, closed_port(SOCK_STREAM)),
-                       make("full", CheckType::tcp, bound_port(full))});
+  checker.set_targets({make(family, "open", CheckType::tcp, open.port()),
+                       make(family, "closed", CheckType::tcp, closed_port(family, SOCK_STREAM)),
+                       make(family, "full", CheckType::tcp, bound_port(full))});
 
   const TargetStatus o = wait_for(checker, "open", [](const TargetStatus& s) { return s.up; });
   CHECK(o.up);
@@ -356,18 +334,21 @@ TEST_CASE("health checker: tcp connects", "[health]") {
 
 TEST_CASE("health checker: http statuses, expected ranges, body match and Host header",
           "[health]") {
-  HttpServer server;
+  const Family family = GENERATE(Family::v4, Family::v6);
+  INFO(to_string(family));
+  HttpServer server(family);
   const uint16_t port = server.port();
   std::vector<Target> targets = {
-      http("ok", port, "/ok"),
-      http("503", port, "/status/503"),
-      http("301", port, "/status/301"),  // within the default 200-399
-      http("expect-503", port, "/status/503"),
-      http("expect-list", port, "/status/204"),
-      http("body-hit", port, "/ok"),
-      http("body-miss", port, "/ok"),
-      http("host", port, "/ok"),
-      http("refused", closed_port(SOCK_STREAM), "/"),
+      http(family, "ok", port, "/ok"),
+      http(family, "503", port, "/status/503"),
+      http(family, "301", port, "/status/301"),  // within the default 200-399
+      http(family, "expect-503", port, "/status/503"),
+      http(family, "expect-list", port, "/status/204"),
+      http(family, "body-hit", port, "/ok"),
+      http(family, "body-miss", port, "/ok"),
+      http(family, "host", port, "/ok"),  // the name in the URL, the address by CONNECT_TO
+      http(family, "address-host", port, "/ok"),
+      http(family, "refused", closed_port(family, SOCK_STREAM), "/"),
   };
   targets[3].spec.expect_status = {StatusRange{503, 503}};
   targets[4].spec.expect_status = {StatusRange{200, 200}, StatusRange{204, 206}};
@@ -375,6 +356,8 @@ TEST_CASE("health checker: http statuses, expected ranges, body match and Host h
   targets[6].spec.body = "nope";
   targets[7].spec.host = "example.test";
   targets[7].spec.body = "host=example.test:" + std::to_string(port);
+  // No host configured: the URL holds the address, and so does the Host header.
+  targets[8].spec.body = "host=" + endpoint(loopback(family), port);
 
   HealthChecker checker;
   checker.set_targets(targets);
@@ -391,6 +374,7 @@ TEST_CASE("health checker: http statuses, expected ranges, body match and Host h
       {"body-hit", true, "http status 200"},
       {"body-miss", false, "http status 200 but the body lacks 'nope'"},
       {"host", true, "http status 200"},
+      {"address-host", true, "http status 200"},
   };
   for (const auto& e : expected) {
     INFO(e.name);
@@ -407,12 +391,12 @@ TEST_CASE("health checker: http statuses, expected ranges, body match and Host h
 
 TEST_CASE("health checker: a hung, a resetting and a 100 MB server delay no other check",
           "[health]") {
-  HttpServer server;
-  HttpServer plain(/*accept_only=*/true);
+  HttpServer server(Family::v4);
+  HttpServer plain(Family::v4, /*accept_only=*/true);
   const uint16_t port = server.port();
   const long timeout = 1000;
   auto slow = [&](const std::string& name, const std::string& path) {
-    Target t = make(name, CheckType::http, port, 2000, timeout);
+    Target t = make(Family::v4, name, CheckType::http, port, 2000, timeout);
     t.spec.path = path;
     return t;
   };
@@ -421,10 +405,13 @@ TEST_CASE("health checker: a hung, a resetting and a 100 MB server delay no othe
   Target big_body = slow("big-body", "/big");
   big_body.spec.read_limit = 100'000;
   big_body.spec.body = "needle";
-  const std::vector<Target> targets = {slow("hang", "/hang"), slow("reset", "/reset"), big,
-                                       big_body, make("fast-tcp", CheckType::tcp, plain.port(),
-                                                      2000, timeout),
-                                       slow("fast-http", "/ok")};
+  const std::vector<Target> targets = {
+      slow("hang", "/hang"),
+      slow("reset", "/reset"),
+      big,
+      big_body,
+      make(Family::v4, "fast-tcp", CheckType::tcp, plain.port(), 2000, timeout),
+      slow("fast-http", "/ok")};
   HealthChecker checker;
   const auto started = Steady::now();
   checker.set_targets(targets);  // spread 0: every check starts at once
@@ -473,9 +460,11 @@ TEST_CASE("health checker: a hung, a resetting and a 100 MB server delay no othe
 
 TEST_CASE("health checker: udp replies, mismatches, unreachable ports and silence",
           "[health]") {
-  UdpServer echo(/*echo=*/true);
-  UdpServer silent(/*echo=*/false);
-  Target any = make("any", CheckType::udp, echo.port());
+  const Family family = GENERATE(Family::v4, Family::v6);
+  INFO(to_string(family));
+  UdpServer echo(family, /*echo=*/true);
+  UdpServer silent(family, /*echo=*/false);
+  Target any = make(family, "any", CheckType::udp, echo.port());
   any.spec.payload = "ping";
   Target match = any;
   match.key = key("match");
@@ -483,9 +472,9 @@ TEST_CASE("health checker: udp replies, mismatches, unreachable ports and silenc
   Target mismatch = any;
   mismatch.key = key("mismatch");
   mismatch.spec.expect_reply = "pong";
-  Target unreachable = make("unreachable", CheckType::udp, closed_port(SOCK_DGRAM));
+  Target unreachable = make(family, "unreachable", CheckType::udp, closed_port(family, SOCK_DGRAM));
   unreachable.spec.payload = "ping";
-  Target quiet = make("silent", CheckType::udp, silent.port());
+  Target quiet = make(family, "silent", CheckType::udp, silent.port());
   quiet.spec.payload = "ping";
 
   HealthChecker checker;
@@ -520,6 +509,19 @@ TEST_CASE("health checker: exec checks", "[health]") {
   weighted.spec.initial_up = true;
   Target not_weight = exec("not-weight", {"echo", "heavy"});
   not_weight.spec.weight_from_output = true;
+  // What a command is told of its backend, one of each family; it says what it was told when
+  // that is not what it should have been.
+  auto env = [](Family family) {
+    const std::string name = std::string("env-") + to_string(family);
+    const std::string script = "test \"$SHOAL_BACKEND_ADDRESS\" = " + to_string(loopback(family)) +
+                               " && test \"$SHOAL_BACKEND_PORT\" = 8080" +
+                               " && test \"$SHOAL_SERVICE\" = t" +
+                               " && test \"$SHOAL_BACKEND_NAME\" = " + name +
+                               " || { echo \"told $SHOAL_BACKEND_ADDRESS\" >&2; exit 1; }";
+    Target t = shell(name, script);
+    t.address = loopback(family);
+    return t;
+  };
   const std::vector<Target> targets = {
       exec("true", {"true"}),
       exec("false", {"false"}),
@@ -527,8 +529,8 @@ TEST_CASE("health checker: exec checks", "[health]") {
       shell("sleep", "echo $$ > " + pid_file + "; exec sleep 10"),
       weighted,
       not_weight,
-      shell("env", "test \"$SHOAL_BACKEND_ADDRESS\" = 127.0.0.1 && test \"$SHOAL_BACKEND_PORT\" "
-                   "= 8080 && test \"$SHOAL_SERVICE\" = t && test \"$SHOAL_BACKEND_NAME\" = env"),
+      env(Family::v4),
+      env(Family::v6),
       exec("missing", {"shoal-no-such-program"}),
       // 5 MB of output: read and dropped past the kept 4 KiB, so the command never blocks.
       shell("chatty", "head -c 5000000 /dev/zero; echo"),
@@ -545,8 +547,11 @@ TEST_CASE("health checker: exec checks", "[health]") {
   CHECK(s.last->detail == "exec exit status 1");
   s = first_verdict(checker, "stderr");
   CHECK(s.last->detail == "exec exit status 3: boom");
-  s = first_verdict(checker, "env");
-  CHECK(s.last->pass);
+  for (const char* name : {"env-IPv4", "env-IPv6"}) {
+    s = first_verdict(checker, name);
+    INFO(name << ": " << s.last->detail);
+    CHECK(s.last->pass);
+  }
   s = first_verdict(checker, "missing");
   CHECK_FALSE(s.last->pass);
   CHECK(s.last->detail == "exec cannot run 'shoal-no-such-program': No such file or directory");
@@ -591,8 +596,8 @@ TEST_CASE("health checker: exec checks", "[health]") {
 }
 
 TEST_CASE("health checker: rise and fall end to end, and a reload", "[health]") {
-  HttpServer server;
-  Target t = http("web", server.port(), "/toggle");
+  HttpServer server(Family::v4);
+  Target t = http(Family::v4, "web", server.port(), "/toggle");
   t.spec.interval_ms = 150;
   t.spec.timeout_ms = 100;
   t.spec.rise = 2;
@@ -626,13 +631,13 @@ TEST_CASE("health checker: rise and fall end to end, and a reload", "[health]") 
   CHECK(ts[0].up);
   CHECK_FALSE(ts[1].up);
   CHECK(ts[1].reason == "http status 503 (2/2)");
-  CHECK(ts[1].address == loopback());
+  CHECK(ts[1].address == loopback(Family::v4));
   CHECK(ts[1].port == server.port());
   CHECK(ts[2].up);
 
   // A reload that keeps the target and adds another: the kept one stays up and counting.
   const uint64_t checks = checker.last_result(key("web"))->checks;
-  Target other = make("other", CheckType::tcp, server.port());
+  Target other = make(Family::v4, "other", CheckType::tcp, server.port());
   checker.set_targets({t, other});
   s = *checker.last_result(key("web"));
   CHECK(s.up);
@@ -646,10 +651,10 @@ TEST_CASE("health checker: rise and fall end to end, and a reload", "[health]") 
 }
 
 TEST_CASE("health checker: 500 targets checked by one thread", "[health]") {
-  HttpServer plain(/*accept_only=*/true);
+  HttpServer plain(Family::v4, /*accept_only=*/true);
   std::vector<Target> targets;
   for (int i = 0; i < 500; ++i) {
-    Target t = make("rs" + std::to_string(i), CheckType::tcp, plain.port(), 1000, 500);
+    Target t = make(Family::v4, "rs" + std::to_string(i), CheckType::tcp, plain.port(), 1000, 500);
     t.spec.spread = 0.5;
     targets.push_back(t);
   }

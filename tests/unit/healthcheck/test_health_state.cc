@@ -4,6 +4,8 @@
 // checks that never overlap, and reloads that keep what remains.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -20,6 +22,7 @@ using shoal::hc::Millis;
 using shoal::hc::Monitor;
 using shoal::hc::ProbeRequest;
 using shoal::hc::Target;
+using shoal::hc::TargetAddress;
 using shoal::hc::TargetKey;
 using shoal::hc::TimePoint;
 using shoal::hc::Transition;
@@ -34,11 +37,18 @@ class FakeClock final : public shoal::hc::Clock {
   TimePoint now_{std::chrono::hours(1000)};
 };
 
+TargetAddress v6(const char* text) {
+  TargetAddress a;
+  a.ipv6 = true;
+  REQUIRE(inet_pton(AF_INET6, text, a.v6.data()) == 1);
+  return a;
+}
+
 Target target(const std::string& backend, CheckType type = CheckType::tcp, uint32_t interval_ms = 2000,
               uint32_t timeout_ms = 1000, uint32_t rise = 2, uint32_t fall = 3) {
   Target t;
   t.key = TargetKey{"web", backend};
-  t.address = 0x0b00000a;  // 10.0.0.11
+  t.address = TargetAddress::from_v4(0x0b00000a);  // 10.0.0.11
   t.port = 80;
   t.spec.type = type;
   t.spec.interval_ms = interval_ms;
@@ -306,13 +316,36 @@ TEST_CASE("health monitor: checks run at a fixed rate and never overlap", "[heal
   }
 }
 
+TEST_CASE("target addresses: the text of either family, equality within a family",
+          "[health]") {
+  const TargetAddress a4 = TargetAddress::from_v4(0x0b00000a);
+  CHECK(to_string(a4) == "10.0.0.11");
+  CHECK(host_text(a4) == "10.0.0.11");
+  CHECK(endpoint(a4, 80) == "10.0.0.11:80");
+  const TargetAddress a6 = v6("fd00::11");
+  CHECK(to_string(a6) == "fd00::11");
+  CHECK(host_text(a6) == "[fd00::11]");
+  CHECK(endpoint(a6, 8080) == "[fd00::11]:8080");
+  CHECK(a6 == TargetAddress::from_v6(a6.v6));
+  CHECK(a6 != v6("fd00::12"));
+  CHECK(a4 != TargetAddress::from_v4(0x0c00000a));
+  // ::a00:b holds 10.0.0.11's bytes at its end, and is still another address.
+  CHECK(a4 != v6("::a00:b"));
+  TargetAddress stray = a4;
+  stray.v6 = a6.v6;  // the other family's field does not count
+  CHECK(stray == a4);
+}
+
 TEST_CASE("health monitor: transitions carry the backend, its state and the reason",
           "[health]") {
+  const auto [address, text] = GENERATE(
+      std::pair{TargetAddress::from_v4(0x0c00000a), std::string("10.0.0.12:80")},
+      std::pair{v6("fd00::12"), std::string("[fd00::12]:80")});
   FakeClock clock;
   Monitor m(clock);
   Target t = target("rs2", CheckType::http, 1000, 500, 2, 3);
   t.spec.spread = 0;
-  t.address = 0x0c00000a;  // 10.0.0.12
+  t.address = address;
   m.set_targets({t});
   const auto initial = m.status(t.key);
   REQUIRE(initial);
@@ -324,7 +357,7 @@ TEST_CASE("health monitor: transitions carry the backend, its state and the reas
   auto ts = m.take_transitions();
   REQUIRE(ts.size() == 1);
   CHECK(ts[0].key == TargetKey{"web", "rs2"});
-  CHECK(ts[0].address == 0x0c00000a);
+  CHECK(ts[0].address == address);
   CHECK(ts[0].port == 80);
   CHECK(ts[0].up);
   CHECK(ts[0].state_changed);
@@ -338,7 +371,7 @@ TEST_CASE("health monitor: transitions carry the backend, its state and the reas
   REQUIRE(ts.size() == 1);
   CHECK_FALSE(ts[0].up);
   CHECK(ts[0].reason == "http status 503 (3/3)");
-  CHECK(to_string(ts[0]) == "rs2 10.0.0.12:80 down: http status 503 (3/3)");
+  CHECK(to_string(ts[0]) == "rs2 " + text + " down: http status 503 (3/3)");
   const auto s = m.status(t.key);
   CHECK_FALSE(s->up);
   CHECK(s->failures == 3);
@@ -470,20 +503,23 @@ TEST_CASE("health monitor: a reload keeps what remains, starts what is new, stop
     clock.advance(Millis(5000));
     for (const ProbeRequest& p : m.take_due(10)) CHECK(p.target->key == c.key);
   }
-  SECTION("a backend that moved to another address starts over") {
+  SECTION("a backend that moved to another address (of either family) starts over") {
+    const auto [moved, text] =
+        GENERATE(std::pair{TargetAddress::from_v4(0x6300000a), std::string("10.0.0.99:80")},
+                 std::pair{v6("fd00::99"), std::string("[fd00::99]:80")});
     Target a2 = a;
-    a2.address = 0x6300000a;  // 10.0.0.99
+    a2.address = moved;
     m.set_targets({a2, c});
     auto ts = m.take_transitions();
     REQUIRE(ts.size() == 1);
     CHECK_FALSE(ts[0].up);
-    CHECK(ts[0].address == 0x6300000a);
+    CHECK(ts[0].address == moved);
     CHECK(ts[0].reason ==
-          "now 10.0.0.99:80, initial state down (until the first check passes)");
+          "now " + text + ", initial state down (until the first check passes)");
     CHECK(m.status(a.key)->checks == 0);
     CHECK_FALSE(m.status(a.key)->last);
     for (const ProbeRequest& p : m.take_due(10)) {
-      if (p.target->key == a.key) CHECK(p.target->address == 0x6300000a);
+      if (p.target->key == a.key) CHECK(p.target->address == moved);
       m.complete(p.token, pass());
     }
     CHECK(m.status(a.key)->up);

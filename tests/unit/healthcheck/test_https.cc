@@ -1,10 +1,9 @@
-// HTTPS checks against a TLS server on 127.0.0.1 started by the test, with a self-signed
-// certificate made on the spot: the check passes when certificate checking is off (and sends
-// the configured host name as SNI and Host), and fails on the certificate when it is on.
+// HTTPS checks against a TLS server on the loopback (127.0.0.1, then ::1) started by the
+// test, with a self-signed certificate made on the spot: the check passes when certificate
+// checking is off (and sends the configured host name as SNI and Host), and fails on the
+// certificate when it is on.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "healthcheck/checker.h"
+#include "healthcheck/loopback.h"
 
 using shoal::hc::CheckType;
 using shoal::hc::HealthChecker;
@@ -32,6 +32,7 @@ using shoal::hc::Millis;
 using shoal::hc::Target;
 using shoal::hc::TargetKey;
 using shoal::hc::TargetStatus;
+using shoal::test::Family;
 
 namespace {
 
@@ -39,7 +40,7 @@ namespace {
 // blocking thread per connection (socket timeouts bound every call).
 class TlsServer {
  public:
-  TlsServer() {
+  explicit TlsServer(Family family) {
     key_ = EVP_EC_gen("P-256");
     REQUIRE(key_);
     cert_ = X509_new();
@@ -58,15 +59,9 @@ class TlsServer {
     REQUIRE(SSL_CTX_use_certificate(ctx_, cert_) == 1);
     REQUIRE(SSL_CTX_use_PrivateKey(ctx_, key_) == 1);
 
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
+    fd_ = shoal::test::bound_socket(family, SOCK_STREAM);
     REQUIRE(::listen(fd_, 64) == 0);
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+    port_ = shoal::test::bound_port(fd_);
     stop_ = ::eventfd(0, EFD_CLOEXEC);
     acceptor_ = std::thread([this] { accept_loop(); });
   }
@@ -145,10 +140,10 @@ class TlsServer {
   std::vector<std::thread> handlers_;  // only the acceptor touches it until the destructor
 };
 
-Target https(const std::string& name, uint16_t port) {
+Target https(Family family, const std::string& name, uint16_t port) {
   Target t;
   t.key = TargetKey{"t", name};
-  t.address = htonl(INADDR_LOOPBACK);
+  t.address = shoal::test::loopback(family);
   t.port = port;
   t.spec.type = CheckType::https;
   // A TLS handshake is the costliest probe: generous, for a loaded machine and sanitizers.
@@ -176,12 +171,14 @@ TargetStatus first_verdict(const HealthChecker& c, const std::string& name) {
 }  // namespace
 
 TEST_CASE("health checker: https with and without certificate checks", "[health]") {
-  TlsServer server;
-  Target plain = https("unverified", server.port());
-  Target named = https("named", server.port());
+  const Family family = GENERATE(Family::v4, Family::v6);
+  INFO(to_string(family));
+  TlsServer server(family);
+  Target plain = https(family, "unverified", server.port());
+  Target named = https(family, "named", server.port());
   named.spec.host = "example.test";
   named.spec.body = "sni=example.test host=example.test:" + std::to_string(server.port());
-  Target verified = https("verified", server.port());
+  Target verified = https(family, "verified", server.port());
   verified.spec.host = "example.test";
   verified.spec.verify_tls = true;
 

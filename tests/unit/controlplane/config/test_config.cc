@@ -19,6 +19,7 @@
 using shoal::cp::assign_backend_ids;
 using shoal::cp::BackendConfig;
 using shoal::cp::Config;
+using shoal::cp::IpAddress;
 using shoal::cp::Ipv4Prefix;
 using shoal::cp::load_config_file;
 using shoal::cp::load_config_string;
@@ -109,16 +110,16 @@ TEST_CASE("config: the example configs load without errors or warnings", "[confi
     const ServiceConfig* echo = service(c, "echo");
     REQUIRE(web);
     REQUIRE(echo);
-    CHECK(web->vip == ipv4(10, 0, 0, 100));
+    CHECK(web->vip == IpAddress::from_v4(ipv4(10, 0, 0, 100)));
     CHECK(web->port == 80);
     CHECK(web->protocol == Protocol::tcp);
-    CHECK(echo->vip == ipv4(10, 0, 0, 100));
+    CHECK(echo->vip == IpAddress::from_v4(ipv4(10, 0, 0, 100)));
     CHECK(echo->port == 7);
     CHECK(echo->protocol == Protocol::udp);
     for (const ServiceConfig* s : {web, echo}) {
       CHECK(s->forwarding == ex.mode);
       REQUIRE(s->backends.size() == 3);
-      CHECK(s->backends[0].address == ex.first_backend);
+      CHECK(s->backends[0].address == IpAddress::from_v4(ex.first_backend));
     }
     CHECK(web->backends[0].weight == 1);
     CHECK(web->backends[1].weight == 1);
@@ -227,7 +228,7 @@ tunnel_ttl: 17
   REQUIRE(c.services.size() == 2);
   const ServiceConfig& web = c.services[0];
   CHECK(web.name == "web");
-  CHECK(web.vip == ipv4(10, 0, 0, 100));
+  CHECK(web.vip == IpAddress::from_v4(ipv4(10, 0, 0, 100)));
   CHECK(web.port == 443);
   CHECK(web.protocol == Protocol::tcp);
   CHECK(web.forwarding == ForwardMode::nat);
@@ -235,7 +236,7 @@ tunnel_ttl: 17
   CHECK(web.maglev_size == 1009);
   REQUIRE(web.backends.size() == 2);
   CHECK(web.backends[0].name == "rs1");
-  CHECK(web.backends[0].address == ipv4(10, 0, 1, 11));
+  CHECK(web.backends[0].address == IpAddress::from_v4(ipv4(10, 0, 1, 11)));
   CHECK(web.backends[0].port == 8443);
   CHECK(web.backends[0].weight == 3);
   CHECK(web.backends[0].id == 0);
@@ -249,7 +250,7 @@ tunnel_ttl: 17
   CHECK(dns.hash == HashOn::five_tuple);
   CHECK(dns.maglev_size == shoal::dp::kDefaultMaglevSize);
   REQUIRE(dns.backends.size() == 1);
-  CHECK(dns.backends[0].address == ipv4(198, 51, 100, 7));  // reached via the gateway
+  CHECK(dns.backends[0].address == IpAddress::from_v4(ipv4(198, 51, 100, 7)));  // reached via the gateway
   CHECK(dns.backends[0].port == 53);
   CHECK(dns.backends[0].weight == 1);
   CHECK(dns.backends[0].id == 2);
@@ -468,7 +469,7 @@ TEST_CASE("config: malformed addresses, prefixes and MACs", "[config]") {
     forwarding: dr
     backends: [{address: 10.0.0.11}]
 )",
-               "t.yaml:7: ", "'vip' '10.0.0.1OO' is not an IPv4 address");
+               "t.yaml:7: ", "'vip' '10.0.0.1OO' is not an IP address");
   expect_error(kPort + R"(services:
   - name: web
     vip: 224.0.0.18
@@ -499,6 +500,103 @@ TEST_CASE("config: malformed addresses, prefixes and MACs", "[config]") {
   expect_error(
       kPort + "services: []\nneighbours:\n  - {address: 10.9.0.11, mac: \"02:00:00:00:00:11\"}\n",
       "t.yaml:7: ", "neighbour 10.9.0.11 is not on-link");
+}
+
+// Lines 1-5: one port on 10.0.0.0/24 and fd00::/64, with an IPv6 gateway.
+const std::string kDualStackPort = R"(ports:
+  - name: lan
+    device: net_null0
+    addresses: [10.0.0.2/24, fd00::2/64, fd00:1::1/64]
+    gateway: [10.0.0.254, fd00::fe]
+)";
+
+TEST_CASE("config: IPv6 VIPs, backends, port addresses and gateway", "[config][ipv6]") {
+  const LoadResult r = load(kDualStackPort + R"(services:
+  - name: web6
+    vip: fd00::100
+    port: 80
+    forwarding: dr
+    backends: [{address: "fd00::11"}, {address: "fd00::12", weight: 2}]
+  - name: nat6
+    vip: fd00::101
+    port: 80
+    forwarding: nat
+    backends: [{address: "fd00:1::11", port: 8080}, {address: "2001:db8::7"}]
+  - name: four-in-six
+    vip: 10.0.0.100
+    port: 80
+    forwarding: tun
+    backends: [{address: "fd00::13"}]
+)");
+  INFO("errors:\n" << lines_text(r.errors));
+  REQUIRE(r.config);
+  const Config& c = *r.config;
+  REQUIRE(c.ports[0].addresses6.size() == 2);
+  CHECK(shoal::cp::to_string(c.ports[0].addresses6[0]) == "fd00::2/64");
+  CHECK(c.ports[0].gateway == ipv4(10, 0, 0, 254));
+  REQUIRE(c.ports[0].gateway6);
+  CHECK(shoal::cp::ipv6_to_string(*c.ports[0].gateway6) == "fd00::fe");
+  const ServiceConfig* web6 = service(c, "web6");
+  REQUIRE(web6);
+  CHECK(web6->vip.is_v6());
+  CHECK(shoal::cp::service_endpoint(*web6) == "[fd00::100]:80");
+  CHECK(web6->backends[1].name == "[fd00::12]:80");
+  CHECK(web6->backends[1].weight == 2);
+  CHECK_FALSE(web6->sync);  // connection sync carries IPv4 flows only
+  const ServiceConfig* nat6 = service(c, "nat6");
+  REQUIRE(nat6);
+  CHECK(nat6->backends[0].port == 8080);
+  CHECK(shoal::cp::to_string(nat6->backends[1].address) == "2001:db8::7");  // via the gateway
+  const ServiceConfig* tun = service(c, "four-in-six");
+  REQUIRE(tun);
+  CHECK(tun->vip.is_v4());
+  CHECK(tun->backends[0].address.is_v6());
+}
+
+TEST_CASE("config: IPv6 mistakes are refused on their line", "[config][ipv6]") {
+  auto service_with = [](const std::string& vip, const std::string& mode,
+                         const std::string& backend, const std::string& extra = "") {
+    return kDualStackPort + "services:\n  - name: s\n    vip: \"" + vip + "\"\n    port: 80\n" +
+           "    forwarding: " + mode + "\n" + extra + "    backends: [{address: \"" + backend +
+           "\"}]\n";
+  };
+  // Lines: 6 services, 7 name, 8 vip, 9 port, 10 forwarding, then `extra`, then backends.
+  expect_error(service_with("fd00::100", "dr", "10.0.0.11"), "t.yaml:11: ",
+               "backend 10.0.0.11 is IPv4 but the VIP fd00::100 is IPv6: a service is one family");
+  expect_error(service_with("10.0.0.100", "nat", "fd00:1::11"), "t.yaml:11: ",
+               "backend fd00:1::11 is IPv6 but the VIP 10.0.0.100 is IPv4");
+  expect_error(service_with("fd00::100", "dr", "fd00:2::11"), "t.yaml:11: ",
+               "dr backend fd00:2::11 is not on-link");
+  expect_error(service_with("fd00::2", "dr", "fd00::11"), "t.yaml:8: ",
+               "VIP fd00::2 is a local address of port 'lan'");
+  expect_error(service_with("fe80::1", "dr", "fd00::11"), "t.yaml:8: ",
+               "'vip' fe80::1 is a link-local address");
+  expect_error(service_with("ff02::1", "dr", "fd00::11"), "t.yaml:8: ", "is a multicast address");
+  expect_error(service_with("::ffff:10.0.0.100", "dr", "fd00::11"), "t.yaml:8: ",
+               "is not an IP address");
+  expect_error(service_with("fd00::100%lan", "dr", "fd00::11"), "t.yaml:8: ",
+               "is not an IP address");
+  expect_error(service_with("fd00::100", "dr", "fd00::11", "    persistence: {timeout: 60}\n"),
+               "t.yaml:7: ", "'persistence' is not available for IPv6 VIPs yet");
+  expect_error(service_with("fd00::100", "dr", "fd00::11", "    sync: true\n"), "t.yaml:11: ",
+               "connection sync does not carry IPv6 flows yet");
+  auto port_with = [](const std::string& addresses, const std::string& gateway) {
+    return "ports:\n  - name: lan\n    device: x\n    addresses: " + addresses +
+           "\n    gateway: " + gateway + "\nservices: []\n";
+  };
+  expect_error(port_with("[fd00::2/129]", "fd00::1"), "t.yaml:4: ",
+               "'fd00::2/129' is not an IPv6 address with a prefix length");
+  expect_error(port_with("[fe80::2/64]", "fd00::1"), "t.yaml:4: ", "is a link-local address");
+  expect_error(port_with("[fd00::2/64]", "fd01::1"), "t.yaml:5: ",
+               "gateway fd01::1 is not inside an IPv6 prefix of port 'lan' (fd00::/64)");
+  expect_error(port_with("[fd00::2/64]", "[fd00::1, fd00::3]"), "t.yaml:5: ",
+               "'gateway' lists two IPv6 addresses");
+  expect_error(port_with("[fd00::2/64, fd00::2/64]", "fd00::1"), "t.yaml:4: ",
+               "duplicate local address fd00::2");
+  CHECK(shoal::cp::parse_ip_endpoint("[fd00::100]:80") ==
+        std::pair{IpAddress::from_v6(*shoal::cp::parse_ipv6("fd00::100")), uint16_t{80}});
+  CHECK_FALSE(shoal::cp::parse_ip_endpoint("[fd00::100]:0"));
+  CHECK_FALSE(shoal::cp::parse_ip_endpoint("fd00::100:80"));
 }
 
 TEST_CASE("config: duplicate and conflicting addresses", "[config]") {
@@ -890,7 +988,7 @@ TEST_CASE("config: freed ids are reused only when no fresh id is left", "[config
   previous.services[0].name = "big";
   for (uint32_t i = 0; i < shoal::cp::kMaxBackendId; ++i) {
     BackendConfig b;
-    b.address = ipv4(11, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i));
+    b.address = IpAddress::from_v4(ipv4(11, uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)));
     b.port = 80;
     b.id = static_cast<uint16_t>(i);
     previous.services[0].backends.push_back(b);
@@ -901,7 +999,7 @@ TEST_CASE("config: freed ids are reused only when no fresh id is left", "[config
                                   next.services[0].backends.begin() + 2);
   for (uint8_t i = 0; i < 3; ++i) {
     BackendConfig b;
-    b.address = ipv4(12, 0, 0, i);
+    b.address = IpAddress::from_v4(ipv4(12, 0, 0, i));
     b.port = 80;
     next.services[0].backends.push_back(b);
   }
@@ -1244,7 +1342,7 @@ TEST_CASE("config: health_targets() gives the checker one target per backend", "
   const std::vector<shoal::hc::Target> targets = shoal::cp::health_targets(*r.config);
   REQUIRE(targets.size() == 2);
   CHECK(targets[0].key == shoal::hc::TargetKey{"web", "10.0.0.11:80"});
-  CHECK(targets[0].address == ipv4(10, 0, 0, 11));
+  CHECK(targets[0].address == shoal::hc::TargetAddress::from_v4(ipv4(10, 0, 0, 11)));
   CHECK(targets[0].port == 80);
   CHECK(targets[0].check_port() == 80);
   CHECK(targets[0].spec.type == CheckType::tcp);
