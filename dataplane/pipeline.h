@@ -54,6 +54,13 @@ struct alignas(64) WorkerCounters {
   // Scheduled like a new flow: with a hashing scheduler it reaches the backend it had.
   Counter flows_midstream;
   Counter persistence_hits;  // new flows sent where their client's persistence entry said
+  // The poll loop (dataplane/worker/worker.cc): its turns that received frames and those that
+  // received none, the timer cycles each kind took (sleeps apart), and its idle sleeps.
+  Counter busy_polls;
+  Counter empty_polls;
+  Counter busy_cycles;
+  Counter empty_cycles;
+  Counter idle_sleeps;
   // Indexed by stable backend id; allocated once, never resized (readers index it unlocked).
   std::vector<BackendCounters> backends = std::vector<BackendCounters>(kNoBackend);
 

@@ -18,6 +18,8 @@ packages=(
   libnl-route-3-dev prometheus-cpp-dev libsystemd-dev
   # lab and tests
   iproute2 ethtool bc nginx-light curl wrk iperf3 python3-pytest python3-scapy python3-pyroute2
+  # the peers scripts/bench-lab.sh measures shoald against: the kernel's DNAT and HAProxy
+  nftables haproxy
   netbase  # /etc/services: the port names `shoalctl list` prints without -n
   # the web dashboard's browser tests (tests/dashboard): Debian's Chromium, driven from Node.js
   chromium
@@ -56,6 +58,8 @@ if ((${#missing[@]})); then
   fi
   # bird2 runs in lab namespaces only, with the lab's own configs.
   if systemctl is-active --quiet bird 2>/dev/null; then systemctl disable --now bird || true; fi
+  # HAProxy runs in a lab namespace only, as scripts/bench-lab.sh's peer.
+  if systemctl is-active --quiet haproxy 2>/dev/null; then systemctl disable --now haproxy || true; fi
   # Only promtool is wanted from the prometheus package: its server stays off.
   if systemctl is-active --quiet prometheus 2>/dev/null; then
     systemctl disable --now prometheus || true

@@ -1,5 +1,7 @@
 #include "api/counters.h"
 
+#include <rte_cycles.h>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +30,11 @@ nlohmann::json values_json(const CounterValues& v) {
           {"flows_midstream", v.flows_midstream},
           {"persistence_hits", v.persistence_hits},
           {"persistence_evicted", v.persistence_evicted},
+          {"polls", {{"busy", v.busy_polls},
+                     {"empty", v.empty_polls},
+                     {"busy_seconds", v.busy_seconds},
+                     {"empty_seconds", v.empty_seconds},
+                     {"idle_sleeps", v.idle_sleeps}}},
           {"drops", std::move(drops)},
           {"control", std::move(control)}};
 }
@@ -43,6 +50,14 @@ CounterValues CounterValues::read(const dp::WorkerCounters& c) {
   v.flows_claimed = c.flows_claimed.get();
   v.flows_midstream = c.flows_midstream.get();
   v.persistence_hits = c.persistence_hits.get();
+  v.busy_polls = c.busy_polls.get();
+  v.empty_polls = c.empty_polls.get();
+  // Timer cycles; the timer's rate is 0 until the EAL runs (unit tests).
+  if (const uint64_t hz = rte_get_timer_hz()) {
+    v.busy_seconds = static_cast<double>(c.busy_cycles.get()) / static_cast<double>(hz);
+    v.empty_seconds = static_cast<double>(c.empty_cycles.get()) / static_cast<double>(hz);
+  }
+  v.idle_sleeps = c.idle_sleeps.get();
   for (std::size_t r = 0; r < v.drops.size(); ++r) v.drops[r] = c.drops[r].get();
   for (std::size_t r = 0; r < v.control.size(); ++r) v.control[r] = c.control[r].get();
   return v;
@@ -57,6 +72,11 @@ CounterValues& CounterValues::operator+=(const CounterValues& o) {
   flows_midstream += o.flows_midstream;
   persistence_hits += o.persistence_hits;
   persistence_evicted += o.persistence_evicted;
+  busy_polls += o.busy_polls;
+  empty_polls += o.empty_polls;
+  busy_seconds += o.busy_seconds;
+  empty_seconds += o.empty_seconds;
+  idle_sleeps += o.idle_sleeps;
   for (std::size_t r = 0; r < drops.size(); ++r) drops[r] += o.drops[r];
   for (std::size_t r = 0; r < control.size(); ++r) control[r] += o.control[r];
   return *this;
@@ -121,10 +141,15 @@ std::vector<std::string> log_lines(const CounterReport& report,
       if (c.drops[r]) detail += fmt::format(" drop.{}={}", drop_name(r), c.drops[r]);
     for (std::size_t r = 0; r < c.control.size(); ++r)
       if (c.control[r]) detail += fmt::format(" control.{}={}", control_name(r), c.control[r]);
+    std::string polls;  // none in a report made without running workers
+    if (c.busy_polls + c.empty_polls != 0)
+      polls = fmt::format(" polls.busy={} polls.empty={} polls.busy_s={:.3f} polls.empty_s={:.3f} "
+                          "polls.sleeps={}", c.busy_polls, c.empty_polls, c.busy_seconds,
+                          c.empty_seconds, c.idle_sleeps);
     out.push_back(fmt::format("counters worker {}: rx={} tx={} dropped={} to_control={} flows={} "
-                              "created={} rescheduled={} midstream={}{}", w.worker, c.rx, c.tx,
+                              "created={} rescheduled={} midstream={}{}{}", w.worker, c.rx, c.tx,
                               c.dropped(), c.to_control(), w.flows, c.flows_created,
-                              c.flows_rescheduled, c.flows_midstream, detail));
+                              c.flows_rescheduled, c.flows_midstream, polls, detail));
   }
   for (const ExceptionPathCounters& t : report.exception_paths)
     out.push_back(fmt::format("counters exception path {}: to_kernel={} from_kernel={} dropped={}",
@@ -169,6 +194,19 @@ void add_metrics(const CounterReport& report, MetricFamilies& f) {
               "TCP packets of established connections this worker had no flow for (moved here "
               "by the router, or lost to a restart or an eviction), scheduled as new flows",
               {{"worker", worker}}, static_cast<double>(c.flows_midstream));
+    const char* polls = "Turns of the worker's poll loop, by whether they received frames";
+    f.counter("shoal_worker_polls_total", polls, {{"worker", worker}, {"result", "busy"}},
+              static_cast<double>(c.busy_polls));
+    f.counter("shoal_worker_polls_total", polls, {{"worker", worker}, {"result", "empty"}},
+              static_cast<double>(c.empty_polls));
+    const char* poll_seconds =
+        "Time the worker's poll loop spent in turns that received frames or none (sleeps apart)";
+    f.counter("shoal_worker_poll_seconds_total", poll_seconds,
+              {{"worker", worker}, {"result", "busy"}}, c.busy_seconds);
+    f.counter("shoal_worker_poll_seconds_total", poll_seconds,
+              {{"worker", worker}, {"result", "empty"}}, c.empty_seconds);
+    f.counter("shoal_worker_idle_sleeps_total", "Sleeps of the idle worker's poll loop",
+              {{"worker", worker}}, static_cast<double>(c.idle_sleeps));
     f.counter("shoal_persistence_hits_total",
               "New flows sent to the backend their client's persistence entry named",
               {{"worker", worker}}, static_cast<double>(c.persistence_hits));

@@ -25,6 +25,13 @@ struct CounterValues {
   uint64_t flows_midstream = 0;
   uint64_t persistence_hits = 0;     // new flows a persistence entry placed
   uint64_t persistence_evicted = 0;  // live persistence entries given up to make room
+  // The workers' poll loops: turns that received frames or none, the time each kind took
+  // (idle sleeps apart), and the sleeps.
+  uint64_t busy_polls = 0;
+  uint64_t empty_polls = 0;
+  double busy_seconds = 0;
+  double empty_seconds = 0;
+  uint64_t idle_sleeps = 0;
   std::array<uint64_t, dp::kDropReasonCount> drops{};
   std::array<uint64_t, dp::kControlReasonCount> control{};
 
