@@ -59,6 +59,25 @@ class Burst {
     bc.packets.add();
     bc.bytes.add(received_len);
   }
+  // TUN: the frame with `overhead` bytes taken in front of it for the outer header, its
+  // Ethernet padding left out; nullptr when it cannot go (the verdict is set).
+  uint8_t* tunnel_room(uint16_t i, rte_mbuf* m, TunFit fit, uint16_t overhead) {
+    switch (fit) {
+      case TunFit::fits:
+        break;
+      case TunFit::frag_needed:
+        control(i, ControlReason::frag_needed);
+        return nullptr;
+      case TunFit::over_mtu:
+        drop(i, DropReason::tun_over_mtu);
+        return nullptr;
+    }
+    const uint16_t padding = static_cast<uint16_t>(rte_pktmbuf_data_len(m) - parsed_[i].l3_end);
+    if (padding) rte_pktmbuf_trim(m, padding);
+    auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, overhead));
+    if (frame == nullptr) drop(i, DropReason::no_headroom);
+    return frame;
+  }
   // IPv6, one packet at a time (Snapshot::classify6).
   void ipv6(uint16_t i, rte_mbuf* m);
   void icmp6_error_to_vip(uint16_t i, rte_mbuf* m);
@@ -334,27 +353,11 @@ void Burst::forward(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& 
       rewrite_dnat(frame, p, b.ip, b.port);
       decrement_ttl(frame, p);
       break;
-    case ForwardMode::tun: {
-      switch (tun_fit(frame, p, out.mtu)) {
-        case TunFit::fits:
-          break;
-        case TunFit::frag_needed:
-          control(i, ControlReason::frag_needed);
-          return;
-        case TunFit::over_mtu:
-          drop(i, DropReason::tun_over_mtu);
-          return;
-      }
-      uint16_t padding = static_cast<uint16_t>(rte_pktmbuf_data_len(m) - p.l3_end);
-      if (padding) rte_pktmbuf_trim(m, padding);
-      frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kIpipOverhead));
-      if (frame == nullptr) {
-        drop(i, DropReason::no_headroom);
-        return;
-      }
+    case ForwardMode::tun:
+      frame = tunnel_room(i, m, tun_fit(frame, p, out.mtu), kIpipOverhead);
+      if (frame == nullptr) return;
       encap_ipip(frame, p, out.local_ip, b.ip, snap_.tunnel_ttl());
       break;
-    }
   }
   send_to(i, frame, nh, b, received_len);
 }
@@ -503,27 +506,11 @@ void Burst::forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend&
       rewrite_dnat6(frame, p, b.ip6, b.port);
       decrement_hop_limit(frame, p);
       break;
-    case ForwardMode::tun: {
-      switch (tun_fit_ipv6(frame, p, out.mtu).fit) {
-        case TunFit::fits:
-          break;
-        case TunFit::frag_needed:
-          control(i, ControlReason::frag_needed);
-          return;
-        case TunFit::over_mtu:
-          drop(i, DropReason::tun_over_mtu);
-          return;
-      }
-      uint16_t padding = static_cast<uint16_t>(rte_pktmbuf_data_len(m) - p.l3_end);
-      if (padding) rte_pktmbuf_trim(m, padding);
-      frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kIpv6TunnelOverhead));
-      if (frame == nullptr) {
-        drop(i, DropReason::no_headroom);
-        return;
-      }
+    case ForwardMode::tun:
+      frame = tunnel_room(i, m, tun_fit_ipv6(frame, p, out.mtu).fit, kIpv6TunnelOverhead);
+      if (frame == nullptr) return;
       encap_ipv6(frame, p, out.local_ip6, b.ip6, snap_.tunnel_ttl(), flow_hash);
       break;
-    }
   }
   send_to(i, frame, nh, b, received_len);
 }
