@@ -86,7 +86,10 @@ class AddressTable6 {
 
   bool insert(const Key& key, uint64_t value);
 
-  static uint32_t hash(const Key& key) { return rte_hash_crc(&key, sizeof key, kSeed); }
+  static uint32_t hash(const Key& key) {
+    return rte_hash_crc_4byte(uint32_t(key.port) << 16 | uint32_t(key.proto) << 8 | key.used,
+                              ipv6_crc(key.ip, kSeed));
+  }
 
   bool find(const Key& key, uint64_t* value) const {
     for (uint32_t i = hash(key) & mask_;; i = (i + 1) & mask_) {

@@ -367,7 +367,7 @@ extern template class BasicFlowTable<FlowEntry6>;
 
 // An IPv6 address folded to the 32 bits the schedulers hash (sh, dh) as they hash IPv4's.
 inline uint32_t scheduling_address(const Ipv6Address& a) {
-  return rte_hash_crc(a.data(), a.size(), 0);
+  return ipv6_crc(a, 0);
 }
 
 using FlowTable = BasicFlowTable<FlowEntry>;

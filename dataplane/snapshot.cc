@@ -114,7 +114,7 @@ std::string backend_text(const BackendSpec& b) {
 }  // namespace
 
 uint16_t persistence_tag(const ServiceSpec& svc) {
-  const uint32_t vip = svc.ipv6 ? rte_hash_crc(svc.vip6.data(), svc.vip6.size(), 0) : svc.vip;
+  const uint32_t vip = svc.ipv6 ? ipv6_crc(svc.vip6, 0) : svc.vip;
   return static_cast<uint16_t>(
       rte_hash_crc_8byte(uint64_t(vip) << 32 | uint32_t(svc.key_port()) << 8 | svc.proto, 0) |
       1);
@@ -281,7 +281,7 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
         svc.weight_gcd = std::gcd(svc.weight_gcd, b.weight);
         // The Maglev identity is the address and port, not the id, so that every director
         // with the same config builds the same table whatever ids it handed out.
-        const uint32_t ip = b.ipv6 ? rte_hash_crc(b.ip6.data(), b.ip6.size(), 0) : b.ip;
+        const uint32_t ip = b.ipv6 ? ipv6_crc(b.ip6, 0) : b.ip;
         maglev_backends.push_back({uint64_t(ip) << 16 | b.port, b.weight});
       }
     }
