@@ -14,8 +14,6 @@ inline bool is_tcp_or_udp(uint8_t proto) { return proto == kIpProtoTcp || proto 
 
 inline uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
 
-inline uint32_t fold(const Ipv6Address& a) { return scheduling_address(a); }
-
 // ICMPv6 types 133-137: router and neighbour solicitations and advertisements, redirects.
 constexpr bool is_neighbour_discovery(uint8_t type) { return type >= 133 && type <= 137; }
 
@@ -271,8 +269,8 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table
     client = key.src_ip;
     destination = key.dst_ip;
   } else {
-    client = fold(key.src_ip);
-    destination = fold(key.dst_ip);
+    client = scheduling_address(key.src_ip);
+    destination = scheduling_address(key.dst_ip);
   }
   if (!keep) {
     b = pick_new(i, svc, service_index, {client, destination, flow_hash});
@@ -466,7 +464,8 @@ void Burst::icmp6_error_to_vip(uint16_t i, rte_mbuf* m) {
   const FlowEntry6* e = flows6_->lookup(key, flow_hash, now_);
   const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
   if (b == nullptr || !b->accepts_existing)
-    b = pick_new(i, svc, service_index, {fold(q.dst_ip), fold(q.src_ip), flow_hash});
+    b = pick_new(i, svc, service_index,
+                 {scheduling_address(q.dst_ip), scheduling_address(q.src_ip), flow_hash});
   if (b == nullptr) return;
   if (svc.mode == ForwardMode::nat) rewrite_icmpv6_quote_source(frame_of(m), p, b->ip6, b->port);
   forward6(i, m, svc, *b, flow_hash);
