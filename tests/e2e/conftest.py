@@ -431,15 +431,18 @@ WRK_CONNECTIONS = 8
 
 
 def start_wrk(d, seconds):
-    """wrk against the VIP from the client, WRK_CONNECTIONS keep-alive connections."""
+    """wrk against d's VIP (d.vip, either family) from the client, WRK_CONNECTIONS keep-alive
+    connections."""
+    host = f"[{d.vip}]" if ":" in d.vip else d.vip
     return d.lab.popen("client", "wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s",
-                       f"http://{VIP}/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       f"http://{host}/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True)
 
 
 def start_client(d, seconds):
-    """client.py opening a connection per request for `seconds`, with its timeline."""
-    return d.lab.popen("client", PY, CLIENT, "http", "--vip", VIP, "--port", 80, "--duration",
+    """client.py against d's VIP opening a connection per request for `seconds`, with its
+    timeline."""
+    return d.lab.popen("client", PY, CLIENT, "http", "--vip", d.vip, "--port", 80, "--duration",
                        seconds, "--timeline", "--timeout", 3, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
 

@@ -1,5 +1,6 @@
 """End-to-end config reloads (SIGHUP) of a running shoald under load, in the namespace lab
-with four real servers (the config starts with three).
+with four real servers (the config starts with three); the run without removals also over
+IPv6 (web on the IPv6 VIP fd00::100, in DR, NAT and TUN, one worker).
 
 While wrk hammers the VIP over keep-alive connections and client.py opens a new connection
 per request, 20 reloads about 0.5 s apart change weights, add a backend, drain one, and — in
@@ -26,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import (VIP, WRK_CONNECTIONS, config_text, make_config, parse_wrk,
+from conftest import (VIP, VIP6, WRK_CONNECTIONS, config_text, make_config, parse_wrk,
                       requirements_missing, shares_ok, start_client, start_lab, start_wrk)
 
 pytestmark = [
@@ -40,11 +41,25 @@ RELOAD_SPACING = 0.5  # seconds between SIGHUPs
 WRK_SECONDS = 14
 
 
-@pytest.fixture(scope="module", params=["dr", "nat", "tun", "dr-2w", "nat-2w"])
+IPV4_SPECS = ["dr", "nat", "tun", "dr-2w", "nat-2w"]
+IPV6_SPECS = ["dr-ipv6", "nat-ipv6", "tun-ipv6"]
+# Each case names the labs it runs in; a lab (module-scoped) serves every case that names it.
+ipv4_only = pytest.mark.parametrize("rl", IPV4_SPECS, indirect=True)
+both_families = pytest.mark.parametrize("rl", IPV4_SPECS + IPV6_SPECS, indirect=True)
+
+
+@pytest.fixture(scope="module")
 def rl(request, tmp_path_factory):
-    lab, d = start_lab(request, tmp_path_factory, request.param, servers=4)
-    d.start(make_config(lab, workers=d.workers, web=START))
+    spec = request.param
+    lab, d = start_lab(request, tmp_path_factory, spec.removesuffix("-ipv6"), servers=4)
+    d.family = "ipv6" if spec.endswith("-ipv6") else "ipv4"
+    d.vip = VIP6 if d.family == "ipv6" else VIP  # wrk's, client.py's and the warm-up's target
+    d.start(config(d, START))
     return d
+
+
+def config(d, web):
+    return make_config(d.lab, workers=d.workers, web=web, family=d.family)
 
 
 def steps_without_removal():
@@ -90,8 +105,7 @@ def reload_under_load(d, steps):
         last = time.time()
         for what, weights in steps:
             time.sleep(max(0.0, last + RELOAD_SPACING - time.time()))
-            ok, lines, t_sent, t_done = d.reload(make_config(d.lab, workers=d.workers,
-                                                             web=weights))
+            ok, lines, t_sent, t_done = d.reload(config(d, weights))
             last = t_sent
             assert ok, d.diag(f"reload '{what}' {weights} refused: {lines}")
             applied.append({"what": what, "weights": weights, "t_sent": t_sent,
@@ -140,6 +154,7 @@ def removal_windows(applied):
     return [(a["t_sent"], a["t_done"], a["what"]) for a in applied if a["what"].startswith("remove")]
 
 
+@both_families
 def test_reload_weights_and_add_under_load(rl):
     steps = steps_without_removal()
     wrk, cli, applied, wrk_out = reload_under_load(rl, steps)
@@ -154,9 +169,10 @@ def test_reload_weights_and_add_under_load(rl):
     rl.assert_balanced()
 
 
+@ipv4_only
 def test_reload_with_removals_under_load(rl):
     # Back to the starting config first (the previous test left rs4 in, weights changed).
-    ok, lines, _, _ = rl.reload(make_config(rl.lab, workers=rl.workers, web=START))
+    ok, lines, _, _ = rl.reload(config(rl, START))
     assert ok, rl.diag(lines)
     steps = steps_with_removal()
     wrk, cli, applied, wrk_out = reload_under_load(rl, steps)
@@ -185,6 +201,7 @@ def test_reload_with_removals_under_load(rl):
     rl.assert_balanced()
 
 
+@ipv4_only
 def test_invalid_reload_changes_nothing(rl):
     good = make_config(rl.lab, workers=rl.workers, web=START)
     ok, lines, _, _ = rl.reload(good)
