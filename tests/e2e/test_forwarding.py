@@ -1,6 +1,7 @@
 """End-to-end forwarding through shoald in the namespace lab, in each mode (DR, NAT, TUN; DR
-and NAT also with two workers sharing the CPUs; the first three cases also over IPv6, with the
-web and echo services on the IPv6 VIP fd00::100 and a dual-stack port, one worker):
+and NAT also with two workers sharing the CPUs; the first three cases and the full-size one
+also over IPv6, with the web and echo services on the IPv6 VIP fd00::100 and a dual-stack port,
+one worker):
 
 - 1,000 HTTP requests, each on its own TCP connection, all answered, spread over the real
   servers by their weights (each share within ±20% of its weight's share);
@@ -8,7 +9,8 @@ web and echo services on the IPv6 VIP fd00::100 and a dual-stack port, one worke
 - the UDP echo answers through the VIP;
 - with source-address hashing, every connection from one client address reaches the same
   real server, and different client addresses do not all land on one;
-- a near-MTU datagram with DF (TUN: fragmentation needed from the director);
+- a near-MTU datagram with DF (TUN: fragmentation needed, or packet too big, from the
+  director; then a 1 MB upload through the tunnel);
 - a closed UDP port on a real server: the client hears port unreachable from the VIP.
 
 Each mode gets one lab (module-scoped fixture); every test ends by checking that the
@@ -146,39 +148,100 @@ def test_persistence_source_address(fwd):
 
 
 PMTU_PROBE = r"""
-import json, socket, time
-IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_MTU = 10, 2, 14
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)  # DF on every datagram
-s.bind(("10.0.0.1", 29999))
-s.connect(("10.0.0.100", 7))
+import json, socket, sys, time
+vip, source = sys.argv[1], sys.argv[2]
+v6 = ":" in vip
+# DF on every datagram (IPv6 hosts never fragment on their own either), then the path MTU.
+if v6:
+    level, MTU_DISCOVER, PMTUDISC_DO, MTU = socket.IPPROTO_IPV6, 23, 2, 24
+else:
+    level, MTU_DISCOVER, PMTUDISC_DO, MTU = socket.IPPROTO_IP, 10, 2, 14
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(level, MTU_DISCOVER, PMTUDISC_DO)
+s.bind((source, 29999))
+s.connect((vip, 7))
 s.settimeout(2)
 out = {}
 try:
-    # 1496 bytes: the echo (4 bytes longer) still fits 1500; with TUN's 20, the request
-    # does not.
-    s.send(b"x" * 1468)
+    # 1496 bytes: the echo (4 bytes longer) still fits 1500; with TUN's 20 (IPv4) or 40
+    # (IPv6), the request does not.
+    s.send(b"x" * int(sys.argv[3]))
     out["reply"] = len(s.recv(4000))
 except OSError as e:
     out["error"] = e.errno
 time.sleep(0.3)
-out["mtu"] = s.getsockopt(socket.IPPROTO_IP, IP_MTU)
+out["mtu"] = s.getsockopt(level, MTU)
 print(json.dumps(out))
 """
 
+UPLOAD_PROBE = r"""
+import json, socket, sys, time
+vip, size = sys.argv[1], int(sys.argv[2])
+out = {}
+t0 = time.monotonic()
+s = socket.create_connection((vip, 80), timeout=20)
+try:
+    s.sendall(f"POST / HTTP/1.1\r\nHost: vip\r\nContent-Length: {size}\r\n"
+              "Connection: close\r\n\r\n".encode() + b"x" * size)
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    out["status"] = head.split(b"\r\n")[0].decode(errors="replace")
+    out["body"] = body.decode(errors="replace").strip()
+except OSError as e:
+    out["error"] = f"{type(e).__name__}: {e}"
+out["seconds"] = round(time.monotonic() - t0, 3)
+out["mss"] = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+print(json.dumps(out))
+"""
 
-@ipv4_only
+# Full-size datagrams from the client to the VIP: a UDP payload that makes a 1496-byte packet,
+# and the path MTU the client must learn from a TUN director (1500 less the outer header).
+FULL_SIZE = {"ipv4": {"source": "10.0.0.1", "payload": 1468, "tun_mtu": 1480},
+             "ipv6": {"source": "fd00::1", "payload": 1448, "tun_mtu": 1460}}
+UPLOAD_SIZE = 1_000_000  # under nginx's default client_max_body_size (1 MiB)
+
+
+def frag_needed(d):
+    return d.api("counters")["total"]["control"]["frag_needed"]
+
+
+@both_families
 def test_full_size_datagram_with_df(fwd):
-    """DR and NAT add no bytes: a near-MTU DF datagram is echoed. TUN adds 20: the director
-    answers "fragmentation needed" with MTU 1480, and the client's path MTU follows."""
-    out = json.loads(fwd.lab.exec("client", PY, "-c", PMTU_PROBE).stdout.strip().splitlines()[-1])
+    """DR and NAT add no bytes: a near-MTU DF datagram is echoed. TUN adds 20 (IPv4 in IPv4)
+    or 40 (IPv6 in IPv6): the director answers "fragmentation needed" (ICMP) or "packet too
+    big" (ICMPv6) with MTU 1480 or 1460, and the client's path MTU follows. With it, a TCP
+    upload through the tunnel — full-size segments from the client, which TCP first sends at
+    the link's MTU — gets through."""
+    family = "ipv6" if ":" in fwd.vip else "ipv4"
+    size = FULL_SIZE[family]
+    out = json.loads(fwd.lab.exec("client", PY, "-c", PMTU_PROBE, fwd.vip, size["source"],
+                                  size["payload"]).stdout.strip().splitlines()[-1])
     fwd.assert_balanced()  # also logs the counter dump read below
     if fwd.lab.mode == "tun":
-        assert out["mtu"] == 1480, fwd.diag(f"client path MTU {out}; expected 1480 after "
-                                            "ICMP fragmentation-needed from the director")
+        assert out["mtu"] == size["tun_mtu"], fwd.diag(
+            f"client path MTU {out}; expected {size['tun_mtu']} after ICMP "
+            f"{'packet too big' if family == 'ipv6' else 'fragmentation needed'} from the "
+            "director")
         assert "control.frag_needed=" in fwd.log_text(), fwd.diag("no frag_needed counted")
+        # The TCP connection discovers the path MTU again on its own: forget the one learnt.
+        fwd.lab.exec("client", "ip", "-6" if family == "ipv6" else "-4", "route", "flush",
+                     "cache")
+        before = frag_needed(fwd)
+        up = json.loads(fwd.lab.exec("client", PY, "-c", UPLOAD_PROBE, fwd.vip, UPLOAD_SIZE,
+                                     timeout=60).stdout.strip().splitlines()[-1])
+        print(f"upload of {UPLOAD_SIZE} bytes over {family}: {up}")
+        assert frag_needed(fwd) > before, fwd.diag(
+            f"the upload's full-size segments got no error from the director: {up}")
+        assert up.get("status", "").endswith("200 OK") and up["body"] in WEB_WEIGHTS, fwd.diag(
+            f"upload through the tunnel failed: {up}")
+        assert up["mss"] <= size["tun_mtu"] - (60 if family == "ipv6" else 40), fwd.diag(
+            f"the upload's MSS did not follow the path MTU: {up}")
+        fwd.assert_balanced()
     else:
-        assert out.get("reply") == 1468 + len("rsN:"), fwd.diag(f"echo of 1468 bytes: {out}")
+        assert out.get("reply") == size["payload"] + len("rsN:"), fwd.diag(
+            f"echo of {size['payload']} bytes: {out}")
         assert out["mtu"] == 1500, fwd.diag(str(out))
 
 
