@@ -208,6 +208,7 @@ void Director::control_loop(Signals& signals) {
     apply_health_transitions();
     run_notify();
     run_vrrp(vrrp_now_ms());
+    publisher_->reclaim();  // snapshots the workers have moved past
     if (sync_) run_sync();
     if (snapshot_dirty_) publish("neighbours or health changed");
     if (signals.reload.exchange(false)) reload();
@@ -243,6 +244,8 @@ void Director::announce_addresses() {
 
 void Director::publish(const char* why) {
   snapshot_dirty_ = false;
+  // Room for the new Snapshot: waits only if the last one published is still being read.
+  publisher_->reclaim(/*wait=*/true);
   update_quorums();
   std::string error;
   dp::SnapshotSpec spec =

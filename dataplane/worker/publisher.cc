@@ -21,12 +21,20 @@ SnapshotPublisher::~SnapshotPublisher() {
 std::chrono::microseconds SnapshotPublisher::publish(std::unique_ptr<Snapshot> next) {
   auto start = std::chrono::steady_clock::now();
   const Snapshot* old = current_.exchange(next.release(), std::memory_order_acq_rel);
-  if (old != nullptr) {
-    rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-    delete old;
-  }
+  if (old != nullptr)
+    retired_.push_back({rte_rcu_qsbr_start(qsbr_), std::unique_ptr<const Snapshot>(old)});
+  reclaim();
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                start);
+}
+
+void SnapshotPublisher::reclaim(bool wait) {
+  if (wait && !retired_.empty()) {
+    rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+    retired_.clear();
+  }
+  while (!retired_.empty() && rte_rcu_qsbr_check(qsbr_, retired_.front().token, false) == 1)
+    retired_.pop_front();
 }
 
 void SnapshotPublisher::register_worker(uint32_t id) {
