@@ -399,6 +399,10 @@ void Burst::ipv6(uint16_t i, rte_mbuf* m) {
     control(i, ControlReason::neighbour_discovery);
     return;
   }
+  if (p.l4_proto == kIpProtoVrrp) {
+    control(i, ControlReason::vrrp);
+    return;
+  }
   const bool ported = p.has_l4 && is_tcp_or_udp(p.l4_proto);
   const bool icmp_error = p.l4_proto == kIpProtoIcmpv6 && p.has_l4 && !p.is_fragment &&
                           is_icmpv6_error(p.icmp_type);

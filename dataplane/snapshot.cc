@@ -147,7 +147,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
 
   uint32_t address_count =
       static_cast<uint32_t>(spec.local_addresses.size() + spec.unowned_addresses.size());
-  uint32_t address_count6 = static_cast<uint32_t>(spec.local_addresses6.size());
+  uint32_t address_count6 =
+      static_cast<uint32_t>(spec.local_addresses6.size() + spec.unowned_addresses6.size());
   uint32_t nat_backends = 0, nat_backends6 = 0, listed_entries = 0;
   for (const ServiceSpec& svc : spec.services) {
     const uint32_t entries = port_entries(svc);
@@ -169,6 +170,12 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
   for (const Ipv6Address& ip : spec.local_addresses6)
     if (!s->addresses6_.insert(AddressTable6::key(ip, 0, 0), encode(AddressKind::local_address, 0)))
       return fail("cannot index local address " + ipv6_text(ip));
+  for (const Ipv6Address& ip : spec.unowned_addresses6) {
+    if (std::count(spec.local_addresses6.begin(), spec.local_addresses6.end(), ip))
+      return fail("address " + ipv6_text(ip) + " is both local and held elsewhere");
+    if (!s->addresses6_.insert(AddressTable6::key(ip, 0, 0), encode(AddressKind::not_owned, 0)))
+      return fail("cannot index address " + ipv6_text(ip));
+  }
   // An entry of either family's address table.
   const auto add_address = [&s](const Ipv6Address& key, bool ipv6, uint16_t port, uint8_t proto,
                                 uint64_t value) {

@@ -148,6 +148,7 @@ struct SnapshotSpec {
   // plane: Neighbour Discovery, echo, the exception path).
   std::vector<Route6Spec> routes6;
   std::vector<Ipv6Address> local_addresses6;
+  std::vector<Ipv6Address> unowned_addresses6;  // as unowned_addresses
   uint8_t tunnel_ttl = 64;  // TTL of TUN outer headers
   // Connection sync's multicast group and UDP port: its datagrams go to the control plane.
   // 0: not configured.

@@ -22,7 +22,7 @@ int Config::on_link_port(const dp::Ipv6Address& ip) const {
   return -1;
 }
 
-const VrrpInstanceSettings* VrrpSection::instance_of(uint32_t ip) const {
+const VrrpInstanceSettings* VrrpSection::instance_of(const IpAddress& ip) const {
   for (const VrrpInstanceSettings& v : instances)
     if (std::find(v.addresses.begin(), v.addresses.end(), ip) != v.addresses.end()) return &v;
   return nullptr;

@@ -1,9 +1,11 @@
 // `vrrp:` — instances and sync groups read in the first pass; in the second, names unique,
-// ports resolved, a vrid once per port, each address carried by one instance and reachable,
+// ports resolved, a vrid once per port and family, each instance of one family, each address
+// carried by one instance and reachable,
 // tracked items configured, each instance in one sync group at most.
 #include <algorithm>
 #include <charconv>
 #include <set>
+#include <tuple>
 
 #include "config/loader.h"
 
@@ -123,7 +125,7 @@ void Loader::parse_vrrp_instance(const YAML::Node& node, int line) {
                                    kMaxVrrpAddresses, items->size()));
       for (const auto& item : *items) {
         const int item_line = line_of(item, f->line);
-        if (auto ip = address(item, item_line, "each VRRP address")) {
+        if (auto ip = ip_address(item, item_line, "each VRRP address")) {
           v.addresses.push_back(*ip);
           rec.address_lines.push_back(item_line);
         }
@@ -198,38 +200,54 @@ void Loader::parse_vrrp_group(const YAML::Node& node, int line) {
 void Loader::check_vrrp() {
   check_vrrp_scripts();
   std::map<std::string, int> names;
-  std::map<std::pair<size_t, uint8_t>, std::pair<std::string, int>> vrids;  // per port
-  std::map<uint32_t, std::pair<std::string, int>> carried;  // address → instance, line
-  std::set<uint32_t> vips;
-  for (const ServiceConfig& s : config_.services)
-    if (s.vip.is_v4()) vips.insert(s.vip.v4());
+  // RFC 9568 keeps the families apart: one VRID may name an IPv4 and an IPv6 router on a port.
+  std::map<std::tuple<size_t, bool, uint8_t>, std::pair<std::string, int>> vrids;
+  std::map<IpAddress, std::pair<std::string, int>> carried;  // address → instance, line
+  std::set<IpAddress> vips;
+  for (const ServiceConfig& s : config_.services) vips.insert(s.vip);
   for (size_t i = 0; i < config_.vrrp.instances.size(); ++i) {
     VrrpInstanceSettings& v = config_.vrrp.instances[i];
     const VrrpInstanceRec& r = vrrp_[i];
     const std::string label =
         r.name_ok ? fmt::format("VRRP instance '{}'", v.name) : "VRRP instance";
     if (r.name_ok) unique_name(names, v.name, r.name_line, "VRRP instance");
+    // The family is the first address's; an instance that mixes is refused at the first
+    // address of the other family.
+    const bool ipv6 = !v.addresses.empty() && v.addresses.front().is_v6();
     bool port_known = true;
     if (r.port_ok) {
       if (auto port = port_index(r.port_name)) {
         v.port = *port;
+        if (!ipv6 && !v.addresses.empty() && config_.ports[v.port].addresses.empty())
+          error(r.port_line, fmt::format("{}: port '{}' has no IPv4 address to send IPv4 "
+                                         "advertisements from",
+                                         label, r.port_name));
       } else {
         error(r.port_line, fmt::format("{}: no port named '{}'", label, r.port_name));
         port_known = false;
       }
     }
-    if (r.vrid_ok && port_known) {
-      auto [it, fresh] = vrids.emplace(std::pair{v.port, v.vrid}, std::pair{v.name, r.vrid_line});
+    if (r.vrid_ok && port_known && !v.addresses.empty()) {
+      auto [it, fresh] =
+          vrids.emplace(std::tuple{v.port, ipv6, v.vrid}, std::pair{v.name, r.vrid_line});
       if (!fresh)
-        error(r.vrid_line, fmt::format("{}: vrid {} is already used on this port by VRRP "
-                                       "instance '{}' (line {})",
-                                       label, v.vrid, it->second.first, it->second.second));
+        error(r.vrid_line, fmt::format("{}: vrid {} is already used for {} on this port by "
+                                       "VRRP instance '{}' (line {})",
+                                       label, v.vrid, ipv6 ? "IPv6" : "IPv4", it->second.first,
+                                       it->second.second));
     }
     for (size_t a = 0; a < v.addresses.size(); ++a) {
-      const uint32_t ip = v.addresses[a];
+      const IpAddress& ip = v.addresses[a];
       const int line = r.address_lines[a];
-      const std::string text = dp::ipv4_to_string(ip);
-      if (auto it = locals_.find(IpAddress::from_v4(ip)); it != locals_.end()) {
+      const std::string text = to_string(ip);
+      if (ip.is_v6() != ipv6) {
+        error(line, fmt::format("{}: {} is an {} address in an {} instance; a virtual router "
+                                "carries one family (RFC 9568): give the other family an "
+                                "instance of its own",
+                                label, text, ipv6 ? "IPv4" : "IPv6", ipv6 ? "IPv6" : "IPv4"));
+        continue;
+      }
+      if (auto it = locals_.find(ip); it != locals_.end()) {
         error(line, fmt::format("{}: {} is a local address of port '{}' (line {}); an "
                                 "instance carries addresses the directors pass between them",
                                 label, text, it->second.port, it->second.line));
@@ -242,13 +260,13 @@ void Loader::check_vrrp() {
                                 label, text, it->second.first, it->second.second));
         continue;
       }
-      // An address that is no service's VIP is held for ARP's sake (a gateway): it must
-      // be on one of our segments.
+      // An address that is no service's VIP is held for ARP's (ND's) sake, a gateway: it
+      // must be on one of our segments.
       if (!vips.count(ip) && network_known_ && !on_link(ip))
         error(line, fmt::format("{}: {} is neither a service VIP nor inside a port's subnet; "
-                                "an extra address is answered for by ARP, so it must be "
+                                "an extra address is answered for by {}, so it must be "
                                 "on-link",
-                                label, text));
+                                label, text, ipv6 ? "Neighbour Discovery" : "ARP"));
     }
     for (size_t t = 0; t < v.tracks.size(); ++t) {
       const VrrpTrackConfig& tc = v.tracks[t];

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/address.h"
 #include "notify/command.h"
 
 namespace shoal::cp {
@@ -57,8 +58,9 @@ struct VrrpInstanceSettings {
   bool v2_checksum = false;
   std::size_t port = 0;  // index into Config::ports
   // What the director holds while master: service VIPs, and on-link addresses of their own
-  // (the NAT real servers' gateway, say). Network byte order.
-  std::vector<uint32_t> addresses;
+  // (the NAT real servers' gateway, say). All of one family, the instance's: an IPv6
+  // instance speaks VRRP over IPv6 (RFC 9568 keeps the families' virtual routers apart).
+  std::vector<IpAddress> addresses;
   uint32_t garp_count = 5;
   uint32_t garp_interval_ms = 100;
   uint32_t garp_refresh_ms = 0;  // 0: no refresh while master
@@ -78,7 +80,7 @@ struct VrrpSection {
   std::vector<VrrpScriptConfig> scripts;
 
   // The instance carrying `ip`, or nullptr: addresses no instance carries are always ours.
-  const VrrpInstanceSettings* instance_of(uint32_t ip) const;
+  const VrrpInstanceSettings* instance_of(const IpAddress& ip) const;
 };
 
 std::string_view to_string(VrrpTrackKind kind);

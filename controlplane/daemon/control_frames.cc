@@ -25,7 +25,7 @@ bool Director::is_port_address(uint32_t ip) const {
 }
 
 bool Director::owns_address(uint32_t ip) const {
-  if (vrrp_ && vrrp_->carries(ip)) return vrrp_->holds(ip);
+  if (vrrp_ && vrrp_->carries(IpAddress::from_v4(ip))) return vrrp_->holds(IpAddress::from_v4(ip));
   if (is_port_address(ip)) return true;
   for (const ServiceConfig& s : config_.services)
     if (s.vip == IpAddress::from_v4(ip)) return true;
@@ -56,7 +56,8 @@ void Director::handle_control_frame(rte_mbuf* m) {
         if (arp->op == RTE_ARP_OP_REQUEST && owns_address(arp->target_ip) &&
             arp->sender_ip != arp->target_ip) {
           uint8_t reply[kArpFrameLen];
-          write_arp_reply(reply, vrrp_->arp_mac(arp->target_ip, port), arp->target_ip,
+          write_arp_reply(reply, vrrp_->arp_mac(IpAddress::from_v4(arp->target_ip), port),
+                          arp->target_ip,
                           arp->sender_mac, arp->sender_ip);
           ports_.send(port, reply, kArpFrameLen);
         }

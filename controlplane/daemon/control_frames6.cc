@@ -1,7 +1,8 @@
 // The IPv6 frames workers hand to the control loop: Neighbour Discovery (answered for our
-// addresses and VIPs, learned from, and passed on to the kernel's exception path), echo to our
-// addresses and VIPs, the ICMPv6 errors this director owes a sender (rate-limited, RFC 4443
-// 2.4(f)), and on-demand resolution of NAT66 clients. IPv4's counterpart is control_frames.cc.
+// addresses and the VIPs we hold, learned from, and passed on to the kernel's exception path),
+// echo to our addresses and VIPs, the ICMPv6 errors this director owes a sender (rate-limited,
+// RFC 4443 2.4(f)), on-demand resolution of NAT66 clients, and VRRP advertisements over IPv6.
+// IPv4's counterpart is control_frames.cc.
 #include <algorithm>
 
 #include "daemon/director.h"
@@ -27,9 +28,9 @@ bool Director::is_port_address6(const dp::Ipv6Address& ip) const {
   return false;
 }
 
-// IPv6 VIPs are never carried by VRRP (the loader refuses them beside VRRP instances), so a
-// director that has them holds them.
+// A VRRP address while this director is master for it; else our own addresses and the VIPs.
 bool Director::owns_address6(const dp::Ipv6Address& ip) const {
+  if (vrrp_ && vrrp_->carries(IpAddress::from_v6(ip))) return vrrp_->holds(IpAddress::from_v6(ip));
   if (is_port_address6(ip)) return true;
   return std::any_of(config_.services.begin(), config_.services.end(),
                      [&](const ServiceConfig& s) { return s.vip == IpAddress::from_v6(ip); });
@@ -60,8 +61,12 @@ void Director::handle_control_frame6(rte_mbuf* m, const dp::ParsedPacket& p, std
           neighbours6_.learn(who, m->port, *msg.lladdr, dp::now_ms()))
         snapshot_dirty_ = true;
       if (msg.type == kIcmpv6NeighborSolicitation && owns_address6(msg.target)) {
+        // Held alone (a port address, a VRRP address): override. A VIP without VRRP may be
+        // answered for by every director behind ECMP: anycast, no override (RFC 4861 §7.2.4).
+        const IpAddress target = IpAddress::from_v6(msg.target);
+        const bool alone = is_port_address6(msg.target) || vrrp_->carries(target);
         uint8_t reply[kNdFrameLen];
-        write_neighbor_advert(reply, msg, eth->src_addr, our_mac, true);
+        write_neighbor_advert(reply, msg, eth->src_addr, vrrp_->arp_mac(target, port), alone);
         ports_.send(port, reply, kNdFrameLen);
       }
       // The kernel resolves its own neighbours through the same messages.
@@ -111,6 +116,10 @@ void Director::handle_control_frame6(rte_mbuf* m, const dp::ParsedPacket& p, std
       if (resolving6_.size() > kMaxResolving) resolving6_.clear();
       break;
     }
+    case dp::ControlReason::vrrp:
+      vrrp_->receive(port, frame + p.l3_offset, len - p.l3_offset, vrrp_now_ms());
+      flush_vrrp();
+      break;
     default:
       break;  // ICMPv6 errors about no flow of ours are for nobody
   }
@@ -136,9 +145,11 @@ void Director::announce_addresses6() {
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     std::vector<dp::Ipv6Address> addresses;
     for (const Ipv6Prefix& a : config_.ports[i].addresses6) addresses.push_back(a.address);
+    // VRRP addresses are announced by their instance, from its MAC, when it becomes master.
     for (const ServiceConfig& s : config_.services)
-      if (s.vip.is_v6() && (config_.on_link_port(s.vip) == static_cast<int>(i) ||
-                            config_.on_link_port(s.vip) < 0))
+      if (s.vip.is_v6() &&
+          (config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0) &&
+          !(vrrp_ && vrrp_->carries(s.vip)))
         addresses.push_back(s.vip.v6());
     std::sort(addresses.begin(), addresses.end());
     addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());

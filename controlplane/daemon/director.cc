@@ -229,7 +229,7 @@ void Director::announce_addresses() {
     for (const ServiceConfig& s : config_.services)
       if (s.vip.is_v4() &&
           (config_.on_link_port(s.vip) == static_cast<int>(i) || config_.on_link_port(s.vip) < 0) &&
-          !(vrrp_ && vrrp_->carries(s.vip.v4())))
+          !(vrrp_ && vrrp_->carries(s.vip)))
         addresses.push_back(s.vip.v4());
     std::sort(addresses.begin(), addresses.end());
     addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());

@@ -179,13 +179,15 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
   }
   // VRRP addresses that are no service's VIP (a NAT gateway, say) are local while held.
   for (const VrrpInstanceSettings& v : config.vrrp.instances) {
-    for (uint32_t ip : v.addresses) {
+    for (const IpAddress& ip : v.addresses) {
       const bool vip = std::any_of(config.services.begin(), config.services.end(),
-                                   [ip](const ServiceConfig& s) {
-                                     return s.vip == IpAddress::from_v4(ip);
-                                   });
+                                   [&ip](const ServiceConfig& s) { return s.vip == ip; });
       if (vip) continue;
-      (vrrp.released.count(ip) ? spec.unowned_addresses : spec.local_addresses).push_back(ip);
+      const bool held = vrrp.released.count(ip) == 0;
+      if (ip.is_v4())
+        (held ? spec.local_addresses : spec.unowned_addresses).push_back(ip.v4());
+      else
+        (held ? spec.local_addresses6 : spec.unowned_addresses6).push_back(ip.v6());
     }
   }
 
@@ -242,7 +244,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.persistence_mask = svc.persistence_netmask;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
-    s.owned = !svc.vip.is_v4() || vrrp.released.count(svc.vip.v4()) == 0;
+    s.owned = vrrp.released.count(svc.vip) == 0;
     s.sync = config.connection_sync.enabled && svc.sync;
     const bool up = service_up(svc.name);
     const bool sorry_stands_in = !up && svc.all_down == AllDownPolicy::sorry;

@@ -44,7 +44,7 @@ using HealthView = std::map<hc::TargetKey, BackendHealth>;
 // What VRRP says this director holds now; the default (no VRRP) holds everything. Addresses
 // that no instance carries are always held.
 struct VrrpOwnership {
-  std::set<uint32_t> released;  // VRRP addresses this director does not hold (not master)
+  std::set<IpAddress> released;  // VRRP addresses this director does not hold (not master)
   // Config port index → virtual MACs of the instances this director is master for there.
   std::map<std::size_t, std::vector<rte_ether_addr>> virtual_macs;
 };

@@ -10,7 +10,7 @@ json instances_json(const VrrpRunner& vrrp) {
   json out = json::array();
   for (const VrrpRunner::Member& m : vrrp.members()) {
     json addresses = json::array();
-    for (uint32_t ip : m.settings.addresses) addresses.push_back(dp::ipv4_to_string(ip));
+    for (const IpAddress& ip : m.settings.addresses) addresses.push_back(to_string(ip));
     json entry = {{"name", m.settings.name},
                   {"vrid", m.settings.vrid},
                   {"state", std::string(name(m.instance->state()))},
@@ -25,13 +25,13 @@ json instances_json(const VrrpRunner& vrrp) {
                                  {"weight", tracks[t].weight},
                                  {"up", m.instance->track_ok(t)}});
     // The other router of the VRID, as last heard: the master while we are backup.
-    if (const VrrpInstance::Peer& peer = m.instance->last_peer(); peer.address != 0) {
+    if (const VrrpInstance::Peer& peer = m.instance->last_peer(); peer.address != IpAddress{}) {
       const double ago = static_cast<double>(vrrp_now_ms() - peer.heard_ms) / 1000.0;
-      entry["peers"].push_back({{"address", dp::ipv4_to_string(peer.address)},
+      entry["peers"].push_back({{"address", to_string(peer.address)},
                                 {"priority", peer.priority},
                                 {"seconds_ago", ago}});
       if (m.instance->state() == VrrpState::backup && peer.priority > 0)
-        entry["master"] = dp::ipv4_to_string(peer.address);
+        entry["master"] = to_string(peer.address);
     }
     if (m.instance->state() == VrrpState::master) entry["master"] = "this director";
     out.push_back(std::move(entry));

@@ -1,7 +1,5 @@
 #include "vrrp/instance.h"
 
-#include <rte_byteorder.h>
-
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -20,10 +18,9 @@ static_assert(kActionNames.size() == static_cast<std::size_t>(VrrpActionKind::lo
 constexpr uint8_t kOwnerPriority = 255;
 constexpr uint64_t kMsPerCs = 10;
 
-// RFC 9568 §6.4.3: addresses compare as unsigned integers in network byte order.
-bool address_greater(uint32_t a, uint32_t b) {
-  return rte_be_to_cpu_32(a) > rte_be_to_cpu_32(b);
-}
+// RFC 9568 §6.4.3: addresses compare as unsigned integers in network byte order, which is
+// how IpAddress orders its bytes (IPv4 in its mapped form, behind one common prefix).
+bool address_greater(const IpAddress& a, const IpAddress& b) { return a > b; }
 
 }  // namespace
 
@@ -38,7 +35,13 @@ std::vector<std::string> validate(const VrrpInstanceConfig& c) {
     errors.push_back("advert interval must be 1..4095 centiseconds");
   if (c.addresses.empty() || c.addresses.size() > kVrrpMaxAddresses)
     errors.push_back("an instance needs 1..255 virtual addresses");
-  if (c.primary_ip == 0) errors.push_back("no primary address to send advertisements from");
+  if (c.primary_ip == IpAddress{})
+    errors.push_back("no primary address to send advertisements from");
+  for (const IpAddress& a : c.addresses)
+    if (a.is_v6() != c.primary_ip.is_v6()) {
+      errors.push_back("the virtual addresses and the primary address must be of one family");
+      break;
+    }
   for (const VrrpTrack& t : c.tracks)
     if (t.weight < -254 || t.weight > 254)
       errors.push_back(fmt::format("weight of tracked '{}' must be -254..254", t.name));
@@ -83,7 +86,8 @@ bool VrrpInstance::own_fault() const {
 }
 
 rte_ether_addr VrrpInstance::source_mac(const rte_ether_addr& port_mac) const {
-  return config_.use_virtual_mac ? vrrp_virtual_mac(config_.vrid) : port_mac;
+  return config_.use_virtual_mac ? vrrp_virtual_mac(config_.vrid, config_.primary_ip.is_v6())
+                                 : port_mac;
 }
 
 std::size_t VrrpInstance::write_advert(uint8_t* out, const rte_ether_addr& port_mac,
@@ -197,7 +201,7 @@ VrrpInstance::Actions VrrpInstance::receive(const VrrpReceived& rx, uint64_t now
     drop(VrrpDrop::we_are_owner);
   } else {
     ++counters_.adverts_received;
-    peer_ = Peer{rx.src_ip, rx.advert.priority, now_ms};
+    peer_ = Peer{rx.src, rx.advert.priority, now_ms};
     check_advert_contents(rx, out);
     if (state_ == VrrpState::backup)
       backup_receive(rx, now_ms);
@@ -210,8 +214,8 @@ VrrpInstance::Actions VrrpInstance::receive(const VrrpReceived& rx, uint64_t now
 // RFC 9568 §7.1: a different interval (SHOULD) or address list (MAY) is logged, and the
 // advertisement still processed: the backup learns the master's interval (§6.4.2).
 void VrrpInstance::check_advert_contents(const VrrpReceived& rx, Actions& out) {
-  const std::string from = dp::ipv4_to_string(rx.src_ip);
-  std::vector<uint32_t> theirs = rx.advert.addresses;
+  const std::string from = to_string(rx.src);
+  std::vector<IpAddress> theirs = rx.advert.addresses;
   std::sort(theirs.begin(), theirs.end());
   const bool addresses_differ = theirs != sorted_addresses_;
   if (addresses_differ) ++counters_.address_list_mismatches;
@@ -251,12 +255,12 @@ void VrrpInstance::backup_receive(const VrrpReceived& rx, uint64_t now_ms) {
 void VrrpInstance::master_receive(const VrrpReceived& rx, uint64_t now_ms, Actions& out) {
   const uint8_t theirs = rx.advert.priority;
   const uint8_t ours = priority();
-  const std::string from = dp::ipv4_to_string(rx.src_ip);
+  const std::string from = to_string(rx.src);
   if (theirs == 0) {
     send_advert(ours, fmt::format("priority 0 from {}", from), out);
     advert_at_ = now_ms + uint64_t(config_.advert_interval_cs) * kMsPerCs;
   } else if (theirs > ours ||
-             (theirs == ours && address_greater(rx.src_ip, config_.primary_ip))) {
+             (theirs == ours && address_greater(rx.src, config_.primary_ip))) {
     master_adver_interval_cs_ = rx.advert.max_advert_int_cs;
     to_backup(now_ms,
               theirs > ours

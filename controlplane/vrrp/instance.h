@@ -1,4 +1,4 @@
-// One VRRPv3 virtual router for IPv4: the state machine of RFC 9568 §6.4 (which says
+// One VRRPv3 virtual router, for IPv4 or for IPv6: the state machine of RFC 9568 §6.4 (which says
 // Active where this code, like keepalived and the operators who read its logs, says master),
 // plus keepalived's additions: tracked items that lower the priority or force a fault state,
 // a preemption delay, gratuitous ARP bursts and refreshes, and a burst again when a master
@@ -8,7 +8,8 @@
 // (vrrp/packet.h), and everything the caller must do comes back as actions, in order. The
 // caller owns the I/O: it writes and sends the advertisements (write_advert()), publishes or
 // withdraws VIP ownership in the Snapshot, sends the gratuitous ARPs (write_arp_request()
-// with sender = target = each address, from source_mac()), logs, and calls tick() by
+// with sender = target = each address, from source_mac()) or, for IPv6, the unsolicited
+// neighbour advertisements that stand for them, logs, and calls tick() by
 // next_deadline_ms().
 #pragma once
 
@@ -51,8 +52,10 @@ struct VrrpInstanceConfig {
   uint32_t preempt_delay_ms = 0;  // see VrrpInstance::receive()
   bool use_virtual_mac = true;    // send from 00:00:5e:00:01:VRID, else the port's MAC
   bool v2_checksum = false;       // send v2-style checksums, and accept them as well as v3
-  uint32_t primary_ip = 0;        // the port's primary address: advert source, tie-break
-  std::vector<uint32_t> addresses;  // the virtual addresses (VIPs), 1..255, network order
+  // Advert source and tie-break: the port's primary IPv4 address, or its IPv6 link-local
+  // address (RFC 9568 §5.1.2.1). Its family is the instance's.
+  IpAddress primary_ip;
+  std::vector<IpAddress> addresses;  // the virtual addresses (VIPs), 1..255, of that family
   uint32_t garp_count = 5;          // gratuitous ARPs per address on becoming master
   uint32_t garp_interval_ms = 100;  // between those
   uint32_t garp_refresh_ms = 0;     // then one every this long while master; 0 = never
@@ -68,7 +71,7 @@ enum class VrrpActionKind : uint8_t {
   become_backup,  // release the addresses
   become_fault,   // release the addresses; no advertisements until the fault clears
   become_init,    // release the addresses; stopped
-  send_garp,      // one gratuitous ARP for each address
+  send_garp,      // one gratuitous ARP (IPv6: unsolicited NA) for each address
   log,            // something an operator should read; no state changed
 };
 std::string_view name(VrrpActionKind k);
@@ -115,7 +118,7 @@ class VrrpInstance {
   // The last router heard from on this VRID (for status pages): its address, the priority
   // it advertised and when.
   struct Peer {
-    uint32_t address = 0;  // network byte order; 0: none heard yet
+    IpAddress address;  // :: while none was heard
     uint8_t priority = 0;
     uint64_t heard_ms = 0;
   };
@@ -185,7 +188,7 @@ class VrrpInstance {
   uint64_t garp_refresh_at(uint64_t now_ms) const;
 
   VrrpInstanceConfig config_;
-  std::vector<uint32_t> sorted_addresses_;  // to compare with received lists
+  std::vector<IpAddress> sorted_addresses_;  // to compare with received lists
   Peer peer_;
   std::vector<bool> track_ok_;              // parallel to config_.tracks
   VrrpState state_ = VrrpState::init;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "net/control_frames.h"
+#include "net/neighbour_discovery.h"
 
 namespace shoal::cp {
 
@@ -13,7 +14,8 @@ std::string track_name(VrrpTrackKind kind, const std::string& name) {
   return fmt::format("{}:{}", to_string(kind), name);
 }
 
-VrrpInstanceConfig instance_config(const Config& config, const VrrpInstanceSettings& v) {
+VrrpInstanceConfig instance_config(const Config& config, const VrrpInstanceSettings& v,
+                                   const rte_ether_addr& port_mac) {
   VrrpInstanceConfig c;
   c.name = v.name;
   c.vrid = v.vrid;
@@ -23,7 +25,8 @@ VrrpInstanceConfig instance_config(const Config& config, const VrrpInstanceSetti
   c.preempt_delay_ms = v.preempt_delay_ms;
   c.use_virtual_mac = v.virtual_mac;
   c.v2_checksum = v.v2_checksum;
-  c.primary_ip = config.ports.at(v.port).addresses.front().address;
+  c.primary_ip = is_ipv6(v) ? IpAddress::from_v6(link_local_address(port_mac))
+                            : IpAddress::from_v4(config.ports.at(v.port).addresses.front().address);
   c.addresses = v.addresses;
   c.garp_count = v.garp_count;
   c.garp_interval_ms = v.garp_interval_ms;
@@ -36,7 +39,8 @@ VrrpRunner::VrrpRunner(const Config& config, std::vector<rte_ether_addr> port_ma
     : ports_(config.ports), port_macs_(std::move(port_macs)) {
   members_.reserve(config.vrrp.instances.size());  // groups point into it: never reallocated
   for (const VrrpInstanceSettings& v : config.vrrp.instances)
-    members_.push_back({v, std::make_unique<VrrpInstance>(instance_config(config, v))});
+    members_.push_back(
+        {v, std::make_unique<VrrpInstance>(instance_config(config, v, port_macs_.at(v.port)))});
   for (const VrrpSyncGroupSettings& g : config.vrrp.sync_groups) {
     std::vector<VrrpInstance*> in;
     for (const std::string& name : g.instances)
@@ -47,11 +51,24 @@ VrrpRunner::VrrpRunner(const Config& config, std::vector<rte_ether_addr> port_ma
   group_states_.assign(groups_.size(), VrrpState::init);
 }
 
-int VrrpRunner::on_link_port(uint32_t ip) const {
-  for (std::size_t i = 0; i < ports_.size(); ++i)
-    for (const Ipv4Prefix& a : ports_[i].addresses)
-      if (a.contains(ip)) return static_cast<int>(i);
+int VrrpRunner::on_link_port(const IpAddress& ip) const {
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    if (ip.is_v4()) {
+      for (const Ipv4Prefix& a : ports_[i].addresses)
+        if (a.contains(ip.v4())) return static_cast<int>(i);
+    } else {
+      for (const Ipv6Prefix& a : ports_[i].addresses6)
+        if (a.contains(ip.v6())) return static_cast<int>(i);
+    }
+  }
   return -1;
+}
+
+bool VrrpRunner::is_own_address(std::size_t port, const IpAddress& ip) const {
+  if (port >= ports_.size()) return false;
+  if (ip.is_v6()) return ip.v6() == link_local_address(port_macs_.at(port));
+  return std::any_of(ports_[port].addresses.begin(), ports_[port].addresses.end(),
+                     [&](const Ipv4Prefix& a) { return a.address == ip.v4(); });
 }
 
 void VrrpRunner::start(uint64_t now_ms) {
@@ -64,9 +81,10 @@ void VrrpRunner::shutdown(uint64_t now_ms) {
   update_group_states();
 }
 
-VrrpRunner::Member* VrrpRunner::member_for(std::size_t port, uint8_t vrid) {
+VrrpRunner::Member* VrrpRunner::member_for(std::size_t port, uint8_t vrid, bool ipv6) {
   for (Member& m : members_)
-    if (m.settings.port == port && m.settings.vrid == vrid) return &m;
+    if (m.settings.port == port && m.settings.vrid == vrid && is_ipv6(m.settings) == ipv6)
+      return &m;
   return nullptr;
 }
 
@@ -78,13 +96,11 @@ void VrrpRunner::receive(std::size_t port, const uint8_t* ip, std::size_t len, u
   }
   // A port that hands back what it sent (af_packet sees outgoing frames) must not make an
   // instance hear itself.
-  if (port < ports_.size())
-    for (const Ipv4Prefix& a : ports_[port].addresses)
-      if (a.address == r.received.src_ip) {
-        ++own_adverts_;
-        return;
-      }
-  Member* m = member_for(port, r.received.advert.vrid);
+  if (is_own_address(port, r.received.src)) {
+    ++own_adverts_;
+    return;
+  }
+  Member* m = member_for(port, r.received.advert.vrid, r.received.src.is_v6());
   if (m == nullptr) {
     ++drops_[static_cast<std::size_t>(VrrpDrop::unknown_vrid)];
     return;
@@ -179,16 +195,21 @@ void VrrpRunner::act(Member& m, const VrrpAction& a, uint64_t /*now_ms*/) {
       break;
     }
     case VrrpActionKind::send_garp:
-      for (uint32_t ip : m.settings.addresses) {
+      for (const IpAddress& ip : m.settings.addresses) {
         // On the segment the address lives on (a NAT gateway may sit on another port); a VIP
         // that is on no segment is announced on the instance's port.
         const int on_link = on_link_port(ip);
         const std::size_t out = on_link >= 0 ? static_cast<std::size_t>(on_link) : port;
-        Frame f{out, std::vector<uint8_t>(kArpFrameLen)};
-        write_arp_request(f.bytes.data(), arp_mac(ip, out), ip, ip);
+        Frame f{out, std::vector<uint8_t>(ip.is_v4() ? kArpFrameLen : kNdFrameLen)};
+        if (ip.is_v4())
+          write_arp_request(f.bytes.data(), arp_mac(ip, out), ip.v4(), ip.v4());
+        else
+          write_unsolicited_neighbor_advert(f.bytes.data(), arp_mac(ip, out), ip.v6());
         frames_.push_back(std::move(f));
       }
-      spdlog::debug("vrrp {}: gratuitous ARP ({})", m.settings.name, a.reason);
+      spdlog::debug("vrrp {}: {} ({})", m.settings.name,
+                    is_ipv6(m.settings) ? "unsolicited neighbour advertisement" : "gratuitous ARP",
+                    a.reason);
       break;
     case VrrpActionKind::log:
       spdlog::info("vrrp {}: {}", m.settings.name, a.reason);
@@ -230,15 +251,17 @@ void VrrpRunner::reconfigure(const Config& next, uint64_t now_ms) {
   for (std::size_t i = 0; i < members_.size(); ++i) {
     Member& m = members_[i];
     m.settings = next.vrrp.instances[i];
-    const std::vector<uint32_t> before = m.instance->config().addresses;
-    act(m, m.instance->reconfigure(instance_config(next, m.settings), now_ms), now_ms);
+    const std::vector<IpAddress> before = m.instance->config().addresses;
+    act(m, m.instance->reconfigure(instance_config(next, m.settings, port_macs_.at(m.settings.port)),
+                                   now_ms),
+        now_ms);
     // Addresses that moved in or out of an instance change what this director holds.
     if (before != m.settings.addresses) changed_ = true;
   }
   reconcile(now_ms);
 }
 
-const VrrpRunner::Member* VrrpRunner::carrier(uint32_t ip) const {
+const VrrpRunner::Member* VrrpRunner::carrier(const IpAddress& ip) const {
   for (const Member& m : members_)
     if (std::find(m.settings.addresses.begin(), m.settings.addresses.end(), ip) !=
         m.settings.addresses.end())
@@ -246,17 +269,17 @@ const VrrpRunner::Member* VrrpRunner::carrier(uint32_t ip) const {
   return nullptr;
 }
 
-bool VrrpRunner::carries(uint32_t ip) const { return carrier(ip) != nullptr; }
+bool VrrpRunner::carries(const IpAddress& ip) const { return carrier(ip) != nullptr; }
 
-bool VrrpRunner::holds(uint32_t ip) const {
+bool VrrpRunner::holds(const IpAddress& ip) const {
   const Member* m = carrier(ip);
   return m != nullptr && m->instance->state() == VrrpState::master;
 }
 
-rte_ether_addr VrrpRunner::arp_mac(uint32_t ip, std::size_t port) const {
+rte_ether_addr VrrpRunner::arp_mac(const IpAddress& ip, std::size_t port) const {
   const Member* m = carrier(ip);
   if (m != nullptr && m->settings.virtual_mac && m->settings.port == port)
-    return vrrp_virtual_mac(m->settings.vrid);
+    return vrrp_virtual_mac(m->settings.vrid, is_ipv6(m->settings));
   return port_macs_.at(port);
 }
 
@@ -264,7 +287,7 @@ std::vector<rte_ether_addr> VrrpRunner::virtual_macs(std::size_t port) const {
   std::vector<rte_ether_addr> out;
   for (const Member& m : members_)
     if (m.settings.port == port && m.settings.virtual_mac)
-      out.push_back(vrrp_virtual_mac(m.settings.vrid));
+      out.push_back(vrrp_virtual_mac(m.settings.vrid, is_ipv6(m.settings)));
   return out;
 }
 
@@ -273,7 +296,8 @@ VrrpOwnership VrrpRunner::ownership() const {
   for (const Member& m : members_) {
     if (m.instance->state() == VrrpState::master) {
       if (m.settings.virtual_mac)
-        o.virtual_macs[m.settings.port].push_back(vrrp_virtual_mac(m.settings.vrid));
+        o.virtual_macs[m.settings.port].push_back(
+            vrrp_virtual_mac(m.settings.vrid, is_ipv6(m.settings)));
     } else {
       o.released.insert(m.settings.addresses.begin(), m.settings.addresses.end());
     }

@@ -31,9 +31,17 @@ inline uint64_t vrrp_now_ms() {
                                    .count());
 }
 
-// The state machine's configuration for `v`: its primary address is its port's first, its
-// tracks are named "service:NAME" and "port:NAME" (see track_name()).
-VrrpInstanceConfig instance_config(const Config& config, const VrrpInstanceSettings& v);
+// Whether `v` is an IPv6 virtual router: its addresses are IPv6 (all of them: the loader
+// refuses a mix).
+inline bool is_ipv6(const VrrpInstanceSettings& v) {
+  return !v.addresses.empty() && v.addresses.front().is_v6();
+}
+
+// The state machine's configuration for `v`: its primary address is its port's first IPv4
+// address, or for IPv6 the link-local address of `port_mac` (the port's MAC); its tracks are
+// named "service:NAME" and "port:NAME" (see track_name()).
+VrrpInstanceConfig instance_config(const Config& config, const VrrpInstanceSettings& v,
+                                   const rte_ether_addr& port_mac);
 std::string track_name(VrrpTrackKind kind, const std::string& name);
 
 class VrrpRunner {
@@ -60,7 +68,8 @@ class VrrpRunner {
   // Backups and masters leave: a master announces priority 0, so that a backup takes over
   // after its Skew_Time instead of three missed advertisements.
   void shutdown(uint64_t now_ms);
-  // An IPv4 datagram with protocol 112 received on config port `port` (from its IPv4 header).
+  // An IPv4 or IPv6 datagram with protocol 112 received on config port `port` (from its IP
+  // header).
   void receive(std::size_t port, const uint8_t* ip, std::size_t len, uint64_t now_ms);
   // Timers due by now; cheap when nothing is due.
   void tick(uint64_t now_ms);
@@ -91,11 +100,11 @@ class VrrpRunner {
 
   VrrpOwnership ownership() const;
   // Whether an instance carries `ip`, and whether this director holds it now.
-  bool carries(uint32_t ip) const;
-  bool holds(uint32_t ip) const;
-  // MAC to answer ARP for `ip` with on config port `port`: the instance's virtual MAC on its
-  // own port if it uses one, else the port's.
-  rte_ether_addr arp_mac(uint32_t ip, std::size_t port) const;
+  bool carries(const IpAddress& ip) const;
+  bool holds(const IpAddress& ip) const;
+  // MAC to answer ARP or a neighbour solicitation for `ip` with on config port `port`: the
+  // instance's virtual MAC on its own port if it uses one, else the port's.
+  rte_ether_addr arp_mac(const IpAddress& ip, std::size_t port) const;
   // Whether the port must accept frames to some virtual MAC (it has an instance using one).
   std::vector<rte_ether_addr> virtual_macs(std::size_t port) const;
 
@@ -113,14 +122,16 @@ class VrrpRunner {
   uint64_t own_adverts() const { return own_adverts_; }
 
  private:
-  Member* member_for(std::size_t port, uint8_t vrid);
-  const Member* carrier(uint32_t ip) const;
+  Member* member_for(std::size_t port, uint8_t vrid, bool ipv6);
+  const Member* carrier(const IpAddress& ip) const;
   void act(Member& m, const VrrpInstance::Actions& actions, uint64_t now_ms);
   void act(Member& m, const VrrpAction& a, uint64_t now_ms);
   void reconcile(uint64_t now_ms);
   void update_group_states();
 
-  int on_link_port(uint32_t ip) const;
+  int on_link_port(const IpAddress& ip) const;
+  // Our own advertisement's source on `port`: its IPv4 addresses, its link-local address.
+  bool is_own_address(std::size_t port, const IpAddress& ip) const;
 
   std::vector<PortConfig> ports_;  // ports change only with a restart
   std::vector<rte_ether_addr> port_macs_;

@@ -9,7 +9,10 @@
 #include <rte_ip.h>
 
 #include <algorithm>
+#include <cstring>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -19,6 +22,7 @@
 #include "vrrp/runner.h"
 
 using shoal::cp::build_snapshot_spec;
+using shoal::cp::IpAddress;
 using shoal::cp::Config;
 using shoal::cp::load_config_string;
 using shoal::cp::LoadResult;
@@ -33,6 +37,9 @@ using shoal::dp::ipv4;
 using shoal::test::lines_text;
 
 namespace {
+
+IpAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return IpAddress::from_v4(ipv4(a, b, c, d)); }
+IpAddress v6(std::string_view text) { return IpAddress::from_v6(*shoal::cp::parse_ipv6(text)); }
 
 const std::string kBase = R"(ports:
   - name: lan
@@ -107,7 +114,7 @@ TEST_CASE("vrrp config: every field reaches the model", "[vrrp][config]") {
   CHECK_FALSE(f.virtual_mac);
   CHECK(f.v2_checksum);
   CHECK(f.port == 0);
-  CHECK(f.addresses == std::vector<uint32_t>{ipv4(10, 0, 0, 100), ipv4(10, 0, 0, 101)});
+  CHECK(f.addresses == std::vector<IpAddress>{v4(10, 0, 0, 100), v4(10, 0, 0, 101)});
   CHECK(f.garp_count == 3);
   CHECK(f.garp_interval_ms == 50);
   CHECK(f.garp_refresh_ms == 60000);
@@ -127,15 +134,15 @@ TEST_CASE("vrrp config: every field reaches the model", "[vrrp][config]") {
   CHECK(g.garp_count == 5);
   REQUIRE(c.vrrp.sync_groups.size() == 1);
   CHECK(c.vrrp.sync_groups[0].instances == std::vector<std::string>{"front", "gateway"});
-  CHECK(c.vrrp.instance_of(ipv4(10, 0, 1, 1)) == &c.vrrp.instances[1]);
-  CHECK(c.vrrp.instance_of(ipv4(10, 0, 0, 9)) == nullptr);
+  CHECK(c.vrrp.instance_of(v4(10, 0, 1, 1)) == &c.vrrp.instances[1]);
+  CHECK(c.vrrp.instance_of(v4(10, 0, 0, 9)) == nullptr);
 
-  const auto ic = shoal::cp::instance_config(c, f);
-  CHECK(ic.primary_ip == ipv4(10, 0, 0, 2));
+  const auto ic = shoal::cp::instance_config(c, f, {});
+  CHECK(ic.primary_ip == v4(10, 0, 0, 2));
   CHECK(ic.advert_interval_cs == 10);
   CHECK(ic.tracks[1].name == "service:dns");
   CHECK(shoal::cp::validate(ic).empty());
-  CHECK(shoal::cp::instance_config(c, g).primary_ip == ipv4(10, 0, 1, 2));
+  CHECK(shoal::cp::instance_config(c, g, {}).primary_ip == v4(10, 0, 1, 2));
 }
 
 TEST_CASE("vrrp config: mistakes are reported on their line", "[vrrp][config]") {
@@ -164,7 +171,17 @@ TEST_CASE("vrrp config: mistakes are reported on their line", "[vrrp][config]") 
   SECTION("a vrid twice on one port") {
     expect_error(head + "      addresses: [10.0.0.100]\n    - name: b\n      vrid: 1\n"
                         "      addresses: [10.0.0.101]\n",
-                 "t.yaml:28: ", "vrid 1 is already used on this port by VRRP instance 'a'");
+                 "t.yaml:28: ", "vrid 1 is already used for IPv4 on this port by VRRP instance 'a'");
+  }
+  SECTION("IPv4 and IPv6 addresses in one instance") {
+    expect_error(head + "      addresses: [10.0.0.100, 'fd00::100']\n", "t.yaml:26: ",
+                 "fd00::100 is an IPv6 address in an IPv4 instance; a virtual router carries one "
+                 "family");
+  }
+  SECTION("an IPv6 address that is neither a VIP nor on-link") {
+    expect_error(head + "      addresses: ['fd00::100']\n", "t.yaml:26: ",
+                 "fd00::100 is neither a service VIP nor inside a port's subnet; an extra address "
+                 "is answered for by Neighbour Discovery");
   }
   SECTION("the same vrid on two ports is fine") {
     load(head + "      addresses: [10.0.0.100]\n    - name: b\n      vrid: 1\n      port: inside\n"
@@ -201,6 +218,38 @@ TEST_CASE("vrrp config: mistakes are reported on their line", "[vrrp][config]") 
   }
 }
 
+TEST_CASE("vrrp config: an IPv6 instance may share its vrid with an IPv4 one", "[vrrp][config]") {
+  std::string text = kBase;
+  text.replace(text.find("10.0.0.2/24"), 11, "10.0.0.2/24, fd00::2/64");
+  text += "vrrp:\n  instances:\n    - {name: a, vrid: 1, addresses: [10.0.0.100]}\n"
+          "    - {name: a6, vrid: 1, addresses: ['fd00::100']}\n"
+          "    - {name: b6, vrid: 1, addresses: ['fd00::101']}\n";  // line 26
+  shoal::test::expect_load_error(text, "t.yaml:26: ",
+                                 "vrid 1 is already used for IPv6 on this port by VRRP "
+                                 "instance 'a6' (line 25)");
+  text.replace(text.find("name: b6, vrid: 1"), 17, "name: b6, vrid: 2");
+  LoadResult r = load_config_string(text, "t.yaml");
+  INFO(lines_text(r.errors));
+  REQUIRE(r.config);
+  const auto& a6 = r.config->vrrp.instances[1];
+  CHECK(shoal::cp::is_ipv6(a6));
+  CHECK(a6.addresses == std::vector<IpAddress>{v6("fd00::100")});
+  const rte_ether_addr mac{{0x02, 0, 0, 0, 0, 0x02}};
+  CHECK(shoal::cp::instance_config(*r.config, a6, mac).primary_ip == v6("fe80::ff:fe00:2"));
+
+  // Extra IPv6 addresses (no service's VIP) are local while held, not owned while released.
+  const std::vector<PortHandle> ports = {PortHandle{0, {}}, PortHandle{1, {}}};
+  const auto all_up = [](const std::string&) { return true; };
+  const shoal::dp::Ipv6Address fd00_100 = *shoal::cp::parse_ipv6("fd00::100");
+  auto spec = build_snapshot_spec(*r.config, ports, Neighbours{}, {}, {}, all_up, {});
+  CHECK(std::count(spec.local_addresses6.begin(), spec.local_addresses6.end(), fd00_100) == 1);
+  VrrpOwnership backup;
+  backup.released = {v6("fd00::100"), v6("fd00::101"), v4(10, 0, 0, 100)};
+  spec = build_snapshot_spec(*r.config, ports, Neighbours{}, {}, {}, all_up, backup);
+  CHECK(std::count(spec.local_addresses6.begin(), spec.local_addresses6.end(), fd00_100) == 0);
+  CHECK(std::count(spec.unowned_addresses6.begin(), spec.unowned_addresses6.end(), fd00_100) == 1);
+}
+
 TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot]") {
   const Config c = load(kTwo);
   const std::vector<PortHandle> ports = {PortHandle{0, {}}, PortHandle{1, {}}};
@@ -222,7 +271,7 @@ TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot
   }
   SECTION("backup: both VIPs and the gateway released, no virtual MAC") {
     VrrpOwnership o;
-    o.released = {ipv4(10, 0, 0, 100), ipv4(10, 0, 0, 101), ipv4(10, 0, 1, 1)};
+    o.released = {v4(10, 0, 0, 100), v4(10, 0, 0, 101), v4(10, 0, 1, 1)};
     const auto spec = build_snapshot_spec(c, ports, neighbours, {}, {}, all_up, o);
     for (const auto& s : spec.services) CHECK_FALSE(s.owned);
     CHECK(spec.unowned_addresses == std::vector<uint32_t>{ipv4(10, 0, 1, 1)});
@@ -233,7 +282,7 @@ TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot
   SECTION("VIPs no instance carries are always owned") {
     const Config plain = load("");
     VrrpOwnership o;
-    o.released = {ipv4(10, 0, 0, 77)};
+    o.released = {v4(10, 0, 0, 77)};
     const auto spec = build_snapshot_spec(plain, ports, neighbours, {}, {}, all_up, o);
     for (const auto& s : spec.services) CHECK(s.owned);
   }
@@ -242,26 +291,29 @@ TEST_CASE("vrrp ownership: what a backup and a master publish", "[vrrp][snapshot
 namespace {
 
 // Two directors on one segment: each runner's frames are handed to the other, parsed from
-// the IPv4 header on as the director does.
+// the IP header on as the director does. Their instance is IPv4, or IPv6 (VRRP over IPv6,
+// from link-local addresses, for two addresses on the IPv6 prefix the ports share).
 struct Pair {
   Config a_config, b_config;
   VrrpRunner a, b;
   uint64_t now = 1000;
 
-  static Config with(const std::string& address, int priority, bool preempt = true) {
+  static Config with(const std::string& address, int priority, bool preempt = true,
+                     bool ipv6 = false) {
     std::string text = kBase;
-    text.replace(text.find("10.0.0.2/24"), 11, address + "/24");
+    text.replace(text.find("10.0.0.2/24"), 11, address + "/24, fd00::" + address.substr(7) + "/64");
     text += "vrrp:\n  instances:\n    - {name: front, vrid: 51, interval: 0.1, priority: " +
             std::to_string(priority) + ", preempt: " + (preempt ? "true" : "false") +
-            ", addresses: [10.0.0.100, 10.0.0.101]}\n";
+            (ipv6 ? ", addresses: [fd00::100, fd00::101]}\n"
+                  : ", addresses: [10.0.0.100, 10.0.0.101]}\n");
     LoadResult r = load_config_string(text, "t.yaml");
     INFO(lines_text(r.errors));
     REQUIRE(r.config);
     return *r.config;
   }
 
-  Pair(int pa, int pb)
-      : a_config(with("10.0.0.2", pa)), b_config(with("10.0.0.3", pb)),
+  Pair(int pa, int pb, bool ipv6 = false)
+      : a_config(with("10.0.0.2", pa, true, ipv6)), b_config(with("10.0.0.3", pb, true, ipv6)),
         a(a_config, {rte_ether_addr{{2, 0, 0, 0, 0, 2}}, rte_ether_addr{{2, 0, 0, 0, 1, 2}}}),
         b(b_config, {rte_ether_addr{{2, 0, 0, 0, 0, 3}}, rte_ether_addr{{2, 0, 0, 0, 1, 3}}}) {}
 
@@ -270,7 +322,9 @@ struct Pair {
     int adverts = 0;
     for (const VrrpRunner::Frame& f : from.take_frames()) {
       const uint16_t type = static_cast<uint16_t>(f.bytes[12] << 8 | f.bytes[13]);
-      if (type == RTE_ETHER_TYPE_ARP) {
+      // Gratuitous ARP, or its IPv6 stand-in: an unsolicited neighbour advertisement (ICMPv6).
+      const bool icmpv6 = type == RTE_ETHER_TYPE_IPV6 && f.bytes[RTE_ETHER_HDR_LEN + 6] == 58;
+      if (type == RTE_ETHER_TYPE_ARP || icmpv6) {
         if (garps) ++*garps;
         continue;
       }
@@ -306,13 +360,13 @@ TEST_CASE("vrrp runner: election, failover, goodbye, reload", "[vrrp][runner]") 
   p.run_for(1000);
   CHECK(p.state(p.a) == VrrpState::master);
   CHECK(p.state(p.b) == VrrpState::backup);
-  CHECK(p.a.holds(ipv4(10, 0, 0, 100)));
-  CHECK_FALSE(p.b.holds(ipv4(10, 0, 0, 100)));
-  CHECK(p.b.ownership().released.count(ipv4(10, 0, 0, 101)));
+  CHECK(p.a.holds(v4(10, 0, 0, 100)));
+  CHECK_FALSE(p.b.holds(v4(10, 0, 0, 100)));
+  CHECK(p.b.ownership().released.count(v4(10, 0, 0, 101)));
   CHECK(p.a.ownership().released.empty());
   // The master answers ARP from the virtual MAC on its port.
   const rte_ether_addr vmac = shoal::cp::vrrp_virtual_mac(51);
-  const rte_ether_addr arp = p.a.arp_mac(ipv4(10, 0, 0, 100), 0);
+  const rte_ether_addr arp = p.a.arp_mac(v4(10, 0, 0, 100), 0);
   CHECK(rte_is_same_ether_addr(&arp, &vmac));
   CHECK(p.a.members()[0].instance->counters().adverts_sent > 3);
   CHECK(p.b.members()[0].instance->counters().adverts_received > 3);
@@ -339,9 +393,9 @@ TEST_CASE("vrrp runner: election, failover, goodbye, reload", "[vrrp][runner]") 
   }
   SECTION("an advertisement for a VRID nobody runs is counted, not delivered") {
     uint8_t frame[shoal::cp::kVrrpMaxFrameLen];
-    const shoal::cp::VrrpAdvert advert{77, 100, 100, {ipv4(10, 0, 0, 100)}};
+    const shoal::cp::VrrpAdvert advert{77, 100, 100, {v4(10, 0, 0, 100)}};
     const std::size_t n = shoal::cp::write_vrrp_advert(frame, advert, rte_ether_addr{},
-                                                       ipv4(10, 0, 0, 9));
+                                                       v4(10, 0, 0, 9));
     p.b.receive(0, frame + RTE_ETHER_HDR_LEN, n - RTE_ETHER_HDR_LEN, p.now);
     CHECK(p.b.unclaimed_drops()[static_cast<std::size_t>(shoal::cp::VrrpDrop::unknown_vrid)] == 1);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame + RTE_ETHER_HDR_LEN);
@@ -375,6 +429,50 @@ TEST_CASE("vrrp runner: election, failover, goodbye, reload", "[vrrp][runner]") 
     moved.vrrp.instances.clear();
     CHECK(p.a.restart_needed(moved).has_value());
   }
+}
+
+TEST_CASE("vrrp runner: VRRP over IPv6 elects, announces and fails over", "[vrrp][runner]") {
+  Pair p(150, 100, /*ipv6=*/true);
+  REQUIRE(shoal::cp::is_ipv6(p.a.members()[0].settings));
+  p.a.start(p.now);
+  p.b.start(p.now);
+  p.run_for(1000);
+  CHECK(p.state(p.a) == VrrpState::master);
+  CHECK(p.state(p.b) == VrrpState::backup);
+  CHECK(p.a.holds(v6("fd00::100")));
+  CHECK_FALSE(p.b.holds(v6("fd00::100")));
+  CHECK(p.b.ownership().released == std::set<IpAddress>{v6("fd00::100"), v6("fd00::101")});
+  CHECK(p.b.members()[0].instance->counters().adverts_received > 3);
+  // Neighbour Discovery answers from the IPv6 virtual MAC, 00:00:5e:00:02:VRID.
+  const rte_ether_addr vmac{{0x00, 0x00, 0x5e, 0x00, 0x02, 51}};
+  const rte_ether_addr nd = p.a.arp_mac(v6("fd00::100"), 0);
+  CHECK(rte_is_same_ether_addr(&nd, &vmac));
+  REQUIRE(p.a.virtual_macs(0).size() == 1);
+  CHECK(rte_is_same_ether_addr(&p.a.virtual_macs(0)[0], &vmac));
+  // The master's last advertisement came from its link-local address to ff02::12.
+  p.a.tick(p.now + 100);
+  const std::vector<VrrpRunner::Frame> frames = p.a.take_frames();
+  REQUIRE(!frames.empty());
+  const std::vector<uint8_t>& advert = frames.back().bytes;
+  const shoal::cp::VrrpParseResult r = shoal::cp::parse_vrrp_advert(
+      advert.data() + RTE_ETHER_HDR_LEN, advert.size() - RTE_ETHER_HDR_LEN);
+  REQUIRE(r.ok);
+  CHECK(r.received.src == v6("fe80::ff:fe00:2"));  // EUI-64 of 02:00:00:00:00:02
+
+  // The master dies: the backup takes over and announces both addresses by unsolicited NA.
+  const uint64_t died = p.now;
+  while (p.state(p.b) != VrrpState::master && p.now < died + 1000) p.run_for(5, false, true);
+  CHECK(p.state(p.b) == VrrpState::master);
+  CHECK(p.now - died <= 370);
+  p.b.tick(p.now);
+  int announcements = 0;
+  for (const VrrpRunner::Frame& f : p.b.take_frames()) {
+    if (f.bytes.size() < 78 || f.bytes[RTE_ETHER_HDR_LEN + 6] != 58) continue;
+    ++announcements;
+    CHECK(f.bytes[RTE_ETHER_HDR_LEN + 40] == 136);  // neighbour advertisement
+    CHECK(std::memcmp(f.bytes.data() + 6, vmac.addr_bytes, 6) == 0);
+  }
+  CHECK(announcements >= 2);  // the first of the burst, for each address
 }
 
 TEST_CASE("vrrp runner: the states entered, for the notify commands", "[vrrp][runner][notify]") {

@@ -340,7 +340,7 @@ vrrp:
   CHECK(front.notify.any.text == "/usr/local/bin/notify");
   CHECK(front.notify.fault.empty());
   CHECK(c.vrrp.sync_groups[0].notify.fault.text == "/bin/fault");
-  CHECK(shoal::cp::instance_config(c, front).tracks[0].name == "script:chk");
+  CHECK(shoal::cp::instance_config(c, front, {}).tracks[0].name == "script:chk");
   CHECK(r.warnings.empty());
 
   const LoadResult unused = load_config_string(

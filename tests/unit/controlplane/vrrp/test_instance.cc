@@ -15,19 +15,35 @@
 #include "vrrp/sync_group.h"
 
 using namespace shoal::cp;
-using shoal::dp::ipv4;
 using Kind = VrrpActionKind;
 using Actions = VrrpInstance::Actions;
 
 namespace {
 
 constexpr uint8_t kVrid = 51;
-constexpr uint32_t kUs = ipv4(10, 0, 0, 201);
-constexpr uint32_t kHigherPeer = ipv4(10, 0, 0, 202);
-constexpr uint32_t kLowerPeer = ipv4(10, 0, 0, 200);
-constexpr uint32_t kVip = ipv4(10, 0, 0, 100);
+IpAddress ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  return IpAddress::from_v4(shoal::dp::ipv4(a, b, c, d));
+}
 
-VrrpInstanceConfig config(uint8_t priority, uint32_t primary = kUs, uint8_t vrid = kVrid,
+const IpAddress kUs = ipv4(10, 0, 0, 201);
+const IpAddress kHigherPeer = ipv4(10, 0, 0, 202);
+const IpAddress kLowerPeer = ipv4(10, 0, 0, 200);
+const IpAddress kVip = ipv4(10, 0, 0, 100);
+
+// fe80::N and fd00::N.
+shoal::dp::Ipv6Address link_local(uint32_t low) {
+  shoal::dp::Ipv6Address a{0xfe, 0x80};
+  for (int i = 0; i < 4; ++i) a[15 - i] = static_cast<uint8_t>(low >> (8 * i));
+  return a;
+}
+shoal::dp::Ipv6Address fd00(uint32_t low) {
+  shoal::dp::Ipv6Address a = link_local(low);
+  a[0] = 0xfd;
+  a[1] = 0x00;
+  return a;
+}
+
+VrrpInstanceConfig config(uint8_t priority, IpAddress primary = kUs, uint8_t vrid = kVrid,
                           std::string name = "vi") {
   VrrpInstanceConfig c;
   c.name = std::move(name);
@@ -39,11 +55,11 @@ VrrpInstanceConfig config(uint8_t priority, uint32_t primary = kUs, uint8_t vrid
   return c;
 }
 
-VrrpReceived advert(uint32_t from, uint8_t priority, uint16_t interval_cs = 100,
-                    uint8_t vrid = kVrid, std::vector<uint32_t> addresses = {kVip}) {
+VrrpReceived advert(IpAddress from, uint8_t priority, uint16_t interval_cs = 100,
+                    uint8_t vrid = kVrid, std::vector<IpAddress> addresses = {kVip}) {
   VrrpReceived rx;
   rx.advert = VrrpAdvert{vrid, priority, interval_cs, std::move(addresses)};
-  rx.src_ip = from;
+  rx.src = from;
   return rx;
 }
 
@@ -530,7 +546,7 @@ TEST_CASE("vrrp instance: advertisement frames from the instance's config", "[vr
   CHECK(r.received.advert.vrid == kVrid);
   CHECK(r.received.advert.max_advert_int_cs == 50);
   CHECK(r.received.advert.addresses == c.addresses);
-  CHECK(r.received.src_ip == kUs);
+  CHECK(r.received.src == kUs);
   CHECK_FALSE(r.received.v2_checksum);
   const rte_ether_addr virtual_mac = vrrp_virtual_mac(kVrid);
   CHECK(rte_is_same_ether_addr(&reinterpret_cast<rte_ether_hdr*>(frame)->src_addr, &virtual_mac));
@@ -545,6 +561,43 @@ TEST_CASE("vrrp instance: advertisement frames from the instance's config", "[vr
   CHECK(v2.received.v2_checksum);
 }
 
+TEST_CASE("vrrp instance: an IPv6 router advertises from its link-local address", "[vrrp]") {
+  const rte_ether_addr port_mac = shoal::test::mac(7);
+  VrrpInstanceConfig c = config(100, IpAddress::from_v6(link_local(0x201)));
+  c.addresses = {IpAddress::from_v6(fd00(0x100)), IpAddress::from_v6(fd00(0x101))};
+  REQUIRE(validate(c).empty());
+  VrrpInstance vi(c);
+  uint8_t frame[kVrrpMaxFrameLen];
+  const std::size_t len = vi.write_advert(frame, port_mac, 100);
+  CHECK(len == RTE_ETHER_HDR_LEN + 40 + 8 + 2 * 16);
+  const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+  const rte_ether_addr virtual_mac{{0x00, 0x00, 0x5e, 0x00, 0x02, kVrid}};
+  CHECK(rte_is_same_ether_addr(&eth->src_addr, &virtual_mac));
+  CHECK(rte_is_same_ether_addr(&eth->dst_addr, &kVrrpGroupMac6));
+  const VrrpParseResult r = parse_vrrp_advert(frame + RTE_ETHER_HDR_LEN, len - RTE_ETHER_HDR_LEN);
+  REQUIRE(r.ok);
+  CHECK(r.received.src == c.primary_ip);
+  CHECK(r.received.advert.addresses == c.addresses);
+  CHECK(r.received.advert.priority == 100);
+
+  SECTION("one family per router") {
+    c.addresses.push_back(kVip);
+    CHECK(validate(c) ==
+          std::vector<std::string>{
+              "the virtual addresses and the primary address must be of one family"});
+  }
+  SECTION("equal priorities: the higher link-local address wins, compared as bytes") {
+    VrrpInstance master(c);
+    master.start(0);
+    master.tick(3'600);  // Master_Down_Interval at priority 100
+    REQUIRE(master.state() == VrrpState::master);
+    // fe80::201 < fe80::1:0 as bytes, though its last word is larger.
+    CHECK(without_logs(master.receive(advert(IpAddress::from_v6(link_local(0x10000)), 100, 100,
+                                             kVrid, c.addresses),
+                                      4'000)) == std::vector<Kind>{Kind::become_backup});
+  }
+}
+
 TEST_CASE("vrrp instance: config validation", "[vrrp]") {
   CHECK(validate(config(100)).empty());
   VrrpInstanceConfig c = config(100);
@@ -552,7 +605,7 @@ TEST_CASE("vrrp instance: config validation", "[vrrp]") {
   c.priority = 0;
   c.advert_interval_cs = 4096;
   c.addresses.clear();
-  c.primary_ip = 0;
+  c.primary_ip = IpAddress{};
   c.tracks = {{"x", -255}};
   CHECK(validate(c).size() == 6);
 }

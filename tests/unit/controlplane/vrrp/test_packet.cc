@@ -1,11 +1,13 @@
-// VRRPv3 advertisement frames (controlplane/vrrp/packet.*): a known-good frame made by
-// another implementation, round trips, every truncation, and each malformed field with its
-// exact drop reason. Checksums are checked with a sum written here, not the code under test.
+// VRRPv3 advertisement frames (controlplane/vrrp/packet.*), over IPv4 and IPv6: a known-good
+// frame made by another implementation, round trips, every truncation, and each malformed
+// field with its exact drop reason. Checksums are checked with a sum written here, not the code under test.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <rte_ip.h>
 
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "packet_builder.h"
@@ -36,13 +38,43 @@ const Bytes kScapyAdvert = {
 // over the 16 VRRP bytes with the checksum field zeroed.
 constexpr uint16_t kScapyV2Checksum = 0x239d;
 
-VrrpAdvert scapy_advert() { return VrrpAdvert{51, 150, 100, {kVip1, kVip2}}; }
+// The same over IPv6, made offline with scapy 2.5 the same way:
+//   raw(Ether(dst="33:33:00:00:00:12", src="00:00:5e:00:02:33") /
+//       IPv6(src="fe80::200:ff:fe00:201", dst="ff02::12", hlim=255, tc=0xc0) /
+//       VRRPv3(vrid=51, priority=150, adv=100, addrlist=["fd00::100", "fd00::101"]))
+// VRRP checksum 0x3b34 (with the IPv6 pseudo-header).
+const Bytes kScapyAdvert6 = {
+    0x33, 0x33, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x5e, 0x00, 0x02, 0x33, 0x86, 0xdd,
+    0x6c, 0x00, 0x00, 0x00, 0x00, 0x28, 0x70, 0xff, 0xfe, 0x80, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x02, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x02, 0x01, 0xff, 0x02, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x31, 0x33,
+    0x96, 0x02, 0x00, 0x64, 0x3b, 0x34, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01};
+
+IpAddress v4(uint32_t ip) { return IpAddress::from_v4(ip); }
+IpAddress v6(std::string_view text) { return IpAddress::from_v6(*parse_ipv6(text)); }
+
+const IpAddress kLinkLocal = v6("fe80::200:ff:fe00:201");
+
+VrrpAdvert scapy_advert() { return VrrpAdvert{51, 150, 100, {v4(kVip1), v4(kVip2)}}; }
+VrrpAdvert scapy_advert6() { return VrrpAdvert{51, 150, 100, {v6("fd00::100"), v6("fd00::101")}}; }
 
 Bytes write(const VrrpAdvert& a, VrrpChecksum style = VrrpChecksum::v3,
-            rte_ether_addr mac = vrrp_virtual_mac(51)) {
+            rte_ether_addr mac = vrrp_virtual_mac(51), const IpAddress& src = v4(kPrimary)) {
   Bytes frame(kVrrpMaxFrameLen, 0xee);
-  frame.resize(write_vrrp_advert(frame.data(), a, mac, kPrimary, style));
+  frame.resize(write_vrrp_advert(frame.data(), a, mac, src, style));
   return frame;
+}
+
+Bytes write6(const VrrpAdvert& a, rte_ether_addr mac = vrrp_virtual_mac(51, true)) {
+  return write(a, VrrpChecksum::v3, mac, kLinkLocal);
+}
+
+// The IPv6 datagram of a frame: header and payload length.
+Bytes datagram6(const Bytes& frame) {
+  std::size_t payload = std::size_t(frame[kEth + 4]) << 8 | frame[kEth + 5];
+  return Bytes(frame.begin() + kEth, frame.begin() + kEth + 40 + payload);
 }
 
 // The IPv4 datagram of a frame, without Ethernet padding.
@@ -112,8 +144,8 @@ std::vector<Malformed> malformed() {
     mutate(ip);
     cases.push_back({d, std::move(ip), r});
   };
-  add("IP version 6", VrrpDrop::bad_ip_header, [](Bytes& ip) {
-    ip[0] = 0x65;
+  add("IP version 5", VrrpDrop::bad_ip_header, [](Bytes& ip) {
+    ip[0] = 0x55;
     fix_ip_checksum(ip);
   });
   add("IHL of 4 words", VrrpDrop::bad_ip_header, [](Bytes& ip) { ip[0] = 0x44; });
@@ -234,24 +266,33 @@ TEST_CASE("vrrp packet: the v2-style checksum covers the message alone", "[vrrp]
   CHECK_FALSE(parse(datagram(kScapyAdvert)).received.v2_checksum);
 }
 
-TEST_CASE("vrrp packet: scapy's frame parses into its fields", "[vrrp]") {
-  const VrrpParseResult r = parse(datagram(kScapyAdvert));
-  REQUIRE(r.ok);
-  CHECK(r.received.src_ip == kPrimary);
-  CHECK_FALSE(r.received.v2_checksum);
-  CHECK(r.received.advert.vrid == 51);
-  CHECK(r.received.advert.priority == 150);
-  CHECK(r.received.advert.max_advert_int_cs == 100);
-  CHECK(r.received.advert.addresses == std::vector<uint32_t>{kVip1, kVip2});
+TEST_CASE("vrrp packet: scapy's frames parse into their fields", "[vrrp]") {
+  struct Known {
+    Bytes ip;
+    IpAddress src;
+    VrrpAdvert advert;
+  };
+  for (const Known& k : {Known{datagram(kScapyAdvert), v4(kPrimary), scapy_advert()},
+                         Known{datagram6(kScapyAdvert6), kLinkLocal, scapy_advert6()}}) {
+    CAPTURE(to_string(k.src));
+    const VrrpParseResult r = parse(k.ip);
+    REQUIRE(r.ok);
+    CHECK(r.received.src == k.src);
+    CHECK_FALSE(r.received.v2_checksum);
+    CHECK(r.received.advert.vrid == 51);
+    CHECK(r.received.advert.priority == 150);
+    CHECK(r.received.advert.max_advert_int_cs == 100);
+    CHECK(r.received.advert.addresses == k.advert.addresses);
+  }
 }
 
 TEST_CASE("vrrp packet: round trips keep every field", "[vrrp]") {
-  std::vector<uint32_t> many;
+  std::vector<IpAddress> many;
   for (uint32_t i = 0; i < kVrrpMaxAddresses; ++i)
-    many.push_back(ipv4(10, 1, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)));
+    many.push_back(v4(ipv4(10, 1, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i))));
   const std::vector<VrrpAdvert> adverts = {
-      {1, 255, 1, {kVip1}},
-      {255, 0, kVrrpMaxIntervalCs, {kVip2, kVip1}},  // a shutdown advert, order kept
+      {1, 255, 1, {v4(kVip1)}},
+      {255, 0, kVrrpMaxIntervalCs, {v4(kVip2), v4(kVip1)}},  // a shutdown advert, order kept
       {7, 100, 25, many},
   };
   for (VrrpChecksum style : {VrrpChecksum::v3, VrrpChecksum::v2}) {
@@ -264,7 +305,7 @@ TEST_CASE("vrrp packet: round trips keep every field", "[vrrp]") {
       const VrrpParseResult r =
           parse_vrrp_advert(frame.data() + kEth, frame.size() - kEth);
       REQUIRE(r.ok);
-      CHECK(r.received.src_ip == kPrimary);
+      CHECK(r.received.src == v4(kPrimary));
       CHECK(r.received.v2_checksum == (style == VrrpChecksum::v2));
       CHECK(r.received.advert.vrid == a.vrid);
       CHECK(r.received.advert.priority == a.priority);
@@ -318,7 +359,7 @@ TEST_CASE("vrrp packet: reserved bits, IP options and padding are accepted", "[v
   fix_ip_checksum(opt);
   r = parse(opt);
   REQUIRE(r.ok);
-  CHECK(r.received.advert.addresses == std::vector<uint32_t>{kVip1, kVip2});
+  CHECK(r.received.advert.addresses == scapy_advert().addresses);
 
   Bytes padded = datagram(kScapyAdvert);
   padded.resize(padded.size() + 10, 0xff);
@@ -330,4 +371,88 @@ TEST_CASE("vrrp packet: drop reasons have names and descriptions", "[vrrp]") {
   CHECK(name(VrrpDrop::not_running) == "not_running");
   for (std::size_t i = 0; i < kVrrpDropCount; ++i)
     CHECK_FALSE(describe(static_cast<VrrpDrop>(i)).empty());
+}
+
+TEST_CASE("vrrp packet: over IPv6, the writer reproduces scapy's advertisement", "[vrrp]") {
+  const Bytes frame = write6(scapy_advert6());
+  CHECK(frame == kScapyAdvert6);  // 94 bytes: no padding
+  CHECK(frame.size() == vrrp_frame_len(2, true));
+  const rte_ether_addr m = vrrp_virtual_mac(0xab, true);
+  const uint8_t expected[6] = {0x00, 0x00, 0x5e, 0x00, 0x02, 0xab};
+  CHECK(std::memcmp(m.addr_bytes, expected, 6) == 0);
+}
+
+TEST_CASE("vrrp packet: over IPv6, round trips, truncations and malformed fields", "[vrrp]") {
+  std::vector<IpAddress> many;
+  for (uint32_t i = 0; i < kVrrpMaxAddresses; ++i)
+    many.push_back(v6(fmt::format("fd00::1:{:x}", i)));
+  for (const VrrpAdvert& a : {scapy_advert6(), VrrpAdvert{255, 0, kVrrpMaxIntervalCs, many}}) {
+    const Bytes frame = write6(a);
+    CHECK(frame.size() == vrrp_frame_len(a.addresses.size(), true));
+    const VrrpParseResult r = parse_vrrp_advert(frame.data() + kEth, frame.size() - kEth);
+    REQUIRE(r.ok);
+    CHECK(r.received.advert.vrid == a.vrid);
+    CHECK(r.received.advert.priority == a.priority);
+    CHECK(r.received.advert.addresses == a.addresses);
+  }
+  CHECK(write6(VrrpAdvert{255, 0, 1, many}).size() == kVrrpMaxFrameLen);
+
+  const Bytes good = datagram6(kScapyAdvert6);
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    CAPTURE(n);
+    const Bytes prefix(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    const VrrpParseResult r = parse_vrrp_advert(prefix.data(), prefix.size());
+    CHECK_FALSE(r.ok);
+    CHECK(r.reason == VrrpDrop::truncated);
+  }
+
+  // The VRRP checksum over the IPv6 pseudo-header (source, destination, length, next header).
+  const auto fix_checksum6 = [](Bytes& ip) {
+    put16(ip, 46, 0);
+    uint8_t ph[40] = {};
+    std::memcpy(ph, ip.data() + 8, 32);
+    const std::size_t len = ip.size() - 40;
+    ph[34] = static_cast<uint8_t>(len >> 8);
+    ph[35] = static_cast<uint8_t>(len);
+    ph[39] = ip[6];
+    const uint16_t sum = ones_sum(ip.data() + 40, len, ones_sum(ph, sizeof ph));
+    put16(ip, 46, static_cast<uint16_t>(~sum));
+  };
+  Bytes refixed = good;
+  fix_checksum6(refixed);
+  CHECK(refixed == good);  // the sum written here agrees with scapy's
+
+  struct Case {
+    const char* description;
+    VrrpDrop reason;
+    void (*mutate)(Bytes&);
+  };
+  const Case cases[] = {
+      {"hop limit 254 (one hop away)", VrrpDrop::ttl_not_255, [](Bytes& ip) { ip[7] = 254; }},
+      {"UDP, not VRRP", VrrpDrop::not_vrrp, [](Bytes& ip) { ip[6] = 17; }},
+      {"a destination options header first", VrrpDrop::not_vrrp, [](Bytes& ip) { ip[6] = 60; }},
+      {"payload length past the frame", VrrpDrop::truncated, [](Bytes& ip) { put16(ip, 4, 41); }},
+      {"VRRP version 2", VrrpDrop::bad_version, [](Bytes& ip) { ip[40] = 0x21; }},
+      {"count 1 but 2 addresses", VrrpDrop::bad_length, [](Bytes& ip) { ip[43] = 1; }},
+      {"count 8: IPv4-sized addresses", VrrpDrop::bad_length, [](Bytes& ip) { ip[43] = 8; }},
+      {"source address changed (pseudo-header)", VrrpDrop::bad_checksum,
+       [](Bytes& ip) { ip[23] ^= 1; }},
+      {"checksum wrong", VrrpDrop::bad_checksum, [](Bytes& ip) { ip[47] ^= 0x10; }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.description);
+    Bytes ip = good;
+    c.mutate(ip);
+    // Checksums stay right where the case is about something else.
+    if (c.reason != VrrpDrop::bad_checksum && c.reason != VrrpDrop::truncated) fix_checksum6(ip);
+    const VrrpParseResult r = parse(ip);
+    CHECK_FALSE(r.ok);
+    CHECK(name(r.reason) == name(c.reason));
+  }
+
+  // IPv6 has no v2-style checksum: the message's own sum is not accepted.
+  Bytes v2 = good;
+  put16(v2, 46, 0);
+  put16(v2, 46, static_cast<uint16_t>(~ones_sum(v2.data() + 40, v2.size() - 40)));
+  CHECK(parse(v2).reason == VrrpDrop::bad_checksum);
 }
