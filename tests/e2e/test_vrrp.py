@@ -5,7 +5,9 @@ drops what reaches it as vip_not_owned. A killed master is replaced within Maste
 (3 × interval + skew) plus 100 ms of slack, a stopped one (priority 0) within skew + 100 ms;
 requests resume and a long transfer survives in every mode, since both directors build the
 same Maglev table (and NAT's reverse translation needs no per-flow state). Malformed advertisements are counted under their reason and change nothing; a
-reload can turn preemption on.
+reload can turn preemption on. The SIGKILL failover runs over IPv6 too (DR): VRRP over IPv6
+carries fd00::100, and the new master's unsolicited neighbour advertisements are seen on the
+LAN.
 
 Run as root:  SHOAL_E2E_LAB=vr /usr/bin/python3 -m pytest tests/e2e/test_vrrp.py
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PY, VIP, Lab, Shoald, _DAEMONS, make_config, requirements_missing, \
+from conftest import PY, VIP, VIP6, Lab, Shoald, _DAEMONS, make_config, requirements_missing, \
     shoald_path
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
@@ -32,6 +34,7 @@ WIRE = Path(__file__).resolve().parent / "lib" / "vrrp_wire.py"
 INTERVAL = 0.1
 VRID = 51
 VMAC = "00:00:5e:00:01:33"
+VMAC6 = "00:00:5e:00:02:33"  # RFC 9568 §7.3: IPv6 routers' own range
 SLACK = 0.1  # the issue's allowance over the protocol's own delays
 NAT_GATEWAY = "10.0.1.1"
 
@@ -44,12 +47,12 @@ def master_down(priority):
     return 3 * INTERVAL + skew(priority)
 
 
-def vrrp_config(lab, director, priority, preempt=True):
-    cfg = make_config(lab, director=director)
+def vrrp_config(lab, director, priority, preempt=True, family="ipv4"):
+    cfg = make_config(lab, director=director, family=family)
     # Two daemons on one filesystem: an API socket each, under this lab's state directory.
     cfg["api"] = {"socket": str(lab.state / f"d{director}.sock")}
-    addresses = [VIP]
-    if lab.mode == "nat":
+    addresses = [VIP6 if family == "ipv6" else VIP]
+    if lab.mode == "nat" and family == "ipv4":
         # The real servers' gateway moves with the VIP: each director keeps an address of its
         # own on their subnet, and the instance carries 10.0.1.1.
         cfg["ports"][0]["addresses"] = [f"10.0.0.{1 + director}/24", f"10.0.1.{1 + director}/24"]
@@ -98,9 +101,10 @@ class Pair:
         self.lab, self.d1, self.d2 = lab, d1, d2
 
 
-def start_pair(request, tmp_path_factory, mode, pair_class=Pair):
+def start_pair(request, tmp_path_factory, mode, pair_class=Pair, family="ipv4"):
     """For a module fixture: a two-director lab in `mode`, d1 master (priority 150) and d2
-    backup (100), torn down in order when the module is done."""
+    backup (100), torn down in order when the module is done. family "ipv6": their instance
+    carries the IPv6 VIP, over VRRP over IPv6."""
     if not shoald_path().exists():
         pytest.fail(f"shoald not built at {shoald_path()} (./scripts/build.sh release)")
     lab = Lab(mode, servers=3, directors=2)
@@ -112,9 +116,11 @@ def start_pair(request, tmp_path_factory, mode, pair_class=Pair):
         request.addfinalizer(lambda d=d: _DAEMONS.remove(d))
         request.addfinalizer(lambda d=d: d.stop(check=False))
     lab.up()
-    d1.start(vrrp_config(lab, 1, 150), warm_up=False)
+    if family == "ipv6":
+        d1.vip = d2.vip = VIP6
+    d1.start(vrrp_config(lab, 1, 150, family=family), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", timeout=10)
-    d2.start(vrrp_config(lab, 2, 100), warm_up=False)
+    d2.start(vrrp_config(lab, 2, 100, family=family), warm_up=False)
     d2.wait_log(r"vrrp front: init -> backup", timeout=10)
     d1.warm_up()
     return pair_class(lab, d1, d2)
@@ -209,20 +215,37 @@ def test_malformed_advertisements_are_counted_and_change_nothing(pair):
             d.diag("a malformed advertisement changed a state")
 
 
+@pytest.fixture(scope="module")
+def pair6(request, tmp_path_factory):
+    return start_pair(request, tmp_path_factory, "dr", family="ipv6")
+
+
 def test_killed_master_is_replaced_under_load(pair):
+    killed_master_is_replaced_under_load(pair, VIP, VMAC)
+
+
+def test_killed_master_is_replaced_under_load_over_ipv6(pair6):
+    killed_master_is_replaced_under_load(pair6, VIP6, VMAC6)
+
+
+def killed_master_is_replaced_under_load(pair, vip, vmac):
+    """SIGKILL the master under load: the backup takes over in time and announces `vip` from
+    `vmac` (gratuitous ARP, or unsolicited NA over IPv6); requests resume, and a long transfer
+    started before the kill ends whole."""
     d1, d2, lab = pair.d1, pair.d2, pair.lab
     # A long transfer through the VIP (about 6 s at 10 MB/s), started before the failover.
     out = tempfile.NamedTemporaryFile(prefix="vr-big-", delete=False)
     out.close()
-    curl = lab.popen("client", "curl", "-s", "--max-time", "60", "--limit-rate", "10M",
+    host = f"[{vip}]" if ":" in vip else vip
+    curl = lab.popen("client", "curl", "-g", "-s", "--max-time", "60", "--limit-rate", "10M",
                      "-o", out.name, "-w", "%{http_code} %{size_download}",
-                     f"http://{VIP}/big", stdout=subprocess.PIPE, text=True)
-    sniffer = lab.popen("client", PY, WIRE, "garps", "--vip", VIP, "--seconds", 8,
+                     f"http://{host}/big", stdout=subprocess.PIPE, text=True)
+    sniffer = lab.popen("client", PY, WIRE, "garps", "--vip", vip, "--seconds", 8,
                         stdout=subprocess.PIPE, text=True)
     assert sniffer.stdout.readline().strip() == "ready"
     time.sleep(1.0)  # scapy's socket is open a little after "ready"; the transfer is under way
     load = lab.popen("client", PY, Path(__file__).resolve().parent / "lib" / "client.py", "http",
-                     "--vip", VIP, "--port", 80, "--duration", 4, "--timeout", 2, "--timeline",
+                     "--vip", vip, "--port", 80, "--duration", 4, "--timeout", 2, "--timeline",
                      stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
     mark2 = len(d2.log_lines())
@@ -240,9 +263,9 @@ def test_killed_master_is_replaced_under_load(pair):
 
     garps = [json.loads(ln) for ln in sniffer.communicate(timeout=30)[0].splitlines() if ln]
     after_kill = [g for g in garps if g["t"] >= killed]
-    assert len(after_kill) >= 3 and all(g["mac"] == VMAC for g in after_kill), garps
+    assert len(after_kill) >= 3 and all(g["mac"] == vmac for g in after_kill), garps
     first = after_kill[0]["t"] - killed
-    print(f"first gratuitous ARP on the LAN {first * 1000:.0f} ms after the kill")
+    print(f"first announcement (GARP or NA) on the LAN {first * 1000:.0f} ms after the kill")
     assert first <= bound + 0.05, garps
 
     res = json.loads(load.communicate(timeout=60)[0].strip().splitlines()[-1])

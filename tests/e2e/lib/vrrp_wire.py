@@ -2,7 +2,8 @@
 """VRRP on the lab's wire, run in the client namespace with Debian's scapy.
 
   vrrp_wire.py garps --vip IP --seconds S
-      Prints "ready", then one JSON line per gratuitous ARP for IP seen within S seconds:
+      Prints "ready", then one JSON line per gratuitous ARP for IP (for an IPv6 IP: per
+      unsolicited neighbour advertisement, to all nodes) seen within S seconds:
       {"t": wall-clock time, "mac": Ethernet source}.
   vrrp_wire.py send --kind KIND[:VRID]... [--vrid N] [--priority P] [--address IP]...
       Sends one advertisement per --kind to 224.0.0.18 from the client (10.0.0.1), well-formed
@@ -21,7 +22,8 @@ import struct
 import sys
 import time
 
-from scapy.all import ARP, Ether, IP, Raw, get_if_hwaddr, sendp, sniff, srp  # noqa: E402
+from scapy.all import (ARP, Ether, ICMPv6ND_NA, IP, IPv6, Raw, get_if_hwaddr,  # noqa: E402
+                       sendp, sniff, srp)
 
 IFACE = "eth0"
 GROUP = "224.0.0.18"
@@ -78,10 +80,14 @@ def main():
 
     if a.what == "garps":
         def seen(p):
-            if ARP in p and p[ARP].op == 1 and p[ARP].psrc == a.vip and p[ARP].pdst == a.vip:
+            garp = ARP in p and p[ARP].op == 1 and p[ARP].psrc == a.vip and p[ARP].pdst == a.vip
+            unsolicited_na = (ICMPv6ND_NA in p and p[IPv6].dst == "ff02::1" and
+                              socket.inet_pton(socket.AF_INET6, p[ICMPv6ND_NA].tgt) ==
+                              socket.inet_pton(socket.AF_INET6, a.vip))
+            if garp or unsolicited_na:
                 print(json.dumps({"t": float(p.time), "mac": p[Ether].src}), flush=True)
         print("ready", flush=True)
-        sniff(iface=IFACE, filter="arp", prn=seen, store=False, timeout=a.seconds)
+        sniff(iface=IFACE, filter="arp or icmp6", prn=seen, store=False, timeout=a.seconds)
     elif a.what == "send":
         frames = []
         for spec in a.kind or ["ok"]:
