@@ -40,6 +40,7 @@ struct BackendConnections {
 // finish in time (or was busy with an earlier sample).
 struct FlowSample {
   std::vector<std::pair<uint32_t, dp::FlowEntry>> flows;  // (worker, flow)
+  std::vector<std::pair<uint32_t, dp::FlowEntry6>> flows6;
   bool complete = true;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "api/control_api.h"
@@ -24,15 +25,26 @@ HttpResponse flows(const DirectorView& view, DirectorCommands& commands,
   // A 1M-flow table takes some 20 worker loops to sample.
   constexpr auto kMaxWait = std::chrono::seconds(1);
   dp::FlowFilter filter;
-  auto address = [&](const char* key, uint32_t& out) {
+  // vip and client: one family between them, whose table alone is sampled.
+  std::optional<bool> ipv6;
+  auto address = [&](const char* key, uint32_t& out, dp::Ipv6Address& out6) {
     const std::string text = query(request, key);
     if (text.empty()) return true;
-    auto ip = parse_ipv4(text);
-    if (ip) out = *ip;
-    return ip.has_value();
+    const auto ip = parse_ip(text);
+    if (!ip || (ipv6 && *ipv6 != ip->is_v6())) return false;
+    ipv6 = ip->is_v6();
+    if (ip->is_v6())
+      out6 = ip->v6();
+    else
+      out = ip->v4();
+    return true;
   };
-  if (!address("vip", filter.vip) || !address("client", filter.client))
-    return error_response(400, "vip and client are IPv4 addresses");
+  if (!address("vip", filter.vip, filter.vip6) || !address("client", filter.client, filter.client6))
+    return error_response(400, "vip and client are IP addresses of one family");
+  if (ipv6) {
+    filter.ipv4 = !*ipv6;
+    filter.ipv6 = *ipv6;
+  }
   if (auto it = request.query.find("limit"); it != request.query.end()) {
     const std::string& v = it->second;
     if (v.empty() || v.size() > 4 || !std::all_of(v.begin(), v.end(), ::isdigit) ||
@@ -47,17 +59,21 @@ HttpResponse flows(const DirectorView& view, DirectorCommands& commands,
   static constexpr const char* kStates[] = {"empty", "syn", "closing", "udp", "established"};
   const uint32_t now = dp::now_ms();
   json out = json::array();
-  for (const auto& [worker, e] : sample.flows) {
-    if (out.size() >= filter.limit) break;
+  auto add = [&](uint32_t worker, const auto& e, const IpAddress& client, const IpAddress& vip) {
+    if (out.size() >= filter.limit) return;
     auto name = names.find(e.backend);
     out.push_back({{"worker", worker},
-                   {"client", fmt::format("{}:{}", dp::ipv4_to_string(e.src_ip), dp::be16(e.src_port))},
-                   {"vip", fmt::format("{}:{}", dp::ipv4_to_string(e.dst_ip), dp::be16(e.dst_port))},
+                   {"client", endpoint_string(client, dp::be16(e.src_port))},
+                   {"vip", endpoint_string(vip, dp::be16(e.dst_port))},
                    {"protocol", e.proto == 17 ? "udp" : "tcp"},
                    {"state", kStates[static_cast<size_t>(e.state) % std::size(kStates)]},
                    {"backend", name == names.end() ? json(nullptr) : json(name->second)},
                    {"idle_ms", now - e.last_seen_ms}});
-  }
+  };
+  for (const auto& [worker, e] : sample.flows)
+    add(worker, e, IpAddress::from_v4(e.src_ip), IpAddress::from_v4(e.dst_ip));
+  for (const auto& [worker, e] : sample.flows6)
+    add(worker, e, IpAddress::from_v6(e.src_ip), IpAddress::from_v6(e.dst_ip));
   return json_response(200, json{{"flows", std::move(out)}, {"complete", sample.complete}}.dump());
 }
 

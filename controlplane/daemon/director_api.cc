@@ -145,6 +145,7 @@ FlowSample Director::sample_flows(const dp::FlowFilter& filter, std::chrono::mil
       continue;
     }
     for (const dp::FlowEntry& e : w->flow_sampler().result()) sample.flows.emplace_back(w->id(), e);
+    for (const dp::FlowEntry6& e : w->flow_sampler().result6()) sample.flows6.emplace_back(w->id(), e);
   }
   return sample;
 }

@@ -121,7 +121,7 @@ void Worker::run() {
     aged_until_ms = now;
     if (const uint32_t n = age4.due(elapsed_ms)) flows_.age(now, n);
     if (const uint32_t n = age6.due(elapsed_ms)) flows6_.age(now, n);
-    sampler_.step(flows_, now);
+    sampler_.step(flows_, flows6_, now);
     if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
     publisher_.quiescent(id_);
 

@@ -64,6 +64,16 @@ def test_http_1000_connections_weighted(fwd):
     print(f"1000 connections in {res['seconds']} s: {res['hist']}")
     problems = shares_ok(res["hist"], WEB_WEIGHTS)
     assert not problems, fwd.diag(f"shares off: {problems}; histogram {res['hist']}")
+    # The flow tables name the flows as ipvsadm writes endpoints: [fd00::100]:80 over IPv6.
+    ipv6 = ":" in fwd.vip
+    client = "fd00::1" if ipv6 else "10.0.0.1"
+    flows = fwd.api("flows", "--vip", fwd.vip, "--client", client, "--limit", "5")
+    assert flows["complete"] is True and len(flows["flows"]) == 5, flows
+    vip_port = f"[{fwd.vip}]:80" if ipv6 else f"{fwd.vip}:80"
+    for f in flows["flows"]:
+        assert f["vip"] == vip_port and f["client"].startswith(f"[{client}]:" if ipv6 else
+                                                               f"{client}:"), f
+        assert f["backend"] in ("web/rs1", "web/rs2", "web/rs3"), f
     c = fwd.assert_balanced()
     if fwd.workers > 1:
         # Both workers must have carried part of the load (af_packet fans flows out over
