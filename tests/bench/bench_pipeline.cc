@@ -18,6 +18,11 @@
 //     new flow is reported on the worker's event ring (drained untimed between passes, as the
 //     control thread would on its own core) and first looked up, and missed, in a table of
 //     65,536 flows peers pinned.
+//   - the same over IPv6 (--only est-small6, est-large6, est-ring6, syn6; in the default run,
+//     after the IPv4 rows): an IPv6 DR service fd00::100 port 80/tcp, 100 real servers
+//     fd00::11 upwards, clients in 2001:db8::/96; 78-byte frames (Ethernet + IPv6 + TCP, the
+//     smallest such frame, with its FCS); the IPv6 flow table (FlowTable6) sized and warmed
+//     as the IPv4 one, its baseline reading the IPv6 header's fields.
 //   - building a Maglev table (--only maglev-build): M = 65537 for 100 and 1000 backends, equal
 //     weights and weights 1 to 4, against the Maglev paper's 1.8 ms (1000 backends, M = 65537).
 //     What a config reload or a health flip costs the control plane per service; no packets, so
@@ -27,6 +32,7 @@
 // foreign MAC and drop it) and, unless --no-rx-prefetch, prefetch the next burst's mbuf and
 // frame the way a NIC driver's rx leaves them warm. Every verdict is checked: a run that
 // measured drops is reported as a failure.
+#include <arpa/inet.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -73,6 +79,27 @@ constexpr double kTableHeadroom = 1.5;                      // flow table capaci
 const rte_ether_addr kOurMac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
 const rte_ether_addr kClientMac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
 
+// The IPv6 rows' service: the frame carries the whole header, no padding.
+enum class Family { ipv4, ipv6 };
+constexpr uint16_t kFrameLen6 = sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + sizeof(rte_tcp_hdr);
+
+Ipv6Address ip6(const char* text) {
+  Ipv6Address a{};
+  if (inet_pton(AF_INET6, text, a.data()) != 1) std::abort();
+  return a;
+}
+const Ipv6Address kVip6 = ip6("fd00::100");
+const Ipv6Address kLocal6 = ip6("fd00::2");
+const Ipv6Address kClientPrefix6 = ip6("2001:db8::");  // a flow's source: the /96 + Source::ip
+
+// Real server i: fd00::11, fd00::12, ...
+Ipv6Address backend_ip6(uint32_t i) {
+  Ipv6Address a = ip6("fd00::");
+  a[14] = uint8_t((0x11 + i) >> 8);
+  a[15] = uint8_t(0x11 + i);
+  return a;
+}
+
 rte_ether_addr backend_mac(uint32_t i) {
   return {{0x02, 0x00, 0x00, 0x01, uint8_t(i >> 8), uint8_t(i)}};
 }
@@ -109,7 +136,8 @@ struct Options {
       "                     mbufs like an rx ring, reloaded untimed per pass (default 4096, 0: "
       "skip)\n"
       "  --only LIST        scenarios to run, comma-separated: est-small, est-large, est-ring, "
-      "syn, syn-sync, schedulers, maglev-build\n"
+      "syn, syn-sync, schedulers, maglev-build, and over IPv6 est-small6, est-large6, "
+      "est-ring6, syn6\n"
       "  --service-ports P  single (80, default), listed (80, 443, 8000-8100) or every (port 0)\n"
       "  --no-huge          run the EAL without hugepages (slower: 4 KiB pages)\n"
       "  --quick            smoke run of about a second: 100k flows, 0.1 s, 1 repeat, 5 "
@@ -256,14 +284,39 @@ Source source_of(uint64_t counter) {
   return {static_cast<uint32_t>(k >> 16), static_cast<uint16_t>(k)};
 }
 
-// Writes a complete Ethernet + IPv4 + TCP frame, padded to 60 bytes, with valid checksums.
-void write_frame(rte_mbuf* m, Source s, uint8_t tcp_flags) {
+// Starts a frame of `len` bytes (zeroed: padding included) from the client to us, and sets
+// the mbuf's lengths as rx would. Returns the Ethernet header.
+rte_ether_hdr* start_frame(rte_mbuf* m, uint16_t len, uint16_t ether_type) {
   auto* d = rte_pktmbuf_mtod(m, uint8_t*);
-  std::memset(d, 0, kFrameLen);
+  std::memset(d, 0, len);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
   eth->dst_addr = kOurMac;
   eth->src_addr = kClientMac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  eth->ether_type = rte_cpu_to_be_16(ether_type);
+  m->data_len = len;
+  m->pkt_len = len;
+  m->port = 0;
+  m->ol_flags = 0;
+  return eth;
+}
+
+// The TCP header both families carry, to the VIP's port; its checksum is the caller's (it
+// covers the family's pseudo-header).
+rte_tcp_hdr* write_tcp(void* at, Source s, uint8_t tcp_flags) {
+  auto* tcp = static_cast<rte_tcp_hdr*>(at);
+  tcp->src_port = s.port;
+  tcp->dst_port = be16(kVipPort);
+  tcp->sent_seq = rte_cpu_to_be_32(1000);
+  tcp->recv_ack = (tcp_flags & kTcpAckFlag) ? rte_cpu_to_be_32(2000) : 0;
+  tcp->data_off = 5 << 4;
+  tcp->tcp_flags = tcp_flags;
+  tcp->rx_win = rte_cpu_to_be_16(65535);
+  return tcp;
+}
+
+// Writes a complete Ethernet + IPv4 + TCP frame, padded to 60 bytes, with valid checksums.
+void write_frame(rte_mbuf* m, Source s, uint8_t tcp_flags) {
+  rte_ether_hdr* eth = start_frame(m, kFrameLen, RTE_ETHER_TYPE_IPV4);
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
   ip->version_ihl = 0x45;
   ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
@@ -274,19 +327,24 @@ void write_frame(rte_mbuf* m, Source s, uint8_t tcp_flags) {
   ip->src_addr = s.ip;
   ip->dst_addr = kVip;
   ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
-  tcp->src_port = s.port;
-  tcp->dst_port = be16(kVipPort);
-  tcp->sent_seq = rte_cpu_to_be_32(1000);
-  tcp->recv_ack = (tcp_flags & kTcpAckFlag) ? rte_cpu_to_be_32(2000) : 0;
-  tcp->data_off = 5 << 4;
-  tcp->tcp_flags = tcp_flags;
-  tcp->rx_win = rte_cpu_to_be_16(65535);
+  rte_tcp_hdr* tcp = write_tcp(ip + 1, s, tcp_flags);
   tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
-  m->data_len = kFrameLen;
-  m->pkt_len = kFrameLen;
-  m->port = 0;
-  m->ol_flags = 0;
+}
+
+// The same over IPv6: Ethernet + IPv6 + TCP (74 bytes, no padding), source address the
+// client prefix with s.ip in its last 32 bits, to the IPv6 VIP.
+void write_frame6(rte_mbuf* m, Source s, uint8_t tcp_flags) {
+  rte_ether_hdr* eth = start_frame(m, kFrameLen6, RTE_ETHER_TYPE_IPV6);
+  auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+  ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+  ip->payload_len = rte_cpu_to_be_16(sizeof(rte_tcp_hdr));
+  ip->proto = kIpProtoTcp;
+  ip->hop_limits = 64;
+  std::memcpy(ip->src_addr, kClientPrefix6.data(), 12);
+  std::memcpy(ip->src_addr + 12, &s.ip, sizeof s.ip);
+  std::memcpy(ip->dst_addr, kVip6.data(), 16);
+  rte_tcp_hdr* tcp = write_tcp(ip + 1, s, tcp_flags);
+  tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
 }
 
 // One packet set: mbufs, the flow (source) each carries, and the shuffled order of a pass.
@@ -294,15 +352,19 @@ struct PacketSet {
   std::vector<rte_mbuf*> mbufs;  // in allocation (memory) order
   std::vector<rte_mbuf*> order;  // a pass over the set, in random order
   std::vector<Source> sources;   // of mbufs[i]
+  Family family = Family::ipv4;
 
   size_t size() const { return mbufs.size(); }
   void write(uint8_t tcp_flags) {
-    for (size_t i = 0; i < mbufs.size(); ++i) write_frame(mbufs[i], sources[i], tcp_flags);
+    auto frame = family == Family::ipv4 ? write_frame : write_frame6;
+    for (size_t i = 0; i < mbufs.size(); ++i) frame(mbufs[i], sources[i], tcp_flags);
   }
 };
 
-PacketSet make_set(rte_mempool* pool, uint32_t n, uint64_t& counter, std::mt19937_64& rng) {
+PacketSet make_set(rte_mempool* pool, uint32_t n, uint64_t& counter, std::mt19937_64& rng,
+                   Family family = Family::ipv4) {
   PacketSet s;
+  s.family = family;
   s.mbufs.resize(n);
   if (rte_pktmbuf_alloc_bulk(pool, s.mbufs.data(), n) != 0) {
     std::fprintf(stderr, "shoal_bench_pipeline: cannot allocate %u mbufs\n", n);
@@ -328,29 +390,47 @@ inline void restore_dst_mac(rte_mbuf** pkts, uint16_t n) {
 }
 
 // What a NIC driver's rx burst leaves warm: the mbuf (it wrote its fields) and the frame
-// (this pool has no private area, so the frame starts right after the headroom).
+// (this pool has no private area, so the frame starts right after the headroom, on a cache
+// line): its one line for IPv4, its two for IPv6 (the TCP header crosses into the second).
+template <uint16_t kFrameLen_>
 inline void prefetch_burst(rte_mbuf** pkts, uint16_t n) {
   for (uint16_t i = 0; i < n; ++i) {
     rte_prefetch0(pkts[i]);
-    rte_prefetch0(reinterpret_cast<char*>(pkts[i] + 1) + RTE_PKTMBUF_HEADROOM);
+    for (uint16_t line = 0; line < kFrameLen_; line += RTE_CACHE_LINE_SIZE)
+      rte_prefetch0(reinterpret_cast<char*>(pkts[i] + 1) + RTE_PKTMBUF_HEADROOM + line);
   }
 }
 
 volatile uint64_t g_sink;  // keeps the baseline's reads alive
 
+// An IPv6 address's two halves, as the flow table reads them (the frame leaves them unaligned).
+inline uint64_t half(const uint8_t* addr, int i) {
+  uint64_t w;
+  std::memcpy(&w, addr + 8 * i, sizeof w);
+  return w;
+}
+
 // Reads what any forwarder reads (ethertype, addresses, protocol, ports, length) and swaps
-// the MACs: the cost of touching a packet at all.
-struct Baseline {
+// the MACs: the cost of touching a packet at all. Over the header of its family.
+template <Family F>
+struct BaselineOf {
   uint64_t acc = 0;
   void operator()(rte_mbuf** pkts, uint16_t n) {
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = pkts[i];
       auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-      const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
-      const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(ip + 1);
-      acc += eth->ether_type + ip->dst_addr + ip->src_addr + ip->next_proto_id +
-             tcp->src_port + tcp->dst_port + tcp->tcp_flags + rte_pktmbuf_data_len(m) +
-             m->port;
+      if constexpr (F == Family::ipv4) {
+        const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+        const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(ip + 1);
+        acc += eth->ether_type + ip->dst_addr + ip->src_addr + ip->next_proto_id + tcp->src_port +
+               tcp->dst_port + tcp->tcp_flags + rte_pktmbuf_data_len(m) + m->port;
+      } else {
+        const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(eth + 1);
+        const auto* tcp = reinterpret_cast<const rte_tcp_hdr*>(ip + 1);
+        acc += eth->ether_type + half(ip->dst_addr, 0) + half(ip->dst_addr, 1) +
+               half(ip->src_addr, 0) + half(ip->src_addr, 1) + ip->proto + tcp->src_port +
+               tcp->dst_port + tcp->tcp_flags + rte_pktmbuf_data_len(m) + m->port;
+      }
       rte_ether_addr tmp = eth->dst_addr;
       eth->dst_addr = eth->src_addr;
       eth->src_addr = tmp;
@@ -358,13 +438,42 @@ struct Baseline {
     restore_dst_mac(pkts, n);
   }
 };
+using Baseline = BaselineOf<Family::ipv4>;
+
+// A worker's flow tables for one scenario. IPv4: its table alone, as the IPv4 rows always ran
+// (no IPv6 table in the burst context). IPv6: the IPv6 table holds the flows, and shares the
+// connection counts of a minimal IPv4 table, as a worker's two tables do.
+class FlowTables {
+ public:
+  FlowTables(Family family, uint32_t capacity)
+      : v4_(family == Family::ipv4 ? capacity : 1),
+        v6_(family == Family::ipv6
+                ? std::make_unique<FlowTable6>(capacity, FlowTimeouts{}, -1, &v4_.connections())
+                : nullptr) {}
+  FlowTable& v4() { return v4_; }
+  FlowTable6* v6() { return v6_.get(); }
+  const FlowTableStats& stats() const { return v6_ ? v6_->stats() : v4_.stats(); }
+  uint32_t size() const { return v6_ ? v6_->size() : v4_.size(); }
+  uint32_t capacity() const { return v6_ ? v6_->capacity() : v4_.capacity(); }
+  std::size_t memory_bytes() const { return v6_ ? v6_->memory_bytes() : v4_.memory_bytes(); }
+
+ private:
+  FlowTable v4_;
+  std::unique_ptr<FlowTable6> v6_;
+};
 
 class Pipeline {
  public:
-  Pipeline(const Snapshot& snap, FlowTable& flows, WorkerCounters& ctr, uint64_t tsc0,
+  Pipeline(const Snapshot& snap, FlowTables& flows, WorkerCounters& ctr, uint64_t tsc0,
            FlowSyncContext sync = {})
-      : snap_(snap), flows_(flows), ctr_(ctr), scheduler_(flows.connections()), tsc0_(tsc0),
-        tsc_per_ms_(rte_get_tsc_hz() / 1000), sync_(sync) {}
+      : snap_(snap),
+        flows_(flows.v4()),
+        flows6_(flows.v6()),
+        ctr_(ctr),
+        scheduler_(flows_.connections()),
+        tsc0_(tsc0),
+        tsc_per_ms_(rte_get_tsc_hz() / 1000),
+        sync_(sync) {}
 
   void operator()(rte_mbuf** pkts, uint16_t n) {
     process(pkts, n);
@@ -373,13 +482,14 @@ class Pipeline {
   void process(rte_mbuf** pkts, uint16_t n) {
     // The worker's clock, read once per burst as its loop would.
     uint32_t now_ms = 1000 + static_cast<uint32_t>((rte_rdtsc() - tsc0_) / tsc_per_ms_);
-    process_burst(pkts, n, {snap_, flows_, ctr_, scheduler_, now_ms, sync_}, verdicts_);
+    process_burst(pkts, n, {snap_, flows_, ctr_, scheduler_, now_ms, sync_, flows6_}, verdicts_);
   }
   const Verdict* verdicts() const { return verdicts_; }
 
  private:
   const Snapshot& snap_;
   FlowTable& flows_;
+  FlowTable6* flows6_;  // IPv6 rows only
   WorkerCounters& ctr_;
   WorkerScheduler scheduler_;
   uint64_t tsc0_;
@@ -395,18 +505,17 @@ struct Sample {
   double mpps() const { return 1e3 / ns_per_packet(); }
 };
 
-// One pass over `order` in bursts; returns the TSC cycles it took.
-template <typename Op>
-uint64_t timed_pass(const std::vector<rte_mbuf*>& order, uint16_t burst, bool rx_prefetch,
-                    Op& op) {
+// One pass over `order` in bursts of frames of kFrameLen_ bytes; returns the TSC cycles it took.
+template <uint16_t kFrameLen_, typename Op>
+uint64_t timed_pass(const std::vector<rte_mbuf*>& order, uint16_t burst, bool rx_prefetch, Op& op) {
   rte_mbuf* const* base = order.data();
   size_t n = order.size();
   uint64_t t0 = rte_rdtsc_precise();
   for (size_t pos = 0; pos < n; pos += burst) {
     uint16_t cnt = static_cast<uint16_t>(std::min<size_t>(burst, n - pos));
     if (rx_prefetch && pos + burst < n)
-      prefetch_burst(const_cast<rte_mbuf**>(base + pos + burst),
-                     static_cast<uint16_t>(std::min<size_t>(burst, n - pos - burst)));
+      prefetch_burst<kFrameLen_>(const_cast<rte_mbuf**>(base + pos + burst),
+                                 static_cast<uint16_t>(std::min<size_t>(burst, n - pos - burst)));
     op(const_cast<rte_mbuf**>(base + pos), cnt);
   }
   return rte_rdtsc_precise() - t0;
@@ -420,7 +529,9 @@ Sample measure(const PacketSet& set, const Options& o, Op& op,
   uint64_t budget = static_cast<uint64_t>(o.seconds * double(rte_get_tsc_hz()));
   do {
     if (between) between();
-    s.cycles += timed_pass(set.order, o.burst, o.rx_prefetch, op);
+    s.cycles += set.family == Family::ipv4
+                    ? timed_pass<kFrameLen>(set.order, o.burst, o.rx_prefetch, op)
+                    : timed_pass<kFrameLen6>(set.order, o.burst, o.rx_prefetch, op);
     s.packets += set.size();
   } while (s.cycles < budget);
   return s;
@@ -479,26 +590,35 @@ bool check_verdicts(const char* what, const WorkerCounters& c) {
   return false;
 }
 
-void print_table_stats(const char* what, const FlowTable& t) {
+void print_table_stats(const char* what, const FlowTables& t) {
   const FlowTableStats& s = t.stats();
-  std::printf("  flow table (%s): capacity %u (%.1f MiB), size %u, inserted %" PRIu64
+  std::printf("  flow table (%s): capacity %u (%.1f MiB, %.1f B/flow), size %u, inserted %" PRIu64
               ", expired %" PRIu64 ", evicted syn %" PRIu64 " / established %" PRIu64 "\n",
-              what, t.capacity(), double(t.memory_bytes()) / (1 << 20), t.size(), s.inserted,
-              s.expired, s.evicted[size_t(FlowState::syn)],
-              s.evicted[size_t(FlowState::established)]);
+              what, t.capacity(), double(t.memory_bytes()) / (1 << 20),
+              double(t.memory_bytes()) / t.capacity(), t.size(), s.inserted, s.expired,
+              s.evicted[size_t(FlowState::syn)], s.evicted[size_t(FlowState::established)]);
 }
 
 // --- scenarios -----------------------------------------------------------------------------
 
 // weighted: backend i weighs 1 + i % 4 (the scheduler comparison), else all weigh 1.
+// Family::ipv6: the service and its real servers are IPv6 (the port has both local addresses).
 std::unique_ptr<Snapshot> make_snapshot(bool sync = false, Scheduler scheduler = Scheduler::maglev,
                                         bool weighted = false,
-                                        const std::string& service_ports = "single") {
+                                        const std::string& service_ports = "single",
+                                        Family family = Family::ipv4) {
   SnapshotSpec spec;
   spec.ports.push_back({kOurMac, kLocal, 1500, {}});
   spec.local_addresses.push_back(kLocal);
   ServiceSpec svc{kVip, be16(kVipPort), kIpProtoTcp, ForwardMode::dr, HashOn::five_tuple,
                   65537, {}};
+  if (family == Family::ipv6) {
+    spec.ports.back().local_ip6 = kLocal6;
+    spec.local_addresses6.push_back(kLocal6);
+    svc.vip = 0;
+    svc.ipv6 = true;
+    svc.vip6 = kVip6;
+  }
   svc.sync = sync;
   svc.scheduler = scheduler;
   if (service_ports != "single") svc.port = 0;  // multi-port: backends keep the packet's port
@@ -507,7 +627,12 @@ std::unique_ptr<Snapshot> make_snapshot(bool sync = false, Scheduler scheduler =
     spec.next_hops.push_back({0, true, backend_mac(i)});
     BackendSpec b;
     b.id = static_cast<uint16_t>(i);
-    b.ip = ipv4(10, 1, uint8_t(i >> 8), uint8_t(i + 1));
+    if (family == Family::ipv4) {
+      b.ip = ipv4(10, 1, uint8_t(i >> 8), uint8_t(i + 1));
+    } else {
+      b.ipv6 = true;
+      b.ip6 = backend_ip6(i);
+    }
     b.port = svc.port;
     b.next_hop = i;
     if (weighted) b.weight = 1 + i % 4;
@@ -542,6 +667,11 @@ void untimed_pass(PacketSet& set, Pipeline& p, uint16_t burst, bool& ok) {
   }
 }
 
+// What starts the names of a family's rows (and of its errors).
+constexpr const char* family_prefix(Family f) {
+  return f == Family::ipv6 ? "IPv6 " : "";
+}
+
 template <typename A, typename B>
 void interleave(const Options& o, Result& base, Result& pipe, A run_base, B run_pipe) {
   for (int r = 0; r < o.repeat; ++r) {
@@ -553,9 +683,13 @@ void interleave(const Options& o, Result& base, Result& pipe, A run_base, B run_
 // Established flows. ring == 0: one mbuf per flow, all in memory, a pass visits them in random
 // order. ring > 0: `ring` mbufs reused like a NIC's rx ring, loaded untimed before each pass
 // with the next flows of a random permutation: warm packets, same 1M-flow table.
+// F: the frames' family, which `snap`'s service must be (its rows' names say IPv6).
+template <Family F>
 bool established(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32_t flows,
                  const char* label, uint32_t ring, uint64_t& counter, std::mt19937_64& rng) {
-  PacketSet set = make_set(pool, ring ? ring : flows, counter, rng);
+  const std::string prefix = family_prefix(F);
+  const std::string what = prefix + label;
+  PacketSet set = make_set(pool, ring ? ring : flows, counter, rng, F);
   std::vector<Source> flow_sources = set.sources;
   std::vector<uint32_t> perm;
   size_t cursor = 0;
@@ -575,7 +709,7 @@ bool established(const Options& o, rte_mempool* pool, const Snapshot& snap, uint
     set.write(flags);
   };
 
-  FlowTable table(static_cast<uint32_t>(flows * kTableHeadroom));
+  FlowTables table(F, static_cast<uint32_t>(flows * kTableHeadroom));
   WorkerCounters ctr;
   Pipeline pipe(snap, table, ctr, rte_rdtsc());
   bool ok = true;
@@ -592,20 +726,20 @@ bool established(const Options& o, rte_mempool* pool, const Snapshot& snap, uint
       untimed_pass(set, pipe, o.burst, ok);
     }
   }
-  if (!ok) std::printf("ERROR (%s): DR did not rewrite the MACs to a backend's\n", label);
+  if (!ok) std::printf("ERROR (%s): DR did not rewrite the MACs to a backend's\n", what.c_str());
   uint64_t created = ctr.flows_created.get();
   if (created != flows)  // a warm-up SYN evicted: its ACK picked the flow up again
     std::printf("  note (%s): warm-up created %" PRIu64 " flows for %u (evictions while "
                 "filling to %.0f%%)\n",
-                label, created, flows, 100.0 / kTableHeadroom);
+                what.c_str(), created, flows, 100.0 / kTableHeadroom);
 
-  Baseline base;
+  BaselineOf<F> base;
   std::function<void()> between;
   if (ring) between = [&] { load_next(kTcpAckFlag); };
-  Result rb{ring ? "baseline, " + std::to_string(ring) + " mbufs reloaded (rx ring)"
-                 : std::string("baseline, ") + label + " mbufs",
+  Result rb{prefix + (ring ? "baseline, " + std::to_string(ring) + " mbufs reloaded (rx ring)"
+                           : std::string("baseline, ") + label + " mbufs"),
             {}};
-  Result rp{std::string("DR established, ") + label + " flows" + (ring ? ", rx ring" : ""), {}};
+  Result rp{prefix + "DR established, " + label + " flows" + (ring ? ", rx ring" : ""), {}};
   interleave(o, rb, rp, [&] { return measure(set, o, base, between); },
              [&] { return measure(set, o, pipe, between); });
   g_sink = base.acc;
@@ -614,10 +748,10 @@ bool established(const Options& o, rte_mempool* pool, const Snapshot& snap, uint
   ok = check_verdicts(rp.name.c_str(), ctr) && ok;
   if (ctr.flows_created.get() != created) {
     std::printf("ERROR (%s): %" PRIu64 " flows created while timed: not all established\n",
-                label, ctr.flows_created.get() - created);
+                what.c_str(), ctr.flows_created.get() - created);
     ok = false;
   }
-  print_table_stats(label, table);
+  print_table_stats(what.c_str(), table);
   free_set(set);
   return ok;
 }
@@ -626,13 +760,16 @@ bool established(const Options& o, rte_mempool* pool, const Snapshot& snap, uint
 // pass of n SYNs into an empty table of 1.5n (to 67%), repeated on a fresh table. Full: the
 // table is filled untimed, then every insert has to give a live entry up.
 // `sync`: connection sync's side (the snapshot's service synced); its ring is drained untimed
-// before each pass.
+// before each pass. F: as for established().
+template <Family F>
 bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32_t n,
                const char* label, uint64_t& counter, std::mt19937_64& rng,
                FlowSyncContext sync = {}) {
-  PacketSet set = make_set(pool, n, counter, rng);
+  PacketSet set = make_set(pool, n, counter, rng, F);
   uint32_t capacity = static_cast<uint32_t>(n * kTableHeadroom);
-  const std::string mode = sync.events ? "DR+sync" : "DR";
+  const std::string prefix = family_prefix(F);
+  const std::string mode = prefix + (sync.events ? "DR+sync" : "DR");
+  const std::string what = prefix + "new flows";
   uint64_t reported = 0;
   auto fresh = [&] {  // untimed, before each pass
     for (Source& s : set.sources) s = source_of(counter++);
@@ -654,7 +791,7 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
   for (int r = 0; r < o.repeat; ++r) {
     Options once = o;
     once.seconds = 1e-9;  // exactly one pass
-    FlowTable table(capacity);
+    FlowTables table(F, capacity);
     Pipeline pipe(snap, table, ctr, rte_rdtsc(), sync);
     fill.samples.push_back(measure(set, once, pipe, fresh));
     timed_packets += set.size();
@@ -662,17 +799,17 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
     fill_size = table.size();
   }
 
-  FlowTable table(capacity);
+  FlowTables table(F, capacity);
   Pipeline pipe(snap, table, ctr, rte_rdtsc(), sync);
   for (int pass = 0; pass < 2; ++pass) {
     fresh();
     untimed_pass(set, pipe, o.burst, ok);
   }
-  if (!ok) std::printf("ERROR (new flows): DR did not rewrite the MACs to a backend's\n");
+  if (!ok) std::printf("ERROR (%s): DR did not rewrite the MACs to a backend's\n", what.c_str());
   uint64_t warm_packets = 2ull * set.size();
   FlowTableStats before = table.stats();
-  Baseline base;
-  Result rb{std::string("baseline, ") + label + " SYN mbufs, fresh each pass", {}};
+  BaselineOf<F> base;
+  Result rb{prefix + "baseline, " + label + " SYN mbufs, fresh each pass", {}};
   Result full{mode + " new flows (SYN), table full (evicting)", {}};
   interleave(o, rb, full, [&] { return measure(set, o, base, fresh); },
              [&] { return measure(set, o, pipe, fresh); });
@@ -684,15 +821,16 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
   print_row(rb, nullptr);
   print_row(fill, &rb);
   print_row(full, &rb);
-  ok = check_verdicts("new flows", ctr) && ok;
+  ok = check_verdicts(what.c_str(), ctr) && ok;
   uint64_t fill_evicted = 0, full_evicted = 0;
   for (size_t st = 0; st < kFlowStateCount; ++st) {
     fill_evicted += fill_stats.evicted[st];
     full_evicted += table.stats().evicted[st] - before.evicted[st];
   }
-  std::printf("  flow table (filling): capacity %u (%.1f MiB), %" PRIu64 " inserts -> size %u, "
-              "%" PRIu64 " evicted\n",
-              capacity, double(table.memory_bytes()) / (1 << 20), fill_stats.inserted, fill_size,
+  std::printf("  flow table (filling): capacity %u (%.1f MiB, %.1f B/flow), %" PRIu64
+              " inserts -> size %u, %" PRIu64 " evicted\n",
+              table.capacity(), double(table.memory_bytes()) / (1 << 20),
+              double(table.memory_bytes()) / table.capacity(), fill_stats.inserted, fill_size,
               fill_evicted);
   std::printf("  flow table (full): %" PRIu64 " timed inserts, %" PRIu64
               " evicted (%.1f%%: syn %" PRIu64 ", established %" PRIu64 "), %" PRIu64
@@ -704,8 +842,8 @@ bool new_flows(const Options& o, rte_mempool* pool, const Snapshot& snap, uint32
               table.stats().expired - before.expired);
   uint64_t created = ctr.flows_created.get();
   if (created != timed_packets + warm_packets) {
-    std::printf("ERROR (new flows): %" PRIu64 " of %" PRIu64 " SYNs created a flow\n", created,
-                timed_packets + warm_packets);
+    std::printf("ERROR (%s): %" PRIu64 " of %" PRIu64 " SYNs created a flow\n", what.c_str(),
+                created, timed_packets + warm_packets);
     ok = false;
   }
   if (sync.events) {
@@ -739,10 +877,8 @@ bool schedulers(const Options& o, rte_mempool* pool, uint32_t n, const char* lab
     set.write(kTcpSynFlag);
   };
   const uint32_t capacity = static_cast<uint32_t>(n * kTableHeadroom);
-  std::vector<std::unique_ptr<Snapshot>> snaps;
   std::vector<Result> results;
   for (Scheduler s : kAll) {
-    snaps.push_back(make_snapshot(false, s, /*weighted=*/true));
     char name[64];
     std::snprintf(name, sizeof name, "new flows, %s, table 0->%.0f%% full",
                   std::string(scheduler_name(s)).c_str(), 100.0 / kTableHeadroom);
@@ -756,9 +892,12 @@ bool schedulers(const Options& o, rte_mempool* pool, uint32_t n, const char* lab
   bool ok = true;
   for (int r = 0; r < o.repeat; ++r) {
     rb.samples.push_back(measure(set, once, base, fresh));
-    for (std::size_t i = 0; i < snaps.size(); ++i) {
-      FlowTable table(capacity);
-      Pipeline pipe(*snaps[i], table, ctr, rte_rdtsc());
+    for (std::size_t i = 0; i < std::size(kAll); ++i) {
+      // Built for its pass and freed after it: each snapshot holds an rte_lpm of 64 MiB, and
+      // ten at once do not fit in 1 GiB of hugepages beside the 1M mbufs.
+      const auto snap = make_snapshot(false, kAll[i], /*weighted=*/true);
+      FlowTables table(Family::ipv4, capacity);
+      Pipeline pipe(*snap, table, ctr, rte_rdtsc());
       results[i].samples.push_back(measure(set, once, pipe, fresh));
     }
   }
@@ -828,24 +967,47 @@ void maglev_build(const Options& o) {
   std::fflush(stdout);
 }
 
+using Wanted = std::function<bool(const std::string& scenario)>;
+
+// A family's DR rows, each unless --only leaves it out: established flows (small, large, large
+// through an rx ring) and new flows. The scenarios' names end in "6" for IPv6.
+template <Family F>
+bool family_rows(const Options& o, rte_mempool* pool, const Snapshot& snap, const char* small_label,
+                 const char* large_label, uint64_t& counter, std::mt19937_64& rng,
+                 const Wanted& want) {
+  const std::string suffix = F == Family::ipv6 ? "6" : "";
+  bool ok = true;
+  if (want("est-small" + suffix))
+    ok = established<F>(o, pool, snap, o.small_flows, small_label, 0, counter, rng) && ok;
+  if (want("est-large" + suffix))
+    ok = established<F>(o, pool, snap, o.large_flows, large_label, 0, counter, rng) && ok;
+  if (want("est-ring" + suffix) && o.ring)
+    ok = established<F>(o, pool, snap, o.large_flows, large_label, o.ring, counter, rng) && ok;
+  if (want("syn" + suffix))
+    ok = new_flows<F>(o, pool, snap, o.large_flows, large_label, counter, rng) && ok;
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o = parse_options(argc, argv);
-  auto want = [&](const char* s) {
-    return o.only.empty() || ("," + o.only + ",").find("," + std::string(s) + ",") != std::string::npos;
+  const Wanted want = [&](const std::string& s) {
+    return o.only.empty() || ("," + o.only + ",").find("," + s + ",") != std::string::npos;
   };
   if (want("maglev-build")) {
     maglev_build(o);
     if (!o.only.empty() && !want("est-small") && !want("est-large") && !want("est-ring") &&
-        !want("syn") && !want("syn-sync") && !want("schedulers"))
+        !want("syn") && !want("syn-sync") && !want("schedulers") && !want("est-small6") &&
+        !want("est-large6") && !want("est-ring6") && !want("syn6"))
       return 0;  // no packets: no EAL, no hugepages
   }
   uint32_t max_set = std::max(o.small_flows, o.large_flows);
   // Per mbuf: the mempool's object (header, rte_mbuf, data room, padding to spread the
-  // objects over memory channels) stays under 512 bytes with this data room.
+  // objects over memory channels) stays under 512 bytes with this data room. Flow tables:
+  // one scenario's at a time, at most two of them, the IPv6 one the larger per flow.
   uint64_t need = uint64_t(max_set + 4096) * 512 +
-                  uint64_t(double(max_set) * kTableHeadroom * kBytesPerFlow) * 2 + (64u << 20) +
+                  uint64_t(double(max_set) * kTableHeadroom * kBytesPerFlow6) * 2 + (64u << 20) +
                   uint64_t(max_set) * 2 * sizeof(FlowEvent) + (32u << 20);  // syn-sync
   init_eal(o, need);
 
@@ -880,14 +1042,7 @@ int main(int argc, char** argv) {
   count_label(small_label, sizeof small_label, o.small_flows);
   count_label(large_label, sizeof large_label, o.large_flows);
 
-  bool ok = true;
-  if (want("est-small"))
-    ok = established(o, pool, *snap, o.small_flows, small_label, 0, counter, rng) && ok;
-  if (want("est-large"))
-    ok = established(o, pool, *snap, o.large_flows, large_label, 0, counter, rng) && ok;
-  if (want("est-ring") && o.ring)
-    ok = established(o, pool, *snap, o.large_flows, large_label, o.ring, counter, rng) && ok;
-  if (want("syn")) ok = new_flows(o, pool, *snap, o.large_flows, large_label, counter, rng) && ok;
+  bool ok = family_rows<Family::ipv4>(o, pool, *snap, small_label, large_label, counter, rng, want);
   if (want("syn-sync")) {
     auto synced_snap = make_snapshot(/*sync=*/true, Scheduler::maglev, false, o.service_ports);
     SyncedFlows peers(1u << 17, nullptr, static_cast<int>(rte_socket_id()));
@@ -900,11 +1055,22 @@ int main(int argc, char** argv) {
     uint32_t ring_size = 1;
     while (ring_size < o.large_flows + 1) ring_size <<= 1;
     FlowEventRing events("bench_sync_events", ring_size, static_cast<int>(rte_socket_id()));
-    ok = new_flows(o, pool, *synced_snap, o.large_flows, large_label, counter, rng,
-                   {&peers, &events}) && ok;
+    ok = new_flows<Family::ipv4>(o, pool, *synced_snap, o.large_flows, large_label, counter, rng,
+                                 {&peers, &events}) &&
+         ok;
   }
 
   if (want("schedulers")) ok = schedulers(o, pool, o.large_flows, large_label, counter, rng) && ok;
+
+  // The IPv6 rows, after every IPv4 one so that those run as they always did.
+  if (want("est-small6") || want("est-large6") || (want("est-ring6") && o.ring) || want("syn6")) {
+    auto snap6 = make_snapshot(false, Scheduler::maglev, false, o.service_ports, Family::ipv6);
+    std::printf("\nIPv6: DR service fd00::100%s, %u real servers from fd00::11; %u-byte frames\n",
+                ports_note.c_str(), kBackends, kFrameLen6 + 4);
+    print_header();
+    ok = family_rows<Family::ipv6>(o, pool, *snap6, small_label, large_label, counter, rng, want) &&
+         ok;
+  }
 
   std::printf(ok ? "\nall verdicts transmit\n" : "\nFAILED: see errors above\n");
   snap.reset();
