@@ -51,7 +51,10 @@ void Director::handle_control_frame6(rte_mbuf* m, const dp::ParsedPacket& p, std
   switch (dp::control_reason(m)) {
     case dp::ControlReason::neighbour_discovery: {
       const NdReadResult nd = read_neighbor_message(frame, p);
-      if (!nd.ok) break;  // router messages and malformed ND: configured routes win
+      if (!nd.ok) {  // router messages and malformed ND: configured routes win
+        ++nd_drops_[static_cast<std::size_t>(nd.reason)];
+        break;
+      }
       const NeighborMessage& msg = nd.message;
       const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
       // Learn who is on our prefixes: NAT66 clients announce themselves this way.

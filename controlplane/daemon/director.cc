@@ -465,6 +465,10 @@ void Director::dump_counters() const {
   const CounterReport report = counters();
   if (sync_)
     feature_lines.push_back("counters sync: " + sync_->counter_line(report.total.flows_claimed));
+  std::string nd;
+  for (std::size_t r = 0; r < kNdDropCount; ++r)
+    if (nd_drops_[r]) nd += fmt::format(" drop.{}={}", name(static_cast<NdDrop>(r)), nd_drops_[r]);
+  if (!nd.empty()) feature_lines.push_back("counters neighbour_discovery:" + nd);
   for (const std::string& line : log_lines(report, feature_lines)) spdlog::info("{}", line);
 }
 

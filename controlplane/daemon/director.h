@@ -10,6 +10,7 @@
 // registrations at start-up.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -34,6 +35,7 @@
 #include "dataplane/worker/worker.h"
 #include "healthcheck/checker.h"
 #include "net/icmp_rate_limiter.h"
+#include "net/neighbour_discovery.h"
 #include "net/neighbours.h"
 #include "net/snapshot_builder.h"
 #include "notify/notifier.h"
@@ -175,6 +177,9 @@ class Director final : private DirectorView, private DirectorCommands {
   Neighbours6 neighbours6_;
   std::map<dp::Ipv6Address, uint32_t> resolving6_;  // on-demand solicitations, likewise
   IcmpRateLimiter icmp6_errors_;  // the ICMPv6 errors this director originates
+  // Neighbour Discovery messages the control loop dropped (malformed, or router messages it
+  // ignores: configured routes win), by reason.
+  std::array<uint64_t, kNdDropCount> nd_drops_{};
   std::unique_ptr<hc::HealthChecker> health_checker_;
   HealthView health_;
   AdminStates admin_;

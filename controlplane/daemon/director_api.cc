@@ -26,6 +26,13 @@ void Director::start_api() {
   register_config_api(api_, *this, *this);
   register_traffic_api(api_, *this, *this);
   register_vrrp_api(api_, *vrrp_);
+  api_.metric_families([this](MetricFamilies& f) {
+    for (std::size_t r = 0; r < kNdDropCount; ++r)
+      f.counter("shoal_neighbour_discovery_drops_total",
+                "Neighbour Discovery messages the control loop dropped, by reason",
+                {{"reason", std::string(name(static_cast<NdDrop>(r)))}},
+                static_cast<double>(nd_drops_[r]));
+  });
   register_notify_api(api_, notifier_, scripts_);
   if (sync_) register_sync_api(api_, *sync_, *this);
   if (bgp_) register_bgp_api(api_, *bgp_, *this, [this] { run_bgp(); });

@@ -22,6 +22,8 @@ Run as root:  /usr/bin/python3 -m pytest tests/e2e/test_forwarding.py
 
 import json
 import re
+import signal
+import subprocess
 
 import pytest
 
@@ -308,4 +310,34 @@ def test_closed_port_on_a_real_server_is_refused_as_by_the_vip(fwd):
     # SO_EE_ORIGIN_ICMP, destination unreachable, port unreachable, from the VIP.
     assert (out["origin"], out["type"], out["code"]) == (2, 3, 3), out
     assert out["offender"] == VIP, fwd.diag(f"the error came from {out['offender']}: {out}")
+    fwd.assert_balanced()
+
+
+BAD_SOLICITATIONS = """
+import sys
+from scapy.all import Ether, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, get_if_hwaddr, sendp
+mac = get_if_hwaddr("eth0")
+# Solicitations for the director's fd00::2 that RFC 4861 7.1.1 discards: from off-link
+# (hop limit 64), and with a link-layer option of length 0.
+ns = IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=64) / ICMPv6ND_NS(tgt="fd00::2")
+zero = (IPv6(src="fd00::1", dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="fd00::2") /
+        ICMPv6NDOptSrcLLAddr(lladdr=mac, len=0))
+sendp([Ether(src=mac, dst="33:33:ff:00:00:02") / p for p in (ns, ns, zero)], iface="eth0",
+      verbose=False)
+"""
+
+
+@pytest.mark.parametrize("fwd", ["dr-ipv6"], indirect=True)
+def test_malformed_neighbour_discovery_is_dropped_and_counted(fwd):
+    """Neighbour solicitations that RFC 4861 discards are not answered and are counted under
+    their reason, in the counter dump and the metrics."""
+    fwd.lab.exec("client", PY, "-c", BAD_SOLICITATIONS)
+    mark = len(fwd.log_lines())
+    fwd.signal(signal.SIGUSR1)
+    _, line = fwd.wait_log(r"counters neighbour_discovery:", after=mark, timeout=10)
+    assert "drop.hop_limit_not_255=2" in line and "drop.option_zero_length=1" in line, line
+    metrics = subprocess.run(["curl", "-s", "--unix-socket", fwd.api_socket, "http://shoald/metrics"],
+                             capture_output=True, text=True, check=True).stdout
+    assert 'shoal_neighbour_discovery_drops_total{reason="hop_limit_not_255"} 2' in metrics, \
+        [m for m in metrics.splitlines() if "neighbour_discovery" in m]
     fwd.assert_balanced()
