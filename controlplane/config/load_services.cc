@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "config/loader.h"
+#include "dataplane/forward_ipv6.h"
 
 namespace shoal::cp::config_loader {
 namespace {
@@ -399,6 +400,7 @@ void Loader::check_services() {
                           label, to_string(s.vip), it->second.port, it->second.line));
     }
     if (r.vip_ok && s.vip.is_v6()) check_ipv6_service(s, r, label);
+    if (s.forwarding == dp::ForwardMode::tun) check_ipv6_tunnel_mtu(s, r, label);
     const std::vector<uint16_t> ports = r.port_ok ? entry_ports(s) : std::vector<uint16_t>{};
     if (r.vip_ok && r.port_ok && r.protocol_ok) {
       // Every listed port is one entry (port 0: every port), so that a port in two services
@@ -548,6 +550,30 @@ void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
     warn(r.vip_line, fmt::format("{}: IPv6 VIP {} is not announced by bgp (IPv4 routes only so "
                                  "far): it is reached on the director's own segment only",
                                  label, to_string(s.vip)));
+}
+
+// IPv6 routers never fragment, and every IPv6 link carries 1280 bytes (RFC 8200 §5): a real
+// server reached inside IPv6 must be behind a port whose MTU leaves 1280 bytes inside the
+// 40-byte outer header, or the clients' packets that fit the minimum could never get through
+// (a Packet Too Big below 1280 is not believed).
+void Loader::check_ipv6_tunnel_mtu(const ServiceConfig& s, const ServiceRec& r,
+                                   const std::string& label) {
+  constexpr unsigned kNeeded = dp::kIpv6MinMtu + dp::kIpv6TunnelOverhead;
+  for (size_t b = 0; b < s.backends.size(); ++b) {
+    const BackendConfig& backend = s.backends[b];
+    if (!r.backends[b].address_ok || !backend.address.is_v6()) continue;
+    int port = config_.on_link_port(backend.address);
+    for (size_t i = 0; port < 0 && i < config_.ports.size(); ++i)
+      if (config_.ports[i].gateway6) port = static_cast<int>(i);
+    if (port < 0 || config_.ports[port].mtu >= kNeeded) continue;
+    error(r.backends[b].address_line,
+          fmt::format("{}: real server {} is reached inside IPv6 through port '{}', whose mtu "
+                      "{} leaves less than IPv6's 1280 bytes inside the tunnel: give the port "
+                      "an mtu of at least {}",
+                      label, to_string(backend.address), config_.ports[port].name,
+                      config_.ports[port].mtu, kNeeded));
+    return;  // once per service
+  }
 }
 
 // Sorry servers stand in only under the `all_down: sorry` policy, and never alone.

@@ -294,6 +294,7 @@ class Loader {
   void check_services();
   void check_sorry_servers(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
   void check_ipv6_service(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
+  void check_ipv6_tunnel_mtu(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
   void parse_service_ports(const Map& m, ServiceConfig& svc, ServiceRec& rec);
   std::optional<dp::PortRange> port_range(const YAML::Node& item, int line);
   void default_check_port(const ServiceConfig& svc, BackendConfig& b, int line);

@@ -586,6 +586,19 @@ TEST_CASE("config: IPv6 mistakes are refused on their line", "[config][ipv6]") {
                "t.yaml:7: ", "'persistence' is not available for IPv6 VIPs yet");
   expect_error(service_with("fd00::100", "dr", "fd00::11", "    sync: true\n"), "t.yaml:11: ",
                "connection sync does not carry IPv6 flows yet");
+  // A tunnel into IPv6 needs 1280 + 40 bytes of MTU on the way to the real server.
+  const std::string small_mtu = kDualStackPort + "    mtu: 1300\n";
+  const std::string tun6 = "services:\n  - name: s\n    vip: 10.0.0.100\n    port: 80\n"
+                           "    forwarding: tun\n    backends: [{address: \"fd00::11\"}]\n";
+  expect_error(small_mtu + tun6, "t.yaml:12: ",
+               "real server fd00::11 is reached inside IPv6 through port 'lan', whose mtu 1300 "
+               "leaves less than IPv6's 1280 bytes inside the tunnel: give the port an mtu of "
+               "at least 1320");
+  {
+    const LoadResult ok = load(kDualStackPort + "    mtu: 1320\n" + tun6);
+    INFO(lines_text(ok.errors));
+    CHECK(ok.config);
+  }
   auto port_with = [](const std::string& addresses, const std::string& gateway) {
     return "ports:\n  - name: lan\n    device: x\n    addresses: " + addresses +
            "\n    gateway: " + gateway + "\nservices: []\n";
