@@ -76,8 +76,12 @@ class Burst {
     if (frame == nullptr) drop(i, DropReason::no_headroom);
     return frame;
   }
-  // IPv6, one packet at a time (Snapshot::classify6).
-  void ipv6(uint16_t i, rte_mbuf* m);
+  // IPv6, one packet at a time (Snapshot::classify6), once run() has hashed its 5-tuple
+  // (`flow_hash`, for a TCP or UDP packet) and prefetched that flow's bucket.
+  void ipv6(uint16_t i, rte_mbuf* m, uint32_t flow_hash);
+  static FlowKey6 flow_key6(const uint8_t* frame, const ParsedPacket& p) {
+    return {ipv6_src(frame, p), ipv6_dst(frame, p), p.src_port, p.dst_port, p.l4_proto};
+  }
   void icmp6_error_to_vip(uint16_t i, rte_mbuf* m);
   void icmp6_error_to_client(uint16_t i, rte_mbuf* m);
   void forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b, uint32_t flow_hash);
@@ -97,6 +101,8 @@ class Burst {
   FlowSyncContext sync_;
   Verdict* verdicts_;
   ParsedPacket parsed_[kMaxBurst];
+  uint16_t ipv6_[kMaxBurst];  // the burst's IPv6 packets, by index, in arrival order
+  uint16_t n_ipv6_ = 0;
   FlowEvent events_[kMaxBurst];  // at most one per packet
   uint16_t n_events_ = 0;
 };
@@ -134,7 +140,7 @@ bool Burst::parse(uint16_t i, rte_mbuf* m) {
       if (flows6_ == nullptr)
         drop(i, DropReason::ipv6_no_service);
       else
-        ipv6(i, m);
+        ipv6_[n_ipv6_++] = i;  // after the burst's parse: see run()
       return false;
     case L3::ipv4:
       if (p.l4_proto == kIpProtoVrrp) {
@@ -392,7 +398,7 @@ void Burst::nat_reply(uint16_t i, rte_mbuf* m, const Service& svc) {
   verdicts_[i] = Verdict::transmit(nh.port);
 }
 
-void Burst::ipv6(uint16_t i, rte_mbuf* m) {
+void Burst::ipv6(uint16_t i, rte_mbuf* m, uint32_t flow_hash) {
   const ParsedPacket& p = parsed_[i];
   const uint8_t* frame = frame_of(m);
   if (p.l4_proto == kIpProtoIcmpv6 && p.has_l4 && is_neighbour_discovery(p.icmp_type)) {
@@ -414,9 +420,7 @@ void Burst::ipv6(uint16_t i, rte_mbuf* m) {
         drop(i, DropReason::ipv6_fragment);
         return;
       }
-      const FlowKey6 key{ipv6_src(frame, p), ipv6_dst(frame, p), p.src_port, p.dst_port,
-                         p.l4_proto};
-      schedule(i, m, *flows6_, key, index, FlowTable6::hash(key));
+      schedule(i, m, *flows6_, flow_key6(frame, p), index, flow_hash);
       return;
     }
     case AddressKind::vip_address:
@@ -582,6 +586,20 @@ void Burst::run(rte_mbuf** pkts, uint16_t n) {
     ports[count] = ported ? p.dst_port : 0;
     protos[count] = ported ? p.l4_proto : 0;
     which[count++] = i;
+  }
+  // IPv6: hash every TCP and UDP packet's 5-tuple and prefetch its bucket first, so that
+  // the burst's cache misses in the IPv6 flow table overlap (a packet for no service wastes
+  // one prefetch), then handle each.
+  if (n_ipv6_ != 0) {
+    uint32_t hashes6[kMaxBurst];
+    for (uint16_t k = 0; k < n_ipv6_; ++k) {
+      const ParsedPacket& p = parsed_[ipv6_[k]];
+      hashes6[k] = 0;  // no flow: only a TCP or UDP packet can be a service's
+      if (!p.has_l4 || !is_tcp_or_udp(p.l4_proto)) continue;
+      hashes6[k] = FlowTable6::hash(flow_key6(frame_of(pkts[ipv6_[k]]), p));
+      flows6_->prefetch(hashes6[k]);
+    }
+    for (uint16_t k = 0; k < n_ipv6_; ++k) ipv6(ipv6_[k], pkts[ipv6_[k]], hashes6[k]);
   }
   if (count == 0) return account(n);
 
