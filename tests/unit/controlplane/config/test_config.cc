@@ -1541,6 +1541,30 @@ TEST_CASE("config: the token-free metrics listener has an address of its own", "
                "t.yaml:6: ", "'metrics_listen' and 'listen' are both 127.0.0.1:80");
 }
 
+TEST_CASE("config: the API and metrics listeners take IPv6 endpoints", "[config][ipv6][api]") {
+  const LoadResult r = load(kPort + "services: []\napi: {listen: \"[::1]:8080\", token_file: /t, "
+                                    "metrics_listen: \"[::]:9469\"}\n");
+  INFO("errors:\n" << lines_text(r.errors));
+  REQUIRE(r.config);
+  CHECK(r.config->api.listen == "[::1]:8080");
+  CHECK(r.config->api.metrics_listen == "[::]:9469");
+  const struct {
+    std::string api, phrase;
+  } mistakes[] = {
+      {"{listen: \"::1:8080\", token_file: /t}",
+       "'listen' must be address:port (e.g. 127.0.0.1:8080 or [::1]:8080), got '::1:8080'"},
+      {"{listen: \"[::1]\", token_file: /t}", "'listen' must be address:port"},
+      {"{listen: \"[::ffff:127.0.0.1]:80\", token_file: /t}", "'listen' must be address:port"},
+      {"{metrics_listen: \"[fd00::1]:99999\"}",
+       "'metrics_listen' must be address:port (e.g. 0.0.0.0:9469 or [::]:9469)"},
+      // One endpoint however it is written.
+      {"{listen: \"[::1]:80\", token_file: /t, metrics_listen: \"[0:0::1]:80\"}",
+       "'metrics_listen' and 'listen' are both [::1]:80"},
+  };
+  for (const auto& m : mistakes)
+    expect_error(kPort + "services: []\napi: " + m.api + "\n", "t.yaml:6: ", m.phrase);
+}
+
 TEST_CASE("config: address:port endpoints, shared with the API and shoalctl", "[config]") {
   using shoal::cp::parse_ipv4_endpoint;
   CHECK(parse_ipv4_endpoint("10.0.0.1:80") == std::pair{ipv4(10, 0, 0, 1), uint16_t{80}});
