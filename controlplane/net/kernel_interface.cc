@@ -68,8 +68,9 @@ void add_route(nl_sock* sock, const std::string& ifname, int ifindex, const Ipv4
 
 void add_route(nl_sock* sock, const std::string& ifname, int ifindex, const Ipv6Prefix& dst,
                const dp::Ipv6Address& via) {
-  add_route(sock, ifname, ifindex, ipv6(dst.address, dst.length), ipv6(via, 128),
-            dst.length == 0 ? std::string("the IPv6 default route") : "the route to " + to_string(dst));
+  const std::string what =
+      dst.length == 0 ? std::string("the IPv6 default route") : "the route to " + to_string(dst);
+  add_route(sock, ifname, ifindex, ipv6(dst.address, dst.length), ipv6(via, 128), what);
 }
 
 }  // namespace
