@@ -86,17 +86,28 @@ MHD_Result add_header(void* cls, MHD_ValueKind, const char* key, const char* val
 }
 
 int listen_tcp(const std::string& address) {
-  const auto endpoint = parse_ipv4_endpoint(address);
-  if (!endpoint) fail(address, "expected address:port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = endpoint->first;
-  addr.sin_port = htons(endpoint->second);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const auto endpoint = parse_ip_endpoint(address);
+  if (!endpoint) fail(address, "expected address:port or [IPv6]:port");
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  if (endpoint->first.is_v4()) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = endpoint->first.v4();
+    in->sin_port = htons(endpoint->second);
+    addr_len = sizeof *in;
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(in6->sin6_addr.s6_addr, endpoint->first.v6().data(), 16);
+    in6->sin6_port = htons(endpoint->second);
+    addr_len = sizeof *in6;
+  }
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(address, std::strerror(errno));
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0) {
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0 || listen(fd, 64) != 0) {
     const int e = errno;
     close(fd);
     fail(address, std::strerror(e));

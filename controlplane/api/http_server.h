@@ -39,7 +39,8 @@ class HttpServer {
   // A socket file left by a dead process is replaced; one a live server answers on is not.
   // Throws std::runtime_error with the reason if it cannot listen.
   HttpServer(const std::string& path, HttpHandler handler);
-  // Listens on TCP `address` ("a.b.c.d:port"). Throws std::runtime_error if it cannot.
+  // Listens on TCP `address` ("a.b.c.d:port" or "[v6]:port"). Throws std::runtime_error if
+  // it cannot.
   static std::unique_ptr<HttpServer> tcp(const std::string& address, HttpHandler handler);
   ~HttpServer();  // stops serving and removes the socket file
   HttpServer(const HttpServer&) = delete;

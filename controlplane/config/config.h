@@ -41,8 +41,10 @@ struct Config {
   std::vector<PortConfig> ports;  // at least one; index = DPDK port id, in file order
   WorkersConfig workers;
   std::vector<ServiceConfig> services;
-  std::vector<NeighbourConfig> neighbours;
-  std::vector<RouteConfig> routes;
+  std::vector<NeighbourConfig> neighbours;  // IPv4's `neighbours:` entries, in file order
+  std::vector<Neighbour6Config> neighbours6;  // IPv6's
+  std::vector<RouteConfig> routes;            // IPv4's `routes:` entries, in file order
+  std::vector<Route6Config> routes6;          // IPv6's
   uint8_t tunnel_ttl = 64;
   ApiConfig api;
   VrrpSection vrrp;

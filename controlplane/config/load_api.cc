@@ -23,22 +23,26 @@ void Loader::parse_api(const Field& field) {
     }
   if (const Field* f = m.get("listen"))
     if (auto s = string(*f)) {
-      if (parse_ipv4_endpoint(*s))
+      if (parse_ip_endpoint(*s))
         config_.api.listen = *s;
       else
-        error(f->line,
-              fmt::format("'listen' must be address:port (e.g. 127.0.0.1:8080), got '{}'", *s));
+        error(f->line, fmt::format("'listen' must be address:port (e.g. 127.0.0.1:8080 or "
+                                   "[::1]:8080), got '{}'",
+                                   *s));
       if (!m.get("token_file"))
         error(f->line, "'listen' needs 'token_file': the API over TCP is never open to all");
     }
   if (const Field* f = m.get("metrics_listen"))
     if (auto s = string(*f)) {
-      if (!parse_ipv4_endpoint(*s))
-        error(f->line, fmt::format("'metrics_listen' must be address:port (e.g. 0.0.0.0:9469), "
-                                   "got '{}'", *s));
-      else if (*s == config_.api.listen)
+      const auto endpoint = parse_ip_endpoint(*s);
+      if (!endpoint)
+        error(f->line, fmt::format("'metrics_listen' must be address:port (e.g. 0.0.0.0:9469 or "
+                                   "[::]:9469), got '{}'",
+                                   *s));
+      else if (endpoint == parse_ip_endpoint(config_.api.listen))
         error(f->line, fmt::format("'metrics_listen' and 'listen' are both {}: the token-free "
-                                   "metrics need an address of their own", *s));
+                                   "metrics need an address of their own",
+                                   endpoint_string(endpoint->first, endpoint->second)));
       else
         config_.api.metrics_listen = *s;
     }

@@ -193,6 +193,7 @@ void Loader::check_ports() {
     gateway6_line = ports_[i].gateway_line;
     has_gateway6_ = true;
   }
+  gateway6_line_ = gateway6_line;
   for (size_t i = 0; i < config_.ports.size(); ++i) {
     const PortConfig& p = config_.ports[i];
     const PortRec& r = ports_[i];

@@ -319,11 +319,18 @@ class Loader {
   std::optional<std::vector<std::string>> command(const Field& f);
 
   // load_routing.cc
+  // A route's destination of either family, as the checks compare it.
+  struct AnyPrefix {
+    IpAddress network;  // host bits zero
+    uint8_t length = 0;
+    std::string text;   // as messages write it
+  };
   void parse_neighbour(const YAML::Node& node, int line);
   void parse_route(const YAML::Node& node, int line);
+  std::optional<AnyPrefix> route_prefix(const Field& f);
   void check_routes();
   void check_neighbours();
-  bool routed(uint32_t ip) const;
+  // Covered by a gateway or a route of its family.
   bool routed(const IpAddress& ip) const;
 
   // load_api.cc
@@ -365,8 +372,10 @@ class Loader {
   Config config_;
   std::vector<PortRec> ports_;
   std::vector<ServiceRec> services_;
-  std::vector<NeighbourRec> neighbours_;
-  std::vector<RouteRec> routes_;
+  std::vector<NeighbourRec> neighbours_;   // parallel to Config::neighbours
+  std::vector<NeighbourRec> neighbours6_;  // parallel to Config::neighbours6
+  std::vector<RouteRec> routes_;           // parallel to Config::routes
+  std::vector<RouteRec> routes6_;          // parallel to Config::routes6
   std::vector<VrrpInstanceRec> vrrp_;
   std::vector<VrrpGroupRec> vrrp_groups_;
   std::vector<VrrpScriptRec> vrrp_scripts_;
@@ -381,6 +390,7 @@ class Loader {
   bool has_gateway_ = false;
   int gateway_line_ = 0;
   bool has_gateway6_ = false;
+  int gateway6_line_ = 0;
   std::map<IpAddress, LocalAddress> locals_;
   std::vector<std::pair<int, std::string>> errors_, warnings_;
 };

@@ -367,12 +367,14 @@ ReloadResult Director::apply(const std::string& text) {
 void Director::update_neighbours() {
   neighbours_.set_wanted(wanted_neighbours(config_, ports_.handles()), dp::now_ms());
   neighbours6_.set_wanted(wanted_neighbours6(config_, ports_.handles()), dp::now_ms());
-  for (const NeighbourConfig& n : config_.neighbours) {
+  const auto add_static = [this](auto& table, const auto& address, const MacAddress& m) {
     rte_ether_addr mac;
-    std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
-    int port = std::max(config_.on_link_port(n.address), 0);
-    neighbours_.add_static(n.address, ports_.handle(static_cast<std::size_t>(port)).id, mac);
-  }
+    std::copy(m.begin(), m.end(), mac.addr_bytes);
+    const int port = std::max(config_.on_link_port(address), 0);
+    table.add_static(address, ports_.handle(static_cast<std::size_t>(port)).id, mac);
+  };
+  for (const NeighbourConfig& n : config_.neighbours) add_static(neighbours_, n.address, n.mac);
+  for (const Neighbour6Config& n : config_.neighbours6) add_static(neighbours6_, n.address, n.mac);
 }
 
 // Hands the checker the backends of the running config. Backends that stay keep their state;

@@ -46,19 +46,31 @@ void write_sysctl(const std::string& ifname, const std::string& path, const char
   if (!(f << value)) fail(ifname, "cannot write " + path);
 }
 
-void add_route(nl_sock* sock, const std::string& ifname, int ifindex, const Ipv4Prefix& dst,
-               uint32_t via) {
+// A route to `dst` through the on-link `via`, of dst's family.
+void add_route(nl_sock* sock, const std::string& ifname, int ifindex, const Address& dst,
+               const Address& via, const std::string& what) {
   Route route(rtnl_route_alloc());
-  rtnl_route_set_family(route.get(), AF_INET);
-  Address d = ipv4(dst.address, dst.length);
-  rtnl_route_set_dst(route.get(), d.get());
+  rtnl_route_set_family(route.get(), nl_addr_get_family(dst.get()));
+  rtnl_route_set_dst(route.get(), dst.get());
   rtnl_nexthop* hop = rtnl_route_nh_alloc();  // owned by the route once added
   rtnl_route_nh_set_ifindex(hop, ifindex);
-  Address gw = ipv4(via, 32);
-  rtnl_route_nh_set_gateway(hop, gw.get());
+  rtnl_route_nh_set_gateway(hop, via.get());
   rtnl_route_add_nexthop(route.get(), hop);
   if (int rc = rtnl_route_add(sock, route.get(), NLM_F_CREATE | NLM_F_REPLACE); rc < 0)
-    fail(ifname, "cannot add the route to " + to_string(dst), rc);
+    fail(ifname, "cannot add " + what, rc);
+}
+
+void add_route(nl_sock* sock, const std::string& ifname, int ifindex, const Ipv4Prefix& dst,
+               uint32_t via) {
+  add_route(sock, ifname, ifindex, ipv4(dst.address, dst.length), ipv4(via, 32),
+            "the route to " + to_string(dst));
+}
+
+void add_route(nl_sock* sock, const std::string& ifname, int ifindex, const Ipv6Prefix& dst,
+               const dp::Ipv6Address& via) {
+  const std::string what =
+      dst.length == 0 ? std::string("the IPv6 default route") : "the route to " + to_string(dst);
+  add_route(sock, ifname, ifindex, ipv6(dst.address, dst.length), ipv6(via, 128), what);
 }
 
 }  // namespace
@@ -115,19 +127,10 @@ void configure_kernel_interface(const std::string& ifname, const Config& config,
     if (int rc = rtnl_addr_add(sock.get(), addr.get(), NLM_F_REPLACE); rc < 0 && rc != -NLE_EXIST)
       fail(ifname, "cannot add address " + to_string(p), rc);
   }
-  if (pc.gateway6) {
-    Route route(rtnl_route_alloc());
-    rtnl_route_set_family(route.get(), AF_INET6);
-    Address any = ipv6({}, 0);
-    rtnl_route_set_dst(route.get(), any.get());
-    rtnl_nexthop* hop = rtnl_route_nh_alloc();  // owned by the route once added
-    rtnl_route_nh_set_ifindex(hop, ifindex);
-    Address gw = ipv6(*pc.gateway6, 128);
-    rtnl_route_nh_set_gateway(hop, gw.get());
-    rtnl_route_add_nexthop(route.get(), hop);
-    if (int rc = rtnl_route_add(sock.get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE); rc < 0)
-      fail(ifname, "cannot add the IPv6 default route", rc);
-  }
+  for (const Route6Config& r : config.routes6)
+    if (config.on_link_port(r.via) == static_cast<int>(port))
+      add_route(sock.get(), ifname, ifindex, r.prefix, r.via);
+  if (pc.gateway6) add_route(sock.get(), ifname, ifindex, Ipv6Prefix{{}, 0}, *pc.gateway6);
 }
 
 }  // namespace shoal::cp

@@ -6,17 +6,23 @@
 namespace shoal::cp {
 namespace {
 
+// The longest of `routes` (RouteConfig or Route6Config) whose prefix holds `ip`, or null.
+template <typename Route, typename Address>
+const Route* longest_route(const std::vector<Route>& routes, const Address& ip) {
+  const Route* best = nullptr;
+  for (const Route& r : routes)
+    if (r.prefix.contains(ip) && (best == nullptr || r.prefix.length > best->prefix.length))
+      best = &r;
+  return best;
+}
+
 // The address a packet to `ip` is handed to: `ip` itself when on-link, else the next hop of
 // the longest matching static route, else the first port's gateway. Sets `port` (config
 // index); returns 0 when there is none.
 uint32_t next_hop_address(const Config& config, uint32_t ip, int& port) {
   port = config.on_link_port(ip);
   if (port >= 0) return ip;
-  const RouteConfig* best = nullptr;
-  for (const RouteConfig& r : config.routes)
-    if (r.prefix.contains(ip) && (best == nullptr || r.prefix.length > best->prefix.length))
-      best = &r;
-  if (best != nullptr) {
+  if (const RouteConfig* best = longest_route(config.routes, ip)) {
     port = config.on_link_port(best->via);
     return port >= 0 ? best->via : 0;
   }
@@ -29,13 +35,19 @@ uint32_t next_hop_address(const Config& config, uint32_t ip, int& port) {
   return 0;
 }
 
-// The same for IPv6: on-link, else the IPv6 gateway. Sets `port`; returns false when none.
+// The same for IPv6: on-link, else the longest matching static route, else the IPv6
+// gateway. Sets `port`; returns false when none.
 bool next_hop_address6(const Config& config, const dp::Ipv6Address& ip, int& port,
                        dp::Ipv6Address& hop) {
   port = config.on_link_port(ip);
   if (port >= 0) {
     hop = ip;
     return true;
+  }
+  if (const Route6Config* best = longest_route(config.routes6, ip)) {
+    port = config.on_link_port(best->via);
+    hop = best->via;
+    return port >= 0;
   }
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
     if (config.ports[i].gateway6) {
@@ -129,6 +141,7 @@ std::vector<Neighbours6::Probe> wanted_neighbours6(const Config& config,
       if (b.address.is_v6()) want(b.address.v6());
   for (const PortConfig& p : config.ports)
     if (p.gateway6) want(*p.gateway6);
+  for (const Route6Config& r : config.routes6) want(r.via);
   std::vector<Neighbours6::Probe> out;
   for (const auto& [ip, port] : wanted) out.push_back({ip, port});
   return out;
@@ -222,6 +235,17 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
   for (std::size_t i = 0; i < config.ports.size(); ++i)
     for (const Ipv6Prefix& a : config.ports[i].addresses6)
       spec.routes6.push_back({a.network(), a.length, hops.unresolved(static_cast<int>(i))});
+  // A static route replaces what came before it for the same prefix, as rte_lpm_add does
+  // for IPv4's (the dataplane's IPv6 table takes each prefix once).
+  for (const Route6Config& r : config.routes6) {
+    const int port = config.on_link_port(r.via);
+    if (port < 0) continue;
+    const dp::Route6Spec route{r.prefix.address, r.prefix.length, hops.index_for6(nd, r.via, port)};
+    std::erase_if(spec.routes6, [&](const dp::Route6Spec& old) {
+      return old.prefix == route.prefix && old.length == route.length;
+    });
+    spec.routes6.push_back(route);
+  }
   for (std::size_t i = 0; i < config.ports.size(); ++i) {
     if (config.ports[i].gateway6) {
       spec.routes6.push_back(

@@ -618,6 +618,125 @@ TEST_CASE("config: IPv6 mistakes are refused on their line", "[config][ipv6]") {
   CHECK_FALSE(shoal::cp::parse_ip_endpoint("fd00::100:80"));
 }
 
+TEST_CASE("config: IPv6 routes and static neighbours reach the model", "[config][ipv6][routes6]") {
+  const LoadResult r = load(kDualStackPort + R"(services: []
+neighbours:
+  - {address: "fd00::11", mac: "02:00:00:00:00:11"}
+  - {address: 10.0.0.11, mac: "02:00:00:00:00:12"}
+  - address: fd00:1::12
+    mac: "02:00:00:00:00:13"
+routes:
+  - {prefix: "2001:db8:1::/48", via: "fd00::1"}
+  - {prefix: 192.0.2.0/24, via: 10.0.0.1}
+  - prefix: 2001:db8:2::/64
+    via: fd00:1::fe
+  - {prefix: "2001:db8:3::7/128", via: "fd00::1"}
+)");
+  INFO("errors:\n" << lines_text(r.errors));
+  REQUIRE(r.config);
+  const Config& c = *r.config;
+  REQUIRE(c.neighbours.size() == 1);
+  CHECK(c.neighbours[0].address == ipv4(10, 0, 0, 11));
+  REQUIRE(c.neighbours6.size() == 2);
+  CHECK(shoal::cp::ipv6_to_string(c.neighbours6[0].address) == "fd00::11");
+  CHECK(c.neighbours6[0].mac == MacAddress{0x02, 0, 0, 0, 0, 0x11});
+  CHECK(shoal::cp::ipv6_to_string(c.neighbours6[1].address) == "fd00:1::12");
+  REQUIRE(c.routes.size() == 1);
+  CHECK(c.routes[0].prefix == Ipv4Prefix{ipv4(192, 0, 2, 0), 24});
+  REQUIRE(c.routes6.size() == 3);
+  CHECK(shoal::cp::to_string(c.routes6[0].prefix) == "2001:db8:1::/48");
+  CHECK(shoal::cp::ipv6_to_string(c.routes6[0].via) == "fd00::1");
+  CHECK(shoal::cp::to_string(c.routes6[1].prefix) == "2001:db8:2::/64");
+  CHECK(shoal::cp::ipv6_to_string(c.routes6[1].via) == "fd00:1::fe");
+  CHECK(shoal::cp::to_string(c.routes6[2].prefix) == "2001:db8:3::7/128");
+}
+
+namespace {
+
+// Entries of a section, the line of the one error they make and what it says.
+struct Mistake {
+  std::string entries, line, phrase;
+};
+
+}  // namespace
+
+TEST_CASE("config: IPv6 route and neighbour mistakes are refused on their line",
+          "[config][ipv6][routes6]") {
+  // Lines 1-5 the dual-stack port (fd00::/64, fd00:1::/64, gateway fd00::fe), 6 services,
+  // 7 the section, 8 its first entry.
+  const std::string routes = kDualStackPort + "services: []\nroutes:\n";
+  const std::string neighbours = kDualStackPort + "services: []\nneighbours:\n";
+  const Mistake route_mistakes[] = {
+      {"  - {prefix: \"2001:db8::/32\", via: 10.0.0.1}\n", "t.yaml:8: ",
+       "route for 2001:db8::/32 via 10.0.0.1: the next hop is IPv4 but the prefix is IPv6: a "
+       "route is one family"},
+      {"  - prefix: 192.0.2.0/24\n    via: \"fd00::1\"\n", "t.yaml:9: ",
+       "route for 192.0.2.0/24 via fd00::1: the next hop is IPv6 but the prefix is IPv4"},
+      {"  - prefix: \"2001:db8::/32\"\n    via: \"fd00:9::1\"\n", "t.yaml:9: ",
+       "route via fd00:9::1: the next hop is not on-link (not inside any port's IPv6 prefix)"},
+      {"  - {prefix: \"2001:db8::/32\", via: \"fd00::2\"}\n", "t.yaml:8: ",
+       "route via fd00::2: that is one of this director's own addresses"},
+      {"  - {prefix: \"2001:db8::/32\", via: \"fe80::1\"}\n", "t.yaml:8: ",
+       "'via' fe80::1 is a link-local address"},
+      {"  - {prefix: \"2001:db8::1/32\", via: \"fd00::1\"}\n", "t.yaml:8: ",
+       "'prefix' 2001:db8::1/32 has host bits set (did you mean 2001:db8::/32?)"},
+      {"  - {prefix: \"2001:db8::/129\", via: \"fd00::1\"}\n", "t.yaml:8: ",
+       "'prefix' '2001:db8::/129' is not an IPv6 prefix"},
+      {"  - {prefix: \"::ffff:192.0.2.0/120\", via: \"fd00::1\"}\n", "t.yaml:8: ",
+       "is not an IPv6 prefix"},
+      {"  - {prefix: \"2001:db8::\", via: \"fd00::1\"}\n", "t.yaml:8: ",
+       "'prefix' '2001:db8::' is not an IPv6 prefix"},
+      {"  - {prefix: \"2001:db8::/32\", via: \"fd00::1\"}\n"
+       "  - {prefix: \"2001:db8:0::/32\", via: \"fd00:1::fe\"}\n",
+       "t.yaml:9: ", "duplicate route for 2001:db8::/32 (first at line 8)"},
+      {"  - {prefix: \"::/0\", via: \"fd00::1\"}\n", "t.yaml:8: ",
+       "route for ::/0 conflicts with the gateway at line 5"},
+  };
+  for (const auto& m : route_mistakes) expect_error(routes + m.entries, m.line, m.phrase);
+  // The same prefix in the other family is no duplicate; ::/0 without an IPv6 gateway is fine.
+  expect_valid("ports:\n  - {name: lan, device: x, addresses: [10.0.0.2/24, fd00::2/64]}\n"
+               "services: []\nroutes:\n  - {prefix: \"::/0\", via: \"fd00::1\"}\n"
+               "  - {prefix: 0.0.0.0/0, via: 10.0.0.1}\n");
+
+  const Mistake neighbour_mistakes[] = {
+      {"  - {address: \"fd00:9::11\", mac: \"02:00:00:00:00:11\"}\n", "t.yaml:8: ",
+       "neighbour fd00:9::11 is not on-link (not inside any port's IPv6 prefix), so it can have "
+       "no Neighbour Discovery entry"},
+      {"  - {address: \"fd00::11\", mac: \"02:00:00:00:00:11\"}\n"
+       "  - {address: \"fd00::11\", mac: \"02:00:00:00:00:12\"}\n",
+       "t.yaml:9: ", "duplicate neighbour fd00::11 (first at line 8)"},
+      {"  - {address: \"fd00::2\", mac: \"02:00:00:00:00:11\"}\n", "t.yaml:8: ",
+       "neighbour fd00::2 is one of this director's own addresses"},
+      {"  - {address: \"fd00::11\", mac: \"33:33:00:00:00:01\"}\n", "t.yaml:8: ",
+       "'mac' 33:33:00:00:00:01 is a multicast/broadcast MAC address"},
+      {"  - {address: \"fd00::g\", mac: \"02:00:00:00:00:11\"}\n", "t.yaml:8: ",
+       "'address' 'fd00::g' is not an IP address"},
+  };
+  for (const auto& m : neighbour_mistakes) expect_error(neighbours + m.entries, m.line, m.phrase);
+}
+
+TEST_CASE("config: an IPv6 backend off-link is reachable through an IPv6 route",
+          "[config][ipv6][routes6]") {
+  // No IPv6 gateway: a NAT66 backend off the port's prefix needs a route.
+  const std::string text = R"(ports:
+  - name: lan
+    device: net_null0
+    addresses: [fd00::2/64]
+services:
+  - name: nat6
+    vip: fd00::100
+    port: 80
+    forwarding: nat
+    backends: [{address: "2001:db8:5::11"}]
+)";
+  expect_error(text, "t.yaml:10: ",
+               "nat backend 2001:db8:5::11 is unreachable: not inside any port's subnet and no "
+               "gateway or route covers it");
+  expect_valid(text + "routes:\n  - {prefix: \"2001:db8:4::/47\", via: \"fd00::1\"}\n");
+  expect_error(text + "routes:\n  - {prefix: \"2001:db8:6::/47\", via: \"fd00::1\"}\n",
+               "t.yaml:10: ", "nat backend 2001:db8:5::11 is unreachable");
+}
+
 TEST_CASE("config: duplicate and conflicting addresses", "[config]") {
   SECTION("a VIP equal to a local address") {
     expect_error(kPort + R"(services:
@@ -1433,6 +1552,30 @@ TEST_CASE("config: the token-free metrics listener has an address of its own", "
   expect_error(kPort + "services: []\napi: {listen: \"127.0.0.1:80\", token_file: /t, "
                        "metrics_listen: \"127.0.0.1:80\"}\n",
                "t.yaml:6: ", "'metrics_listen' and 'listen' are both 127.0.0.1:80");
+}
+
+TEST_CASE("config: the API and metrics listeners take IPv6 endpoints", "[config][ipv6][api]") {
+  const LoadResult r = load(kPort + "services: []\napi: {listen: \"[::1]:8080\", token_file: /t, "
+                                    "metrics_listen: \"[::]:9469\"}\n");
+  INFO("errors:\n" << lines_text(r.errors));
+  REQUIRE(r.config);
+  CHECK(r.config->api.listen == "[::1]:8080");
+  CHECK(r.config->api.metrics_listen == "[::]:9469");
+  const struct {
+    std::string api, phrase;
+  } mistakes[] = {
+      {"{listen: \"::1:8080\", token_file: /t}",
+       "'listen' must be address:port (e.g. 127.0.0.1:8080 or [::1]:8080), got '::1:8080'"},
+      {"{listen: \"[::1]\", token_file: /t}", "'listen' must be address:port"},
+      {"{listen: \"[::ffff:127.0.0.1]:80\", token_file: /t}", "'listen' must be address:port"},
+      {"{metrics_listen: \"[fd00::1]:99999\"}",
+       "'metrics_listen' must be address:port (e.g. 0.0.0.0:9469 or [::]:9469)"},
+      // One endpoint however it is written.
+      {"{listen: \"[::1]:80\", token_file: /t, metrics_listen: \"[0:0::1]:80\"}",
+       "'metrics_listen' and 'listen' are both [::1]:80"},
+  };
+  for (const auto& m : mistakes)
+    expect_error(kPort + "services: []\napi: " + m.api + "\n", "t.yaml:6: ", m.phrase);
 }
 
 TEST_CASE("config: address:port endpoints, shared with the API and shoalctl", "[config]") {
