@@ -533,7 +533,9 @@ TEST_CASE("health checker: exec checks", "[health]") {
       env(Family::v6),
       exec("missing", {"shoal-no-such-program"}),
       // 5 MB of output: read and dropped past the kept 4 KiB, so the command never blocks.
-      shell("chatty", "head -c 5000000 /dev/zero; echo"),
+      // Its own 2.5 s timeout: what is tested is that it ends, not how fast a loaded machine
+      // (ASan, other suites) moves 5 MB through a pipe; 300 ms was not always enough.
+      shell("chatty", "head -c 5000000 /dev/zero; echo", 2500),
   };
   HealthChecker checker;
   checker.set_targets(targets);
@@ -555,7 +557,7 @@ TEST_CASE("health checker: exec checks", "[health]") {
   s = first_verdict(checker, "missing");
   CHECK_FALSE(s.last->pass);
   CHECK(s.last->detail == "exec cannot run 'shoal-no-such-program': No such file or directory");
-  s = first_verdict(checker, "chatty");
+  s = first_verdict(checker, "chatty", Millis(6000));
   CHECK(s.last->pass);
   CHECK(s.last->bytes == 5000001);
   s = first_verdict(checker, "not-weight");
