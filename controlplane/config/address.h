@@ -82,6 +82,8 @@ std::string to_string(const Ipv6Prefix& prefix);
 // RFC 5952's form: lower case, the longest run of zero groups as "::".
 std::string ipv6_to_string(const dp::Ipv6Address& ip);
 std::string to_string(const IpAddress& ip);
+// "IPv4" or "IPv6", for messages.
+inline std::string_view family_name(const IpAddress& ip) { return ip.is_v4() ? "IPv4" : "IPv6"; }
 // "10.0.0.100:80", "[fd00::100]:80": as ipvsadm writes an endpoint.
 std::string endpoint_string(const IpAddress& ip, uint16_t port);
 std::string to_string(const MacAddress& mac);

@@ -84,7 +84,7 @@ void Loader::parse_gateway(const Field& f, PortConfig& port) {
     if (taken)
       error(line, fmt::format("'gateway' lists two {} addresses: a port has at most one default "
                               "route per family",
-                              ip->is_v4() ? "IPv4" : "IPv6"));
+                              family_name(*ip)));
     else if (ip->is_v4())
       port.gateway = ip->v4();
     else

@@ -9,10 +9,6 @@ namespace {
 constexpr std::string_view kNeighbourKeys[] = {"address", "mac"};
 constexpr std::string_view kRouteKeys[] = {"prefix", "via"};
 
-const char* family(const IpAddress& ip) {
-  return ip.is_v4() ? "IPv4" : "IPv6";
-}
-
 }  // namespace
 
 void Loader::parse_neighbour(const YAML::Node& node, int line) {
@@ -60,8 +56,8 @@ std::optional<Loader::AnyPrefix> Loader::route_prefix(const Field& f) {
   if (!s) return std::nullopt;
   if (s->find(':') != std::string::npos) {
     const auto p = parse_ipv6_prefix(*s);
-    // Written as ::ffff:a.b.c.d/len it would be an IPv4 prefix in disguise.
-    if (!p || parse_ip(s->substr(0, s->find('/'))) == std::nullopt) {
+    // parse_ipv6 refuses ::ffff:a.b.c.d, an IPv4 prefix in disguise.
+    if (!p) {
       error(f.line, fmt::format("'prefix' '{}' is not an IPv6 prefix (expected, say, "
                                 "2001:db8::/32)",
                                 *s));
@@ -108,8 +104,8 @@ void Loader::parse_route(const YAML::Node& node, int line) {
   if (prefix && via && prefix->network.is_v4() != via->is_v4()) {
     error(rec.via_line, fmt::format("route for {} via {}: the next hop is {} but the prefix is "
                                     "{}: a route is one family",
-                                    prefix->text, to_string(*via), family(*via),
-                                    family(prefix->network)));
+                                    prefix->text, to_string(*via), family_name(*via),
+                                    family_name(prefix->network)));
     via.reset();
   }
   rec.prefix_ok = prefix.has_value();

@@ -30,8 +30,6 @@ bool valid_backend_name(std::string_view s) {
 
 std::string endpoint(const IpAddress& ip, uint16_t port) { return endpoint_string(ip, port); }
 
-std::string_view family_name(const IpAddress& ip) { return ip.is_v4() ? "IPv4" : "IPv6"; }
-
 // The ports a service takes an entry for, host byte order: its port, each port it lists, or
 // 0 for every port.
 std::vector<uint16_t> entry_ports(const ServiceConfig& s) {

@@ -233,7 +233,8 @@ void Loader::check_vrrp() {
       if (!fresh)
         error(r.vrid_line, fmt::format("{}: vrid {} is already used for {} on this port by "
                                        "VRRP instance '{}' (line {})",
-                                       label, v.vrid, ipv6 ? "IPv6" : "IPv4", it->second.first,
+                                       label, v.vrid, family_name(v.addresses.front()),
+                                       it->second.first,
                                        it->second.second));
     }
     for (size_t a = 0; a < v.addresses.size(); ++a) {
@@ -244,7 +245,8 @@ void Loader::check_vrrp() {
         error(line, fmt::format("{}: {} is an {} address in an {} instance; a virtual router "
                                 "carries one family (RFC 9568): give the other family an "
                                 "instance of its own",
-                                label, text, ipv6 ? "IPv4" : "IPv6", ipv6 ? "IPv6" : "IPv4"));
+                                label, text, family_name(ip),
+                                family_name(v.addresses.front())));
         continue;
       }
       if (auto it = locals_.find(ip); it != locals_.end()) {
