@@ -8,24 +8,33 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace shoal::dp {
 namespace {
 
-// FlowKey with its padding zeroed, since rte_hash compares whole keys.
+// A flow key with its padding zeroed, since rte_hash compares whole keys.
+template <typename Key>
 struct SyncKey {
-  uint32_t src_ip;
-  uint32_t dst_ip;
+  decltype(Key::src_ip) src_ip;
+  decltype(Key::dst_ip) dst_ip;
   uint16_t src_port;
   uint16_t dst_port;
   uint8_t proto;
   uint8_t zero[3];
-};
-static_assert(sizeof(SyncKey) == 16);
 
-SyncKey sync_key(const FlowKey& k) {
-  return SyncKey{k.src_ip, k.dst_ip, k.src_port, k.dst_port, k.proto, {0, 0, 0}};
+  explicit SyncKey(const Key& k)
+      : src_ip(k.src_ip), dst_ip(k.dst_ip), src_port(k.src_port), dst_port(k.dst_port),
+        proto(k.proto), zero{0, 0, 0} {}
+  Key key() const { return {src_ip, dst_ip, src_port, dst_port, proto}; }
+};
+static_assert(sizeof(SyncKey<FlowKey>) == 16 && sizeof(SyncKey<FlowKey6>) == 40);
+
+template <typename Key>
+uint32_t flow_hash(const Key& key) {
+  if constexpr (std::is_same_v<Key, FlowKey>) return FlowTable::hash(key);
+  else return FlowTable6::hash(key);
 }
 
 // The value lives in the table's data pointer: no allocation, and a reader sees an update
@@ -44,26 +53,33 @@ static_assert(sizeof(uintptr_t) == 8);
 
 }  // namespace
 
-FlowEventRing::FlowEventRing(const char* name, uint32_t capacity, int socket) {
-  ring_ = rte_ring_create_elem(name, sizeof(FlowEvent), capacity, socket,
+template <typename Event>
+FlowEventRingOf<Event>::FlowEventRingOf(const char* name, uint32_t capacity, int socket) {
+  ring_ = rte_ring_create_elem(name, sizeof(Event), capacity, socket,
                                RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (ring_ == nullptr)
     throw std::runtime_error(std::string("flow event ring ") + name + ": " +
                              rte_strerror(rte_errno));
 }
 
-FlowEventRing::~FlowEventRing() { rte_ring_free(ring_); }
+template <typename Event>
+FlowEventRingOf<Event>::~FlowEventRingOf() { rte_ring_free(ring_); }
 
-SyncedFlows::SyncedFlows(uint32_t capacity, rte_rcu_qsbr* qsbr, int socket)
+template class FlowEventRingOf<FlowEvent>;
+template class FlowEventRingOf<FlowEvent6>;
+
+template <typename Key>
+SyncedFlowsOf<Key>::SyncedFlowsOf(uint32_t capacity, rte_rcu_qsbr* qsbr, int socket)
     : capacity_(capacity) {
   // DPDK names its tables process-wide: one name per instance (tests make several).
   static std::atomic<unsigned> instances{0};
-  const std::string name = "shoal_synced_flows" + std::to_string(instances++);
+  const char* family = std::is_same_v<Key, FlowKey> ? "shoal_synced_flows" : "shoal_synced_flows6_";
+  const std::string name = family + std::to_string(instances++);
   rte_hash_parameters params{};
   params.name = name.c_str();
   params.entries = capacity;
-  params.key_len = sizeof(SyncKey);
-  params.hash_func = rte_hash_crc;  // unused: every call passes FlowTable::hash
+  params.key_len = sizeof(SyncKey<Key>);
+  params.hash_func = rte_hash_crc;  // unused: every call passes the flow table's hash
   params.socket_id = socket;
   params.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
   table_ = rte_hash_create(&params);
@@ -79,28 +95,32 @@ SyncedFlows::SyncedFlows(uint32_t capacity, rte_rcu_qsbr* qsbr, int socket)
   }
 }
 
-SyncedFlows::~SyncedFlows() { rte_hash_free(table_); }
+template <typename Key>
+SyncedFlowsOf<Key>::~SyncedFlowsOf() { rte_hash_free(table_); }
 
-std::optional<SyncedFlow> SyncedFlows::lookup(const FlowKey& key, uint32_t hash) const {
+template <typename Key>
+std::optional<SyncedFlow> SyncedFlowsOf<Key>::lookup(const Key& key, uint32_t hash) const {
   if (size() == 0) return std::nullopt;
-  const SyncKey k = sync_key(key);
+  const SyncKey<Key> k(key);
   void* data = nullptr;
   if (rte_hash_lookup_with_hash_data(table_, &k, hash, &data) < 0) return std::nullopt;
   return decode(data);
 }
 
-bool SyncedFlows::upsert(const FlowKey& key, const SyncedFlow& flow) {
-  const SyncKey k = sync_key(key);
-  const uint32_t hash = FlowTable::hash(key);
+template <typename Key>
+bool SyncedFlowsOf<Key>::upsert(const Key& key, const SyncedFlow& flow) {
+  const SyncKey<Key> k(key);
+  const uint32_t hash = flow_hash(key);
   const bool present = rte_hash_lookup_with_hash(table_, &k, hash) >= 0;
   if (rte_hash_add_key_with_hash_data(table_, &k, hash, encode(flow)) != 0) return false;
   if (!present) size_.store(size() + 1, std::memory_order_relaxed);
   return true;
 }
 
-bool SyncedFlows::remove(const FlowKey& key) {
-  const SyncKey k = sync_key(key);
-  const int32_t position = rte_hash_del_key_with_hash(table_, &k, FlowTable::hash(key));
+template <typename Key>
+bool SyncedFlowsOf<Key>::remove(const Key& key) {
+  const SyncKey<Key> k(key);
+  const int32_t position = rte_hash_del_key_with_hash(table_, &k, flow_hash(key));
   if (position < 0) return false;
   // In lock-free mode a deleted key's slot is reused only once freed: by the RCU defer queue,
   // or here at once when there is no reader to wait for.
@@ -109,19 +129,20 @@ bool SyncedFlows::remove(const FlowKey& key) {
   return true;
 }
 
-bool SyncedFlows::next(uint32_t* cursor, FlowKey* key, SyncedFlow* flow) const {
+template <typename Key>
+bool SyncedFlowsOf<Key>::next(uint32_t* cursor, Key* key, SyncedFlow* flow) const {
   const void* k = nullptr;
   void* data = nullptr;
   if (rte_hash_iterate(table_, &k, &data, cursor) < 0) return false;
-  const auto* sk = static_cast<const SyncKey*>(k);
-  *key = FlowKey{sk->src_ip, sk->dst_ip, sk->src_port, sk->dst_port, sk->proto};
+  *key = static_cast<const SyncKey<Key>*>(k)->key();
   *flow = decode(data);
   return true;
 }
 
-uint32_t SyncedFlows::age(uint32_t now_ms, const FlowTimeouts& timeouts, uint32_t max) {
-  std::vector<FlowKey> stale;
-  FlowKey key;
+template <typename Key>
+uint32_t SyncedFlowsOf<Key>::age(uint32_t now_ms, const FlowTimeouts& timeouts, uint32_t max) {
+  std::vector<Key> stale;
+  Key key;
   SyncedFlow f;
   for (uint32_t visited = 0; visited < max; ++visited) {
     if (!next(&age_cursor_, &key, &f)) {
@@ -131,8 +152,11 @@ uint32_t SyncedFlows::age(uint32_t now_ms, const FlowTimeouts& timeouts, uint32_
     if (now_ms - f.updated_ms > timeouts.of(f.state)) stale.push_back(key);
   }
   uint32_t removed = 0;
-  for (const FlowKey& k : stale) removed += remove(k) ? 1 : 0;
+  for (const Key& k : stale) removed += remove(k) ? 1 : 0;
   return removed;
 }
+
+template class SyncedFlowsOf<FlowKey>;
+template class SyncedFlowsOf<FlowKey6>;
 
 }  // namespace shoal::dp

@@ -87,9 +87,14 @@ class Burst {
   void forward6(uint16_t i, rte_mbuf* m, const Service& svc, const Backend& b, uint32_t flow_hash);
   void nat_reply6(uint16_t i, rte_mbuf* m, const Service& svc);
   void account(uint16_t n);
-  // Connection sync: a synced flow's news, sent to the worker's ring once per burst.
+  // The burst's end: its sync events go to the rings, its verdicts to the counters.
+  void finish(uint16_t n);
+  // Connection sync: a synced flow's news, sent to the worker's rings once per burst.
   void report(const FlowEntry& e) {
     if (sync_.events != nullptr) events_[n_events_++] = flow_event(e, e.state);
+  }
+  void report(const FlowEntry6& e) {
+    if (sync_.events6 != nullptr) events6_[n_events6_++] = flow_event(e, e.state);
   }
 
   const Snapshot& snap_;
@@ -105,6 +110,8 @@ class Burst {
   uint16_t n_ipv6_ = 0;
   FlowEvent events_[kMaxBurst];  // at most one per packet
   uint16_t n_events_ = 0;
+  FlowEvent6 events6_[kMaxBurst];
+  uint16_t n_events6_ = 0;
 };
 
 bool Burst::parse(uint16_t i, rte_mbuf* m) {
@@ -253,13 +260,12 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table
   // flood of SYNs costs no extra lookup.
   const bool opening = p.l4_proto == kIpProtoTcp &&
                        (p.tcp_flags & (kTcpSynFlag | kTcpAckFlag)) == kTcpSynFlag;
-  if constexpr (kIpv4) {  // connection sync carries IPv4 flows only
-    if (e == nullptr && svc.sync && sync_.synced != nullptr && !opening) {
-      if (std::optional<SyncedFlow> f = sync_.synced->lookup(key, flow_hash)) {
-        e = flows.insert(key, flow_hash, f->backend, f->state, now_);
-        ctr_.flows_claimed.add();
-        claimed = true;
-      }
+  if (const auto* synced = sync_.synced_for<Table>();
+      e == nullptr && svc.sync && synced != nullptr && !opening) {
+    if (std::optional<SyncedFlow> f = synced->lookup(key, flow_hash)) {
+      e = flows.insert(key, flow_hash, f->backend, f->state, now_);
+      ctr_.flows_claimed.add();
+      claimed = true;
     }
   }
   const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
@@ -290,8 +296,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table
                                                 : FlowState::udp;
     e = flows.insert(key, flow_hash, b->id, state, now_);
     ctr_.flows_created.add();
-    if constexpr (kIpv4)
-      if (svc.sync) report(*e);
+    if (svc.sync) report(*e);
   } else {
     const uint16_t pinned = e->backend;
     const FlowState was = e->state;
@@ -304,8 +309,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table
     else
       Table::observe_udp(*e, now_);
     flows.changed(*e, pinned, was);
-    if constexpr (kIpv4)
-      if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
+    if (svc.sync && (claimed || e->backend != pinned || e->state != was)) report(*e);
   }
   if constexpr (kIpv4)
     forward(i, m, svc, *b, flow_hash);
@@ -601,7 +605,7 @@ void Burst::run(rte_mbuf** pkts, uint16_t n) {
     }
     for (uint16_t k = 0; k < n_ipv6_; ++k) ipv6(ipv6_[k], pkts[ipv6_[k]], hashes6[k]);
   }
-  if (count == 0) return account(n);
+  if (count == 0) return finish(n);
 
   AddressKind kinds[kMaxBurst];
   uint16_t index[kMaxBurst];
@@ -633,7 +637,12 @@ void Burst::run(rte_mbuf** pkts, uint16_t n) {
     schedule(which[k], pkts[which[k]], flows_,
              FlowKey{p.src_ip, p.dst_ip, p.src_port, p.dst_port, p.l4_proto}, index[k], hashes[k]);
   }
+  finish(n);
+}
+
+void Burst::finish(uint16_t n) {
   if (n_events_ != 0) sync_.events->push_burst(events_, n_events_);
+  if (n_events6_ != 0) sync_.events6->push_burst(events6_, n_events6_);
   account(n);
 }
 

@@ -388,10 +388,12 @@ int main(int argc, char** argv) {
       if (body.contains("connection_sync")) {
         const json& c = body["connection_sync"];
         const json p = c.value("persistence", json::object());
-        std::printf("connection sync %s: pull %s, %llu flow(s) held for peers, %llu sent, %llu "
-                    "received, %llu claimed; persistence entries %llu sent, %llu installed\n",
+        const unsigned long long held6 = c.value("table6", json::object()).value("entries", 0ull);
+        std::printf("connection sync %s: pull %s, %llu flow(s) held for peers (%llu IPv6), "
+                    "%llu sent, %llu received, %llu claimed; persistence entries %llu sent, "
+                    "%llu installed\n",
                     str(c, "group").c_str(), str(c, "pull").c_str(),
-                    c["table"].value("entries", 0ull), c["sent"].value("flows", 0ull),
+                    c["table"].value("entries", 0ull) + held6, held6, c["sent"].value("flows", 0ull),
                     c["received"].value("flows", 0ull), c.value("claimed", 0ull),
                     p.value("sent", 0ull), p.value("installed", 0ull));
       }

@@ -78,12 +78,7 @@ void Loader::parse_service(const YAML::Node& node, int line) {
   // go to the peers unless the file says otherwise.
   svc.sync = svc.forwarding == dp::ForwardMode::nat || !dp::maps_alike_everywhere(svc.scheduler);
   if (const Field* f = m.get("sync"))
-    if (auto v = boolean(*f)) {
-      svc.sync = *v;
-      if (*v && rec.vip_ok && svc.vip.is_v6())
-        error(f->line, "'sync: true': connection sync does not carry IPv6 flows yet");
-    }
-  if (rec.vip_ok && svc.vip.is_v6()) svc.sync = false;
+    if (auto v = boolean(*f)) svc.sync = *v;
   svc.hash = svc.scheduler == dp::Scheduler::mh ? dp::HashOn::source_address
                                                  : dp::HashOn::five_tuple;
   if (const Field* f = m.get("hash")) {

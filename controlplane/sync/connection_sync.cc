@@ -6,7 +6,16 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "dataplane/worker/worker.h"
+
 namespace shoal::cp {
+
+namespace {
+
+IpAddress address_of(uint32_t ip) { return IpAddress::from_v4(ip); }
+IpAddress address_of(const dp::Ipv6Address& ip) { return IpAddress::from_v6(ip); }
+
+}  // namespace
 
 std::string_view name(PullState s) {
   switch (s) {
@@ -26,7 +35,12 @@ ConnectionSync::ConnectionSync(const ConnectionSyncSettings& settings,
                                uint32_t src_ip, uint16_t mtu, uint32_t persistence_capacity)
     : settings_(settings), timeouts_(timeouts), mac_(mac), src_ip_(src_ip),
       entries_per_message_(sync_entries_per_message(mtu)),
+      wide_entries_per_message_(sync_entries_per_message(mtu, kSyncWideEntryLen)),
       synced_(std::make_unique<dp::SyncedFlows>(settings.table_size, qsbr, socket)),
+      // Sized as the workers size their IPv6 flow tables against their IPv4 ones.
+      synced6_(std::make_unique<dp::SyncedFlows6>(
+          std::max<uint32_t>(settings.table_size / dp::Worker::kIpv6FlowShare, 1024), qsbr,
+          socket)),
       synced_persistence_(std::make_unique<dp::PersistenceTable>(persistence_capacity)) {
   // DPDK names its rings process-wide: one name per instance and worker.
   static uint32_t instances = 0;
@@ -34,17 +48,21 @@ ConnectionSync::ConnectionSync(const ConnectionSyncSettings& settings,
   for (uint32_t w = 0; w < workers; ++w) {
     const std::string ring = fmt::format("shoal_sync_events{}_{}", instance, w);
     rings_.push_back(std::make_unique<dp::FlowEventRing>(ring.c_str(), kEventRingSize, socket));
+    const std::string ring6 = fmt::format("shoal_sync_events6_{}_{}", instance, w);
+    rings6_.push_back(std::make_unique<dp::FlowEventRing6>(ring6.c_str(), kEventRingSize, socket));
     walkers_.push_back(std::make_unique<dp::SyncWalker>(settings.refresh_ms));
   }
   answer_tickets_.resize(workers);
   pending_.reserve(entries_per_message_);
+  pending_wide_.reserve(wide_entries_per_message_);
   pending_persistence_.reserve(entries_per_message_);
 }
 
 ConnectionSync::~ConnectionSync() = default;
 
 dp::FlowSyncContext ConnectionSync::context(uint32_t w) const {
-  return {synced_.get(), rings_[w].get(), synced_persistence_.get()};
+  return {synced_.get(), rings_[w].get(), synced_persistence_.get(), synced6_.get(),
+          rings6_[w].get()};
 }
 
 void ConnectionSync::update(const dp::SnapshotSpec& spec) {
@@ -56,7 +74,8 @@ void ConnectionSync::update(const dp::SnapshotSpec& spec) {
     if (!s.sync) continue;
     // A listed-port service is keyed by its first port, one on every port by port 0.
     const uint16_t port = s.key_port();
-    ServiceEntry& entry = services_[{s.vip, port, s.proto}];
+    const IpAddress vip = s.ipv6 ? IpAddress::from_v6(s.vip6) : IpAddress::from_v4(s.vip);
+    ServiceEntry& entry = services_[{vip, port, s.proto}];
     entry.owned = s.owned;
     entry.port_ranges = s.port_ranges;
     holds_synced_ = holds_synced_ || s.owned;
@@ -64,21 +83,23 @@ void ConnectionSync::update(const dp::SnapshotSpec& spec) {
       entry.persistence_tag = dp::persistence_tag(s);
       entry.persistence_timeout_ms = s.persistence_timeout_ms;
       entry.persistence_mask = s.persistence_mask;
-      if (s.owned) persistent_owned_[entry.persistence_tag] = {s.vip, port, s.proto};
+      if (s.owned) persistent_owned_[entry.persistence_tag] = {vip, port, s.proto};
     }
     for (const dp::BackendSpec& b : s.backends) {
-      entry.backends[{b.ip, b.port}] = b.id;
-      backend_address_[b.id] = {b.ip, b.port};
+      const IpAddress ip = b.ipv6 ? IpAddress::from_v6(b.ip6) : IpAddress::from_v4(b.ip);
+      entry.backends[{ip, b.port}] = b.id;
+      backend_address_[b.id] = {ip, b.port};
     }
   }
 }
 
-const ConnectionSync::ServiceEntry* ConnectionSync::find_service(uint32_t vip, uint16_t port,
+const ConnectionSync::ServiceEntry* ConnectionSync::find_service(const IpAddress& vip,
+                                                                 uint16_t port,
                                                                  uint8_t proto) const {
   if (auto it = services_.find({vip, port, proto}); it != services_.end()) return &it->second;
   const uint16_t host_port = dp::be16(port);
-  for (auto it = services_.lower_bound({vip, 0, 0}); it != services_.end() && std::get<0>(it->first) == vip;
-       ++it)
+  for (auto it = services_.lower_bound({vip, 0, 0});
+       it != services_.end() && std::get<0>(it->first) == vip; ++it)
     if (std::get<2>(it->first) == proto &&
         std::any_of(it->second.port_ranges.begin(), it->second.port_ranges.end(),
                     [host_port](const dp::PortRange& r) {
@@ -116,7 +137,8 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
   }
   switch (h.type) {
     case SyncMessageType::flows:
-      receive_flows(payload + kSyncHeaderLen, h.count, now_ms);
+    case SyncMessageType::wide_flows:
+      receive_flows(payload + kSyncHeaderLen, h.count, sync_entry_len(h.type), now_ms);
       break;
     case SyncMessageType::persistence:
       receive_persistence(payload + kSyncHeaderLen, h.count, now_ms);
@@ -148,7 +170,7 @@ void ConnectionSync::start_answer(uint32_t to) {
   answer_flows_at_start_ = counters_.flows_sent;
   answering_ = true;
   answer_synced_done_ = false;
-  answer_cursor_ = 0;
+  answer_cursor_ = answer_cursor6_ = 0;
   answer_to_ = to;
   // The asker has none of the persistence entries either: the next pass sends them all.
   persistence_sent_.clear();
@@ -156,38 +178,35 @@ void ConnectionSync::start_answer(uint32_t to) {
   persistence_pass_ms_ -= kPersistenceIntervalMs;
 }
 
-void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms) {
+void ConnectionSync::receive_flows(const uint8_t* entries, uint16_t count, std::size_t entry_len,
+                                   uint32_t now_ms) {
   for (uint16_t i = 0; i < count; ++i) {
     ++counters_.flows_received;
-    const std::optional<SyncEntry> e = read_sync_entry(entries + i * kSyncEntryLen);
+    const uint8_t* in = entries + i * entry_len;
+    const std::optional<SyncEntry> e =
+        entry_len == kSyncEntryLen ? read_sync_entry(in) : read_sync_wide_entry(in);
     if (!e) {
       drop(SyncDrop::bad_entry);
       continue;
     }
-    const ServiceEntry* service = find_service(e->vip, e->vip_port, e->proto);
-    if (service == nullptr) {
-      drop(SyncDrop::unknown_service);
-      continue;
-    }
-    if (service->owned) {
-      drop(SyncDrop::owned_service);
-      continue;
-    }
-    if (e->op == SyncOp::remove) {
-      if (synced_->remove(e->key())) ++counters_.removed;
-      continue;
-    }
-    const auto backend = service->backends.find({e->backend_ip, e->backend_port});
-    if (backend == service->backends.end()) {
-      drop(SyncDrop::unknown_backend);
-      continue;
-    }
-    if (!synced_->upsert(e->key(), {backend->second, e->state, now_ms})) {
-      drop(SyncDrop::table_full);
-      continue;
-    }
-    ++counters_.installed;
+    install(*e, now_ms);
   }
+}
+
+void ConnectionSync::install(const SyncEntry& e, uint32_t now_ms) {
+  const ServiceEntry* service = find_service(e.vip, e.vip_port, e.proto);
+  if (service == nullptr) return drop(SyncDrop::unknown_service);
+  if (service->owned) return drop(SyncDrop::owned_service);
+  if (e.op == SyncOp::remove) {
+    if (e.ipv6() ? synced6_->remove(e.key6()) : synced_->remove(e.key())) ++counters_.removed;
+    return;
+  }
+  const auto backend = service->backends.find({e.backend, e.backend_port});
+  if (backend == service->backends.end()) return drop(SyncDrop::unknown_backend);
+  const dp::SyncedFlow flow{backend->second, e.state, now_ms};
+  if (!(e.ipv6() ? synced6_->upsert(e.key6(), flow) : synced_->upsert(e.key(), flow)))
+    return drop(SyncDrop::table_full);
+  ++counters_.installed;
 }
 
 void ConnectionSync::receive_persistence(const uint8_t* entries, uint16_t count,
@@ -199,7 +218,7 @@ void ConnectionSync::receive_persistence(const uint8_t* entries, uint16_t count,
       drop(SyncDrop::bad_entry);
       continue;
     }
-    const auto service = services_.find({p->vip, p->vip_port, p->proto});
+    const auto service = services_.find({IpAddress::from_v4(p->vip), p->vip_port, p->proto});
     if (service == services_.end()) {
       drop(SyncDrop::unknown_service);
       continue;
@@ -213,7 +232,7 @@ void ConnectionSync::receive_persistence(const uint8_t* entries, uint16_t count,
       drop(SyncDrop::not_persistent);
       continue;
     }
-    const auto backend = svc.backends.find({p->backend_ip, p->backend_port});
+    const auto backend = svc.backends.find({IpAddress::from_v4(p->backend_ip), p->backend_port});
     if (backend == svc.backends.end()) {
       drop(SyncDrop::unknown_backend);
       continue;
@@ -262,8 +281,13 @@ void ConnectionSync::walk_persistence(uint32_t now_ms) {
       sent->second = held->expires_ms;
     }
     const auto& [vip, port, proto] = service->second;
-    add_persistence({proto, held->client.address, vip, port, backend->second.first,
-                     backend->second.second, held->expires_ms - now_ms});
+    const auto& [backend_ip, backend_port] = backend->second;
+    if (!vip.is_v4() || !backend_ip.is_v4()) {
+      ++counters_.persistence_unsendable;
+      continue;
+    }
+    add_persistence({proto, held->client.address, vip.v4(), port, backend_ip.v4(), backend_port,
+                     held->expires_ms - now_ms});
   }
 }
 
@@ -282,6 +306,7 @@ void ConnectionSync::poll(uint32_t now_ms) {
     // Unless the rings still hold events of the walk (the frame budget ran out).
     bool rings_empty = true;
     for (const auto& r : rings_) rings_empty = rings_empty && r->empty();
+    for (const auto& r : rings6_) rings_empty = rings_empty && r->empty();
     if (rings_empty) {
       send_control(SyncMessageType::pull_done);
       ++counters_.pulls_answered;
@@ -297,9 +322,10 @@ void ConnectionSync::poll(uint32_t now_ms) {
 
   // rte_hash_iterate walks every slot up to the next entry: a sparse table is scanned whole
   // by one call, so the ageing runs a slice every kAgeIntervalMs, not every loop.
-  if (synced_->size() != 0 && now_ms - aged_at_ms_ >= kAgeIntervalMs) {
+  if (table_size() != 0 && now_ms - aged_at_ms_ >= kAgeIntervalMs) {
     aged_at_ms_ = now_ms;
-    counters_.aged += synced_->age(now_ms, timeouts_, kAgePerSlice);
+    if (synced_->size() != 0) counters_.aged += synced_->age(now_ms, timeouts_, kAgePerSlice);
+    if (synced6_->size() != 0) counters_.aged += synced6_->age(now_ms, timeouts_, kAgePerSlice);
   }
 
   if (pull_ == PullState::pulling) {
@@ -314,61 +340,78 @@ void ConnectionSync::poll(uint32_t now_ms) {
   }
 }
 
-void ConnectionSync::drain_events(uint32_t max_entries) {
-  dp::FlowEvent events[256];
-  for (const auto& ring : rings_) {
-    while (max_entries > 0) {
-      const uint32_t n = ring->pop(events, std::min<uint32_t>(256, max_entries));
-      if (n == 0) break;
-      max_entries -= n;
-      for (uint32_t i = 0; i < n; ++i) {
-        const dp::FlowEvent& ev = events[i];
-        const dp::FlowKey key{ev.src_ip, ev.dst_ip, ev.src_port, ev.dst_port, ev.proto};
-        // Our own flow now: a copy a peer sent earlier (before we took over) is stale.
-        if (synced_->size() != 0) synced_->remove(key);
-        const auto backend = backend_address_.find(ev.backend);
-        if (backend == backend_address_.end()) {
-          ++counters_.events_unsendable;
-          continue;
-        }
-        add_entry(to_entry(key, ev.state, backend->second.first, backend->second.second));
-      }
+uint32_t ConnectionSync::drain_events(uint32_t max_entries) {
+  for (const auto& ring : rings_) max_entries = drain_ring(*ring, max_entries);
+  for (const auto& ring : rings6_) max_entries = drain_ring(*ring, max_entries);
+  return max_entries;
+}
+
+template <typename Ring>
+uint32_t ConnectionSync::drain_ring(Ring& ring, uint32_t max_entries) {
+  typename Ring::value_type events[256];
+  while (max_entries > 0) {
+    const uint32_t n = ring.pop(events, std::min<uint32_t>(256, max_entries));
+    if (n == 0) break;
+    max_entries -= n;
+    for (uint32_t i = 0; i < n; ++i) {
+      const auto key = events[i].key();
+      // Our own flow now: a copy a peer sent earlier (before we took over) is stale.
+      auto& synced = synced_table<std::remove_const_t<decltype(key)>>();
+      if (synced.size() != 0) synced.remove(key);
+      if (const auto e = to_entry(key, events[i].state, events[i].backend))
+        add_entry(*e);
+      else
+        ++counters_.events_unsendable;
     }
   }
+  return max_entries;
 }
 
 bool ConnectionSync::walk_synced_for_pull(uint32_t max_visits) {
-  dp::FlowKey key;
+  return walk_synced_for_pull(*synced_, &answer_cursor_, max_visits) ||
+         walk_synced_for_pull(*synced6_, &answer_cursor6_, max_visits);
+}
+
+template <typename Key>
+bool ConnectionSync::walk_synced_for_pull(const dp::SyncedFlowsOf<Key>& table, uint32_t* cursor,
+                                          uint32_t max_visits) {
+  Key key;
   dp::SyncedFlow flow;
   for (uint32_t i = 0; i < max_visits && frames_.size() < kFramesPerPoll; ++i) {
-    if (!synced_->next(&answer_cursor_, &key, &flow)) return false;
-    const ServiceEntry* service = find_service(key.dst_ip, key.dst_port, key.proto);
+    if (!table.next(cursor, &key, &flow)) return false;
+    const ServiceEntry* service = find_service(address_of(key.dst_ip), key.dst_port, key.proto);
     if (service == nullptr || !service->owned) continue;
-    const auto backend = backend_address_.find(flow.backend);
-    if (backend == backend_address_.end()) continue;
-    add_entry(to_entry(key, flow.state, backend->second.first, backend->second.second));
+    if (const auto e = to_entry(key, flow.state, flow.backend)) add_entry(*e);
   }
   return true;
 }
 
-SyncEntry ConnectionSync::to_entry(const dp::FlowKey& key, dp::FlowState state,
-                                   uint32_t backend_ip, uint16_t backend_port) const {
+template <typename Key>
+std::optional<SyncEntry> ConnectionSync::to_entry(const Key& key, dp::FlowState state,
+                                                  uint16_t backend) const {
+  const auto address = backend_address_.find(backend);
+  if (address == backend_address_.end()) return std::nullopt;
   SyncEntry e;
   e.op = state == dp::FlowState::empty ? SyncOp::remove : SyncOp::upsert;
   e.proto = key.proto;
   e.state = state == dp::FlowState::empty ? dp::FlowState::closing : state;  // any valid one
-  e.client_ip = key.src_ip;
-  e.vip = key.dst_ip;
+  e.client = address_of(key.src_ip);
+  e.vip = address_of(key.dst_ip);
   e.client_port = key.src_port;
   e.vip_port = key.dst_port;
-  e.backend_ip = backend_ip;
-  e.backend_port = backend_port;
+  e.backend = address->second.first;
+  e.backend_port = address->second.second;
   return e;
 }
 
 void ConnectionSync::add_entry(const SyncEntry& e) {
-  pending_.push_back(e);
-  if (pending_.size() == entries_per_message_) flush();
+  if (e.narrow()) {
+    pending_.push_back(e);
+    if (pending_.size() == entries_per_message_) flush();
+  } else {
+    pending_wide_.push_back(e);
+    if (pending_wide_.size() == wide_entries_per_message_) flush();
+  }
 }
 
 void ConnectionSync::add_persistence(const SyncPersistence& p) {
@@ -383,6 +426,13 @@ void ConnectionSync::flush() {
     counters_.flows_sent += pending_.size();
     pending_.clear();
   }
+  if (!pending_wide_.empty()) {
+    send_entries(SyncMessageType::wide_flows, pending_wide_.size(), [this](uint8_t* out, std::size_t i) {
+      write_sync_wide_entry(out, pending_wide_[i]);
+    });
+    counters_.flows_sent += pending_wide_.size();
+    pending_wide_.clear();
+  }
   if (!pending_persistence_.empty()) {
     send_entries(SyncMessageType::persistence, pending_persistence_.size(),
                  [this](uint8_t* out, std::size_t i) {
@@ -395,10 +445,11 @@ void ConnectionSync::flush() {
 
 template <typename WriteEntry>
 void ConnectionSync::send_entries(SyncMessageType type, std::size_t count, WriteEntry write) {
-  std::vector<uint8_t> frame(kSyncFrameOverhead + kSyncHeaderLen + kSyncEntryLen * count);
+  const std::size_t entry_len = sync_entry_len(type);
+  std::vector<uint8_t> frame(kSyncFrameOverhead + kSyncHeaderLen + entry_len * count);
   uint8_t* payload = frame.data() + kSyncFrameOverhead;
   write_sync_header(payload, {type, settings_.id, static_cast<uint16_t>(count), ++sequence_});
-  for (std::size_t i = 0; i < count; ++i) write(payload + kSyncHeaderLen + i * kSyncEntryLen, i);
+  for (std::size_t i = 0; i < count; ++i) write(payload + kSyncHeaderLen + i * entry_len, i);
   finish_sync_frame(frame.data(), frame.size() - kSyncFrameOverhead, mac_, src_ip_,
                     settings_.group, settings_.udp_port);
   ++counters_.messages_sent;
@@ -417,6 +468,7 @@ void ConnectionSync::send_control(SyncMessageType type) {
 uint64_t ConnectionSync::events_lost() const {
   uint64_t lost = 0;
   for (const auto& r : rings_) lost += r->lost();
+  for (const auto& r : rings6_) lost += r->lost();
   return lost;
 }
 
@@ -433,6 +485,7 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
                     {"missed", counters_.messages_missed},
                     {"flows", counters_.flows_received}}},
       {"table", {{"entries", synced_->size()}, {"capacity", synced_->capacity()}}},
+      {"table6", {{"entries", synced6_->size()}, {"capacity", synced6_->capacity()}}},
       {"installed", counters_.installed},
       {"removed", counters_.removed},
       {"aged", counters_.aged},
@@ -441,17 +494,19 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
       {"pulls_answered", counters_.pulls_answered},
       {"persistence", {{"sent", counters_.persistence_sent},
                        {"received", counters_.persistence_received},
-                       {"installed", counters_.persistence_installed}}},
+                       {"installed", counters_.persistence_installed},
+                       {"unsendable", counters_.persistence_unsendable}}},
       {"drops", drops},
   };
 }
 
 std::string ConnectionSync::counter_line(uint64_t claimed) const {
   std::string line = fmt::format(
-      "pull={} sent={}/{} received={}/{} missed={} table={} installed={} removed={} aged={} "
+      "pull={} sent={}/{} received={}/{} missed={} table={}+{} installed={} removed={} aged={} "
       "claimed={} lost={} persistence={}/{}/{}",
       name(pull_), counters_.messages_sent, counters_.flows_sent, counters_.messages_received,
-      counters_.flows_received, counters_.messages_missed, synced_->size(), counters_.installed, counters_.removed,
+      counters_.flows_received, counters_.messages_missed, synced_->size(), synced6_->size(),
+      counters_.installed, counters_.removed,
       counters_.aged, claimed, events_lost(), counters_.persistence_sent,
       counters_.persistence_received, counters_.persistence_installed);
   for (std::size_t r = 0; r < kSyncDropCount; ++r)

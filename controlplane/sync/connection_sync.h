@@ -1,6 +1,7 @@
 // Connection sync: NAT connections survive a failover between directors even when their
 // Maglev tables differ (another backend set, other weights, a drained backend), because the
-// director holding a VIP tells its peers which backend each flow is pinned to.
+// director holding a VIP tells its peers which backend each flow is pinned to. IPv4 and IPv6
+// flows alike: each family has its event rings and synced table, and both share the messages.
 //
 // - Holding a synced service's VIP, the workers report flow creations, state and backend
 //   changes and removals (FlowEvents); this class, on the control thread, batches them into
@@ -38,6 +39,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -68,6 +70,9 @@ struct SyncCounters {
   uint64_t persistence_sent = 0;       // persistence entries sent
   uint64_t persistence_received = 0;   // persistence entries received
   uint64_t persistence_installed = 0;  // taken into the table (new, or a later expiry)
+  // Persistence entries not sent: their VIP or real server is IPv6 (4-in-6 TUN), which the
+  // persistence message cannot carry.
+  uint64_t persistence_unsendable = 0;
   std::array<uint64_t, kSyncDropCount> drops{};
 };
 
@@ -120,7 +125,9 @@ class ConnectionSync {
   PullState pull_state() const { return pull_; }
   const SyncCounters& counters() const { return counters_; }
   uint64_t events_lost() const;  // worker rings that were full
-  uint32_t table_size() const { return synced_->size(); }
+  // Flows peers pinned here, of both families.
+  uint32_t table_size() const { return synced_->size() + synced6_->size(); }
+  uint32_t table_size6() const { return synced6_->size(); }
   nlohmann::json status(uint64_t claimed) const;
   std::string counter_line(uint64_t claimed) const;
 
@@ -130,27 +137,38 @@ class ConnectionSync {
     uint16_t persistence_tag = 0;  // 0: no persistence
     uint32_t persistence_timeout_ms = 0;
     uint32_t persistence_mask = 0xffffffff;
-    std::map<std::pair<uint32_t, uint16_t>, uint16_t> backends;  // (ip, port) → backend id
+    std::map<std::pair<IpAddress, uint16_t>, uint16_t> backends;  // (ip, port) → backend id
     std::vector<dp::PortRange> port_ranges;  // a multi-port service's; see dp::ServiceSpec
   };
-  using ServiceKey = std::tuple<uint32_t, uint16_t, uint8_t>;  // VIP, port (0: multi-port), protocol
+  // VIP, port (0: multi-port), protocol.
+  using ServiceKey = std::tuple<IpAddress, uint16_t, uint8_t>;
 
   // The synced service a flow to (vip, port, proto) belongs to, as the dataplane classifies:
   // the service with the port, else the VIP's service on every port. nullptr if none.
-  const ServiceEntry* find_service(uint32_t vip, uint16_t port, uint8_t proto) const;
+  const ServiceEntry* find_service(const IpAddress& vip, uint16_t port, uint8_t proto) const;
 
-  void receive_flows(const uint8_t* entries, uint16_t count, uint32_t now_ms);
+  // A flows or wide_flows message's entries, each `entry_len` bytes.
+  void receive_flows(const uint8_t* entries, uint16_t count, std::size_t entry_len,
+                     uint32_t now_ms);
+  void install(const SyncEntry& e, uint32_t now_ms);
   void receive_persistence(const uint8_t* entries, uint16_t count, uint32_t now_ms);
   // The next slice of the walk of the workers' persistence tables.
   void walk_persistence(uint32_t now_ms);
-  void drain_events(uint32_t max_entries);
+  // Sends up to `max_entries` of the workers' events; returns how many are left to send.
+  uint32_t drain_events(uint32_t max_entries);
+  template <typename Ring>
+  uint32_t drain_ring(Ring& ring, uint32_t max_entries);
   // Walks every table for a pull from `to`; pull_done goes once everything is sent.
   void start_answer(uint32_t to);
   // Answering a pull: the next slice of flows peers pinned here for VIPs this director holds
-  // now (flows it took over that no packet has claimed yet). False once the table is done.
+  // now (flows it took over that no packet has claimed yet). False once both tables are done.
   bool walk_synced_for_pull(uint32_t max_visits);
-  SyncEntry to_entry(const dp::FlowKey& key, dp::FlowState state, uint32_t backend_ip,
-                     uint16_t backend_port) const;
+  template <typename Key>
+  bool walk_synced_for_pull(const dp::SyncedFlowsOf<Key>& table, uint32_t* cursor,
+                            uint32_t max_visits);
+  // A flow's entry, to a backend known here; nullopt (counted) if it is not.
+  template <typename Key>
+  std::optional<SyncEntry> to_entry(const Key& key, dp::FlowState state, uint16_t backend) const;
   void add_entry(const SyncEntry& e);
   void add_persistence(const SyncPersistence& p);
   // Sends the pending entries of each kind in one datagram each.
@@ -158,6 +176,11 @@ class ConnectionSync {
   // A datagram of `type` with `count` entries that `write(entry_start, i)` fills in.
   template <typename WriteEntry>
   void send_entries(SyncMessageType type, std::size_t count, WriteEntry write);
+  template <typename Key>
+  dp::SyncedFlowsOf<Key>& synced_table() {
+    if constexpr (std::is_same_v<Key, dp::FlowKey>) return *synced_;
+    else return *synced6_;
+  }
   void send_control(SyncMessageType type);
   void drop(SyncDrop r) { ++counters_.drops[static_cast<std::size_t>(r)]; }
 
@@ -166,17 +189,21 @@ class ConnectionSync {
   rte_ether_addr mac_;
   uint32_t src_ip_;
   std::size_t entries_per_message_;
+  std::size_t wide_entries_per_message_;
   std::unique_ptr<dp::SyncedFlows> synced_;
+  std::unique_ptr<dp::SyncedFlows6> synced6_;
   std::vector<std::unique_ptr<dp::FlowEventRing>> rings_;
+  std::vector<std::unique_ptr<dp::FlowEventRing6>> rings6_;
   std::vector<std::unique_ptr<dp::SyncWalker>> walkers_;
 
   std::map<ServiceKey, ServiceEntry> services_;  // synced services only
   std::map<uint32_t, uint32_t> last_sequence_;   // by peer address
-  std::unordered_map<uint16_t, std::pair<uint32_t, uint16_t>> backend_address_;  // id → ip, port
+  std::unordered_map<uint16_t, std::pair<IpAddress, uint16_t>> backend_address_;  // id → ip, port
   bool holds_synced_ = false;
 
   uint32_t aged_at_ms_ = 0;
-  std::vector<SyncEntry> pending_;  // entries of the next flows message
+  std::vector<SyncEntry> pending_;       // entries of the next flows message
+  std::vector<SyncEntry> pending_wide_;  // of the next wide_flows message
   std::vector<SyncPersistence> pending_persistence_;  // of the next persistence message
 
   std::unique_ptr<dp::PersistenceTable> synced_persistence_;     // what peers sent
@@ -199,7 +226,8 @@ class ConnectionSync {
   std::vector<uint32_t> answer_tickets_;
   bool answering_ = false;
   bool answer_synced_done_ = false;
-  uint32_t answer_cursor_ = 0;
+  uint32_t answer_cursor_ = 0;   // in synced_, then
+  uint32_t answer_cursor6_ = 0;  // in synced6_
   uint32_t answer_to_ = 0;
   uint32_t answer_again_ = 0;  // another director asked meanwhile: answer it next
   uint64_t answer_flows_at_start_ = 0;

@@ -20,6 +20,30 @@ bool valid_state(uint8_t s) {
          s <= static_cast<uint8_t>(dp::FlowState::established);
 }
 
+// The first bytes of an entry of either size: op, protocol and state. False if any is unknown.
+bool read_entry_start(const uint8_t* in, SyncEntry& e) {
+  if (in[0] != static_cast<uint8_t>(SyncOp::upsert) && in[0] != static_cast<uint8_t>(SyncOp::remove))
+    return false;
+  if (in[1] != dp::kIpProtoTcp && in[1] != dp::kIpProtoUdp) return false;
+  if (!valid_state(in[2])) return false;
+  e.op = static_cast<SyncOp>(in[0]);
+  e.proto = in[1];
+  e.state = static_cast<dp::FlowState>(in[2]);
+  return true;
+}
+
+void write_entry_start(uint8_t* out, const SyncEntry& e) {
+  out[0] = static_cast<uint8_t>(e.op);
+  out[1] = e.proto;
+  out[2] = static_cast<uint8_t>(e.state);
+}
+
+IpAddress read_address(const uint8_t* in) {
+  dp::Ipv6Address a;
+  std::memcpy(a.data(), in, a.size());
+  return IpAddress::from_v6(a);  // the mapped form reads back as IPv4
+}
+
 }  // namespace
 
 SHOAL_REASON_NAMES(SyncDrop, SHOAL_SYNC_DROP_REASONS)
@@ -34,17 +58,40 @@ void write_sync_header(uint8_t* out, const SyncHeader& h) {
   dp::store(out + 12, rte_cpu_to_be_32(h.sequence));
 }
 
+std::size_t sync_entry_len(SyncMessageType type) {
+  switch (type) {
+    case SyncMessageType::flows:
+    case SyncMessageType::persistence:
+      return kSyncEntryLen;
+    case SyncMessageType::wide_flows:
+      return kSyncWideEntryLen;
+    case SyncMessageType::pull_request:
+    case SyncMessageType::pull_done:
+      break;
+  }
+  return 0;
+}
+
 void write_sync_entry(uint8_t* out, const SyncEntry& e) {
   std::memset(out, 0, kSyncEntryLen);
-  out[0] = static_cast<uint8_t>(e.op);
-  out[1] = e.proto;
-  out[2] = static_cast<uint8_t>(e.state);
-  dp::store(out + 4, e.client_ip);
-  dp::store(out + 8, e.vip);
+  write_entry_start(out, e);
+  dp::store(out + 4, e.client.v4());
+  dp::store(out + 8, e.vip.v4());
   dp::store(out + 12, e.client_port);
   dp::store(out + 14, e.vip_port);
-  dp::store(out + 16, e.backend_ip);
+  dp::store(out + 16, e.backend.v4());
   dp::store(out + 20, e.backend_port);
+}
+
+void write_sync_wide_entry(uint8_t* out, const SyncEntry& e) {
+  std::memset(out, 0, kSyncWideEntryLen);
+  write_entry_start(out, e);
+  std::memcpy(out + 4, e.client.v6().data(), 16);
+  std::memcpy(out + 20, e.vip.v6().data(), 16);
+  dp::store(out + 36, e.client_port);
+  dp::store(out + 38, e.vip_port);
+  std::memcpy(out + 40, e.backend.v6().data(), 16);
+  dp::store(out + 56, e.backend_port);
 }
 
 std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t len,
@@ -54,35 +101,41 @@ std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t le
   if (payload[4] != kSyncVersion) return SyncDrop::bad_version;
   const uint8_t type = payload[5];
   if (type < static_cast<uint8_t>(SyncMessageType::flows) ||
-      type > static_cast<uint8_t>(SyncMessageType::persistence))
+      type > static_cast<uint8_t>(SyncMessageType::wide_flows))
     return SyncDrop::bad_type;
   header.type = static_cast<SyncMessageType>(type);
   header.sync_id = payload[6];
   header.count = rte_be_to_cpu_16(dp::load<uint16_t>(payload + 8));
   header.sequence = rte_be_to_cpu_32(dp::load<uint32_t>(payload + 12));
-  if (len != kSyncHeaderLen + kSyncEntryLen * header.count) return SyncDrop::bad_length;
-  const bool has_entries =
-      header.type == SyncMessageType::flows || header.type == SyncMessageType::persistence;
-  if (!has_entries && header.count != 0) return SyncDrop::bad_length;
+  const std::size_t entry_len = sync_entry_len(header.type);
+  if (entry_len == 0 && header.count != 0) return SyncDrop::bad_length;
+  if (len != kSyncHeaderLen + entry_len * header.count) return SyncDrop::bad_length;
   if (header.sync_id != expected_id) return SyncDrop::wrong_id;
   return std::nullopt;
 }
 
 std::optional<SyncEntry> read_sync_entry(const uint8_t* in) {
   SyncEntry e;
-  if (in[0] != static_cast<uint8_t>(SyncOp::upsert) && in[0] != static_cast<uint8_t>(SyncOp::remove))
-    return std::nullopt;
-  if (in[1] != dp::kIpProtoTcp && in[1] != dp::kIpProtoUdp) return std::nullopt;
-  if (!valid_state(in[2])) return std::nullopt;
-  e.op = static_cast<SyncOp>(in[0]);
-  e.proto = in[1];
-  e.state = static_cast<dp::FlowState>(in[2]);
-  e.client_ip = dp::load<uint32_t>(in + 4);
-  e.vip = dp::load<uint32_t>(in + 8);
+  if (!read_entry_start(in, e)) return std::nullopt;
+  e.client = IpAddress::from_v4(dp::load<uint32_t>(in + 4));
+  e.vip = IpAddress::from_v4(dp::load<uint32_t>(in + 8));
   e.client_port = dp::load<uint16_t>(in + 12);
   e.vip_port = dp::load<uint16_t>(in + 14);
-  e.backend_ip = dp::load<uint32_t>(in + 16);
+  e.backend = IpAddress::from_v4(dp::load<uint32_t>(in + 16));
   e.backend_port = dp::load<uint16_t>(in + 20);
+  return e;
+}
+
+std::optional<SyncEntry> read_sync_wide_entry(const uint8_t* in) {
+  SyncEntry e;
+  if (!read_entry_start(in, e)) return std::nullopt;
+  e.client = read_address(in + 4);
+  e.vip = read_address(in + 20);
+  if (e.client.is_v4() != e.vip.is_v4()) return std::nullopt;
+  e.client_port = dp::load<uint16_t>(in + 36);
+  e.vip_port = dp::load<uint16_t>(in + 38);
+  e.backend = read_address(in + 40);
+  e.backend_port = dp::load<uint16_t>(in + 56);
   return e;
 }
 

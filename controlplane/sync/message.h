@@ -12,8 +12,16 @@
 //   persistence entry, 24 bytes (type 4): protocol (u8), reserved (3 × u8), client address
 //                     under the service's netmask (u32), VIP (u32), VIP port (u16), backend
 //                     port (u16), backend address (u32), milliseconds the entry has left (u32)
+//   wide entry, 60 bytes (type 5): op, protocol, flow state, reserved (u8 each), client
+//                     address (16 bytes), VIP (16 bytes), client port (u16), VIP port (u16),
+//                     backend address (16 bytes), backend port (u16), reserved (u16).
+//                     Any flow the 24-byte entry cannot carry: an IPv6 flow, or an IPv4 flow
+//                     to an IPv6 real server (TUN, 4-in-6). An IPv4 address is written in its
+//                     IPv4-mapped form, ::ffff:a.b.c.d (RFC 4291 §2.5.5.2); the client and the
+//                     VIP are of one family.
 // A datagram is exactly its header and `count` entries. A flow names its backend by address
 // and port, not by this director's backend id: peers number their backends themselves.
+// The messages themselves travel over IPv4 whatever the flows' family.
 #pragma once
 
 #include <rte_ether.h>
@@ -24,6 +32,7 @@
 #include <optional>
 #include <string_view>
 
+#include "config/address.h"
 #include "dataplane/flow_table.h"
 #include "dataplane/reasons.h"
 
@@ -34,10 +43,11 @@ inline constexpr uint8_t kSyncVersion = 1;
 inline constexpr uint8_t kSyncTtl = 255;
 inline constexpr std::size_t kSyncHeaderLen = 16;
 inline constexpr std::size_t kSyncEntryLen = 24;
+inline constexpr std::size_t kSyncWideEntryLen = 60;
 inline constexpr std::size_t kSyncFrameOverhead = RTE_ETHER_HDR_LEN + 20 + 8;  // Eth, IPv4, UDP
-// Entries that fit a datagram on a port with this MTU.
-constexpr std::size_t sync_entries_per_message(uint16_t mtu) {
-  return (mtu - 20 - 8 - kSyncHeaderLen) / kSyncEntryLen;
+// Entries of `entry_len` bytes that fit a datagram on a port with this MTU.
+constexpr std::size_t sync_entries_per_message(uint16_t mtu, std::size_t entry_len = kSyncEntryLen) {
+  return (mtu - 20 - 8 - kSyncHeaderLen) / entry_len;
 }
 
 enum class SyncMessageType : uint8_t {
@@ -45,7 +55,10 @@ enum class SyncMessageType : uint8_t {
   pull_request = 2,  // a director that (re)joined asks for every flow of the VIPs peers hold
   pull_done = 3,     // the answer to a pull is complete
   persistence = 4,   // persistence entries follow
+  wide_flows = 5,    // wide entries follow (IPv6 flows, and IPv4 ones to IPv6 real servers)
 };
+// The length of one entry of a message of this type (0: it carries none).
+std::size_t sync_entry_len(SyncMessageType type);
 enum class SyncOp : uint8_t { upsert = 1, remove = 2 };
 
 // Why a datagram (or one of its entries) was not taken.
@@ -57,7 +70,7 @@ enum class SyncOp : uint8_t { upsert = 1, remove = 2 };
   X(bad_length, "datagram length disagrees with its entry count")                       \
   X(wrong_id, "sync id of another cluster")                                             \
   X(bad_ttl, "IPv4 TTL is not 255: sent from off-link")                                 \
-  X(bad_entry, "entry with an unknown op, protocol or state")                           \
+  X(bad_entry, "entry with an unknown op, protocol, state or address family")           \
   X(unknown_service, "entry for a VIP, port and protocol no synced service has here")  \
   X(unknown_backend, "entry pinned to a backend its service does not have here")        \
   X(owned_service, "entry for a VIP this director holds: its own flows are the truth")  \
@@ -73,19 +86,23 @@ struct SyncHeader {
   uint32_t sequence = 0;
 };
 
-// Addresses and ports in network byte order, as in packets and FlowKey.
+// A flow of either family. Ports in network byte order, as in packets and FlowKey.
 struct SyncEntry {
   SyncOp op = SyncOp::upsert;
   uint8_t proto = 6;
   dp::FlowState state = dp::FlowState::established;
-  uint32_t client_ip = 0;
-  uint32_t vip = 0;
+  IpAddress client;
+  IpAddress vip;
   uint16_t client_port = 0;
   uint16_t vip_port = 0;
-  uint32_t backend_ip = 0;
+  IpAddress backend;
   uint16_t backend_port = 0;
 
-  dp::FlowKey key() const { return {client_ip, vip, client_port, vip_port, proto}; }
+  // The 24-byte entry carries it: IPv4 from end to end.
+  bool narrow() const { return client.is_v4() && backend.is_v4(); }
+  bool ipv6() const { return client.is_v6(); }
+  dp::FlowKey key() const { return {client.v4(), vip.v4(), client_port, vip_port, proto}; }
+  dp::FlowKey6 key6() const { return {client.v6(), vip.v6(), client_port, vip_port, proto}; }
 };
 
 // A persistence entry (dataplane/scheduler/persistence.h) of a synced service.
@@ -100,7 +117,10 @@ struct SyncPersistence {
 };
 
 void write_sync_header(uint8_t* out, const SyncHeader& h);
+// The 24-byte entry of a narrow() one.
 void write_sync_entry(uint8_t* out, const SyncEntry& e);
+// The 60-byte entry, for any.
+void write_sync_wide_entry(uint8_t* out, const SyncEntry& e);
 
 // Checks a received UDP payload of `len` bytes. On success fills `header`; the entries start
 // at payload + kSyncHeaderLen.
@@ -108,6 +128,8 @@ std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t le
                                           uint8_t expected_id, SyncHeader& header);
 // One entry, or nullopt for bad_entry.
 std::optional<SyncEntry> read_sync_entry(const uint8_t* in);
+// One wide entry, or nullopt for bad_entry (also: a client and a VIP of different families).
+std::optional<SyncEntry> read_sync_wide_entry(const uint8_t* in);
 void write_sync_persistence(uint8_t* out, const SyncPersistence& p);
 // One persistence entry, or nullopt for bad_entry (an unknown protocol, no time left).
 std::optional<SyncPersistence> read_sync_persistence(const uint8_t* in);

@@ -1,4 +1,4 @@
-// A worker's walk over its own flow table for connection sync (connection_sync.h): every
+// A worker's walk over its own flow tables (IPv4, then IPv6) for connection sync (connection_sync.h): every
 // refresh period it reports again the synced flows that saw traffic since the last pass, so
 // that peers' copies do not age out while the flow lives; on request (a peer pulls) it
 // reports every synced flow it holds. A slice per loop, and only while the worker's event
@@ -30,11 +30,16 @@ class SyncWalker {
   uint32_t done() const { return done_.load(std::memory_order_acquire); }
 
   // dp: once per loop.
-  void step(const FlowTable& flows, const Snapshot& snap, FlowEventRing& events,
-            uint32_t now_ms);
+  void step(const FlowTable& flows, const FlowTable6& flows6, const Snapshot& snap,
+            FlowEventRing& events, FlowEventRing6& events6, uint32_t now_ms);
 
  private:
   bool start_pass(uint32_t now_ms);
+  // A slice of one table's walk from cursor_ (its own bucket numbers); false while its ring
+  // has no room for the whole slice.
+  template <typename Table, typename Ring>
+  bool walk(const Table& flows, uint32_t first, uint32_t buckets, const Snapshot& snap,
+            Ring& events, uint32_t now_ms);
 
   const uint32_t refresh_ms_;
   std::atomic<uint32_t> requested_{0};  // cp: wo, dp: ro
@@ -43,7 +48,7 @@ class SyncWalker {
   bool walking_ = false;
   bool full_ = false;        // every synced flow, not only the recently active ones
   uint32_t ticket_ = 0;      // of the full pass under way
-  uint32_t cursor_ = 0;
+  uint32_t cursor_ = 0;  // over the IPv4 table's buckets, then the IPv6 table's
   uint32_t active_since_ = 0;      // refresh: flows seen since then
   uint32_t refresh_started_ = 0;   // when the current (or last) refresh pass began
   bool refreshed_once_ = false;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 namespace shoal::dp {
 namespace {
@@ -67,7 +68,8 @@ void Worker::attach_sync(const FlowSyncContext& sync, SyncWalker* walker) {
   sync_ = sync;
   walker_ = walker;
   scheduler_.set_synced_persistence(sync.persistence);
-  if (sync_.events != nullptr) flows_.on_remove(&Worker::flow_removed, this);
+  if (sync_.events != nullptr) flows_.on_remove(&Worker::flow_removed<FlowEntry>, this);
+  if (sync_.events6 != nullptr) flows6_.on_remove(&Worker::flow_removed<FlowEntry6>, this);
 }
 
 void Worker::set_peers(const std::vector<const Worker*>& workers) {
@@ -77,15 +79,23 @@ void Worker::set_peers(const std::vector<const Worker*>& workers) {
   scheduler_.set_peers(peers);
 }
 
-void Worker::flow_removed(void* worker, const FlowEntry& gone) {
+template <typename Entry>
+void Worker::flow_removed(void* worker, const Entry& gone) {
   auto* w = static_cast<Worker*>(worker);
+  if (w->snapshot_ == nullptr) return;
   // A VIP another director holds now classifies as not_owned: its flows are the holder's news.
   uint16_t index = 0;
-  if (w->snapshot_ != nullptr &&
-      w->snapshot_->classify(gone.dst_ip, gone.dst_port, gone.proto, &index) ==
-          AddressKind::service &&
-      w->snapshot_->service(index).sync)
-    w->sync_.events->push(flow_event(gone, FlowState::empty));
+  if constexpr (std::is_same_v<Entry, FlowEntry>) {
+    if (w->snapshot_->classify(gone.dst_ip, gone.dst_port, gone.proto, &index) ==
+            AddressKind::service &&
+        w->snapshot_->service(index).sync)
+      w->sync_.events->push(flow_event(gone, FlowState::empty));
+  } else {
+    if (w->snapshot_->classify6(gone.dst_ip, gone.dst_port, gone.proto, &index) ==
+            AddressKind::service &&
+        w->snapshot_->service(index).sync)
+      w->sync_.events6->push(flow_event(gone, FlowState::empty));
+  }
 }
 
 void Worker::run() {
@@ -122,7 +132,8 @@ void Worker::run() {
     if (const uint32_t n = age4.due(elapsed_ms)) flows_.age(now, n);
     if (const uint32_t n = age6.due(elapsed_ms)) flows6_.age(now, n);
     sampler_.step(flows_, flows6_, now);
-    if (walker_ != nullptr) walker_->step(flows_, *snap, *sync_.events, now);
+    if (walker_ != nullptr)
+      walker_->step(flows_, flows6_, *snap, *sync_.events, *sync_.events6, now);
     publisher_.quiescent(id_);
 
     const uint64_t cycles = rte_get_timer_cycles() - start;

@@ -27,6 +27,9 @@ struct WorkerPorts {
 
 class Worker {
  public:
+  // IPv6 flows a worker holds: a quarter as many as IPv4 ones (64 bytes each against 21.3).
+  static constexpr uint32_t kIpv6FlowShare = 4;
+
   Worker(uint32_t id, uint16_t queue, const WorkerPorts& ports, SnapshotPublisher& publisher,
          rte_ring* to_control, const std::atomic<bool>& stop, uint32_t flow_capacity,
          const FlowTimeouts& timeouts, int socket,
@@ -58,8 +61,9 @@ class Worker {
   void transmit(uint16_t port, rte_mbuf** pkts, uint16_t n);
   void transmit_per_port(rte_mbuf** pkts, const uint16_t* ports, uint16_t n);
   void drain_control_tx();
-  // FlowTable::RemoveHook: a synced flow is gone; tell the peers.
-  static void flow_removed(void* worker, const FlowEntry& gone);
+  // The flow tables' RemoveHook: a synced flow is gone; tell the peers.
+  template <typename Entry>
+  static void flow_removed(void* worker, const Entry& gone);
 
   uint32_t id_;
   uint16_t queue_;
@@ -68,9 +72,7 @@ class Worker {
   rte_ring* to_control_;
   const std::atomic<bool>& stop_;
   FlowTable flows_;         // this worker's alone
-  // IPv6 flows, a quarter as many as `flows_` (64 bytes each against 21.3), sharing its counts.
-  static constexpr uint32_t kIpv6FlowShare = 4;
-  FlowTable6 flows6_;
+  FlowTable6 flows6_;  // a kIpv6FlowShare-th as many flows as `flows_`, sharing its counts
   WorkerCounters counters_;  // dp: wo, cp: ro
   FlowSampler sampler_;
   WorkerScheduler scheduler_;  // over flows_' connection counts

@@ -13,12 +13,15 @@
       Prints "ready", then one JSON line per datagram to the sync group seen until a line (or
       EOF) on stdin, or S seconds:
       {"t", "src", "mac_dst", "ttl", "length", "header": {...}, "entries": [{...}, ...]}
-      (the datagram decoded as the format says, whatever it holds).
+      (the datagram decoded as the format says, whatever it holds: 24-byte entries, or the
+      60-byte wide ones of type 5, whose IPv6 endpoints print as "[fd00::1]:40000").
 
 The datagrams are built by hand with struct, field by field, as the format is specified:
 header 16 bytes (magic "SHSY", version, type, sync id, reserved, count, reserved, sequence),
 entries 24 bytes (op, proto, state, reserved, client ip, vip, client port, vip port,
-backend ip, backend port, reserved), network byte order.
+backend ip, backend port, reserved), network byte order. Wide entries (type 5), 60 bytes:
+op, proto, state, reserved, client (16 bytes), vip (16), client port, vip port, backend (16),
+backend port, reserved; an IPv4 address in them is IPv4-mapped (::ffff:a.b.c.d).
 """
 import argparse
 import json
@@ -38,7 +41,9 @@ VIP = "10.0.0.100"
 MAGIC = 0x53485359
 HEADER = struct.Struct("!IBBBBHHI")
 ENTRY = struct.Struct("!BBBBIIHHIHH")
-T_FLOWS, T_PULL, T_PULL_DONE = 1, 2, 3
+WIDE_ENTRY = struct.Struct("!BBBB16s16sHH16sHH")
+T_FLOWS, T_PULL, T_PULL_DONE, T_WIDE_FLOWS = 1, 2, 3, 5
+MAPPED = bytes(10) + b"\xff\xff"
 OP_UPSERT, OP_REMOVE = 1, 2
 ST_ESTABLISHED = 4
 
@@ -82,6 +87,13 @@ def datagram(kind, sync_id, client_port, seq):
     return msg
 
 
+def endpoint(address, port):
+    """A wide entry's 16-byte address and its port, as ipvsadm writes them."""
+    if address.startswith(MAPPED):
+        return f"{socket.inet_ntoa(address[12:])}:{port}"
+    return f"[{socket.inet_ntop(socket.AF_INET6, address)}]:{port}"
+
+
 def decode(payload):
     out = {"header": None, "entries": []}
     if len(payload) < HEADER.size:
@@ -89,6 +101,14 @@ def decode(payload):
     magic, version, mtype, sid, _r1, count, _r2, seq = HEADER.unpack_from(payload)
     out["header"] = {"magic": magic, "version": version, "type": mtype, "id": sid,
                      "count": count, "sequence": seq}
+    if mtype == T_WIDE_FLOWS:
+        for off in range(HEADER.size, len(payload) - WIDE_ENTRY.size + 1, WIDE_ENTRY.size):
+            op, proto, state, _r, cip, vip, cport, vport, bip, bport, _r2 = \
+                WIDE_ENTRY.unpack_from(payload, off)
+            out["entries"].append({
+                "op": op, "proto": proto, "state": state, "client": endpoint(cip, cport),
+                "vip": endpoint(vip, vport), "backend": endpoint(bip, bport)})
+        return out
     for off in range(HEADER.size, len(payload) - ENTRY.size + 1, ENTRY.size):
         op, proto, state, _r, cip, vip, cport, vport, bip, bport, _r2 = ENTRY.unpack_from(
             payload, off)

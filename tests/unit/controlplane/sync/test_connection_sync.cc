@@ -1,6 +1,7 @@
 // Connection sync: the message codec and its drop reasons, the frame on the wire, the packet
 // core's side (reporting the flows of synced services, claiming the flows peers pinned), the
-// shared table, the control side (installing, refusing, pulling) and the config keys.
+// shared table, the control side (installing, refusing, pulling) and the config keys; IPv6
+// flows (and IPv4 ones to IPv6 real servers) through the same steps in wide entries.
 #include <catch2/catch.hpp>
 
 #include <rte_ip.h>
@@ -9,6 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
@@ -20,6 +22,7 @@
 using namespace shoal::dp;
 using namespace shoal::cp;
 using shoal::test::Bytes;
+using shoal::test::ip6;
 using shoal::test::mac;
 using shoal::test::PacketBuilder;
 
@@ -39,11 +42,11 @@ SyncEntry entry(uint16_t client_port, uint32_t backend_ip = kRs1,
   e.op = op;
   e.proto = kIpProtoTcp;
   e.state = state;
-  e.client_ip = kClient;
-  e.vip = kVip;
+  e.client = IpAddress::from_v4(kClient);
+  e.vip = IpAddress::from_v4(kVip);
   e.client_port = be16(client_port);
   e.vip_port = be16(80);
-  e.backend_ip = backend_ip;
+  e.backend = IpAddress::from_v4(backend_ip);
   e.backend_port = be16(8080);
   return e;
 }
@@ -96,14 +99,17 @@ std::string unique(const char* what) {
   return what + std::to_string(n++);
 }
 
-// One worker's view: its flow table and counters, the shared table, its event ring.
+// One worker's view: its flow tables and counters, the shared tables, its event rings.
 struct Worker {
   std::unique_ptr<Snapshot> snap;
   FlowTable flows{4096};
+  FlowTable6 flows6{1024, {}, SOCKET_ID_ANY, &flows.connections()};
   WorkerCounters counters;
   WorkerScheduler scheduler{flows.connections()};
   SyncedFlows synced{1024, nullptr, SOCKET_ID_ANY};
   FlowEventRing events{unique("unit_sync_events").c_str(), 1024, SOCKET_ID_ANY};
+  SyncedFlows6 synced6{1024, nullptr, SOCKET_ID_ANY};
+  FlowEventRing6 events6{unique("unit_sync_events6_").c_str(), 1024, SOCKET_ID_ANY};
   uint32_t now_ms = 1000;
 
   explicit Worker(const SnapshotSpec& s = spec()) {
@@ -119,7 +125,10 @@ struct Worker {
                 frame.size());
     m->port = 0;
     Verdict v;
-    process_burst(&m, 1, {*snap, flows, counters, scheduler, now_ms, {&synced, &events}}, &v);
+    process_burst(&m, 1,
+                  {*snap, flows, counters, scheduler, now_ms,
+                   {&synced, &events, nullptr, &synced6, &events6}, &flows6},
+                  &v);
     if (out) {
       const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
       out->assign(d, d + rte_pktmbuf_data_len(m));
@@ -130,6 +139,11 @@ struct Worker {
   std::vector<FlowEvent> take_events() {
     std::vector<FlowEvent> out(1024);
     out.resize(events.pop(out.data(), 1024));
+    return out;
+  }
+  std::vector<FlowEvent6> take_events6() {
+    std::vector<FlowEvent6> out(1024);
+    out.resize(events6.pop(out.data(), 1024));
     return out;
   }
 };
@@ -173,9 +187,9 @@ TEST_CASE("sync messages: entries round-trip; every malformation is named", "[sy
     CHECK(e->op == entries[i].op);
     CHECK(e->state == entries[i].state);
     CHECK(e->client_port == entries[i].client_port);
-    CHECK(e->backend_ip == entries[i].backend_ip);
+    CHECK(e->backend == entries[i].backend);
     CHECK(e->backend_port == entries[i].backend_port);
-    CHECK(e->vip == kVip);
+    CHECK(e->vip == IpAddress::from_v4(kVip));
   }
 
   auto drop_of = [](Bytes m, uint8_t id = 9) {
@@ -388,7 +402,7 @@ TEST_CASE("connection sync: installs peers' flows it does not hold, names what i
   CHECK_FALSE(cs.pull_settled());
 
   SyncEntry other_vip = entry(1003);
-  other_vip.vip = ipv4(10, 0, 0, 200);
+  other_vip.vip = IpAddress::from_v4(ipv4(10, 0, 0, 200));
   SyncEntry dr = entry(1004);
   dr.vip_port = be16(81);  // DR: not synced here
   Bytes m = message(SyncMessageType::flows,
@@ -467,10 +481,11 @@ TEST_CASE("connection sync: a pull is answered with a full walk, then pull_done"
               kIpProtoTcp};
     table.insert(k, FlowTable::hash(k), p < 100 ? p % 2 : 2, FlowState::established, 0);
   }
+  FlowTable6 table6(1024);
   FlowSyncContext ctx = cs.context(0);
   SyncWalker* walker = cs.walker(0);
   // The first refresh pass (everything) runs at start; let it finish.
-  for (int i = 0; i < 200; ++i) walker->step(table, *snap, *ctx.events, 10);
+  for (int i = 0; i < 200; ++i) walker->step(table, table6, *snap, *ctx.events, *ctx.events6, 10);
   cs.poll(10);
   cs.take_frames();
   const uint64_t refreshed = cs.counters().flows_sent;
@@ -484,7 +499,7 @@ TEST_CASE("connection sync: a pull is answered with a full walk, then pull_done"
   // The asker retries before the answer is complete: the walk goes on, it does not restart
   // (which, on a large table, would never finish).
   cs.receive(pull.data(), pull.size(), kPeer, 255, 25);
-  for (int i = 0; i < 200; ++i) walker->step(table, *snap, *ctx.events, 30);
+  for (int i = 0; i < 200; ++i) walker->step(table, table6, *snap, *ctx.events, *ctx.events6, 30);
   cs.poll(30);
   for (auto& f : cs.take_frames()) frames.push_back(std::move(f));
   REQUIRE(frames.size() >= 3);
@@ -723,4 +738,263 @@ TEST_CASE("connection sync: a peer's flow of a multi-port service is found by it
   CHECK(cs.counters().installed == 3);
   CHECK(cs.counters().drops[static_cast<std::size_t>(SyncDrop::unknown_backend)] == 1);
   CHECK(cs.table_size() == 3);
+}
+
+namespace {
+
+const Ipv6Address kClient6 = ip6("fd00::1");
+const Ipv6Address kVip6 = ip6("fd00::100");
+const Ipv6Address kRs6a = ip6("fd00:1::11");
+const Ipv6Address kRs6b = ip6("fd00:1::12");
+const Ipv6Address kTunRs6 = ip6("fd00::14");
+constexpr uint32_t kVip4in6 = ipv4(10, 0, 0, 102);
+
+BackendSpec backend6(uint16_t id, const Ipv6Address& ip, uint16_t port, uint32_t next_hop) {
+  BackendSpec b;
+  b.id = id;
+  b.ipv6 = true;
+  b.ip6 = ip;
+  b.port = be16(port);
+  b.next_hop = next_hop;
+  return b;
+}
+
+// spec() and two more synced services: NAT66 on [fd00::100]:80 (backends 3 and 4), and TUN
+// from the IPv4 VIP 10.0.0.102 to an IPv6 real server (backend 5).
+SnapshotSpec spec6(bool owned = true) {
+  SnapshotSpec s = spec(owned);
+  s.ports[0].local_ip6 = ip6("fd00::2");
+  s.local_addresses6.push_back(ip6("fd00::2"));
+  s.routes6.push_back({kClient6, 128, 0});
+  ServiceSpec nat6;
+  nat6.ipv6 = true;
+  nat6.vip6 = kVip6;
+  nat6.mode = ForwardMode::nat;
+  nat6.backends = {backend6(3, kRs6a, 8080, 0), backend6(4, kRs6b, 8080, 1)};
+  ServiceSpec four_in_six;
+  four_in_six.vip = kVip4in6;
+  four_in_six.mode = ForwardMode::tun;
+  four_in_six.backends = {backend6(5, kTunRs6, 80, 0)};
+  for (ServiceSpec* x : {&nat6, &four_in_six}) {
+    x->port = be16(80);
+    x->proto = kIpProtoTcp;
+    x->owned = owned;
+    x->sync = true;
+    s.services.push_back(*x);
+  }
+  return s;
+}
+
+Bytes to_vip6(uint16_t sport, uint8_t flags) {
+  return PacketBuilder().eth(mac(1), kOurMac).ipv6(kClient6, kVip6).tcp(sport, 80, flags).build();
+}
+
+Ipv6Address dst_ip6_of(const Bytes& frame) {
+  Ipv6Address ip;
+  std::memcpy(ip.data(), frame.data() + RTE_ETHER_HDR_LEN + 24, 16);
+  return ip;
+}
+
+// Every frame `cs` has to send, each payload handed to `peer` (if any); the entries per type.
+std::map<SyncMessageType, uint32_t> deliver(ConnectionSync& cs, ConnectionSync* peer,
+                                            uint32_t from, uint32_t now_ms) {
+  std::map<SyncMessageType, uint32_t> entries;
+  for (const auto& f : cs.take_frames()) {
+    SyncHeader h;
+    const uint8_t* p = f.data() + kSyncFrameOverhead;
+    const std::size_t len = f.size() - kSyncFrameOverhead;
+    REQUIRE(parse_sync_header(p, len, 0, h) == std::nullopt);
+    entries[h.type] += h.count;
+    if (h.count != 0) CHECK(h.count <= sync_entries_per_message(1500, sync_entry_len(h.type)));
+    if (peer) peer->receive(p, len, from, 255, now_ms);
+  }
+  return entries;
+}
+
+}  // namespace
+
+TEST_CASE("sync messages: wide entries carry IPv6 flows and IPv4 flows to IPv6 real servers",
+          "[sync][ipv6]") {
+  SyncEntry e6;
+  e6.state = FlowState::established;
+  e6.client = IpAddress::from_v6(kClient6);
+  e6.vip = IpAddress::from_v6(kVip6);
+  e6.client_port = be16(40000);
+  e6.vip_port = be16(80);
+  e6.backend = IpAddress::from_v6(kRs6a);
+  e6.backend_port = be16(8080);
+  CHECK_FALSE(e6.narrow());
+  Bytes raw(kSyncWideEntryLen);
+  write_sync_wide_entry(raw.data(), e6);
+  const Bytes expected = {
+      0x01, 0x06, 0x04, 0x00,                                                  // upsert, TCP, established
+      0xfd, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,                 // fd00::1
+      0xfd, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,              // fd00::100
+      0x9c, 0x40, 0x00, 0x50,                                                  // 40000, 80
+      0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11,           // fd00:1::11
+      0x1f, 0x90, 0x00, 0x00};                                                 // 8080
+  CHECK(raw == expected);
+  auto back = read_sync_wide_entry(raw.data());
+  REQUIRE(back);
+  CHECK(back->ipv6());
+  CHECK(back->client == e6.client);
+  CHECK(back->vip == e6.vip);
+  CHECK(back->backend == e6.backend);
+  CHECK((back->client_port == e6.client_port && back->vip_port == e6.vip_port &&
+         back->backend_port == e6.backend_port && back->state == e6.state));
+
+  // TUN 4-in-6: an IPv4 flow to an IPv6 real server, its addresses IPv4-mapped.
+  SyncEntry e4 = entry(40001);
+  e4.vip = IpAddress::from_v4(kVip4in6);
+  e4.backend = IpAddress::from_v6(kTunRs6);
+  CHECK_FALSE(e4.narrow());
+  write_sync_wide_entry(raw.data(), e4);
+  const Bytes mapped_client = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1};
+  CHECK(Bytes(raw.begin() + 4, raw.begin() + 20) == mapped_client);
+  back = read_sync_wide_entry(raw.data());
+  REQUIRE(back);
+  CHECK_FALSE(back->ipv6());
+  CHECK(back->key().src_ip == kClient);
+  CHECK(back->key().dst_ip == kVip4in6);
+  CHECK(back->backend == IpAddress::from_v6(kTunRs6));
+
+  // A client and a VIP of different families, an unknown op: refused.
+  Bytes mixed = raw;
+  std::memcpy(mixed.data() + 20, kVip6.data(), 16);
+  CHECK_FALSE(read_sync_wide_entry(mixed.data()));
+  Bytes bad_op = raw;
+  bad_op[0] = 7;
+  CHECK_FALSE(read_sync_wide_entry(bad_op.data()));
+
+  // A wide message's length counts 60 bytes an entry.
+  Bytes m(kSyncHeaderLen + 2 * kSyncWideEntryLen);
+  write_sync_header(m.data(), {SyncMessageType::wide_flows, 0, 2, 1});
+  SyncHeader h;
+  CHECK(parse_sync_header(m.data(), m.size(), 0, h) == std::nullopt);
+  CHECK(h.type == SyncMessageType::wide_flows);
+  m.resize(kSyncHeaderLen + 2 * kSyncEntryLen);
+  CHECK(parse_sync_header(m.data(), m.size(), 0, h) == SyncDrop::bad_length);
+}
+
+TEST_CASE("pipeline: IPv6 flows of a synced service are reported; a peer's pin is kept",
+          "[sync][pipeline][ipv6]") {
+  Worker w(spec6());
+  REQUIRE(w.run(to_vip6(40000, kTcpSynFlag)).action == Action::transmit);
+  REQUIRE(w.run(to_vip6(40000, kTcpAckFlag)).action == Action::transmit);
+  REQUIRE(w.run(to_vip6(40000, kTcpFinFlag | kTcpAckFlag)).action == Action::transmit);
+  const std::vector<FlowEvent6> ev = w.take_events6();
+  REQUIRE(ev.size() == 3);
+  CHECK(ev[0].state == FlowState::syn);
+  CHECK(ev[1].state == FlowState::established);
+  CHECK(ev[2].state == FlowState::closing);
+  for (const FlowEvent6& e : ev) {
+    CHECK(e.src_ip == kClient6);
+    CHECK(e.dst_ip == kVip6);
+    CHECK(e.src_port == be16(40000));
+    CHECK((e.backend == 3 || e.backend == 4));
+  }
+  CHECK(w.take_events().empty());  // nothing on the IPv4 ring
+
+  // An IPv4 flow to the IPv6 real server goes on the IPv4 ring.
+  REQUIRE(w.run(PacketBuilder().eth(mac(1), kOurMac).ipv4(kClient, kVip4in6).tcp(40002, 80, kTcpSynFlag).build())
+              .action == Action::transmit);
+  const std::vector<FlowEvent> ev4 = w.take_events();
+  REQUIRE(ev4.size() == 1);
+  CHECK(ev4[0].backend == 5);
+
+  // Flows a peer pinned to the other backend keep it, mid-connection.
+  uint16_t nat6 = 0;
+  REQUIRE(w.snap->classify6(kVip6, be16(80), kIpProtoTcp, &nat6) == AddressKind::service);
+  const uint64_t created = w.counters.flows_created.get();
+  for (uint16_t sport = 50000; sport < 50020; ++sport) {
+    const FlowKey6 key{kClient6, kVip6, be16(sport), be16(80), kIpProtoTcp};
+    const uint16_t mine = w.snap->service(nat6).maglev_pick(FlowTable6::hash(key));
+    REQUIRE((mine == 3 || mine == 4));
+    const uint16_t pinned = mine == 3 ? 4 : 3;
+    REQUIRE(w.synced6.upsert(key, {pinned, FlowState::established, 0}));
+    Bytes out;
+    REQUIRE(w.run(to_vip6(sport, kTcpAckFlag | 0x08), &out).action == Action::transmit);
+    CHECK(dst_ip6_of(out) == (pinned == 3 ? kRs6a : kRs6b));
+  }
+  CHECK(w.counters.flows_claimed.get() == 20);
+  CHECK(w.counters.flows_created.get() == created);
+  CHECK(w.take_events6().size() == 20);  // claimed: reported back
+}
+
+TEST_CASE("connection sync: IPv6 flows reach the peers in wide entries and come back in a pull",
+          "[sync][ipv6]") {
+  ConnectionSync holder(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500,
+                        1024);
+  ConnectionSync peer(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, mac(3), kPeer, 1500,
+                      1024);
+  holder.update(spec6(/*owned=*/true));
+  peer.update(spec6(/*owned=*/false));
+  holder.take_frames();
+  peer.take_frames();
+
+  // What the holder's worker reports: 30 IPv6 flows, an IPv4 flow to the IPv6 real server and
+  // an IPv4 flow.
+  FlowSyncContext ctx = holder.context(0);
+  for (uint16_t p = 0; p < 30; ++p)
+    REQUIRE(ctx.events6->push({kClient6, kVip6, be16(static_cast<uint16_t>(20000 + p)), be16(80),
+                               static_cast<uint16_t>(3 + p % 2), kIpProtoTcp,
+                               FlowState::established}));
+  REQUIRE(ctx.events->push({kClient, kVip4in6, be16(30000), be16(80), 5, kIpProtoTcp,
+                            FlowState::established}));
+  REQUIRE(ctx.events->push({kClient, kVip, be16(30001), be16(80), 1, kIpProtoTcp,
+                            FlowState::syn}));
+  holder.poll(10);
+  auto sent = deliver(holder, &peer, kUs, 10);
+  CHECK(sent[SyncMessageType::flows] == 1);
+  CHECK(sent[SyncMessageType::wide_flows] == 31);
+  CHECK(peer.counters().installed == 32);
+  CHECK(peer.table_size6() == 30);
+  CHECK(peer.table_size() == 32);
+  CHECK(peer.status(0)["table6"]["entries"] == 30);
+
+  // A flow that ends is removed at the peer.
+  REQUIRE(ctx.events6->push({kClient6, kVip6, be16(20000), be16(80), 3, kIpProtoTcp,
+                             FlowState::empty}));
+  holder.poll(20);
+  deliver(holder, &peer, kUs, 20);
+  CHECK(peer.counters().removed == 1);
+  CHECK(peer.table_size6() == 29);
+
+  // A wide entry naming a real server the peer does not have is refused with its reason.
+  SyncEntry stranger;
+  stranger.client = IpAddress::from_v6(kClient6);
+  stranger.vip = IpAddress::from_v6(kVip6);
+  stranger.client_port = be16(1);
+  stranger.vip_port = be16(80);
+  stranger.backend = IpAddress::from_v6(ip6("fd00:1::99"));
+  stranger.backend_port = be16(8080);
+  Bytes m(kSyncHeaderLen + kSyncWideEntryLen);
+  write_sync_header(m.data(), {SyncMessageType::wide_flows, 0, 1, 100});
+  write_sync_wide_entry(m.data() + kSyncHeaderLen, stranger);
+  peer.receive(m.data(), m.size(), kUs, 255, 30);
+  CHECK(peer.counters().drops[static_cast<std::size_t>(SyncDrop::unknown_backend)] == 1);
+
+  // The peer takes over; a third director pulls: the flows it holds from the old master, of
+  // both families, are the answer, then pull_done.
+  const SnapshotSpec held = spec6(/*owned=*/true);
+  peer.update(held);
+  std::string error;
+  auto snap = Snapshot::build(held, &error);
+  INFO(error);
+  REQUIRE(snap);
+  Bytes pull = message(SyncMessageType::pull_request, {});
+  peer.receive(pull.data(), pull.size(), ipv4(10, 0, 0, 4), 255, 40);
+  FlowTable table(1024);
+  FlowTable6 table6(1024);
+  FlowSyncContext peer_ctx = peer.context(0);
+  std::map<SyncMessageType, uint32_t> answer;
+  for (int round = 0; round < 50 && peer.counters().pulls_answered == 0; ++round) {
+    for (int i = 0; i < 20; ++i)
+      peer.walker(0)->step(table, table6, *snap, *peer_ctx.events, *peer_ctx.events6, 40);
+    peer.poll(40);
+    for (auto [type, n] : deliver(peer, nullptr, kPeer, 40)) answer[type] += n;
+  }
+  CHECK(peer.counters().pulls_answered == 1);
+  CHECK(answer[SyncMessageType::wide_flows] == 29 + 1);
+  CHECK(answer[SyncMessageType::flows] == 1);
 }
