@@ -281,7 +281,7 @@ void Burst::schedule(uint16_t i, rte_mbuf* m, Table& flows, const typename Table
     client = key.src_ip;
     destination = key.dst_ip;
   } else {
-    client = scheduling_address(key.src_ip);
+    client = client_address6(svc, key.src_ip);
     destination = scheduling_address(key.dst_ip);
   }
   if (!keep) {
@@ -477,7 +477,7 @@ void Burst::icmp6_error_to_vip(uint16_t i, rte_mbuf* m) {
   const Backend* b = e != nullptr ? snap_.backend(e->backend) : nullptr;
   if (b == nullptr || !b->accepts_existing)
     b = pick_new(i, svc, service_index,
-                 {scheduling_address(q.dst_ip), scheduling_address(q.src_ip), flow_hash});
+                 {client_address6(svc, q.dst_ip), scheduling_address(q.src_ip), flow_hash});
   if (b == nullptr) return;
   if (svc.mode == ForwardMode::nat) rewrite_icmpv6_quote_source(frame_of(m), p, b->ip6, b->port);
   forward6(i, m, svc, *b, flow_hash);

@@ -249,7 +249,8 @@ std::unique_ptr<Snapshot> Snapshot::build(const SnapshotSpec& spec, std::string*
                 .persistence_mask = spec_svc.persistence_mask,
                 .persistence_tag = persistence_tag(spec_svc),
                 .ipv6 = spec_svc.ipv6,
-                .vip6 = spec_svc.vip6};
+                .vip6 = spec_svc.vip6,
+                .persistence_prefix6 = spec_svc.persistence_prefix6};
     std::vector<MaglevBackend> maglev_backends;
     for (const BackendSpec& b : spec_svc.backends) {
       std::string bwhat = backend_text(b) + ":" + std::to_string(rte_be_to_cpu_16(b.port));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dataplane/address_table.h"
+#include "dataplane/flow_table.h"
 #include "dataplane/scheduler/maglev.h"
 #include "dataplane/scheduler/scheduler.h"
 
@@ -110,7 +111,8 @@ struct ServiceSpec {
   // Persistence: a client, its address masked, keeps its backend for this long after its
   // last activity. 0: none.
   uint32_t persistence_timeout_ms = 0;
-  uint32_t persistence_mask = 0xffffffff;  // network byte order
+  uint32_t persistence_mask = 0xffffffff;  // network byte order; all ones for an IPv6 service
+  uint8_t persistence_prefix6 = 128;       // an IPv6 service's: the client's prefix length
   // A multi-port service's listed ports (see `port`).
   std::vector<PortRange> port_ranges = {};
   // An IPv6 service: its VIP is vip6, not vip.
@@ -187,6 +189,7 @@ struct Service {
   uint16_t persistence_tag;           // the service in persistence entries; never 0
   bool ipv6 = false;                  // see ServiceSpec::ipv6
   Ipv6Address vip6{};
+  uint8_t persistence_prefix6 = 128;  // see ServiceSpec::persistence_prefix6
 
   // Stable id of candidate `i` (kNoCandidate → kNoBackend).
   uint16_t candidate_id(uint16_t i) const {
@@ -198,6 +201,20 @@ struct Service {
     return i == kMaglevEmpty ? kNoBackend : candidates[i].id;
   }
 };
+
+// An IPv6 client as its service's schedulers and persistence entries see it: folded to 32 bits
+// (scheduling_address), under the service's persistence prefix when it has persistence, so
+// that a whole prefix shares one entry as an IPv4 netmask's clients do. Two prefixes that
+// fold alike share an entry too: both keep one real server, which persistence allows.
+inline uint32_t client_address6(const Service& svc, const Ipv6Address& client) {
+  if (svc.persistence_timeout_ms == 0 || svc.persistence_prefix6 >= 128)
+    return scheduling_address(client);
+  Ipv6Address masked{};
+  for (uint8_t i = 0; i < svc.persistence_prefix6 / 8; ++i) masked[i] = client[i];
+  if (const uint8_t rest = svc.persistence_prefix6 % 8)
+    masked[svc.persistence_prefix6 / 8] = client[svc.persistence_prefix6 / 8] & uint8_t(0xff << (8 - rest));
+  return scheduling_address(masked);
+}
 
 // The tag that names a service in persistence entries: the same on every director for the
 // same VIP, key port and protocol, so that connection sync can carry entries; never 0.

@@ -75,7 +75,7 @@ json service_json(const DirectorView& view, const ServiceConfig& svc) {
               {"persistence", svc.persistence_timeout_s == 0
                                   ? json(nullptr)
                                   : json{{"timeout", svc.persistence_timeout_s},
-                                         {"netmask", dp::ipv4_to_string(svc.persistence_netmask)}}},
+                                         {"netmask", svc.persistence_mask_text()}}},
               {"all_down", to_string(svc.all_down)},
               {"quorum", quorum_json(view, svc)},
               {"backends", std::move(backends)}};

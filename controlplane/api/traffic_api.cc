@@ -219,7 +219,7 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
   } else {
     const dp::FlowKey6 k{client->first.v6(), vip->first.v6(), dp::be16(client->second),
                          dp::be16(vip->second), proto_number};
-    key = {dp::scheduling_address(k.src_ip), dp::scheduling_address(k.dst_ip),
+    key = {dp::client_address6(service, k.src_ip), dp::scheduling_address(k.dst_ip),
            dp::FlowTable6::hash(k)};
   }
   Choice choice;
@@ -232,7 +232,8 @@ HttpResponse simulate(const DirectorView& view, const HttpRequest& request) {
       choice.why = fmt::format("the client ({} under netmask {}) has a live persistence entry for "
                                "{}",
                                to_string(client->first),
-                               dp::ipv4_to_string(service.persistence_mask),
+                               service.ipv6 ? fmt::format("/{}", service.persistence_prefix6)
+                                            : dp::ipv4_to_string(service.persistence_mask),
                                candidate_name(*svc, service, choice.candidate));
     }
   }

@@ -141,8 +141,7 @@ std::vector<std::string> diff_configs(const Config& running, const Config& candi
     changed(out, what, "all_down", to_string(a.all_down), to_string(b.all_down));
     changed(out, what, "maglev_size", a.maglev_size, b.maglev_size);
     changed(out, what, "persistence timeout", a.persistence_timeout_s, b.persistence_timeout_s);
-    changed(out, what, "persistence netmask", dp::ipv4_to_string(a.persistence_netmask),
-            dp::ipv4_to_string(b.persistence_netmask));
+    changed(out, what, "persistence netmask", a.persistence_mask_text(), b.persistence_mask_text());
     changed(out, what, "quorum", a.quorum, b.quorum);
     changed(out, what, "quorum hysteresis", a.quorum_hysteresis, b.quorum_hysteresis);
     diff_command(out, what, "quorum notify_up", a.quorum_up, b.quorum_up);

@@ -240,7 +240,8 @@ std::optional<dp::PortRange> Loader::port_range(const YAML::Node& item, int line
   return dp::PortRange{static_cast<uint16_t>(*first), static_cast<uint16_t>(*last)};
 }
 
-// `persistence: {timeout: SECONDS, netmask: 255.255.255.0}` (or a prefix length: 24).
+// `persistence: {timeout: SECONDS, netmask: 255.255.255.0}` (or a prefix length: 24); an IPv6
+// VIP's clients are grouped by a prefix length alone (netmask: 64), as ipvsadm's -M takes it.
 void Loader::parse_persistence(const Field& field, ServiceConfig& svc) {
   Map m(*this, field.value, field.line, "'persistence'", kPersistenceKeys);
   if (!m.ok()) return;
@@ -249,6 +250,14 @@ void Loader::parse_persistence(const Field& field, ServiceConfig& svc) {
       svc.persistence_timeout_s = static_cast<uint32_t>(*v);
   const Field* f = m.get("netmask");
   if (f == nullptr) return;
+  if (svc.vip.is_v6()) {
+    if (!f->value.IsScalar() || f->value.Scalar().find_first_of(".:") != std::string::npos) {
+      error(f->line, "an IPv6 service's 'netmask' is a prefix length (64)");
+      return;
+    }
+    if (auto length = integer(*f, 0, 128)) svc.persistence_prefix6 = static_cast<uint8_t>(*length);
+    return;
+  }
   uint32_t host_mask = 0;  // host byte order
   if (f->value.IsScalar() && f->value.Scalar().find('.') == std::string::npos) {
     auto length = integer(*f, 0, 32);
@@ -532,13 +541,10 @@ void Loader::check_services() {
   }
 }
 
-// What IPv6 services cannot do yet, refused rather than done halfway: a persistence entry keys
-// on an IPv4 client address. bird is given IPv4 routes only: said, not refused (the VIP still
-// serves its own segment).
+// What IPv6 services cannot do yet: bird is given IPv4 routes only: said, not refused (the VIP
+// still serves its own segment).
 void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
                                 const std::string& label) {
-  if (s.persistence_timeout_s != 0)
-    error(r.line, fmt::format("{}: 'persistence' is not available for IPv6 VIPs yet", label));
   if (config_.bgp.enabled)
     warn(r.vip_line, fmt::format("{}: IPv6 VIP {} is not announced by bgp (IPv4 routes only so "
                                  "far): it is reached on the director's own segment only",

@@ -77,9 +77,15 @@ struct ServiceConfig {
   // hashing scheduler reaches the same backend from any director with the same config.
   bool sync = false;
   // `persistence:` — a client, its address masked, keeps its backend for `timeout` after its
-  // last activity. timeout_s 0: none.
+  // last activity. timeout_s 0: none. The mask: a netmask for an IPv4 VIP, a prefix length
+  // for an IPv6 one.
   uint32_t persistence_timeout_s = 0;
   uint32_t persistence_netmask = 0xffffffff;  // network byte order
+  uint8_t persistence_prefix6 = 128;
+  // "255.255.255.0", or "64" for an IPv6 service (as ipvsadm shows them).
+  std::string persistence_mask_text() const {
+    return vip.is_v6() ? std::to_string(persistence_prefix6) : dp::ipv4_to_string(persistence_netmask);
+  }
 
   bool multi_port() const { return port == 0; }
   bool every_port() const { return port == 0 && port_ranges.empty(); }

@@ -266,6 +266,7 @@ dp::SnapshotSpec build_snapshot_spec(const Config& config, const std::vector<Por
     s.scheduler = svc.scheduler;
     s.persistence_timeout_ms = svc.persistence_timeout_s * 1000;
     s.persistence_mask = svc.persistence_netmask;
+    s.persistence_prefix6 = svc.persistence_prefix6;
     s.hash_on = svc.hash;
     s.maglev_size = svc.maglev_size;
     s.owned = vrrp.released.count(svc.vip) == 0;

@@ -36,6 +36,7 @@ ConnectionSync::ConnectionSync(const ConnectionSyncSettings& settings,
     : settings_(settings), timeouts_(timeouts), mac_(mac), src_ip_(src_ip),
       entries_per_message_(sync_entries_per_message(mtu)),
       wide_entries_per_message_(sync_entries_per_message(mtu, kSyncWideEntryLen)),
+      wide_persistence_per_message_(sync_entries_per_message(mtu, kSyncWidePersistenceLen)),
       synced_(std::make_unique<dp::SyncedFlows>(settings.table_size, qsbr, socket)),
       // Sized as the workers size their IPv6 flow tables against their IPv4 ones.
       synced6_(std::make_unique<dp::SyncedFlows6>(
@@ -55,6 +56,7 @@ ConnectionSync::ConnectionSync(const ConnectionSyncSettings& settings,
   answer_tickets_.resize(workers);
   pending_.reserve(entries_per_message_);
   pending_wide_.reserve(wide_entries_per_message_);
+  pending_wide_persistence_.reserve(wide_persistence_per_message_);
   pending_persistence_.reserve(entries_per_message_);
 }
 
@@ -141,7 +143,8 @@ void ConnectionSync::receive(const uint8_t* payload, std::size_t len, uint32_t s
       receive_flows(payload + kSyncHeaderLen, h.count, sync_entry_len(h.type), now_ms);
       break;
     case SyncMessageType::persistence:
-      receive_persistence(payload + kSyncHeaderLen, h.count, now_ms);
+    case SyncMessageType::wide_persistence:
+      receive_persistence(payload + kSyncHeaderLen, h.count, sync_entry_len(h.type), now_ms);
       break;
     case SyncMessageType::pull_request:
       if (!holds_synced_) break;  // only a director holding synced VIPs has flows to give
@@ -210,15 +213,17 @@ void ConnectionSync::install(const SyncEntry& e, uint32_t now_ms) {
 }
 
 void ConnectionSync::receive_persistence(const uint8_t* entries, uint16_t count,
-                                         uint32_t now_ms) {
+                                         std::size_t entry_len, uint32_t now_ms) {
   for (uint16_t i = 0; i < count; ++i) {
     ++counters_.persistence_received;
-    const std::optional<SyncPersistence> p = read_sync_persistence(entries + i * kSyncEntryLen);
+    const uint8_t* in = entries + i * entry_len;
+    const std::optional<SyncPersistence> p =
+        entry_len == kSyncEntryLen ? read_sync_persistence(in) : read_sync_wide_persistence(in);
     if (!p) {
       drop(SyncDrop::bad_entry);
       continue;
     }
-    const auto service = services_.find({IpAddress::from_v4(p->vip), p->vip_port, p->proto});
+    const auto service = services_.find({p->vip, p->vip_port, p->proto});
     if (service == services_.end()) {
       drop(SyncDrop::unknown_service);
       continue;
@@ -232,7 +237,7 @@ void ConnectionSync::receive_persistence(const uint8_t* entries, uint16_t count,
       drop(SyncDrop::not_persistent);
       continue;
     }
-    const auto backend = svc.backends.find({IpAddress::from_v4(p->backend_ip), p->backend_port});
+    const auto backend = svc.backends.find({p->backend, p->backend_port});
     if (backend == svc.backends.end()) {
       drop(SyncDrop::unknown_backend);
       continue;
@@ -282,11 +287,7 @@ void ConnectionSync::walk_persistence(uint32_t now_ms) {
     }
     const auto& [vip, port, proto] = service->second;
     const auto& [backend_ip, backend_port] = backend->second;
-    if (!vip.is_v4() || !backend_ip.is_v4()) {
-      ++counters_.persistence_unsendable;
-      continue;
-    }
-    add_persistence({proto, held->client.address, vip.v4(), port, backend_ip.v4(), backend_port,
+    add_persistence({proto, held->client.address, vip, port, backend_ip, backend_port,
                      held->expires_ms - now_ms});
   }
 }
@@ -415,8 +416,13 @@ void ConnectionSync::add_entry(const SyncEntry& e) {
 }
 
 void ConnectionSync::add_persistence(const SyncPersistence& p) {
-  pending_persistence_.push_back(p);
-  if (pending_persistence_.size() == entries_per_message_) flush();
+  if (p.narrow()) {
+    pending_persistence_.push_back(p);
+    if (pending_persistence_.size() == entries_per_message_) flush();
+  } else {
+    pending_wide_persistence_.push_back(p);
+    if (pending_wide_persistence_.size() == wide_persistence_per_message_) flush();
+  }
 }
 
 void ConnectionSync::flush() {
@@ -440,6 +446,14 @@ void ConnectionSync::flush() {
                  });
     counters_.persistence_sent += pending_persistence_.size();
     pending_persistence_.clear();
+  }
+  if (!pending_wide_persistence_.empty()) {
+    send_entries(SyncMessageType::wide_persistence, pending_wide_persistence_.size(),
+                 [this](uint8_t* out, std::size_t i) {
+                   write_sync_wide_persistence(out, pending_wide_persistence_[i]);
+                 });
+    counters_.persistence_sent += pending_wide_persistence_.size();
+    pending_wide_persistence_.clear();
   }
 }
 
@@ -494,8 +508,7 @@ nlohmann::json ConnectionSync::status(uint64_t claimed) const {
       {"pulls_answered", counters_.pulls_answered},
       {"persistence", {{"sent", counters_.persistence_sent},
                        {"received", counters_.persistence_received},
-                       {"installed", counters_.persistence_installed},
-                       {"unsendable", counters_.persistence_unsendable}}},
+                       {"installed", counters_.persistence_installed}}},
       {"drops", drops},
   };
 }

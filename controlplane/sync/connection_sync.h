@@ -70,9 +70,6 @@ struct SyncCounters {
   uint64_t persistence_sent = 0;       // persistence entries sent
   uint64_t persistence_received = 0;   // persistence entries received
   uint64_t persistence_installed = 0;  // taken into the table (new, or a later expiry)
-  // Persistence entries not sent: their VIP or real server is IPv6 (4-in-6 TUN), which the
-  // persistence message cannot carry.
-  uint64_t persistence_unsendable = 0;
   std::array<uint64_t, kSyncDropCount> drops{};
 };
 
@@ -151,7 +148,8 @@ class ConnectionSync {
   void receive_flows(const uint8_t* entries, uint16_t count, std::size_t entry_len,
                      uint32_t now_ms);
   void install(const SyncEntry& e, uint32_t now_ms);
-  void receive_persistence(const uint8_t* entries, uint16_t count, uint32_t now_ms);
+  void receive_persistence(const uint8_t* entries, uint16_t count, std::size_t entry_len,
+                           uint32_t now_ms);
   // The next slice of the walk of the workers' persistence tables.
   void walk_persistence(uint32_t now_ms);
   // Sends up to `max_entries` of the workers' events; returns how many are left to send.
@@ -190,6 +188,7 @@ class ConnectionSync {
   uint32_t src_ip_;
   std::size_t entries_per_message_;
   std::size_t wide_entries_per_message_;
+  std::size_t wide_persistence_per_message_;
   std::unique_ptr<dp::SyncedFlows> synced_;
   std::unique_ptr<dp::SyncedFlows6> synced6_;
   std::vector<std::unique_ptr<dp::FlowEventRing>> rings_;
@@ -205,6 +204,7 @@ class ConnectionSync {
   std::vector<SyncEntry> pending_;       // entries of the next flows message
   std::vector<SyncEntry> pending_wide_;  // of the next wide_flows message
   std::vector<SyncPersistence> pending_persistence_;  // of the next persistence message
+  std::vector<SyncPersistence> pending_wide_persistence_;
 
   std::unique_ptr<dp::PersistenceTable> synced_persistence_;     // what peers sent
   std::vector<const dp::PersistenceTable*> local_persistence_;  // the workers'

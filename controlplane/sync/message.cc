@@ -65,6 +65,8 @@ std::size_t sync_entry_len(SyncMessageType type) {
       return kSyncEntryLen;
     case SyncMessageType::wide_flows:
       return kSyncWideEntryLen;
+    case SyncMessageType::wide_persistence:
+      return kSyncWidePersistenceLen;
     case SyncMessageType::pull_request:
     case SyncMessageType::pull_done:
       break;
@@ -101,7 +103,7 @@ std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t le
   if (payload[4] != kSyncVersion) return SyncDrop::bad_version;
   const uint8_t type = payload[5];
   if (type < static_cast<uint8_t>(SyncMessageType::flows) ||
-      type > static_cast<uint8_t>(SyncMessageType::wide_flows))
+      type > static_cast<uint8_t>(SyncMessageType::wide_persistence))
     return SyncDrop::bad_type;
   header.type = static_cast<SyncMessageType>(type);
   header.sync_id = payload[6];
@@ -143,11 +145,22 @@ void write_sync_persistence(uint8_t* out, const SyncPersistence& p) {
   std::memset(out, 0, kSyncEntryLen);
   out[0] = p.proto;
   dp::store(out + 4, p.client);
-  dp::store(out + 8, p.vip);
+  dp::store(out + 8, p.vip.v4());
   dp::store(out + 12, p.vip_port);
   dp::store(out + 14, p.backend_port);
-  dp::store(out + 16, p.backend_ip);
+  dp::store(out + 16, p.backend.v4());
   dp::store(out + 20, rte_cpu_to_be_32(p.left_ms));
+}
+
+void write_sync_wide_persistence(uint8_t* out, const SyncPersistence& p) {
+  std::memset(out, 0, kSyncWidePersistenceLen);
+  out[0] = p.proto;
+  dp::store(out + 4, p.client);
+  std::memcpy(out + 8, p.vip.v6().data(), 16);
+  dp::store(out + 24, p.vip_port);
+  dp::store(out + 26, p.backend_port);
+  std::memcpy(out + 28, p.backend.v6().data(), 16);
+  dp::store(out + 44, rte_cpu_to_be_32(p.left_ms));
 }
 
 std::optional<SyncPersistence> read_sync_persistence(const uint8_t* in) {
@@ -155,11 +168,25 @@ std::optional<SyncPersistence> read_sync_persistence(const uint8_t* in) {
   if (in[0] != dp::kIpProtoTcp && in[0] != dp::kIpProtoUdp) return std::nullopt;
   p.proto = in[0];
   p.client = dp::load<uint32_t>(in + 4);
-  p.vip = dp::load<uint32_t>(in + 8);
+  p.vip = IpAddress::from_v4(dp::load<uint32_t>(in + 8));
   p.vip_port = dp::load<uint16_t>(in + 12);
   p.backend_port = dp::load<uint16_t>(in + 14);
-  p.backend_ip = dp::load<uint32_t>(in + 16);
+  p.backend = IpAddress::from_v4(dp::load<uint32_t>(in + 16));
   p.left_ms = rte_be_to_cpu_32(dp::load<uint32_t>(in + 20));
+  if (p.left_ms == 0) return std::nullopt;
+  return p;
+}
+
+std::optional<SyncPersistence> read_sync_wide_persistence(const uint8_t* in) {
+  SyncPersistence p;
+  if (in[0] != dp::kIpProtoTcp && in[0] != dp::kIpProtoUdp) return std::nullopt;
+  p.proto = in[0];
+  p.client = dp::load<uint32_t>(in + 4);
+  p.vip = read_address(in + 8);
+  p.vip_port = dp::load<uint16_t>(in + 24);
+  p.backend_port = dp::load<uint16_t>(in + 26);
+  p.backend = read_address(in + 28);
+  p.left_ms = rte_be_to_cpu_32(dp::load<uint32_t>(in + 44));
   if (p.left_ms == 0) return std::nullopt;
   return p;
 }

@@ -19,6 +19,11 @@
 //                     to an IPv6 real server (TUN, 4-in-6). An IPv4 address is written in its
 //                     IPv4-mapped form, ::ffff:a.b.c.d (RFC 4291 §2.5.5.2); the client and the
 //                     VIP are of one family.
+//   wide persistence entry, 48 bytes (type 6): protocol (u8), reserved (3 × u8), client (u32:
+//                     for an IPv6 service its prefix folded as its workers fold it, see
+//                     dp::client_address6), VIP (16 bytes), VIP port (u16), backend port (u16),
+//                     backend address (16 bytes), milliseconds left (u32). The persistence
+//                     entry of an IPv6 service, or of an IPv4 one with IPv6 real servers.
 // A datagram is exactly its header and `count` entries. A flow names its backend by address
 // and port, not by this director's backend id: peers number their backends themselves.
 // The messages themselves travel over IPv4 whatever the flows' family.
@@ -44,6 +49,7 @@ inline constexpr uint8_t kSyncTtl = 255;
 inline constexpr std::size_t kSyncHeaderLen = 16;
 inline constexpr std::size_t kSyncEntryLen = 24;
 inline constexpr std::size_t kSyncWideEntryLen = 60;
+inline constexpr std::size_t kSyncWidePersistenceLen = 48;
 inline constexpr std::size_t kSyncFrameOverhead = RTE_ETHER_HDR_LEN + 20 + 8;  // Eth, IPv4, UDP
 // Entries of `entry_len` bytes that fit a datagram on a port with this MTU.
 constexpr std::size_t sync_entries_per_message(uint16_t mtu, std::size_t entry_len = kSyncEntryLen) {
@@ -56,6 +62,7 @@ enum class SyncMessageType : uint8_t {
   pull_done = 3,     // the answer to a pull is complete
   persistence = 4,   // persistence entries follow
   wide_flows = 5,    // wide entries follow (IPv6 flows, and IPv4 ones to IPv6 real servers)
+  wide_persistence = 6,  // wide persistence entries follow
 };
 // The length of one entry of a message of this type (0: it carries none).
 std::size_t sync_entry_len(SyncMessageType type);
@@ -108,12 +115,15 @@ struct SyncEntry {
 // A persistence entry (dataplane/scheduler/persistence.h) of a synced service.
 struct SyncPersistence {
   uint8_t proto = 6;
-  uint32_t client = 0;  // under the service's netmask
-  uint32_t vip = 0;
+  uint32_t client = 0;  // under the service's netmask (IPv6: folded, see message's comment)
+  IpAddress vip;
   uint16_t vip_port = 0;
-  uint32_t backend_ip = 0;
+  IpAddress backend;
   uint16_t backend_port = 0;
   uint32_t left_ms = 0;  // host order: how long the entry lives on without a new connection
+
+  // The 24-byte entry carries it.
+  bool narrow() const { return vip.is_v4() && backend.is_v4(); }
 };
 
 void write_sync_header(uint8_t* out, const SyncHeader& h);
@@ -130,9 +140,12 @@ std::optional<SyncDrop> parse_sync_header(const uint8_t* payload, std::size_t le
 std::optional<SyncEntry> read_sync_entry(const uint8_t* in);
 // One wide entry, or nullopt for bad_entry (also: a client and a VIP of different families).
 std::optional<SyncEntry> read_sync_wide_entry(const uint8_t* in);
+// The 24-byte entry of a narrow() one, and the 48-byte entry for any.
 void write_sync_persistence(uint8_t* out, const SyncPersistence& p);
+void write_sync_wide_persistence(uint8_t* out, const SyncPersistence& p);
 // One persistence entry, or nullopt for bad_entry (an unknown protocol, no time left).
 std::optional<SyncPersistence> read_sync_persistence(const uint8_t* in);
+std::optional<SyncPersistence> read_sync_wide_persistence(const uint8_t* in);
 
 // Wraps a sync payload already written at out + kSyncFrameOverhead in Ethernet (to the
 // group's multicast MAC), IPv4 (TTL 255) and UDP headers. Returns the frame length.

@@ -548,10 +548,11 @@ TEST_CASE("config: IPv6 VIPs, backends, port addresses and gateway", "[config][i
   CHECK(shoal::cp::service_endpoint(*web6) == "[fd00::100]:80");
   CHECK(web6->backends[1].name == "[fd00::12]:80");
   CHECK(web6->backends[1].weight == 2);
-  CHECK_FALSE(web6->sync);  // connection sync carries IPv4 flows only
+  CHECK_FALSE(web6->sync);  // DR under Maglev maps a flow alike on every director
   const ServiceConfig* nat6 = service(c, "nat6");
   REQUIRE(nat6);
   CHECK(nat6->backends[0].port == 8080);
+  CHECK(nat6->sync);  // NAT: its flows go to the peers, in either family
   CHECK(shoal::cp::to_string(nat6->backends[1].address) == "2001:db8::7");  // via the gateway
   const ServiceConfig* tun = service(c, "four-in-six");
   REQUIRE(tun);
@@ -582,8 +583,23 @@ TEST_CASE("config: IPv6 mistakes are refused on their line", "[config][ipv6]") {
                "is not an IP address");
   expect_error(service_with("fd00::100%lan", "dr", "fd00::11"), "t.yaml:8: ",
                "is not an IP address");
-  expect_error(service_with("fd00::100", "dr", "fd00::11", "    persistence: {timeout: 60}\n"),
-               "t.yaml:7: ", "'persistence' is not available for IPv6 VIPs yet");
+  {  // An IPv6 service's clients are grouped by a prefix length.
+    const LoadResult grouped = load(
+        service_with("fd00::100", "dr", "fd00::11", "    persistence: {timeout: 60, netmask: 64}\n"));
+    INFO(lines_text(grouped.errors));
+    REQUIRE(grouped.config);
+    CHECK(grouped.config->services.front().persistence_prefix6 == 64);
+    CHECK(grouped.config->services.front().persistence_mask_text() == "64");
+    const LoadResult whole = load(service_with("fd00::100", "dr", "fd00::11", "    persistence: {timeout: 60}\n"));
+    REQUIRE(whole.config);
+    CHECK(whole.config->services.front().persistence_prefix6 == 128);
+  }
+  expect_error(service_with("fd00::100", "dr", "fd00::11",
+                            "    persistence: {timeout: 60, netmask: 255.255.255.0}\n"),
+               "t.yaml:11: ", "an IPv6 service's 'netmask' is a prefix length (64)");
+  expect_error(service_with("fd00::100", "dr", "fd00::11",
+                            "    persistence: {timeout: 60, netmask: 129}\n"),
+               "t.yaml:11: ", "129");
   {  // Connection sync carries IPv6 flows: the file may ask for it.
     const LoadResult synced = load(service_with("fd00::100", "dr", "fd00::11", "    sync: true\n"));
     INFO(lines_text(synced.errors));

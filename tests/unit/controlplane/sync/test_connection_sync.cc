@@ -610,13 +610,14 @@ uint16_t entries_in(const Bytes& payload) {
 }  // namespace
 
 TEST_CASE("sync messages: persistence entries round-trip; a bad one is refused", "[sync]") {
-  SyncPersistence p{kIpProtoUdp, ipv4(10, 0, 0, 0), kVip, be16(53), kRs2, be16(5353), 299'500};
+  SyncPersistence p{kIpProtoUdp, ipv4(10, 0, 0, 0), IpAddress::from_v4(kVip), be16(53),
+                    IpAddress::from_v4(kRs2), be16(5353), 299'500};
   uint8_t buf[kSyncEntryLen];
   write_sync_persistence(buf, p);
   const auto back = read_sync_persistence(buf);
   REQUIRE(back);
   CHECK((back->proto == p.proto && back->client == p.client && back->vip == p.vip &&
-         back->vip_port == p.vip_port && back->backend_ip == p.backend_ip &&
+         back->vip_port == p.vip_port && back->backend == p.backend &&
          back->backend_port == p.backend_port && back->left_ms == 299'500));
   p.left_ms = 0;
   write_sync_persistence(buf, p);
@@ -997,4 +998,77 @@ TEST_CASE("connection sync: IPv6 flows reach the peers in wide entries and come 
   CHECK(peer.counters().pulls_answered == 1);
   CHECK(answer[SyncMessageType::wide_flows] == 29 + 1);
   CHECK(answer[SyncMessageType::flows] == 1);
+}
+
+TEST_CASE("persistence over IPv6: a client's prefix keeps its real server, here and at a peer",
+          "[sync][persistence][ipv6]") {
+  // The NAT66 service with persistence: 60 s, clients grouped by /64.
+  auto persistent6 = [](bool owned) {
+    SnapshotSpec s = spec6(owned);
+    s.services[2].persistence_timeout_ms = 60'000;
+    s.services[2].persistence_prefix6 = 64;
+    return s;
+  };
+  Worker w(persistent6(/*owned=*/true));
+  uint16_t nat6 = 0;
+  REQUIRE(w.snap->classify6(kVip6, be16(80), kIpProtoTcp, &nat6) == AddressKind::service);
+  const Service& svc = w.snap->service(nat6);
+  // Clients of one /64 fold alike; another /64 does not.
+  CHECK(client_address6(svc, ip6("fd00::1")) == client_address6(svc, ip6("fd00::ffff:2")));
+  CHECK(client_address6(svc, ip6("fd00::1")) != client_address6(svc, ip6("fd00:0:0:1::1")));
+  auto syn_from = [&](Worker& worker, const Ipv6Address& client, uint16_t sport) {
+    Bytes out;
+    REQUIRE(worker.run(PacketBuilder().eth(mac(1), kOurMac).ipv6(client, kVip6)
+                           .tcp(sport, 80, kTcpSynFlag).build(), &out).action == Action::transmit);
+    return dst_ip6_of(out);
+  };
+  // Whatever Maglev gives each port, every connection of the prefix follows the first.
+  const Ipv6Address first = syn_from(w, kClient6, 41000);
+  for (uint16_t sport = 41001; sport < 41017; ++sport) {
+    CHECK(syn_from(w, kClient6, sport) == first);
+    CHECK(syn_from(w, ip6("fd00::ffff:2"), sport) == first);
+  }
+  CHECK(w.counters.persistence_hits.get() == 32);
+
+  // The entry goes to a peer in a wide persistence entry; there it decides the same.
+  ConnectionSync holder(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, kOurMac, kUs, 1500,
+                        1024);
+  ConnectionSync peer(receiving_settings(), {}, 1, nullptr, SOCKET_ID_ANY, mac(3), kPeer, 1500,
+                      1024);
+  holder.update(persistent6(/*owned=*/true));
+  peer.update(persistent6(/*owned=*/false));
+  holder.take_frames();
+  peer.take_frames();
+  holder.watch_persistence({&w.scheduler.persistence()});
+  // The walk takes kPersistenceSlotsPerPoll slots a loop of the worker's (default-sized) table.
+  for (uint32_t now = 2000; now < 2016; ++now) holder.poll(now);
+  const auto sent = deliver(holder, &peer, kUs, 2016);
+  CHECK(sent.count(SyncMessageType::wide_persistence) == 1);
+  CHECK(sent.at(SyncMessageType::wide_persistence) == 1);
+  CHECK(peer.counters().persistence_installed == 1);
+  Worker taken_over(persistent6(/*owned=*/true));
+  taken_over.scheduler.set_synced_persistence(&peer.synced_persistence());
+  taken_over.now_ms = 3000;
+  for (uint16_t sport = 42000; sport < 42016; ++sport)
+    CHECK(syn_from(taken_over, ip6("fd00::77"), sport) == first);
+  CHECK(taken_over.counters.persistence_hits.get() == 16);
+
+  // The 48-byte entry, field by field.
+  SyncPersistence p{kIpProtoTcp, 0x01020304, IpAddress::from_v6(kVip6), be16(80),
+                    IpAddress::from_v6(kRs6b), be16(8080), 59'000};
+  CHECK_FALSE(p.narrow());
+  Bytes raw(kSyncWidePersistenceLen);
+  write_sync_wide_persistence(raw.data(), p);
+  const Bytes expected = {
+      0x06, 0x00, 0x00, 0x00, 0x04, 0x03, 0x02, 0x01,                      // TCP; the fold as stored
+      0xfd, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,           // fd00::100
+      0x00, 0x50, 0x1f, 0x90,                                               // 80, 8080
+      0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12,        // fd00:1::12
+      0x00, 0x00, 0xe6, 0x78};                                              // 59000 ms
+  CHECK(raw == expected);
+  const auto back = read_sync_wide_persistence(raw.data());
+  REQUIRE(back);
+  CHECK((back->client == p.client && back->vip == p.vip && back->backend == p.backend &&
+         back->vip_port == p.vip_port && back->backend_port == p.backend_port &&
+         back->left_ms == p.left_ms));
 }
