@@ -538,16 +538,11 @@ void Loader::check_services() {
 }
 
 // What IPv6 services cannot do yet, refused rather than done halfway: a persistence entry keys
-// on an IPv4 client address. bird is given IPv4 routes only: said, not refused (the VIP still
-// serves its own segment).
+// on an IPv4 client address.
 void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
                                 const std::string& label) {
   if (s.persistence_timeout_s != 0)
     error(r.line, fmt::format("{}: 'persistence' is not available for IPv6 VIPs yet", label));
-  if (config_.bgp.enabled)
-    warn(r.vip_line, fmt::format("{}: IPv6 VIP {} is not announced by bgp (IPv4 routes only so "
-                                 "far): it is reached on the director's own segment only",
-                                 label, to_string(s.vip)));
 }
 
 // IPv6 routers never fragment, and every IPv6 link carries 1280 bytes (RFC 8200 §5): a real
