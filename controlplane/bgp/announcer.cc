@@ -14,13 +14,6 @@ namespace {
 constexpr auto kBirdTimeout = std::chrono::seconds(3);
 constexpr auto kPollEvery = std::chrono::seconds(1);  // `show protocols`; retries too
 
-std::vector<uint32_t> offered_vips(const std::vector<VipOffer>& offers) {
-  std::vector<uint32_t> out;
-  for (const VipOffer& o : offers)
-    if (o.offered) out.push_back(o.vip);
-  return out;
-}
-
 // A whole file or none: bird must never read half of one.
 bool write_whole(const std::string& path, const std::string& text, std::string& error) {
   const std::string tmp = path + ".tmp";
@@ -40,11 +33,22 @@ bool write_whole(const std::string& path, const std::string& text, std::string& 
 
 }  // namespace
 
+BgpAnnouncer::Files BgpAnnouncer::files_for(const std::vector<VipOffer>& offers) {
+  Files f;
+  for (const VipOffer& o : offers)
+    if (o.offered) f.vips.push_back(o.vip);
+  const long pid = static_cast<long>(::getpid());
+  f.text = bird_routes(offers, pid, false);
+  f.text6 = bird_routes(offers, pid, true);
+  return f;
+}
+
 BgpAnnouncer::BgpAnnouncer(BgpSettings settings) : settings_(std::move(settings)) {
-  wanted_text_ = bird_routes({}, static_cast<long>(::getpid()));
-  if (apply({}, wanted_text_))
-    spdlog::info("bgp: bird at {} loaded {} with no VIP; VIPs follow once the director runs",
-                 settings_.socket, settings_.file);
+  wanted_ = files_for({});
+  if (apply(wanted_))
+    spdlog::info("bgp: bird at {} loaded {} and {} with no VIP; VIPs follow once the director "
+                 "runs",
+                 settings_.socket, settings_.file, settings_.file6);
   else
     spdlog::warn("bgp: {} (will retry)", state_.error);
   thread_ = std::thread([this] { run(); });
@@ -60,13 +64,12 @@ BgpAnnouncer::~BgpAnnouncer() {
 }
 
 void BgpAnnouncer::offer(std::vector<VipOffer> offers) {
-  std::vector<uint32_t> vips = offered_vips(offers);
+  Files files = files_for(offers);
   {
     std::lock_guard lock(mutex_);
     state_.offered = std::move(offers);
-    if (vips == wanted_ && wanted_version_ > 0) return;
-    wanted_ = std::move(vips);
-    wanted_text_ = bird_routes(state_.offered, static_cast<long>(::getpid()));
+    if (files.vips == wanted_.vips && wanted_version_ > 0) return;
+    wanted_ = std::move(files);
     ++wanted_version_;
     state_.settled = false;
   }
@@ -91,10 +94,9 @@ void BgpAnnouncer::run() {
     if (wanted_version_ != applied_version_ &&
         (!failed || std::chrono::steady_clock::now() >= next_poll)) {
       const uint64_t version = wanted_version_;
-      const std::vector<uint32_t> vips = wanted_;
-      const std::string text = wanted_text_;
+      const Files files = wanted_;
       lock.unlock();
-      failed = !apply(vips, text);
+      failed = !apply(files);
       lock.lock();
       if (!failed) {
         applied_version_ = version;
@@ -113,10 +115,11 @@ void BgpAnnouncer::run() {
   }
 }
 
-bool BgpAnnouncer::apply(const std::vector<uint32_t>& vips, const std::string& text) {
+bool BgpAnnouncer::apply(const Files& files) {
   std::string error;
   BirdReply reply;
-  if (write_whole(settings_.file, text, error)) {
+  if (write_whole(settings_.file, files.text, error) &&
+      write_whole(settings_.file6, files.text6, error)) {
     reply = bird_command(settings_.socket, "configure", kBirdTimeout);
     if (!reply.ok()) error = "bird did not reconfigure: " + reply.summary();
   }
@@ -130,14 +133,15 @@ bool BgpAnnouncer::apply(const std::vector<uint32_t>& vips, const std::string& t
   }
   if (!state_.error.empty()) spdlog::info("bgp: bird reconfigured again");
   state_.error.clear();
-  state_.in_bird = vips;
+  state_.in_bird = files.vips;
   ++state_.reconfigures;
   std::string list;
-  for (uint32_t v : vips) {
+  for (const IpAddress& v : files.vips) {
     if (!list.empty()) list += ' ';
-    list += dp::ipv4_to_string(v);
+    list += to_string(v);
   }
-  spdlog::info("bgp: offering {} VIP(s) to bird: {}", vips.size(), list.empty() ? "none" : list);
+  spdlog::info("bgp: offering {} VIP(s) to bird: {}", files.vips.size(),
+               list.empty() ? "none" : list);
   return true;
 }
 

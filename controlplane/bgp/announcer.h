@@ -1,6 +1,6 @@
 // The link between shoald and bird2: the control loop says which VIPs this director offers
-// (offer(), cheap, never blocks); a thread of the announcer's own writes them into the file
-// bird's config includes, asks bird to reconfigure on its control socket, and reads the BGP
+// (offer(), cheap, never blocks); a thread of the announcer's own writes them into the files
+// bird's config includes (IPv4 and IPv6), asks bird to reconfigure on its control socket, and reads the BGP
 // sessions' state from there every second. The control loop never waits on bird: it forwards
 // the exception path's frames, BGP and BFD among them, so a bird that is slow to answer must
 // not slow them.
@@ -29,7 +29,7 @@ class BgpAnnouncer {
  public:
   struct State {
     std::vector<VipOffer> offered;  // as last offered by the control loop
-    std::vector<uint32_t> in_bird;  // the VIPs of the file bird last loaded, network order
+    std::vector<IpAddress> in_bird;  // the VIPs of the files bird last loaded
     bool bird_reachable = false;    // the last command on the socket got an answer
     std::string error;              // the last failure (writing the file, bird's answer)
     std::vector<BirdProtocol> sessions;  // BGP protocols, from the last `show protocols`
@@ -37,8 +37,8 @@ class BgpAnnouncer {
     bool settled = false;  // bird has what was last offered
   };
 
-  // Writes the file with no VIP and asks bird to load it before returning (at most a few
-  // seconds, logged if bird does not answer), so that a file left by a killed shoald is not
+  // Writes the files with no VIP and asks bird to load them before returning (at most a few
+  // seconds, logged if bird does not answer), so that files left by a killed shoald are not
   // announced again when the TAP comes back. Then starts the thread.
   explicit BgpAnnouncer(BgpSettings settings);
   ~BgpAnnouncer();
@@ -57,8 +57,14 @@ class BgpAnnouncer {
 
  private:
   void run();
-  // Writes the file and reconfigures bird; false (with state_.error) if either failed.
-  bool apply(const std::vector<uint32_t>& vips, const std::string& text);
+  // What bird is to load: the offered VIPs and the two files' texts.
+  struct Files {
+    std::vector<IpAddress> vips;
+    std::string text, text6;  // for settings_.file and settings_.file6
+  };
+  static Files files_for(const std::vector<VipOffer>& offers);
+  // Writes the files and reconfigures bird; false (with state_.error) if any step failed.
+  bool apply(const Files& files);
   void poll_sessions();
 
   const BgpSettings settings_;
@@ -67,8 +73,7 @@ class BgpAnnouncer {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   State state_;                    // guarded by mutex_
-  std::vector<uint32_t> wanted_;   // guarded: the offered VIPs
-  std::string wanted_text_;        // guarded: the file for them
+  Files wanted_;                   // guarded: the offered VIPs and the files for them
   uint64_t wanted_version_ = 0, applied_version_ = 0;  // guarded
   bool stop_ = false;              // guarded
   std::thread thread_;

@@ -17,7 +17,7 @@ bool any_established(const BgpAnnouncer::State& s) {
   return std::any_of(s.sessions.begin(), s.sessions.end(), established);
 }
 
-bool in_bird(const BgpAnnouncer::State& s, uint32_t vip) {
+bool in_bird(const BgpAnnouncer::State& s, const IpAddress& vip) {
   return std::find(s.in_bird.begin(), s.in_bird.end(), vip) != s.in_bird.end();
 }
 
@@ -27,7 +27,7 @@ json status(const BgpAnnouncer& bgp) {
   json vips = json::array();
   for (const VipOffer& o : s.offered) {
     const bool loaded = in_bird(s, o.vip);
-    vips.push_back({{"vip", dp::ipv4_to_string(o.vip)},
+    vips.push_back({{"vip", to_string(o.vip)},
                     {"services", o.services},
                     {"offered", o.offered},
                     {"why", o.offered ? json(nullptr) : json(o.why)},
@@ -44,6 +44,7 @@ json status(const BgpAnnouncer& bgp) {
                         {"established", established(p)}});
   return {{"socket", bgp.settings().socket},
           {"file", bgp.settings().file},
+          {"file6", bgp.settings().file6},
           {"director_withdrawn", bgp.withdrawals().director},
           {"settled", s.settled},
           {"bird", {{"reachable", s.bird_reachable},
@@ -58,7 +59,7 @@ void add_metrics(const BgpAnnouncer& bgp, MetricFamilies& f) {
   const BgpAnnouncer::State s = bgp.state();
   const bool up = any_established(s);
   for (const VipOffer& o : s.offered) {
-    const std::string vip = dp::ipv4_to_string(o.vip);
+    const std::string vip = to_string(o.vip);
     f.gauge("shoal_bgp_vip_offered",
             "1 while shoald offers the VIP to bird (a service on it takes traffic, not withdrawn)",
             {{"vip", vip}}, o.offered ? 1 : 0);
@@ -108,10 +109,10 @@ void register_bgp_api(ApiRegistry& registry, BgpAnnouncer& bgp, const DirectorVi
           const std::optional<bool> withdraw = withdraw_op(p.at("op"));
           if (!withdraw)
             return error_response(404, "use /v1/bgp/vips/VIP/withdraw or .../announce");
-          const std::optional<uint32_t> vip = parse_ipv4(p.at("vip"));
+          const std::optional<IpAddress> vip = parse_ip(p.at("vip"));
           const auto& services = view.config().services;
           if (!vip || std::none_of(services.begin(), services.end(),
-                                   [&](const ServiceConfig& s) { return s.vip == IpAddress::from_v4(*vip); }))
+                                   [&](const ServiceConfig& s) { return s.vip == *vip; }))
             return error_response(404, fmt::format("no service has the VIP '{}'", p.at("vip")));
           if (*withdraw)
             bgp.withdrawals().vips.insert(*vip);

@@ -12,10 +12,9 @@ std::vector<VipOffer> offer_vips(const Config& config, const ServiceUp& service_
   std::vector<VipOffer> out;
   std::vector<bool> serving;
   for (const ServiceConfig& s : config.services) {
-    if (!s.vip.is_v4()) continue;  // bird gets IPv4 routes only (the loader refuses the mix)
-    auto it = std::find_if(out.begin(), out.end(), [&](const VipOffer& o) { return o.vip == s.vip.v4(); });
+    auto it = std::find_if(out.begin(), out.end(), [&](const VipOffer& o) { return o.vip == s.vip; });
     if (it == out.end()) {
-      out.push_back({s.vip.v4(), {}, false, ""});
+      out.push_back({s.vip, {}, false, ""});
       serving.push_back(false);
       it = out.end() - 1;
     }
@@ -41,13 +40,15 @@ std::vector<VipOffer> offer_vips(const Config& config, const ServiceUp& service_
   return out;
 }
 
-std::string bird_routes(const std::vector<VipOffer>& offers, long pid) {
+std::string bird_routes(const std::vector<VipOffer>& offers, long pid, bool ipv6) {
   std::string text = fmt::format(
-      "# Written by shoald (pid {}): the VIPs this director offers. bird's config includes this "
-      "file\n# in a static protocol; shoald rewrites it and asks bird to reconfigure.\n",
-      pid);
+      "# Written by shoald (pid {}): the {} VIPs this director offers. bird's config includes "
+      "this\n# file in a static protocol ({}); shoald rewrites it and asks bird to "
+      "reconfigure.\n",
+      pid, ipv6 ? "IPv6" : "IPv4", ipv6 ? "ipv6" : "ipv4");
   for (const VipOffer& o : offers)
-    if (o.offered) text += fmt::format("route {}/32 blackhole;\n", dp::ipv4_to_string(o.vip));
+    if (o.offered && o.vip.is_v6() == ipv6)
+      text += fmt::format("route {}/{} blackhole;\n", to_string(o.vip), ipv6 ? 128 : 32);
   return text;
 }
 

@@ -19,11 +19,11 @@ namespace shoal::cp {
 
 struct BgpWithdrawals {
   bool director = false;     // the whole director, by the operator
-  std::set<uint32_t> vips;  // single VIPs, by the operator (network order)
+  std::set<IpAddress> vips;  // single VIPs, by the operator
 };
 
 struct VipOffer {
-  uint32_t vip = 0;                   // network order
+  IpAddress vip;                      // IPv4 or IPv6
   std::vector<std::string> services;  // the services on it, in file order
   bool offered = false;
   std::string why;  // why not, when not offered: "stopping", "withdrawn", "no service up"
@@ -35,7 +35,9 @@ std::vector<VipOffer> offer_vips(const Config& config, const ServiceUp& service_
                                  const BgpWithdrawals& withdrawn,
                                  std::string_view held = {});
 
-// bird's static routes for the offered VIPs: the file bird's config includes.
-std::string bird_routes(const std::vector<VipOffer>& offers, long pid);
+// bird's static routes for the offered VIPs of one family (`ipv6`: the IPv6 ones, as /128;
+// else the IPv4 ones, as /32): the file bird's config includes in its static protocol of that
+// family.
+std::string bird_routes(const std::vector<VipOffer>& offers, long pid, bool ipv6 = false);
 
 }  // namespace shoal::cp

@@ -4,7 +4,10 @@
 namespace shoal::cp::config_loader {
 namespace {
 
-constexpr std::string_view kBgpKeys[] = {"socket", "file"};
+constexpr std::string_view kBgpKeys[] = {"socket", "file", "file6"};
+
+// A file bird's config includes: an absolute path, not a directory.
+bool file_path_ok(const std::string& s) { return !s.empty() && s.front() == '/' && s.back() != '/'; }
 
 }  // namespace
 
@@ -27,12 +30,26 @@ void Loader::parse_bgp(const Field& field) {
     }
   if (const Field* f = m.get("file"))
     if (auto s = string(*f)) {
-      if (s->empty() || s->front() != '/' || s->back() == '/')
+      if (!file_path_ok(*s))
         error(f->line, fmt::format("'file' must be an absolute path of a file (the one bird's "
                                    "config includes), got '{}'",
                                    *s));
       else
         b.file = *s;
+    }
+  b.file6 = default_bgp_file6(b.file);
+  if (const Field* f = m.get("file6"))
+    if (auto s = string(*f)) {
+      if (!file_path_ok(*s))
+        error(f->line, fmt::format("'file6' must be an absolute path of a file (the one bird's "
+                                   "config includes in its IPv6 static protocol), got '{}'",
+                                   *s));
+      else if (*s == b.file)
+        error(f->line, fmt::format("'file6' must differ from 'file' ('{}'): bird includes each "
+                                   "in a static protocol of its own family",
+                                   *s));
+      else
+        b.file6 = *s;
     }
 }
 
@@ -54,3 +71,16 @@ void Loader::check_bgp() {
 }
 
 }  // namespace shoal::cp::config_loader
+
+namespace shoal::cp {
+
+std::string default_bgp_file6(const std::string& file) {
+  const std::size_t slash = file.rfind('/');
+  const std::size_t dot = file.rfind('.');
+  // A dot that starts the name ("/run/.vips") is no extension.
+  if (dot == std::string::npos || (slash != std::string::npos && dot <= slash + 1))
+    return file + "6";
+  return file.substr(0, dot) + "6" + file.substr(dot);
+}
+
+}  // namespace shoal::cp

@@ -401,7 +401,6 @@ void Loader::check_services() {
                           "VIP must be an address of its own",
                           label, to_string(s.vip), it->second.port, it->second.line));
     }
-    if (r.vip_ok && s.vip.is_v6()) check_ipv6_service(s, r, label);
     if (s.forwarding == dp::ForwardMode::tun) check_ipv6_tunnel_mtu(s, r, label);
     const std::vector<uint16_t> ports = r.port_ok ? entry_ports(s) : std::vector<uint16_t>{};
     if (r.vip_ok && r.port_ok && r.protocol_ok) {
@@ -539,16 +538,6 @@ void Loader::check_services() {
                                            [](const BackendConfig& b) { return b.weight == 0; }))
       warn(r.line, fmt::format("{}: every backend has weight 0: it takes no new flows", label));
   }
-}
-
-// What IPv6 services cannot do yet: bird is given IPv4 routes only: said, not refused (the VIP
-// still serves its own segment).
-void Loader::check_ipv6_service(const ServiceConfig& s, const ServiceRec& r,
-                                const std::string& label) {
-  if (config_.bgp.enabled)
-    warn(r.vip_line, fmt::format("{}: IPv6 VIP {} is not announced by bgp (IPv4 routes only so "
-                                 "far): it is reached on the director's own segment only",
-                                 label, to_string(s.vip)));
 }
 
 // IPv6 routers never fragment, and every IPv6 link carries 1280 bytes (RFC 8200 §5): a real

@@ -293,7 +293,6 @@ class Loader {
                      const Map* service_health, HealthUsage& usage);
   void check_services();
   void check_sorry_servers(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
-  void check_ipv6_service(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
   void check_ipv6_tunnel_mtu(const ServiceConfig& s, const ServiceRec& r, const std::string& label);
   void parse_service_ports(const Map& m, ServiceConfig& svc, ServiceRec& rec);
   std::optional<dp::PortRange> port_range(const YAML::Node& item, int line);

@@ -619,6 +619,8 @@ void Director::run_bgp(bool stopping) {
       bgp_ready_ = true;
       for (const auto& [ip, e] : neighbours_.entries())
         if (e.wanted && !e.resolved()) bgp_ready_ = false;
+      for (const auto& [ip, e] : neighbours6_.entries())
+        if (e.wanted && !e.resolved()) bgp_ready_ = false;
     }
   }
   const char* held = stopping     ? "shoald is stopping"

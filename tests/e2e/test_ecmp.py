@@ -16,6 +16,11 @@ spreads flows over them by Linux ECMP with an L4 hash (scripts/lab up --ecmp).
   every director maps each new flow to the same real server (Maglev moves only the dead
   server's flows).
 - SIGTERM withdraws the VIPs before shoald ends.
+
+The lab is dual-stack: every director also serves the IPv6 VIP (web6 on fd00::100) and
+announces it over an IPv6 session of its own, with its IPv6 address as the next hop; the router
+holds one IPv6 multipath route too. The core cases run for both families (spread, a hung
+director, withdraw/announce of one VIP); a SIGKILL withdraws both routes at once.
 """
 import os
 import re
@@ -27,41 +32,60 @@ import time
 import pytest
 import yaml
 
-from conftest import VIP, Lab, Shoald, _DAEMONS, make_config, parse_wrk, requirements_missing, \
-    run, shoalctl_path, start_wrk
+from conftest import VIP, VIP6, Lab, Shoald, _DAEMONS, make_config, parse_wrk, \
+    requirements_missing, run, shoalctl_path, start_wrk
 
 DIRECTORS = 3
 CLIENT = "10.0.2.1"
 RATE = "4M"  # per transfer: the 64 MiB /big lasts ~16 s, long enough to outlive a kill
+VIPS = {"ipv4": VIP, "ipv6": VIP6}
+FAMILIES = pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 
 
-def director_address(n):
-    return f"10.0.0.{1 + n}"
+def director_address(n, family="ipv4"):
+    return f"fd00::{1 + n}" if family == "ipv6" else f"10.0.0.{1 + n}"
 
 
 def ecmp_config(lab, n):
+    """Dual stack: the IPv4 demo services, and web6/echo6 on the IPv6 VIP with the real
+    servers' IPv6 addresses, on a port with both families' addresses."""
     cfg = make_config(lab, director=n, tap="lan0")
+    cfg6 = make_config(lab, director=n, tap="lan0", family="ipv6")
+    cfg["ports"][0]["addresses"] = cfg6["ports"][0]["addresses"]
+    for svc in cfg6["services"]:
+        svc["name"] += "6"
+        cfg["services"].append(svc)
     cfg["bgp"] = {"socket": f"{lab.state}/d{n}/bird.ctl",
-                  "file": f"{lab.state}/d{n}/bird-vips.conf"}
+                  "file": f"{lab.state}/d{n}/bird-vips.conf",
+                  "file6": f"{lab.state}/d{n}/bird-vips6.conf"}
     return cfg
 
 
-def next_hops(lab):
-    """The directors the router's route to the VIP goes through, as director numbers."""
+def next_hops(lab, family="ipv4"):
+    """The directors the router's route to the family's VIP goes through, as director
+    numbers."""
+    if family == "ipv6":
+        out = lab.exec("router", "ip", "-6", "route", "show", VIP6, check=False).stdout
+        return sorted(int(a.rsplit(":", 1)[1]) - 1 for a in re.findall(r"via (fd00::\d+) ", out))
     out = lab.exec("router", "ip", "route", "show", VIP, check=False).stdout
     return sorted(int(a.split(".")[-1]) - 1 for a in re.findall(r"via (10\.0\.0\.\d+) ", out))
 
 
-def wait_next_hops(lab, want, timeout=30.0):
+def wait_next_hops(lab, want, timeout=30.0, family="ipv4"):
     deadline = time.time() + timeout
     while True:
-        got = next_hops(lab)
+        got = next_hops(lab, family)
         if got == sorted(want):
             return time.time()
         if time.time() > deadline:
-            raise AssertionError(f"the router's next hops for {VIP} are {got}, not {sorted(want)} "
-                                 f"after {timeout}s:\n" + bird_protocols(lab))
+            raise AssertionError(f"the router's next hops for {VIPS[family]} are {got}, not "
+                                 f"{sorted(want)} after {timeout}s:\n" + bird_protocols(lab))
         time.sleep(0.05)
+
+
+def wait_all_next_hops(lab, want, timeout=30.0):
+    """Both families' routes go through `want`; returns when the later one did."""
+    return max(wait_next_hops(lab, want, timeout, family) for family in VIPS)
 
 
 def route_watch(via):
@@ -89,9 +113,9 @@ def ports(lab, count):
     return base
 
 
-def http_batch(lab, count, timeout=2):
-    return lab.client("http", "--vip", VIP, "--port", 80, "--count", count, "--timeout", timeout,
-                      "--sport-base", ports(lab, count))
+def http_batch(lab, count, timeout=2, family="ipv4"):
+    return lab.client("http", "--vip", VIPS[family], "--port", 80, "--count", count,
+                      "--timeout", timeout, "--sport-base", ports(lab, count))
 
 
 def flows_created(d):
@@ -141,13 +165,15 @@ def ecmp(request, tmp_path_factory):
     lab.up()
     for n, d in ds.items():
         d.start(ecmp_config(lab, n), warm_up=False)
-    wait_next_hops(lab, ds.keys())
+    wait_all_next_hops(lab, ds.keys())
     # Every director resolves the real servers before its first flow: retry until a batch of
     # new connections all get answers.
-    deadline = time.time() + 20
-    while http_batch(lab, 30)["ok"] != 30:
-        assert time.time() < deadline, "no clean batch of requests through the router in 20 s"
-        time.sleep(0.3)
+    for family in VIPS:
+        deadline = time.time() + 20
+        while http_batch(lab, 30, family=family)["ok"] != 30:
+            assert time.time() < deadline, \
+                f"no clean batch of {family} requests through the router in 20 s"
+            time.sleep(0.3)
     return lab, ds
 
 
@@ -163,18 +189,25 @@ def test_nat_with_bgp_is_refused(tmp_path):
                      r"BGP \('bgp' at line \d+\)", p.stderr), p.stderr
 
 
-def test_traffic_spreads_over_every_director(ecmp):
+@FAMILIES
+def test_traffic_spreads_over_every_director(ecmp, family):
     lab, ds = ecmp
+    # The router's route: one next hop per director, each the director's own address of the
+    # family (for IPv6, the source of its IPv6 session).
+    wait_next_hops(lab, ds.keys(), family=family)
     before = {n: flows_created(d) for n, d in ds.items()}
-    r = http_batch(lab, 150)
+    r = http_batch(lab, 150, family=family)
     assert r["ok"] == 150, r
     share = {n: flows_created(d) - before[n] for n, d in ds.items()}
-    print(f"new flows per director over 150 connections: {share}")
+    print(f"{family}: new flows per director over 150 connections: {share}")
     assert sum(share.values()) >= 150
     for n, s in share.items():
         assert s >= 150 // DIRECTORS // 3, f"director d{n} took {s} of 150 new flows: {share}"
     status = ds[1].api("status")["bgp"]
-    assert status["vips"][0]["announced"] and status["sessions"][0]["established"], status
+    vip = next(v for v in status["vips"] if v["vip"] == VIPS[family])
+    session = "uplink6" if family == "ipv6" else "uplink"
+    assert vip["announced"] and vip["in_bird"], status
+    assert next(s for s in status["sessions"] if s["name"] == session)["established"], status
 
 
 def test_sigkill_one_director(ecmp):
@@ -217,6 +250,8 @@ def test_sigkill_one_director(ecmp):
     print(f"d{victim} SIGKILLed: the router dropped its route after {withdrawal * 1000:.0f} ms")
     assert withdrawal < 1.0
     assert next_hops(lab) == survivors
+    # Its IPv6 session had its own BFD session, which died with it as well.
+    assert next_hops(lab, "ipv6") == survivors, bird_protocols(lab)
 
     r = http_batch(lab, 30)
     assert r["ok"] == 30, f"new connections after the kill: {r}"
@@ -243,6 +278,7 @@ def test_sigkill_one_director(ecmp):
     time.sleep(1)
     v.start(warm_up=False)
     t_back = wait_next_hops(lab, ds.keys())
+    wait_next_hops(lab, ds.keys(), family="ipv6")
     time.sleep(1)
     onto = client_ports(v) & later.keys()
     print(f"d{victim} back in the route after restart; transfers moved onto it: {sorted(onto)}")
@@ -282,41 +318,49 @@ def test_withdraw_and_announce(ecmp):
     finish_transfers(lab, transfers)
 
     d.api("announce")
-    wait_next_hops(lab, ds.keys(), timeout=15)
+    wait_all_next_hops(lab, ds.keys(), timeout=15)
 
-    d.api("withdraw", VIP)
-    wait_next_hops(lab, others, timeout=5)
-    assert d.api("bgp")["vips"][0]["withdrawn"] is True
-    metrics = subprocess.run(["curl", "-s", "--unix-socket", str(d.api_socket),
-                              "http://shoald/metrics"], capture_output=True, text=True,
-                             timeout=30).stdout
-    assert f'shoal_bgp_vip_announced{{vip="{VIP}"}} 0' in metrics, metrics
-    assert 'shoal_bgp_session_up{session="uplink"} 1' in metrics, metrics
-    d.api("announce", VIP)
-    wait_next_hops(lab, ds.keys(), timeout=15)
-    r = http_batch(lab, 30)
-    assert r["ok"] == 30, r
+    # One VIP of each family: the other family's route keeps the director.
+    for family, other in (("ipv4", "ipv6"), ("ipv6", "ipv4")):
+        vip = VIPS[family]
+        d.api("withdraw", vip)
+        wait_next_hops(lab, others, timeout=5, family=family)
+        assert next_hops(lab, other) == sorted(ds.keys()), f"withdrawing {vip} took {other}'s"
+        entry = next(v for v in d.api("bgp")["vips"] if v["vip"] == vip)
+        assert entry["withdrawn"] is True and not entry["announced"], entry
+        metrics = subprocess.run(["curl", "-s", "--unix-socket", str(d.api_socket),
+                                  "http://shoald/metrics"], capture_output=True, text=True,
+                                 timeout=30).stdout
+        assert f'shoal_bgp_vip_announced{{vip="{vip}"}} 0' in metrics, metrics
+        assert f'shoal_bgp_vip_announced{{vip="{VIPS[other]}"}} 1' in metrics, metrics
+        assert 'shoal_bgp_session_up{session="uplink"} 1' in metrics, metrics
+        assert 'shoal_bgp_session_up{session="uplink6"} 1' in metrics, metrics
+        d.api("announce", vip)
+        wait_next_hops(lab, ds.keys(), timeout=15, family=family)
+        r = http_batch(lab, 30, family=family)
+        assert r["ok"] == 30, r
 
 
-def test_hung_director_is_withdrawn(ecmp):
+@FAMILIES
+def test_hung_director_is_withdrawn(ecmp, family):
     """A shoald that hangs (SIGSTOP) passes no more frames between its TAP and the wire: BFD
     on the router gives up and the route goes, with nothing to clean up; it comes back when
     shoald runs again."""
     lab, ds = ecmp
     d = ds[2]
-    wait_next_hops(lab, ds.keys())
+    wait_all_next_hops(lab, ds.keys())
     t0 = time.time()
     d.signal(signal.SIGSTOP)
     try:
-        t_gone = wait_next_hops(lab, [n for n in ds if n != 2], timeout=5)
-        print(f"d2 stopped (SIGSTOP): the router dropped its route after "
+        t_gone = wait_next_hops(lab, [n for n in ds if n != 2], timeout=5, family=family)
+        print(f"d2 stopped (SIGSTOP): the router dropped its {family} route after "
               f"{(t_gone - t0) * 1000:.0f} ms")
         assert t_gone - t0 < 1.5
-        r = http_batch(lab, 30)
+        r = http_batch(lab, 30, family=family)
         assert r["ok"] == 30, r
     finally:
         d.signal(signal.SIGCONT)
-    wait_next_hops(lab, ds.keys(), timeout=60)
+    wait_all_next_hops(lab, ds.keys(), timeout=60)
 
 
 def mapping(d, sports):
@@ -392,5 +436,6 @@ def test_clean_stop_withdraws_first(ecmp):
     c = d.stop()
     assert c["balanced"]
     assert DIRECTORS not in next_hops(lab)
+    assert DIRECTORS not in next_hops(lab, "ipv6")
     assert "bgp: every VIP withdrawn" in d.log_text()
     print(f"SIGTERM: shoald withdrew and stopped in {(time.time() - t0) * 1000:.0f} ms")
