@@ -2,11 +2,13 @@
 # Configures (once) and builds one flavour of shoal under build/:
 #   ./scripts/build.sh release    build/release, optimised
 #   ./scripts/build.sh asan       build/asan, AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./scripts/build.sh FLAVOUR TARGET...   only those ninja targets (and what they need)
 # Warnings are errors in both. Prints the build log only when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 flavour=${1:-release}
+shift || true
 case "$flavour" in
   release) options=(--buildtype=release) ;;
   asan) options=(--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false) ;;
@@ -19,5 +21,5 @@ if [[ ! -f $dir/build.ninja ]]; then
   meson setup "$dir" -Dwerror=true "${options[@]}" >"build/$flavour.setup.log" 2>&1 ||
     { cat "build/$flavour.setup.log" >&2; exit 1; }
 fi
-ninja -C "$dir" >"build/$flavour.build.log" 2>&1 ||
+ninja -C "$dir" "$@" >"build/$flavour.build.log" 2>&1 ||
   { tail -50 "build/$flavour.build.log" >&2; exit 1; }

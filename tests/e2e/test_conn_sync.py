@@ -20,7 +20,9 @@ on the real server it started on.
   it.
 - Failover with sync: after d1 is killed every connection carries on, without an error, on the
   same real server, and d2's workers claimed the flows from the synced table — with one worker
-  per director, and with two (both of d2's workers claim some). With one, the kill also comes
+  per director, with two (both of d2's workers claim some), and over IPv6 (NAT66 on
+  fd00::100, VRRP over IPv6 moving it and the real servers' gateway fd00:1::1; the flows go
+  in the wide 60-byte entries, into d2's IPv6 table). With one, the kill also comes
   under wrk's load (no error) during three 64 MiB transfers that arrive intact, at least one
   of them on a 5-tuple d2's Maglev maps elsewhere.
 - The same without connection_sync breaks connections: the control case proving that the
@@ -43,7 +45,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PY, VIP, parse_wrk, requirements_missing, start_wrk
+from conftest import PY, VIP, VIP6, parse_wrk, requirements_missing, start_wrk
 from test_vrrp import log_time, start_pair, vrrp_config
 
 pytestmark = pytest.mark.skipif(requirements_missing() is not None,
@@ -65,13 +67,15 @@ TRANSFER_PORTS = (24190, 24191, 24192)  # client ports of the long transfers
 
 # --- configs and daemons ------------------------------------------------------------------
 
-def director_config(pair, node, priority, preempt=True, sync=True, workers=1, persistence=False):
+def director_config(pair, node, priority, preempt=True, sync=True, workers=1, persistence=False,
+                    family="ipv4"):
     lab = pair.lab
     n = int(node[1:])
-    cfg = vrrp_config(lab, n, priority, preempt)
+    cfg = vrrp_config(lab, n, priority, preempt, family=family)
     cfg["api"] = {"socket": str(getattr(pair, node).api_socket)}
     web = next(s for s in cfg["services"] if s["name"] == "web")
-    web["backends"] = [{"name": f"rs{i}", "address": lab.rs_address(i), "port": 80, "weight": w}
+    rs_address = lab.rs_address6 if family == "ipv6" else lab.rs_address
+    web["backends"] = [{"name": f"rs{i}", "address": rs_address(i), "port": 80, "weight": w}
                        for i, w in (D1_WEB if n == 1 else D2_WEB)]
     if persistence:
         web["persistence"] = {"timeout": 300}
@@ -96,14 +100,16 @@ def bring_up(pair, setup):
     sync = setup.startswith("sync")
     workers = 2 if setup == "sync-2-workers" else 1
     persistence = setup == "sync-persistence"
+    family = "ipv6" if setup.endswith("ipv6") else "ipv4"
     for d in (d2, d1):
         d.stop()  # a running daemon must exit cleanly, its counters balanced
+        d.vip = VIP6 if family == "ipv6" else VIP  # what warm_up and simulated() ask for
     mark1, mark2 = len(d1.log_lines()), len(d2.log_lines())
     d1.start(director_config(pair, "d1", 150, sync=sync, workers=workers,
-                             persistence=persistence), warm_up=False)
+                             persistence=persistence, family=family), warm_up=False)
     d1.wait_log(r"vrrp front: backup -> master", after=mark1, timeout=10)
     d2.start(director_config(pair, "d2", 100, sync=sync, workers=workers,
-                             persistence=persistence), warm_up=False)
+                             persistence=persistence, family=family), warm_up=False)
     d2.wait_log(r"vrrp front: init -> backup", after=mark2, timeout=10)
     if sync:
         d2.wait_log(r"connection sync: pull done: ", after=mark2, timeout=10)
@@ -140,8 +146,9 @@ def drops(cs):
 
 
 def simulated(d, sport):
-    """The real server `d`'s Maglev gives a new flow from the client's `sport`."""
-    r = d.api_json("GET", f"/v1/simulate?client=10.0.0.1:{sport}&vip={VIP}:80&proto=tcp")
+    """The real server `d`'s Maglev gives a new flow from the client's `sport` (to d.vip)."""
+    client, vip = ("[fd00::1]", f"[{d.vip}]") if ":" in d.vip else ("10.0.0.1", d.vip)
+    r = d.api_json("GET", f"/v1/simulate?client={client}:{sport}&vip={vip}:80&proto=tcp")
     assert r.get("backend"), d.diag(f"simulate: {r}")
     return r["backend"]["name"]
 
@@ -154,11 +161,11 @@ def server_address(lab, name):
 
 class Held:
     """hold_client.py in the client namespace: `n` keep-alive connections from source ports
-    base..base+n-1."""
+    base..base+n-1 to `vip`."""
 
-    def __init__(self, lab, n, base):
+    def __init__(self, lab, n, base, vip=VIP):
         self.n, self.base = n, base
-        self.proc = lab.popen("client", PY, HOLD, "--vip", VIP, "--port", 80, "--connections",
+        self.proc = lab.popen("client", PY, HOLD, "--vip", vip, "--port", 80, "--connections",
                               n, "--sport-base", base, "--interval", 0.15, "--timeout", 5,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -228,7 +235,7 @@ def hold(pair):
     started = []
 
     def start(n, base):
-        h = Held(pair.lab, n, base)
+        h = Held(pair.lab, n, base, vip=pair.d1.vip)
         started.append(h)
         return h
 
@@ -398,13 +405,15 @@ def test_malformed_datagrams_are_counted_and_change_nothing(pair):
                 lambda cs: cs["table"]["entries"] == entries, timeout=3)
 
 
-@pytest.mark.parametrize("setup", ["sync", "sync-2-workers"])
+@pytest.mark.parametrize("setup", ["sync", "sync-2-workers", "sync-ipv6"])
 def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setup):
     # With two workers each, the port spreads the flows over both: a flow may be reported by
-    # one of d1's workers and claimed by either of d2's.
+    # one of d1's workers and claimed by either of d2's. Over IPv6 the flows fill d2's IPv6
+    # table, not its IPv4 one.
     bring_up(pair, setup)
     d1, d2 = pair.d1, pair.d2
-    n, base = 20, 24100 if setup == "sync" else 24400
+    n, base = 20, {"sync": 24100, "sync-2-workers": 24400, "sync-ipv6": 24500}[setup]
+    table = "table6" if setup == "sync-ipv6" else "table"
     before = sync_status(d2)
     h = hold(n, base)
     first = h.ready()
@@ -420,8 +429,8 @@ def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setu
                 f"http://{VIP}/big", stdout=subprocess.PIPE, text=True)))
         wrk = start_wrk(d1, 5)
         time.sleep(1.0)  # under way
-    synced = wait_status(d2, f"{n} flows in the table",
-                         lambda cs: cs["table"]["entries"] >= n, timeout=5)
+    synced = wait_status(d2, f"{n} flows in the {table}",
+                         lambda cs: cs[table]["entries"] >= n, timeout=5)
     mark2 = len(d2.log_lines())
     expected_moves = [s for s in first if simulated(d1, s) != first[s]]
     assert not expected_moves, f"d1's simulate disagrees with its dataplane: {expected_moves}"
@@ -436,7 +445,7 @@ def test_sync_keeps_connections_when_the_backups_maglev_differs(pair, hold, setu
     claimed = after["claimed"] - before["claimed"]
     gaps = sorted(c["max_gap"] for c in conns)
     print(f"\nsync: {len(moved)}/{n} 5-tuples hash to another real server on d2; d2 had "
-          f"{synced['table']['entries']} flows in its table; master "
+          f"{synced[table]['entries']} flows in its {table}; master "
           f"{(master_at - killed) * 1000:.0f} ms after the kill; "
           f"{n - len(broken(conns, first))}/{n} connections kept their real server; "
           f"claimed {claimed}; longest pause {gaps[-1]:.2f} s; requests "

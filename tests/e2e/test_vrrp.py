@@ -37,6 +37,7 @@ VMAC = "00:00:5e:00:01:33"
 VMAC6 = "00:00:5e:00:02:33"  # RFC 9568 §7.3: IPv6 routers' own range
 SLACK = 0.1  # the issue's allowance over the protocol's own delays
 NAT_GATEWAY = "10.0.1.1"
+NAT_GATEWAY6 = "fd00:1::1"
 
 
 def skew(priority):
@@ -52,11 +53,15 @@ def vrrp_config(lab, director, priority, preempt=True, family="ipv4"):
     # Two daemons on one filesystem: an API socket each, under this lab's state directory.
     cfg["api"] = {"socket": str(lab.state / f"d{director}.sock")}
     addresses = [VIP6 if family == "ipv6" else VIP]
-    if lab.mode == "nat" and family == "ipv4":
+    if lab.mode == "nat":
         # The real servers' gateway moves with the VIP: each director keeps an address of its
-        # own on their subnet, and the instance carries 10.0.1.1.
+        # own on their subnet, and the instance carries 10.0.1.1 (fd00:1::1 over IPv6: one
+        # family per instance).
         cfg["ports"][0]["addresses"] = [f"10.0.0.{1 + director}/24", f"10.0.1.{1 + director}/24"]
-        addresses.append(NAT_GATEWAY)
+        if family == "ipv6":
+            cfg["ports"][0]["addresses"] += [f"fd00::{1 + director}/64",
+                                             f"fd00:1::{1 + director}/64"]
+        addresses.append(NAT_GATEWAY6 if family == "ipv6" else NAT_GATEWAY)
     cfg["vrrp"] = {"instances": [{
         "name": "front", "vrid": VRID, "priority": priority, "interval": INTERVAL,
         "preempt": preempt, "addresses": addresses,

@@ -52,7 +52,8 @@ class Held:
             self.first = "!" + what.split(":")[0]
 
     def get(self, f):
-        self.sock.sendall(f"GET / HTTP/1.1\r\nHost: {self.a.vip}\r\n\r\n".encode())
+        host = f"[{self.a.vip}]" if ":" in self.a.vip else self.a.vip
+        self.sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         status = f.readline()
         if not status:
             raise ConnectionError("closed by the peer")
@@ -78,7 +79,8 @@ class Held:
 
     def run(self, stop):
         try:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            family = socket.AF_INET6 if ":" in self.a.vip else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.sock.settimeout(self.a.timeout)
             self.sock.bind(("", self.sport))
