@@ -7,9 +7,9 @@
 //   (single producer, the control thread the single consumer). The control thread sends them
 //   to the peers.
 // - SyncedFlows (SyncedFlows6) holds the IPv4 (IPv6) flows peers reported: one table for every
-//   worker, written by the control thread alone and read by the workers without locks. A worker that misses in its
-//   own flow table looks there before it schedules, so a flow a peer pinned keeps its
-//   backend here, whichever worker the port hands it to.
+//   worker, written by the control thread alone and read by the workers without locks. A
+//   worker that misses in its own flow table looks there before it schedules, so a flow a
+//   peer pinned keeps its backend here, whichever worker the port hands it to.
 #pragma once
 
 #include <rte_ring.h>

@@ -77,8 +77,9 @@ run_pytest() {  # run_pytest LABEL PATH...
   local report
   report=$(mktemp --suffix=.xml)
   echo "== $label"
+  # The ten slowest tests are listed too: what to look at when the suite grows too long.
   SHOAL_BUILD_DIR=build/release /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    --junitxml="$report" "$@" 2>&1 | tail -30
+    --durations=10 --junitxml="$report" "$@" 2>&1 | tail -45
   local counts
   counts=$(/usr/bin/python3 - "$report" <<'PY'
 import sys, xml.etree.ElementTree as ET

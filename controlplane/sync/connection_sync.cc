@@ -341,16 +341,16 @@ void ConnectionSync::poll(uint32_t now_ms) {
   }
 }
 
-uint32_t ConnectionSync::drain_events(uint32_t max_entries) {
+void ConnectionSync::drain_events(uint32_t max_entries) {
   for (const auto& ring : rings_) max_entries = drain_ring(*ring, max_entries);
   for (const auto& ring : rings6_) max_entries = drain_ring(*ring, max_entries);
-  return max_entries;
 }
 
 template <typename Ring>
 uint32_t ConnectionSync::drain_ring(Ring& ring, uint32_t max_entries) {
   typename Ring::value_type events[256];
-  while (max_entries > 0) {
+  // Wide entries fill datagrams faster: the frame budget bounds the loop too.
+  while (max_entries > 0 && frames_.size() < kFramesPerPoll) {
     const uint32_t n = ring.pop(events, std::min<uint32_t>(256, max_entries));
     if (n == 0) break;
     max_entries -= n;

@@ -152,8 +152,9 @@ class ConnectionSync {
                            uint32_t now_ms);
   // The next slice of the walk of the workers' persistence tables.
   void walk_persistence(uint32_t now_ms);
-  // Sends up to `max_entries` of the workers' events; returns how many are left to send.
-  uint32_t drain_events(uint32_t max_entries);
+  // Sends up to `max_entries` of the workers' events (fewer once kFramesPerPoll are queued).
+  void drain_events(uint32_t max_entries);
+  // One ring's share of it; returns the budget left.
   template <typename Ring>
   uint32_t drain_ring(Ring& ring, uint32_t max_entries);
   // Walks every table for a pull from `to`; pull_done goes once everything is sent.
