@@ -5,9 +5,11 @@ drops what reaches it as vip_not_owned. A killed master is replaced within Maste
 (3 × interval + skew) plus 100 ms of slack, a stopped one (priority 0) within skew + 100 ms;
 requests resume and a long transfer survives in every mode, since both directors build the
 same Maglev table (and NAT's reverse translation needs no per-flow state). Malformed advertisements are counted under their reason and change nothing; a
-reload can turn preemption on. The SIGKILL failover runs over IPv6 too (DR): VRRP over IPv6
-carries fd00::100, and the new master's unsolicited neighbour advertisements are seen on the
-LAN.
+reload can turn preemption on. The SIGKILL failover runs over IPv6 too (DR and NAT66): VRRP
+over IPv6 carries fd00::100 (and in NAT the real servers' gateway, fd00:1::1), and the new
+master's unsolicited neighbour advertisements are seen on the LAN. NAT66 flows are not synced
+(connection sync carries IPv4 flows only): the long transfer survives because both directors'
+Maglev tables send it to the same real server.
 
 Run as root:  SHOAL_E2E_LAB=vr /usr/bin/python3 -m pytest tests/e2e/test_vrrp.py
 """
@@ -37,6 +39,7 @@ VMAC = "00:00:5e:00:01:33"
 VMAC6 = "00:00:5e:00:02:33"  # RFC 9568 §7.3: IPv6 routers' own range
 SLACK = 0.1  # the issue's allowance over the protocol's own delays
 NAT_GATEWAY = "10.0.1.1"
+NAT_GATEWAY6 = "fd00:1::1"
 
 
 def skew(priority):
@@ -52,11 +55,15 @@ def vrrp_config(lab, director, priority, preempt=True, family="ipv4"):
     # Two daemons on one filesystem: an API socket each, under this lab's state directory.
     cfg["api"] = {"socket": str(lab.state / f"d{director}.sock")}
     addresses = [VIP6 if family == "ipv6" else VIP]
-    if lab.mode == "nat" and family == "ipv4":
+    if lab.mode == "nat":
         # The real servers' gateway moves with the VIP: each director keeps an address of its
-        # own on their subnet, and the instance carries 10.0.1.1.
+        # own on their subnet, and the instance carries 10.0.1.1 (fd00:1::1 over IPv6: one
+        # family per instance).
         cfg["ports"][0]["addresses"] = [f"10.0.0.{1 + director}/24", f"10.0.1.{1 + director}/24"]
-        addresses.append(NAT_GATEWAY)
+        if family == "ipv6":
+            cfg["ports"][0]["addresses"] += [f"fd00::{1 + director}/64",
+                                             f"fd00:1::{1 + director}/64"]
+        addresses.append(NAT_GATEWAY6 if family == "ipv6" else NAT_GATEWAY)
     cfg["vrrp"] = {"instances": [{
         "name": "front", "vrid": VRID, "priority": priority, "interval": INTERVAL,
         "preempt": preempt, "addresses": addresses,
@@ -215,9 +222,9 @@ def test_malformed_advertisements_are_counted_and_change_nothing(pair):
             d.diag("a malformed advertisement changed a state")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["dr", "nat"])
 def pair6(request, tmp_path_factory):
-    return start_pair(request, tmp_path_factory, "dr", family="ipv6")
+    return start_pair(request, tmp_path_factory, request.param, family="ipv6")
 
 
 def test_killed_master_is_replaced_under_load(pair):
