@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "bgp/offer.h"
 #include "daemon/files.h"
@@ -367,14 +369,19 @@ ReloadResult Director::apply(const std::string& text) {
 void Director::update_neighbours() {
   neighbours_.set_wanted(wanted_neighbours(config_, ports_.handles()), dp::now_ms());
   neighbours6_.set_wanted(wanted_neighbours6(config_, ports_.handles()), dp::now_ms());
-  const auto add_static = [this](auto& table, const auto& address, const MacAddress& m) {
-    rte_ether_addr mac;
-    std::copy(m.begin(), m.end(), mac.addr_bytes);
-    const int port = std::max(config_.on_link_port(address), 0);
-    table.add_static(address, ports_.handle(static_cast<std::size_t>(port)).id, mac);
+  // The whole set each time, so that a reload drops the entries the file no longer lists.
+  const auto statics = [this](auto& table, const auto& list) {
+    std::vector<typename std::remove_reference_t<decltype(table)>::Static> out;
+    for (const auto& n : list) {
+      rte_ether_addr mac;
+      std::copy(n.mac.begin(), n.mac.end(), mac.addr_bytes);
+      const int port = std::max(config_.on_link_port(n.address), 0);
+      out.push_back({n.address, ports_.handle(static_cast<std::size_t>(port)).id, mac});
+    }
+    table.set_static(out, dp::now_ms());
   };
-  for (const NeighbourConfig& n : config_.neighbours) add_static(neighbours_, n.address, n.mac);
-  for (const Neighbour6Config& n : config_.neighbours6) add_static(neighbours6_, n.address, n.mac);
+  statics(neighbours_, config_.neighbours);
+  statics(neighbours6_, config_.neighbours6);
 }
 
 // Hands the checker the backends of the running config. Backends that stay keep their state;

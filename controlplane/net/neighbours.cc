@@ -35,6 +35,41 @@ void BasicNeighbours<Address>::add_static(const Address& ip, uint16_t port, cons
 }
 
 template <typename Address>
+bool BasicNeighbours<Address>::set_static(const std::vector<Static>& statics, uint32_t now_ms) {
+  bool changed = false;
+  std::map<Address, const Static*> listed;
+  for (const Static& s : statics) listed[s.ip] = &s;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& e = it->second;
+    if (!e.is_static || listed.count(e.ip)) {
+      ++it;
+      continue;
+    }
+    changed = true;
+    if (!e.wanted) {
+      it = entries_.erase(it);
+      continue;
+    }
+    // A next hop the config still needs: resolved again, from scratch, not with the MAC the
+    // file gave.
+    e.is_static = false;
+    e.state = State::incomplete;
+    e.mac = rte_ether_addr{};
+    e.updated_ms = now_ms;
+    e.next_probe_ms = now_ms;
+    e.unanswered = 0;
+    ++it;
+  }
+  for (const Static& s : statics) {
+    const Entry* before = find(s.ip);
+    changed |= before == nullptr || !before->is_static || before->port != s.port ||
+               !rte_is_same_ether_addr(&before->mac, &s.mac);
+    add_static(s.ip, s.port, s.mac);
+  }
+  return changed;
+}
+
+template <typename Address>
 bool BasicNeighbours<Address>::learn(const Address& ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms) {
   auto [it, inserted] = entries_.try_emplace(ip);
   Entry& e = it->second;

@@ -48,12 +48,23 @@ class BasicNeighbours {
     uint16_t port;
   };
 
+  struct Static {
+    Address ip;
+    uint16_t port;
+    rte_ether_addr mac;
+  };
+
   explicit BasicNeighbours(NeighbourTimers timers = {}) : timers_(timers) {}
 
   // The set of addresses the config needs resolved; others stop being probed (but stay
   // while they were learned recently). Static entries are never probed nor aged.
   void set_wanted(const std::vector<Probe>& wanted, uint32_t now_ms);
   void add_static(const Address& ip, uint16_t port, const rte_ether_addr& mac);
+  // The config's whole set of static entries (after a reload): those it no longer lists go,
+  // or, when the config still needs them resolved, become ordinary entries probed at once;
+  // the others are added or get their new MAC and port. Learned entries are left alone.
+  // Returns true if the dataplane's view changed.
+  bool set_static(const std::vector<Static>& statics, uint32_t now_ms);
 
   // An ARP packet from `ip` showed its MAC. Returns true if the dataplane's view changed.
   bool learn(const Address& ip, uint16_t port, const rte_ether_addr& mac, uint32_t now_ms);

@@ -6,22 +6,25 @@
   say so (EXPECTED below), and a sample of which nothing can run says why.
 - The hand-written `ipvsadm-save -n` outputs in data/ipvsadm/ import and pass the check.
 - In the lab (as root): a keepalived.conf for the lab's DR topology (with TCP_CHECKs, which
-  must keep the real servers up), one for the NAT topology (with HTTP_GETs) and
-  data/ipvsadm/dr-web.rules, imported, with the placeholder port replaced by the lab's, serve
-  1000 HTTP connections through the VIP, each real server taking its weight's share.
+  must keep the real servers up), one for the NAT topology (with HTTP_GETs), the same over
+  IPv6 (NAT66, with a vrrp_instance carrying fd00::100 and the real servers' gateway fd00:1::1,
+  which keepalived --config-test takes too) and data/ipvsadm/dr-web.rules, imported, with the
+  placeholder port replaced by the lab's, serve 1000 HTTP connections through the VIP, each
+  real server taking its weight's share.
 
 The first two need only the build; the last needs the lab (root, namespaces, nginx).
 Run:  /usr/bin/python3 -m pytest tests/e2e/test_import.py
 """
 
 import re
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (VIP, make_config, requirements_missing, run, shares_ok, shoalctl_path,
+from conftest import (VIP, VIP6, make_config, requirements_missing, run, shares_ok, shoalctl_path,
                       shoald_path, start_lab)
 
 SAMPLES = Path("/usr/share/doc/keepalived/samples")
@@ -30,7 +33,7 @@ DATA = Path(__file__).resolve().parent / "data" / "ipvsadm"
 # Per sample, words each of which some warning must hold: what shoal cannot do yet.
 EXPECTED = {
     "keepalived.conf.fwmark": ["imported as a multi-port service with a placeholder VIP"],
-    "keepalived.conf.IPv6": ["IPv4 services only"],
+    "keepalived.conf.IPv6": ["no persistence for IPv6 services", "no SMTP check"],
     "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
     "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
     "keepalived.conf.sample": ["digest"],
@@ -193,7 +196,22 @@ REAL_SERVER = """    real_server {address} 80 {{
     }}
 """
 
-LAB_RUNS = ["keepalived-dr", "keepalived-nat", "ipvsadm-dr"]
+# NAT66, with the real servers' gateway and the VIP carried by an imported VRRP instance over
+# IPv6 (the director, alone, becomes its master).
+LAB_VRRP6 = """vrrp_instance VI_6 {
+    interface eth0
+    virtual_router_id 61
+    priority 150
+    advert_int 0.1
+    virtual_ipaddress {
+        fe80::1/64 dev eth0
+        fd00::100/64 dev eth0
+        fd00:1::1/64 dev eth0
+    }
+}
+"""
+
+LAB_RUNS = ["keepalived-dr", "keepalived-nat", "keepalived-nat6", "ipvsadm-dr"]
 # New connections per run, from ephemeral source ports: fixed source ports (--sport-base) were
 # refused now and then (Address already in use) when the suite ran again within a minute. With
 # 1000 connections a share is off by more than 20% of its weight's once in thousands of runs
@@ -209,6 +227,9 @@ def test_imported_config_serves_traffic_in_the_lab(run_id, request, tmp_path_fac
     data/ipvsadm/dr-web.rules, whose web service is the DR lab's (10.0.0.100:80 over rs1..rs3
     with weights 1, 1, 2)."""
     source, mode = run_id.split("-")
+    family = "ipv6" if mode.endswith("6") else "ipv4"
+    mode = mode.rstrip("6")
+    vip = VIP6 if family == "ipv6" else VIP
     lab, d = start_lab(request, tmp_path_factory, mode, servers=3)
     weights = {1: 1, 2: 1, 3: 2}
     work = tmp_path_factory.mktemp("import")
@@ -216,26 +237,44 @@ def test_imported_config_serves_traffic_in_the_lab(run_id, request, tmp_path_fac
     if source == "keepalived":
         conf = work / "keepalived.conf"
         url = "            url {\n                path /\n            }\n" if mode == "nat" else ""
+        rs_address = lab.rs_address6 if family == "ipv6" else lab.rs_address
         conf.write_text(LAB_KEEPALIVED.format(
-            mode=mode, vip=VIP, kind=mode.upper(), real_servers="".join(
-                REAL_SERVER.format(address=lab.rs_address(i), weight=w, url=url,
+            mode=mode, vip=vip, kind=mode.upper(), real_servers="".join(
+                REAL_SERVER.format(address=rs_address(i), weight=w, url=url,
                                    check="HTTP_GET" if mode == "nat" else "TCP_CHECK")
-                for i, w in weights.items())))
+                for i, w in weights.items())) + (LAB_VRRP6 if family == "ipv6" else ""))
+        if shutil.which("keepalived"):  # the source is one keepalived takes (eth0: the client's)
+            t = lab.exec("client", "keepalived", "--config-test", "-f", conf, check=False)
+            assert t.returncode == 0, t.stderr
     else:
         conf = DATA / "dr-web.rules"
         assert [lab.rs_address(i) for i in weights] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
     imported = work / "imported.yaml"
-    import_to(source, conf, imported)
+    p = import_to(source, conf, imported)
     cfg = yaml.safe_load(imported.read_text())
     # What the operator does with the CHANGE ME lines: the lab's port, addresses and EAL.
-    lab_cfg = make_config(lab, tap="lan0")
+    lab_cfg = make_config(lab, tap="lan0", family=family)
     assert len(cfg["ports"]) == 1 and "net_null" in cfg["ports"][0]["device"]
+    if family == "ipv6":
+        # The instance carries the real servers' gateway: the director's own address on their
+        # subnet is another one, and the instance runs on the lab's port.
+        assert "link-local address" in p.stderr, p.stderr
+        [instance] = cfg["vrrp"]["instances"]
+        assert instance["addresses"] == [VIP6, "fd00:1::1"], instance
+        assert instance["port"] == cfg["ports"][0]["name"], instance
+        instance["port"] = lab_cfg["ports"][0]["name"]
+        lab_cfg["ports"][0]["addresses"] = [
+            "fd00:1::2/64" if a == "fd00:1::1/64" else a
+            for a in lab_cfg["ports"][0]["addresses"]]
     cfg["ports"] = lab_cfg["ports"]
     cfg["eal"] = lab_cfg["eal"]
     cfg["workers"] = lab_cfg["workers"]
     web = next(s for s in cfg["services"] if s["port"] == 80)
-    assert web["vip"] == VIP and web["forwarding"] == mode
+    assert web["vip"] == vip and web["forwarding"] == mode
+    d.vip = vip
     d.start(cfg)
+    if family == "ipv6":
+        d.wait_log(r"vrrp vi_6: backup -> master", timeout=10)
     health = {}
     if source == "keepalived":
         # The imported checks (delay_loop 2, retry 1: fall 2) pass through the exception path:
@@ -245,7 +284,7 @@ def test_imported_config_serves_traffic_in_the_lab(run_id, request, tmp_path_fac
         health = {b["address"]: b["health"] for b in services[0]["backends"]}
         assert all(h.get("up") and h.get("check") == check_type for h in health.values()), \
             d.diag(f"health after 6 s: {health}")
-    res = lab.client("http", "--vip", VIP, "--port", 80, "--count", LAB_CONNECTIONS, timeout=300)
+    res = lab.client("http", "--vip", vip, "--port", 80, "--count", LAB_CONNECTIONS, timeout=300)
     assert res["ok"] == LAB_CONNECTIONS and not res["errors"], d.diag(
         f"failed: {res['errors']} {res.get('error_samples')}")
     names = {f"rs{i}": w for i, w in weights.items()}

@@ -241,3 +241,25 @@ def test_invalid_reload_changes_nothing(rl):
     res = rl.lab.client("http", "--vip", VIP, "--port", 80, "--count", 100)
     assert res["ok"] == 100 and set(res["hist"]) == {"rs1", "rs4"}, rl.diag(res)
     rl.assert_balanced()
+
+
+@pytest.mark.parametrize("rl", ["dr", "dr-ipv6"], indirect=True)
+def test_reload_drops_a_static_neighbour_that_left_the_file(rl):
+    """A static neighbour (`neighbours:`) with a wrong MAC for rs1, the only backend, sends
+    every request nowhere; a reload with a file that no longer lists it drops it: rs1, still
+    a backend, is resolved again (ARP, or Neighbour Discovery over IPv6) and answers."""
+    rs1 = (rl.lab.rs_address6 if rl.family == "ipv6" else rl.lab.rs_address)(1)
+    wrong = config(rl, {1: 1})
+    wrong["neighbours"] = [{"address": rs1, "mac": "02:00:00:00:ee:01"}]
+    ok, lines, _, _ = rl.reload(wrong)
+    assert ok, rl.diag(lines)
+    res = rl.lab.client("http", "--vip", rl.vip, "--port", 80, "--count", 3, "--timeout", 1,
+                        "--sport-base", rl.lab.fresh_port())
+    assert res["ok"] == 0, rl.diag(f"rs1 answered through a MAC that is no one's: {res}")
+
+    ok, lines, _, _ = rl.reload(config(rl, START))
+    assert ok, rl.diag(lines)
+    rl.warm_up()
+    res = rl.lab.client("http", "--vip", rl.vip, "--port", 80, "--count", 300, "--timeout", 2)
+    assert res["ok"] == 300 and set(res["hist"]) == {"rs1", "rs2", "rs3"}, rl.diag(res)
+    rl.assert_balanced()

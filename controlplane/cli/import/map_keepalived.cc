@@ -164,6 +164,7 @@ class KeepalivedMapper {
       }
       g.instances = std::move(kept);
     }
+    companion_groups();
     std::map<std::string, std::string> group_names;
     std::set<std::string> members;
     for (SyncGroup& g : out_.sync_groups) {
@@ -194,7 +195,7 @@ class KeepalivedMapper {
   // What shoal would refuse across instances: a vrid twice on one interface, an address
   // carried twice. The later one gives way, with a warning.
   void settle_vrrp() {
-    std::map<std::pair<std::string, uint32_t>, std::string> vrids;
+    std::map<std::tuple<std::string, bool, uint32_t>, std::string> vrids;
     std::map<std::string, std::string> carried, names;
     std::vector<VrrpInstance> kept;
     for (VrrpInstance& v : out_.vrrp) {
@@ -211,12 +212,14 @@ class KeepalivedMapper {
                          v.name, n->second));
         continue;  // the name stays the first instance's
       }
-      auto [it, fresh] = vrids.emplace(std::pair{v.interface, v.vrid}, v.at.where());
+      // A vrid is one virtual router per family on an interface (RFC 9568).
+      auto [it, fresh] = vrids.emplace(std::tuple{v.interface, v.ipv6, v.vrid}, v.at.where());
       if (!fresh) {
         warn(out_, nullptr, v.at,
-             fmt::format("virtual_router_id {} on {} is already used at {}: instance not imported",
+             fmt::format("virtual_router_id {} on {} is already used for {} at {}: instance not "
+                         "imported",
                          v.vrid, v.interface.empty() ? "the same interface" : v.interface,
-                         it->second));
+                         v.ipv6 ? "IPv6" : "IPv4", it->second));
         drop();
         continue;
       }
@@ -241,6 +244,38 @@ class KeepalivedMapper {
       kept.push_back(std::move(v));
     }
     out_.vrrp = std::move(kept);
+    // A pair of which one half gave way is no pair.
+    const auto imported = [&](const std::string& name) {
+      return std::any_of(out_.vrrp.begin(), out_.vrrp.end(),
+                         [&](const VrrpInstance& v) { return v.name == name; });
+    };
+    for (auto it = companions_.begin(); it != companions_.end();)
+      it = imported(it->first) && imported(it->second) ? std::next(it) : companions_.erase(it);
+  }
+
+  // The instance carrying another's excluded addresses of the other family joins that one's
+  // sync group, or the two make one of their own, named after the first.
+  void companion_groups() {
+    for (const auto& [first, second] : companions_) {
+      auto g = std::find_if(out_.sync_groups.begin(), out_.sync_groups.end(), [&](const SyncGroup& x) {
+        return std::find(x.instances.begin(), x.instances.end(), first) != x.instances.end();
+      });
+      if (g != out_.sync_groups.end()) {
+        g->instances.insert(std::find(g->instances.begin(), g->instances.end(), first) + 1,
+                            second);
+        continue;
+      }
+      const auto v = std::find_if(out_.vrrp.begin(), out_.vrrp.end(),
+                                  [&](const VrrpInstance& x) { return x.name == first; });
+      SyncGroup own;
+      own.at = v->at;
+      own.name = first;
+      own.instances = {first, second};
+      own.notes.push_back(fmt::format("{}: instances {} and {} carry one keepalived instance's "
+                                      "addresses of both families: master together",
+                                      v->at.where(), first, second));
+      out_.sync_groups.push_back(std::move(own));
+    }
   }
 
   void add_interface(const std::string& name) {
@@ -329,11 +364,8 @@ class KeepalivedMapper {
 
   void add_endpoint(const Source& at, const std::string& vip, const std::string& port_text,
                     std::vector<Endpoint>& out) {
-    if (!detail::is_ipv4(vip)) {
-      warn(out_, nullptr, at,
-           fmt::format("'{}' is not an IPv4 address; shoal's config takes IPv4 services only "
-                       "for now: not imported",
-                       vip));
+    if (!detail::is_ipv4(vip) && !detail::is_ipv6(vip)) {
+      warn(out_, nullptr, at, fmt::format("'{}' is not an IP address: not imported", vip));
       return;
     }
     const auto port = number(port_text, 65535);
@@ -342,10 +374,11 @@ class KeepalivedMapper {
            fmt::format("port '{}' is no port (0..65535; 0: every port): not imported", port_text));
       return;
     }
-    out.push_back({vip, static_cast<uint16_t>(*port), at, ""});
+    out.push_back({detail::canonical(vip), static_cast<uint16_t>(*port), at, ""});
   }
 
-  // A group entry: "IP PORT", "IP-LAST PORT" (a range in the last byte), or "fwmark N".
+  // A group entry: "IP PORT", "IP-LAST PORT" (a range in the last byte of an IPv4 address, in
+  // the last 16-bit group, written in hex, of an IPv6 one), or "fwmark N".
   void group_entry(const KaNode& e, std::vector<Endpoint>& out) {
     const Source at = e.source();
     if (e.key == "fwmark") {
@@ -353,20 +386,33 @@ class KeepalivedMapper {
       return;
     }
     const size_t dash = e.key.find('-');
-    if (dash == std::string::npos || !detail::is_ipv4(e.key.substr(0, dash))) {
+    const std::string first = dash == std::string::npos ? "" : e.key.substr(0, dash);
+    const bool v6 = detail::is_ipv6(first);
+    if (!detail::is_ipv4(first) && !v6) {
       add_endpoint(at, e.key, arg(e), out);
       return;
     }
-    const std::string first = e.key.substr(0, dash);
-    const auto last = number(e.key.substr(dash + 1), 255);
-    const size_t dot = first.rfind('.');
-    const auto start = number(first.substr(dot + 1), 255);
+    const size_t sep = first.rfind(v6 ? ':' : '.');
+    const int base = v6 ? 16 : 10;
+    const uint32_t max = v6 ? 0xffff : 255;
+    auto part = [&](const std::string& t) -> std::optional<uint32_t> {
+      uint32_t v = 0;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v, base);
+      if (t.empty() || ec != std::errc() || end != t.data() + t.size() || v > max)
+        return std::nullopt;
+      return v;
+    };
+    const auto last = part(e.key.substr(dash + 1));
+    const auto start = part(first.substr(sep + 1));
     if (!last || !start || *last < *start) {
       warn(out_, nullptr, at, fmt::format("'{}' is not an address range: not imported", e.key));
       return;
     }
     for (uint32_t i = *start; i <= *last; ++i)
-      add_endpoint(at, fmt::format("{}.{}", first.substr(0, dot), i), arg(e), out);
+      add_endpoint(at,
+                   v6 ? fmt::format("{}:{:x}", first.substr(0, sep), i)
+                      : fmt::format("{}.{}", first.substr(0, sep), i),
+                   arg(e), out);
   }
 
   void virtual_server(const KaNode& vs) {
@@ -381,6 +427,7 @@ class KeepalivedMapper {
     const KaNode* sorry = nullptr;
     std::string lb_kind = "NAT";
     const KaNode* lb_kind_node = nullptr;
+    Source persistence_at = vs.source();
     for (const KaNode& c : vs.children) {
       const Source at = c.source();
       const std::string& k = c.key;
@@ -401,7 +448,8 @@ class KeepalivedMapper {
         lb_kind_node = &c;
         if (c.args.size() > 1)
           warn(out_, &proto.notes, at,
-               "tunnel options have no equivalent: shoal's tun is IPv4-in-IPv4");
+               "tunnel options have no equivalent: shoal's tun is IP-in-IP (IPv4 in IPv4, IPv6 "
+               "in IPv6, IPv4 in IPv6)");
       } else if (k == "protocol") {
         const std::string p = lower(arg(c));
         if (p == "tcp" || p == "udp")
@@ -409,6 +457,7 @@ class KeepalivedMapper {
         else
           proto.protocol = "unsupported:" + arg(c);
       } else if (k == "persistence_timeout") {
+        persistence_at = c.source();
         // keepalived's default when the keyword has no value: 6 minutes.
         const std::string value = arg(c).empty() ? "360" : arg(c);
         proto.persistence_timeout = detail::persistence_seconds(value);
@@ -485,9 +534,40 @@ class KeepalivedMapper {
       if (e.at.line != proto.at.line || e.at.file != proto.at.file)
         s.notes.insert(s.notes.begin(), "from " + e.at.describe());
       if (!e.fwmark.empty()) detail::fwmark_placeholders(out_, s, e.fwmark, e.at);
+      if (detail::is_ipv6(s.vip)) ipv6_service(s, persistence_at);
+      one_family(s);
       s.name = detail::service_name(out_, s.protocol, s.vip, s.port);
       out_.services.push_back(std::move(s));
     }
+  }
+
+  // What an IPv6 service cannot have in shoal yet.
+  void ipv6_service(Service& s, const Source& persistence_at) {
+    if (!s.persistence_timeout) return;
+    warn(out_, &s.notes, persistence_at,
+         fmt::format("shoal has no persistence for IPv6 services yet: {} is served without it",
+                     s.vip));
+    s.persistence_timeout.reset();
+    s.persistence_netmask.reset();
+    s.persistence_note.clear();
+  }
+
+  // A service is one family; only tun carries an IPv4 VIP to IPv6 real servers (4-in-6).
+  void one_family(Service& s) {
+    const bool vip6 = detail::is_ipv6(s.vip);
+    std::vector<Backend> kept;
+    for (Backend& b : s.backends) {
+      const bool rs6 = detail::is_ipv6(b.address);
+      if (rs6 != vip6 && !(s.forwarding == "tun" && !vip6)) {
+        warn(out_, &s.notes, b.at,
+             fmt::format("{} is {} but the VIP {} is {}: a service is one family in shoal (only "
+                         "tun carries an IPv4 VIP to IPv6 real servers): not imported",
+                         b.address, rs6 ? "IPv6" : "IPv4", s.vip, vip6 ? "IPv6" : "IPv4"));
+        continue;
+      }
+      kept.push_back(std::move(b));
+    }
+    s.backends = std::move(kept);
   }
 
   void inhibit_note(std::vector<std::string>& notes, const Source& at) {
@@ -503,10 +583,11 @@ class KeepalivedMapper {
     b.at = n.source();
     b.address = arg(n);
     b.sorry = true;
-    if (!detail::is_ipv4(b.address)) {
-      warn(out_, &s.notes, b.at, "not an IPv4 address: sorry server not imported");
+    if (!detail::is_ipv4(b.address) && !detail::is_ipv6(b.address)) {
+      warn(out_, &s.notes, b.at, "not an IP address: sorry server not imported");
       return;
     }
+    b.address = detail::canonical(b.address);
     if (n.args.size() > 1) {
       if (auto p = number(arg(n, 1), 65535)) b.port = static_cast<uint16_t>(*p);
     }
@@ -522,11 +603,11 @@ class KeepalivedMapper {
     Backend b;
     b.at = rs.source();
     b.address = arg(rs);
-    if (!detail::is_ipv4(b.address)) {
-      warn(out_, &s.notes, b.at,
-           "not an IPv4 address; shoal's config takes IPv4 backends only for now: not imported");
+    if (!detail::is_ipv4(b.address) && !detail::is_ipv6(b.address)) {
+      warn(out_, &s.notes, b.at, "not an IP address: not imported");
       return;
     }
+    b.address = detail::canonical(b.address);
     if (rs.args.size() > 1) {
       if (auto p = number(arg(rs, 1), 65535)) b.port = static_cast<uint16_t>(*p);
     }
@@ -703,6 +784,12 @@ class KeepalivedMapper {
     v.at = n.source();
     v.name = shoal_name(arg(n));
     bool have_vrid = false;
+    bool native_ipv6 = false;
+    struct Listed {
+      const KaNode* node;
+      bool excluded;  // from virtual_ipaddress_excluded
+    };
+    std::vector<Listed> listed;
     for (const KaNode& c : n.children) {
       const Source at = c.source();
       const std::string& k = c.key;
@@ -741,27 +828,10 @@ class KeepalivedMapper {
         if (auto x = seconds(arg(c))) v.garp_refresh = seconds_text(*x);
       } else if (k == "garp_interval") {
         if (auto x = seconds(arg(c)); x && *x <= 10) v.garp_interval = seconds_text(*x);
-      } else if (k == "virtual_ipaddress") {
-        for (const KaNode& a : c.children) {
-          std::string ip = a.key;
-          if (const size_t slash = ip.find('/'); slash != std::string::npos) ip.resize(slash);
-          if (!detail::is_ipv4(ip)) {
-            warn(out_, &v.notes, a.source(),
-                 "not an IPv4 address: shoal's VRRP carries IPv4 addresses only for now: not "
-                 "imported");
-            continue;
-          }
-          if (std::find(v.addresses.begin(), v.addresses.end(), ip) != v.addresses.end()) {
-            warn(out_, &v.notes, a.source(), "already listed: imported once");
-            continue;
-          }
-          if (!a.args.empty() || a.key.find('/') != std::string::npos)
-            v.notes.push_back(
-                fmt::format("{}: {}: shoal carries the address alone (its prefix, "
-                            "device, label and scope are not imported)",
-                            a.source().where(), a.source().text));
-          v.addresses.push_back(ip);
-        }
+      } else if (k == "virtual_ipaddress" || k == "virtual_ipaddress_excluded") {
+        for (const KaNode& a : c.children) listed.push_back({&a, k == "virtual_ipaddress_excluded"});
+      } else if (k == "native_ipv6") {
+        native_ipv6 = true;
       } else if (k == "track_interface") {
         for (const KaNode& t : c.children) {
           VrrpTrack track{shoal_name(t.key), std::nullopt};
@@ -814,15 +884,118 @@ class KeepalivedMapper {
       warn(out_, nullptr, v.at, "no valid virtual_router_id: instance not imported");
       return;
     }
+    VrrpInstance other = v;  // the excluded addresses of the other family, if any
+    other.notes.clear();
+    vrrp_addresses(listed, native_ipv6, v, other);
+    if (v.addresses.empty() && !other.addresses.empty()) {
+      // Only excluded addresses of the other family: the instance is theirs.
+      v.notes.push_back(fmt::format(
+          "{}: keepalived advertises over {} for addresses it does not advertise; shoal's "
+          "instance is of its addresses' family, {}",
+          v.at.where(), v.ipv6 ? "IPv6" : "IPv4", other.ipv6 ? "IPv6" : "IPv4"));
+      v.ipv6 = other.ipv6;
+      v.addresses = std::move(other.addresses);
+      v.address_devices = std::move(other.address_devices);
+      other.addresses.clear();
+    }
     if (v.addresses.empty()) {
-      warn(out_, nullptr, v.at, "no IPv4 virtual_ipaddress: instance not imported");
+      warn(out_, nullptr, v.at, "no virtual_ipaddress shoal can carry: instance not imported");
       return;
     }
     if (v.interface.empty()) {
       warn(out_, &v.notes, v.at, "no interface: the first port is used");
     }
     imported_instances_[arg(n)] = v.name;
+    if (!other.addresses.empty()) {
+      // keepalived adds excluded addresses of either family with the instance's state; a
+      // virtual router of shoal's carries one family (RFC 9568), so those of the other go to
+      // an instance of their own, on the same port with the same vrid (one per family is
+      // allowed), kept master together with this one by a sync group.
+      other.name = fmt::format("{}-{}", v.name, other.ipv6 ? "ipv6" : "ipv4");
+      other.notify.clear();
+      other.notes.insert(
+          other.notes.begin(),
+          fmt::format("{}: virtual_ipaddress_excluded: the {} addresses of instance {}, which "
+                      "shoal's instances carry one family each: an instance of their own, in a "
+                      "sync group with {}{}",
+                      v.at.where(), other.ipv6 ? "IPv6" : "IPv4", v.name, v.name,
+                      v.notify.empty() ? "" : " (the notify commands run for that one)"));
+      companions_[v.name] = other.name;
+      out_.vrrp.push_back(std::move(v));
+      out_.vrrp.push_back(std::move(other));
+      return;
+    }
     out_.vrrp.push_back(std::move(v));
+  }
+
+  // The addresses of virtual_ipaddress and virtual_ipaddress_excluded: into `v` those of the
+  // instance's family (keepalived's: IPv6 with native_ipv6, else the first virtual_ipaddress's,
+  // else IPv4), into `other` the excluded ones of the other family.
+  template <typename Listed>
+  void vrrp_addresses(const std::vector<Listed>& listed, bool native_ipv6, VrrpInstance& v,
+                      VrrpInstance& other) {
+    v.ipv6 = native_ipv6;
+    if (!native_ipv6)
+      for (const Listed& l : listed) {
+        std::string ip = l.node->key.substr(0, l.node->key.find('/'));
+        if (l.excluded || (!detail::is_ipv4(ip) && !detail::is_ipv6(ip))) continue;
+        v.ipv6 = detail::is_ipv6(ip);
+        break;
+      }
+    other.ipv6 = !v.ipv6;
+    bool excluded_noted = false;
+    for (const Listed& l : listed) {
+      const KaNode& a = *l.node;
+      std::string ip = a.key.substr(0, a.key.find('/'));
+      const bool v6 = detail::is_ipv6(ip);
+      if (!detail::is_ipv4(ip) && !v6) {
+        warn(out_, &v.notes, a.source(), "not an IP address: not imported");
+        continue;
+      }
+      ip = detail::canonical(ip);
+      if (v6 && ip.rfind("fe8", 0) == 0) {  // fe80::/10 as inet_ntop writes it
+        warn(out_, &v.notes, a.source(),
+             "a link-local address: shoal's VRRP advertises from the port's own link-local "
+             "address and carries global and unique-local addresses only: not imported");
+        continue;
+      }
+      if (v6 != v.ipv6 && !l.excluded) {
+        warn(out_, &v.notes, a.source(),
+             fmt::format("an {} address in an {} instance, which keepalived ignores too (the "
+                         "addresses of virtual_ipaddress are one family): not imported",
+                         v6 ? "IPv6" : "IPv4", v.ipv6 ? "IPv6" : "IPv4"));
+        continue;
+      }
+      VrrpInstance& into = v6 == v.ipv6 ? v : other;
+      if (std::find(v.addresses.begin(), v.addresses.end(), ip) != v.addresses.end() ||
+          std::find(other.addresses.begin(), other.addresses.end(), ip) !=
+              other.addresses.end()) {
+        warn(out_, &v.notes, a.source(), "already listed: imported once");
+        continue;
+      }
+      // `dev IF`: the address is held on that interface (a gateway on the inside, say).
+      std::string dev;
+      for (size_t i = 0; i + 1 < a.args.size(); ++i)
+        if (a.args[i] == "dev") dev = a.args[i + 1];
+      if (!dev.empty() && dev != v.interface) {
+        add_interface(dev);
+        into.address_devices[ip] = dev;
+      }
+      if (!a.args.empty() || a.key.find('/') != std::string::npos)
+        into.notes.push_back(fmt::format("{}: {}: shoal carries the address alone{} (its "
+                                         "prefix, label and scope are not imported)",
+                                         a.source().where(), a.source().text,
+                                         dev.empty() || dev == v.interface
+                                             ? ""
+                                             : fmt::format(", on {}'s port", dev)));
+      if (l.excluded && &into == &v && !excluded_noted) {
+        excluded_noted = true;
+        v.notes.push_back(fmt::format("{}: virtual_ipaddress_excluded: shoal advertises every "
+                                      "address it carries",
+                                      a.source().where()));
+      }
+      into.addresses.push_back(ip);
+    }
   }
 
   void sync_group(const KaNode& n) {
@@ -904,6 +1077,9 @@ class KeepalivedMapper {
   std::map<std::string, const KaNode*> groups_;
   std::map<std::string, std::string> imported_scripts_;  // keepalived's name → shoal's
   std::map<std::string, std::string> imported_instances_;  // keepalived's name → shoal's
+  // shoal's name of an instance → that of the instance carrying its excluded addresses of the
+  // other family
+  std::map<std::string, std::string> companions_;
 };
 
 }  // namespace

@@ -37,10 +37,23 @@ bool is_ipv4(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), &a) == 1;
 }
 
+bool is_ipv6(const std::string& s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+}
+
+std::string canonical(const std::string& s) {
+  in6_addr a{};
+  if (inet_pton(AF_INET6, s.c_str(), &a) != 1) return s;
+  char text[INET6_ADDRSTRLEN];
+  return inet_ntop(AF_INET6, &a, text, sizeof text) ? std::string(text) : s;
+}
+
 std::string service_name(const Imported& out, const std::string& protocol, const std::string& vip,
                          uint16_t port) {
   std::string base = fmt::format("{}-{}-{}", protocol, vip, port);
   std::replace(base.begin(), base.end(), '.', '-');
+  std::replace(base.begin(), base.end(), ':', '-');
   std::string name = base;
   for (int n = 2; std::any_of(out.services.begin(), out.services.end(),
                               [&](const Service& s) { return s.name == name; });
@@ -53,7 +66,10 @@ void fwmark_placeholders(Imported& out, Service& s, const std::string& mark,
                          const Source& at) {
   const auto placeholder = [](const Service& x) { return !x.vip_note.empty(); };
   const long taken = std::count_if(out.services.begin(), out.services.end(), placeholder);
-  s.vip = fmt::format("198.19.255.{}", 1 + taken % 254);
+  // The family of its real servers (the first one's), which a service shares with its VIP.
+  const bool ipv6 = !s.backends.empty() && is_ipv6(s.backends.front().address);
+  s.vip = ipv6 ? fmt::format("2001:2:0:ff::{:x}", 1 + taken % 0xfffe)
+               : fmt::format("198.19.255.{}", 1 + taken % 254);
   s.port = 0;
   s.vip_note = fmt::format("PLACEHOLDER for firewall mark {}: the address its rules match", mark);
   s.ports_note = fmt::format("PLACEHOLDER for firewall mark {}: list the ports its rules match, "

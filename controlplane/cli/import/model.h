@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,7 +93,9 @@ struct VrrpInstance {
   std::optional<std::string> preempt_delay;
   std::optional<uint32_t> garp_count;
   std::optional<std::string> garp_interval, garp_refresh;
+  bool ipv6 = false;  // the family of its addresses and advertisements (one per instance)
   std::vector<std::string> addresses;
+  std::map<std::string, std::string> address_devices;  // address → keepalived's `dev`, if given
   std::vector<VrrpTrack> track_ports;
   std::vector<VrrpTrack> track_scripts;
   std::vector<NotifyCommand> notify;

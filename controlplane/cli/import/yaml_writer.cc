@@ -40,11 +40,43 @@ struct PlaceholderPort {
   std::string name;
   std::string interface;                                       // keepalived's, or empty
   std::vector<std::pair<std::string, std::string>> addresses;  // address/len, why
+  bool ipv4_instance = false;  // an IPv4 VRRP instance advertises from it: it needs IPv4
 };
 
-// One port per keepalived interface, and a director address on every /24 that holds a real
-// server or an extra VRRP address: shoal needs them on-link. The address picked is the highest
-// of the /24 that the source does not use; the operator puts the director's real one.
+bool is_ipv6(const std::string& ip) {
+  return ip.find(':') != std::string::npos;
+}
+
+// An IPv6 address's /64 and its host part (the last 64 bits).
+std::pair<std::string, uint64_t> ipv6_split(const std::string& ip) {
+  in6_addr a{};
+  inet_pton(AF_INET6, ip.c_str(), &a);
+  uint64_t host = 0;
+  for (int i = 8; i < 16; ++i) host = host << 8 | a.s6_addr[i];
+  for (int i = 8; i < 16; ++i) a.s6_addr[i] = 0;
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &a, text, sizeof text);
+  return {text, host};
+}
+
+std::string ipv6_join(const std::string& net, uint64_t host) {
+  in6_addr a{};
+  inet_pton(AF_INET6, net.c_str(), &a);
+  for (int i = 15; i >= 8; --i, host >>= 8) a.s6_addr[i] = static_cast<uint8_t>(host & 255);
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &a, text, sizeof text);
+  return text;
+}
+
+// An address as a YAML scalar: an IPv6 address that starts with ':' is quoted.
+std::string address_text(const std::string& ip) {
+  return !ip.empty() && ip.front() == ':' ? yaml_quote(ip) : ip;
+}
+
+// One port per keepalived interface, and a director address on every /24 (IPv6: /64) that
+// holds a real server or an extra VRRP address: shoal needs them on-link. The address picked is
+// the highest of the /24 that the source does not use (IPv6: ::fffe of the /64, or below it);
+// the operator puts the director's real one.
 std::vector<PlaceholderPort> placeholder_ports(const Imported& in) {
   std::vector<PlaceholderPort> ports;
   std::set<std::string> names;
@@ -54,27 +86,54 @@ std::vector<PlaceholderPort> placeholder_ports(const Imported& in) {
     ports.push_back({n, i, {}});
   }
   if (ports.empty()) ports.push_back({"lan", "", {}});
+  const auto port_of = [&](const std::string& interface) {
+    size_t port = 0;
+    for (size_t i = 0; i < ports.size(); ++i)
+      if (!interface.empty() && ports[i].interface == interface) port = i;
+    return port;
+  };
   std::set<uint32_t> used;
+  std::set<std::pair<std::string, uint64_t>> used6;
   std::set<std::string> vips;
+  const auto use = [&](const std::string& ip) {
+    if (is_ipv6(ip))
+      used6.insert(ipv6_split(ip));
+    else
+      used.insert(host_order(ip));
+  };
   for (const Service& s : in.services) {
-    used.insert(host_order(s.vip));
+    use(s.vip);
     vips.insert(s.vip);
-    for (const Backend& b : s.backends) used.insert(host_order(b.address));
+    for (const Backend& b : s.backends) use(b.address);
   }
   for (const VrrpInstance& v : in.vrrp)
-    for (const std::string& a : v.addresses) used.insert(host_order(a));
+    for (const std::string& a : v.addresses) use(a);
   std::map<uint32_t, size_t> subnet_port;  // /24 → port index
   std::map<uint32_t, std::string> subnet_why;
+  std::map<std::string, size_t> subnet6_port;  // /64 → port index, in order of first need
+  std::vector<std::string> subnet6_order;
+  std::map<std::string, std::string> subnet6_why;
   auto need = [&](const std::string& ip, size_t port, const std::string& why) {
+    if (is_ipv6(ip)) {
+      const std::string net = ipv6_split(ip).first;
+      if (subnet6_port.emplace(net, port).second) {
+        subnet6_order.push_back(net);
+        subnet6_why[net] = why;
+      }
+      return;
+    }
     const uint32_t net = host_order(ip) & 0xffffff00u;
     if (subnet_port.emplace(net, port).second) subnet_why[net] = why;
   };
   for (const VrrpInstance& v : in.vrrp) {
-    size_t port = 0;
-    for (size_t i = 0; i < ports.size(); ++i)
-      if (!v.interface.empty() && ports[i].interface == v.interface) port = i;
-    for (const std::string& a : v.addresses)
-      if (!vips.count(a)) need(a, port, fmt::format("on-link for VRRP address {}", a));
+    const size_t port = port_of(v.interface);
+    if (!v.ipv6) ports[port].ipv4_instance = true;
+    for (const std::string& a : v.addresses) {
+      const auto dev = v.address_devices.find(a);
+      if (!vips.count(a))
+        need(a, dev == v.address_devices.end() ? port : port_of(dev->second),
+             fmt::format("on-link for VRRP address {}", a));
+    }
   }
   for (const Service& s : in.services)
     for (const Backend& b : s.backends)
@@ -85,14 +144,23 @@ std::vector<PlaceholderPort> placeholder_ports(const Imported& in) {
     if (host == 0) continue;  // a full /24: the check will say what is missing
     ports[port].addresses.push_back({dotted(net | host) + "/24", subnet_why[net]});
   }
+  for (const std::string& net : subnet6_order) {
+    uint64_t host = 0xfffe;
+    while (host > 0 && used6.count({net, host})) --host;
+    ports[subnet6_port[net]].addresses.push_back(
+        {ipv6_join(net, host) + "/64", subnet6_why[net]});
+  }
   uint32_t spare = 0;
-  for (PlaceholderPort& p : ports)
-    if (p.addresses.empty()) {
+  for (PlaceholderPort& p : ports) {
+    const bool has_ipv4 = std::any_of(p.addresses.begin(), p.addresses.end(),
+                                      [](const auto& a) { return !is_ipv6(a.first); });
+    if (p.addresses.empty() || (p.ipv4_instance && !has_ipv4)) {
       while (used.count((198u << 24 | 18u << 16 | spare << 8) | 1)) ++spare;
       p.addresses.push_back({dotted(198u << 24 | 18u << 16 | spare << 8 | 1) + "/24",
                              "an address from the benchmarking range"});
       ++spare;
     }
+  }
   return ports;
 }
 
@@ -226,7 +294,7 @@ class Writer {
       comment(2, s.at.describe());
       notes(2, s.notes);
       line(2, fmt::format("- name: {}", s.name));
-      line(4, fmt::format("vip: {}{}", s.vip, s.vip_note.empty() ? "" : "  # " + s.vip_note));
+      line(4, fmt::format("vip: {}{}", address_text(s.vip), s.vip_note.empty() ? "" : "  # " + s.vip_note));
       if (s.port != 0)
         line(4, fmt::format("port: {}", s.port));
       else  // LVS's port 0, or a firewall mark
@@ -269,7 +337,7 @@ class Writer {
       for (const Backend& b : s.backends) {
         comment(6, b.at.describe());
         notes(6, b.notes);
-        line(6, fmt::format("- address: {}", b.address));
+        line(6, fmt::format("- address: {}", address_text(b.address)));
         if (b.port && b.port != s.port) line(8, fmt::format("port: {}", b.port));
         if (b.weight) line(8, fmt::format("weight: {}", *b.weight));
         if (b.sorry) line(8, "sorry: true");
@@ -311,7 +379,7 @@ class Writer {
           line(8, fmt::format("refresh: {}  # garp_master_refresh", *v.garp_refresh));
       }
       line(6, "addresses:");
-      for (const std::string& a : v.addresses) line(8, fmt::format("- {}", a));
+      for (const std::string& a : v.addresses) line(8, fmt::format("- {}", address_text(a)));
       if (!v.track_ports.empty() || !v.track_scripts.empty()) line(6, "track:");
       tracks("ports:  # track_interface", v.track_ports);
       tracks("scripts:  # track_script", v.track_scripts);

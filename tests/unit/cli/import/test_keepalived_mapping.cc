@@ -280,7 +280,7 @@ TEST_CASE("checks shoal lacks leave the backend unchecked, with a warning; alpha
   loads(r);
 }
 
-TEST_CASE("fwmark services get placeholders, IPv6 is a warning; nothing is left out in silence") {
+TEST_CASE("fwmark services get placeholders; nothing is left out in silence") {
   const Result r = import_text(R"(virtual_server fwmark 1 {
   real_server 10.0.0.11 {
   }
@@ -298,7 +298,7 @@ virtual_server 10.0.0.100 80 {
 }
 )");
   CHECK(warned(r.model, 1, "firewall mark 1 imported as a multi-port service"));
-  CHECK(warned(r.model, 5, "IPv4"));
+  CHECK(r.model.services.size() == 3);
   CHECK_FALSE(warned(r.model, 11, "notify"));
   CHECK(has(r.yaml, "        notify_up: \"/bin/up\"\n"));
   CHECK(warned(r.model, 12, "'uthreshold' has no equivalent"));
@@ -596,7 +596,7 @@ vrrp_instance C {
 }
 )");
   REQUIRE(r.model.vrrp.size() == 2);
-  CHECK(warned(r.model, 9, "virtual_router_id 5 on eth0 is already used at keepalived.conf:1"));
+  CHECK(warned(r.model, 9, "virtual_router_id 5 on eth0 is already used for IPv4 at keepalived.conf:1"));
   CHECK(warned(r.model, 16, "10.0.0.101 is already carried by instance a"));
   CHECK(warned(r.model, 19, "must be 1..255"));
   CHECK(r.model.vrrp[1].addresses == std::vector<std::string>{"10.0.0.103"});
@@ -707,5 +707,174 @@ TEST_CASE("HTTP_GET: keepalived's default status range, a url's virtualhost, a r
   CHECK(has(r.yaml, "expect: [\"200-299\"]  # keepalived's default status_code"));
   CHECK(has(r.yaml, "host: \"api.example.org\"  # virtualhost"));
   CHECK(warned(r.model, 7, "not a regular expression"));
+  loads(r);
+}
+
+// ---- IPv6 ----
+
+TEST_CASE("IPv6 virtual_server and real_server: a NAT66 service, its /64 on-link, one family") {
+  const Result r = import_text(R"(virtual_server fd00::100 80 {
+  delay_loop 2
+  lb_kind NAT
+  protocol TCP
+  persistence_timeout 50
+  real_server fd00:1::11 80 {
+    weight 2
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+  real_server FD00:1:0::12 8080 {
+  }
+  real_server 10.0.1.13 80 {
+  }
+  sorry_server fd00:1::99 80
+}
+)");
+  REQUIRE(r.model.services.size() == 1);
+  CHECK(has(r.yaml, "  # keepalived.conf:1 virtual_server fd00::100 80\n"));
+  CHECK(has(r.yaml, "  - name: tcp-fd00--100-80\n    vip: fd00::100\n    port: 80\n"
+                    "    protocol: tcp\n    forwarding: nat  # lb_kind NAT (line 3)\n"));
+  CHECK(has(r.yaml, "      - address: fd00:1::11\n        weight: 2\n"));
+  CHECK(has(r.yaml, "      - address: fd00:1::12\n        port: 8080\n"));  // written canonical
+  CHECK(has(r.yaml, "      - address: fd00:1::99\n        sorry: true\n"));
+  CHECK_FALSE(has(r.yaml, "persistence:"));
+  CHECK(warned(r.model, 5, "shoal has no persistence for IPv6 services yet"));
+  CHECK(warned(r.model, 14, "10.0.1.13 is IPv4 but the VIP fd00::100 is IPv6"));
+  CHECK(has(r.yaml, "      - fd00:1::fffe/64  # CHANGE ME: a placeholder, on-link for real "
+                    "server fd00:1::11\n"));
+  // No IPv4 needed: the benchmarking placeholder only for a port that would have nothing.
+  CHECK_FALSE(has(r.yaml, "198.18."));
+  CHECK(r.model.warnings.size() == 2);
+  loads(r);
+}
+
+TEST_CASE("IPv6 in a virtual_server_group: a range counts in hex in the last group") {
+  const Result r = import_text(R"(virtual_server_group G6 {
+  fd00::100 80
+  fd00::1a-1c 8080
+  fd00::1-g 80
+}
+virtual_server group G6 {
+  lb_kind DR
+  real_server fd00::11 80 {
+  }
+}
+)");
+  REQUIRE(r.model.services.size() == 4);
+  CHECK(r.model.services[1].vip == "fd00::1a");
+  CHECK(r.model.services[3].vip == "fd00::1c");
+  CHECK(r.model.services[3].port == 8080);
+  CHECK(has(r.yaml, "  - name: tcp-fd00--1b-8080\n    vip: fd00::1b\n"));
+  CHECK(warned(r.model, 4, "'fd00::1-g' is not an address range"));
+  loads(r);
+}
+
+TEST_CASE("VRRP over IPv6: addresses with prefix and dev, link-local and other families left out") {
+  // keepalived --config-test takes it (and ignores 10.0.0.100 too).
+  const Result r = import_text(R"(vrrp_instance VI_6 {
+  interface eth0
+  virtual_router_id 52
+  priority 150
+  advert_int 0.1
+  virtual_ipaddress {
+    fe80::1/64
+    fd00::100/64 dev eth0
+    fd00:1::1/64 dev eth1
+    10.0.0.100
+  }
+}
+virtual_server fd00::100 80 {
+  lb_kind NAT
+  real_server fd00:1::11 80 {
+  }
+}
+)");
+  REQUIRE(r.model.vrrp.size() == 1);
+  CHECK(r.model.vrrp[0].ipv6);
+  CHECK(has(r.yaml, "    # keepalived.conf:1 vrrp_instance VI_6\n"));
+  CHECK(has(r.yaml, "    - name: vi_6\n      vrid: 52\n      port: eth0  # interface eth0\n"
+                    "      priority: 150\n      interval: 0.1  # advert_int\n"
+                    "      addresses:\n        - fd00::100\n        - fd00:1::1\n"));
+  CHECK(warned(r.model, 7, "a link-local address"));
+  CHECK(warned(r.model, 10, "an IPv4 address in an IPv6 instance, which keepalived ignores too"));
+  CHECK(has(r.yaml, "# keepalived.conf:9: fd00:1::1/64 dev eth1: shoal carries the address "
+                    "alone, on eth1's port (its prefix, label and scope are not imported)"));
+  // The gateway is on-link on eth1, its dev: the /64 placeholder goes there, and the real
+  // server's /64 is the same one.
+  CHECK(has(r.yaml, "  - name: eth1\n    device: \"net_null1\"  # CHANGE ME: net_null drops "
+                    "every packet\n    addresses:\n      - fd00:1::fffe/64  # CHANGE ME: a "
+                    "placeholder, on-link for VRRP address fd00:1::1\n"));
+  // eth0 carries only the VIP: the benchmarking placeholder.
+  CHECK(has(r.yaml, "  - name: eth0\n    device: \"net_null0\"  # CHANGE ME: net_null drops "
+                    "every packet\n    addresses:\n      - 198.18.0.1/24"));
+  loads(r);
+}
+
+TEST_CASE("VRRP: excluded addresses of the other family get an instance of their own, synced") {
+  const Result r = import_text(R"(vrrp_sync_group G {
+  group {
+    VI_1
+  }
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  virtual_ipaddress {
+    10.0.0.100/24
+  }
+  virtual_ipaddress_excluded {
+    fd00::100/64
+    10.0.0.101
+  }
+  notify_master /bin/m
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 52
+  native_ipv6
+  virtual_ipaddress {
+    fd00::200
+  }
+  virtual_ipaddress_excluded {
+    10.0.0.200
+  }
+}
+vrrp_instance VI_3 {
+  interface eth0
+  virtual_router_id 53
+  virtual_ipaddress_excluded {
+    fd00::300
+  }
+}
+)");
+  REQUIRE(r.model.vrrp.size() == 5);
+  // VI_1: IPv4 (its first virtual_ipaddress), the IPv4 excluded one with it.
+  CHECK(has(r.yaml, "    - name: vi_1\n      vrid: 51\n      port: eth0  # interface eth0\n"
+                    "      addresses:\n        - 10.0.0.100\n        - 10.0.0.101\n"
+                    "      notify_master: \"/bin/m\"\n"));
+  CHECK(has(r.yaml, "# keepalived.conf:14: virtual_ipaddress_excluded: shoal advertises every "
+                    "address it carries\n"));
+  CHECK(has(r.yaml, "    - name: vi_1-ipv6\n      vrid: 51\n      port: eth0  # interface eth0\n"
+                    "      addresses:\n        - fd00::100\n    #"));
+  CHECK(has(r.yaml, "    # keepalived.conf:6: virtual_ipaddress_excluded: the IPv6 addresses of "
+                    "instance vi_1, which shoal's instances carry one family each: an instance "
+                    "of their own, in a sync group with vi_1 (the notify commands run for that "
+                    "one)\n"));
+  // VI_2 (native_ipv6): IPv6, and its IPv4 excluded address in vi_2-ipv4.
+  CHECK(has(r.yaml, "    - name: vi_2\n      vrid: 52\n      port: eth0  # interface eth0\n"
+                    "      addresses:\n        - fd00::200\n"));
+  CHECK(has(r.yaml, "    - name: vi_2-ipv4\n      vrid: 52\n      port: eth0  # interface eth0\n"
+                    "      addresses:\n        - 10.0.0.200\n"));
+  // VI_3: nothing but an IPv6 excluded address: an IPv6 instance, said in a note.
+  CHECK(has(r.yaml, "    - name: vi_3\n      vrid: 53\n      port: eth0  # interface eth0\n"
+                    "      addresses:\n        - fd00::300\n"));
+  CHECK(has(r.yaml, "keepalived advertises over IPv4 for addresses it does not advertise; "
+                    "shoal's instance is of its addresses' family, IPv6"));
+  // The pair joins G; VI_2's pair makes a group of its own.
+  CHECK(has(r.yaml, "  sync_groups:\n    # keepalived.conf:1 vrrp_sync_group G\n    - name: g\n"
+                    "      instances:\n        - vi_1\n        - vi_1-ipv6\n"));
+  CHECK(has(r.yaml, "    - name: vi_2\n      instances:\n        - vi_2\n        - vi_2-ipv4\n"));
+  CHECK(r.model.warnings.empty());
   loads(r);
 }
