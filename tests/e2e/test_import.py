@@ -33,7 +33,7 @@ DATA = Path(__file__).resolve().parent / "data" / "ipvsadm"
 # Per sample, words each of which some warning must hold: what shoal cannot do yet.
 EXPECTED = {
     "keepalived.conf.fwmark": ["imported as a multi-port service with a placeholder VIP"],
-    "keepalived.conf.IPv6": ["no persistence for IPv6 services", "no SMTP check"],
+    "keepalived.conf.IPv6": ["no SMTP check"],
     "keepalived.conf.PING_CHECK": ["shoal has no PING_CHECK"],
     "keepalived.conf.SMTP_CHECK": ["no SMTP check"],
     "keepalived.conf.sample": ["digest"],

@@ -7,9 +7,9 @@ requests resume and a long transfer survives in every mode, since both directors
 same Maglev table (and NAT's reverse translation needs no per-flow state). Malformed advertisements are counted under their reason and change nothing; a
 reload can turn preemption on. The SIGKILL failover runs over IPv6 too (DR and NAT66): VRRP
 over IPv6 carries fd00::100 (and in NAT the real servers' gateway, fd00:1::1), and the new
-master's unsolicited neighbour advertisements are seen on the LAN. NAT66 flows are not synced
-(connection sync carries IPv4 flows only): the long transfer survives because both directors'
-Maglev tables send it to the same real server.
+master's unsolicited neighbour advertisements are seen on the LAN. No connection sync here:
+the long transfer survives because both directors' Maglev tables send it to the same real
+server (test_conn_sync.py covers directors whose tables differ, over IPv6 too).
 
 Run as root:  SHOAL_E2E_LAB=vr /usr/bin/python3 -m pytest tests/e2e/test_vrrp.py
 """

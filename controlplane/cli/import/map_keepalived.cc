@@ -541,15 +541,20 @@ class KeepalivedMapper {
     }
   }
 
-  // What an IPv6 service cannot have in shoal yet.
+  // An IPv6 service groups its persistent clients by a prefix length, as keepalived's
+  // persistence_granularity does for IPv6; a netmask is kept for IPv4.
   void ipv6_service(Service& s, const Source& persistence_at) {
-    if (!s.persistence_timeout) return;
+    if (!s.persistence_timeout || !s.persistence_netmask) return;
+    const std::string& g = *s.persistence_netmask;
+    const bool prefix = !g.empty() && g.size() <= 3 &&
+                        std::all_of(g.begin(), g.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                        std::stoi(g) <= 128;
+    if (prefix) return;
     warn(out_, &s.notes, persistence_at,
-         fmt::format("shoal has no persistence for IPv6 services yet: {} is served without it",
-                     s.vip));
-    s.persistence_timeout.reset();
+         fmt::format("persistence_granularity {} is not an IPv6 prefix length: {} groups its "
+                     "clients by their whole address",
+                     g, s.vip));
     s.persistence_netmask.reset();
-    s.persistence_note.clear();
   }
 
   // A service is one family; only tun carries an IPv4 VIP to IPv6 real servers (4-in-6).

@@ -738,15 +738,30 @@ TEST_CASE("IPv6 virtual_server and real_server: a NAT66 service, its /64 on-link
   CHECK(has(r.yaml, "      - address: fd00:1::11\n        weight: 2\n"));
   CHECK(has(r.yaml, "      - address: fd00:1::12\n        port: 8080\n"));  // written canonical
   CHECK(has(r.yaml, "      - address: fd00:1::99\n        sorry: true\n"));
-  CHECK_FALSE(has(r.yaml, "persistence:"));
-  CHECK(warned(r.model, 5, "shoal has no persistence for IPv6 services yet"));
+  CHECK(has(r.yaml, "    persistence: {timeout: 50}  # persistence_timeout 50 (line 5)\n"));
   CHECK(warned(r.model, 14, "10.0.1.13 is IPv4 but the VIP fd00::100 is IPv6"));
   CHECK(has(r.yaml, "      - fd00:1::fffe/64  # CHANGE ME: a placeholder, on-link for real "
                     "server fd00:1::11\n"));
   // No IPv4 needed: the benchmarking placeholder only for a port that would have nothing.
   CHECK_FALSE(has(r.yaml, "198.18."));
-  CHECK(r.model.warnings.size() == 2);
+  CHECK(r.model.warnings.size() == 1);
   loads(r);
+}
+
+TEST_CASE("IPv6 persistence_granularity: a prefix length is kept, a netmask is not") {
+  auto imported = [](const std::string& granularity) {
+    return import_text("virtual_server fd00::100 80 {\n  lb_kind DR\n  protocol TCP\n"
+                       "  persistence_timeout 60\n  persistence_granularity " + granularity +
+                       "\n  real_server fd00::11 80 {\n  }\n}\n");
+  };
+  const Result prefix = imported("64");
+  CHECK(has(prefix.yaml, "persistence: {timeout: 60, netmask: 64}"));
+  CHECK(prefix.model.warnings.empty());
+  loads(prefix);
+  const Result mask = imported("255.255.255.0");
+  CHECK(has(mask.yaml, "persistence: {timeout: 60}"));
+  CHECK(warned(mask.model, 4, "persistence_granularity 255.255.255.0 is not an IPv6 prefix length"));
+  loads(mask);
 }
 
 TEST_CASE("IPv6 in a virtual_server_group: a range counts in hex in the last group") {
