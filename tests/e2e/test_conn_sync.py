@@ -113,8 +113,28 @@ def bring_up(pair, setup):
     d2.wait_log(r"vrrp front: init -> backup", after=mark2, timeout=10)
     if sync:
         d2.wait_log(r"connection sync: pull done: ", after=mark2, timeout=10)
-    d1.warm_up()
+    if persistence:
+        warm_up_on(d1, "rs1")
+    else:
+        d1.warm_up()
     pair.setup = setup
+
+
+def warm_up_on(d, backend):
+    """As Shoald.warm_up, from source ports `d`'s Maglev sends to `backend` alone: with
+    persistence, the client's entry names that backend, whichever attempt got through."""
+    deadline = time.time() + 15
+    last = None
+    while time.time() < deadline:
+        port = d.lab.fresh_port()
+        if simulated(d, port) != backend:
+            continue
+        last = d.lab.client("http", "--vip", d.vip, "--port", 80, "--count", 1, "--timeout", 1,
+                            "--sport-base", port)
+        if last["ok"] == 1:
+            return
+        time.sleep(0.2)
+    raise AssertionError(d.diag(f"no HTTP answer from {backend} within 15 s: {last}"))
 
 
 def kill(d):
@@ -487,7 +507,7 @@ def test_persistence_survives_a_failover(pair):
     lab = pair.lab
     later = 24800  # the client ports of the connections after the failover
     # What d2's Maglev does with new flows of a client it has no entry for (d1's warm-up gave
-    # 10.0.0.1 one already): rs3 weighs 12 there, rs1 1.
+    # 10.0.0.1 one on rs1 already): rs3 weighs 12 there, rs1 1.
     on_d2 = [d2.api_json("GET", f"/v1/simulate?client=10.0.0.99:{p}&vip={VIP}:80&proto=tcp")
              ["backend"]["name"] for p in range(later, later + 20)]
     assert sum(name != "rs1" for name in on_d2) >= 10, \
