@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configures (once) and builds one flavour of shoal under build/:
 #   ./scripts/build.sh release    build/release, optimised
-#   ./scripts/build.sh asan       build/asan, AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./scripts/build.sh asan       build/asan, AddressSanitizer + UndefinedBehaviorSanitizer, -O1
 #   ./scripts/build.sh FLAVOUR TARGET...   only those ninja targets (and what they need)
 # Warnings are errors in both. Prints the build log only when it fails.
 set -euo pipefail
@@ -11,7 +11,11 @@ flavour=${1:-release}
 shift || true
 case "$flavour" in
   release) options=(--buildtype=release) ;;
-  asan) options=(--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false) ;;
+  # -O1 and line tables only (-g1): the sanitizers' reports keep their file:line, and the
+  # build takes a third of the time that -O2 -g does (138 s against 43 s for the largest test
+  # file), which is most of the test suite's own build.
+  asan) options=(--buildtype=plain -Doptimization=1 -Ddebug=false -Dcpp_args=-g1
+                 -Db_sanitize=address,undefined -Db_lundef=false) ;;
   *) echo "build.sh: unknown flavour '$flavour' (release or asan)" >&2; exit 2 ;;
 esac
 
