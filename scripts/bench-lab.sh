@@ -116,25 +116,30 @@ measure_http() {  # measure_http URL [wrk options...]
 }
 
 # One iperf3 stream of 64-byte datagrams, unlimited rate, to TARGET:5201 (rs1 behind it) →
-# "datagrams received/s - - cpu_s_per_1000 loss% worker_cpu_s_per_1000".
+# "datagrams received/s - - cpu_s_per_1000 loss%,at_socket% worker_cpu_s_per_1000", where
+# at_socket is the part of the lost datagrams that reached rs1 and overflowed its socket's
+# receive buffer (the kernel's UDP RcvbufErrors there): lost at the server, not on the way.
+rcvbuf_errors() { in_ns rs1 awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $6 }' /proc/net/snmp; }
 measure_udp() {  # measure_udp TARGET
-  local before after out worker_before worker_after
-  before=$(busy_jiffies) worker_before=$(worker_jiffies)
+  local before after out worker_before worker_after socket_before socket_after
+  before=$(busy_jiffies) worker_before=$(worker_jiffies) socket_before=$(rcvbuf_errors)
   out=$(in_ns client iperf3 -c "$1" -u -l 64 -b 0 -t "$duration" -J) || true
-  after=$(busy_jiffies) worker_after=$(worker_jiffies)
+  after=$(busy_jiffies) worker_after=$(worker_jiffies) socket_after=$(rcvbuf_errors)
   /usr/bin/python3 -c '
 import json, sys
-cpu, hz, worker = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+cpu, hz, worker, at_socket = (int(a) for a in sys.argv[1:5])
 s = sys.stdin.read()
 try:
     s = json.loads(s)
     s = s["end"]["sum"]
     got = s["packets"] - s["lost_packets"]
-    print("%.0f - - %.3f loss:%.1f%% %.3f" % (got / s["seconds"], cpu / hz / (got / 1000),
-                                             s["lost_percent"], worker / hz / (got / 1000)))
+    share = 100.0 * at_socket / s["lost_packets"] if s["lost_packets"] else 0.0
+    print("%.0f - - %.3f loss:%.1f%%,%.0f%% %.3f" % (got / s["seconds"], cpu / hz / (got / 1000),
+                                                  s["lost_percent"], share, worker / hz / (got / 1000)))
 except Exception:
     print("0 - - 0 failed 0")
-    print("bench-lab.sh: iperf3 failed:", s.get("error", s) if isinstance(s, dict) else s, file=sys.stderr)' $((after - before)) "$hz" $((worker_after - worker_before)) <<<"$out"
+    print("bench-lab.sh: iperf3 failed:", s.get("error", s) if isinstance(s, dict) else s, file=sys.stderr)' \
+    $((after - before)) "$hz" $((worker_after - worker_before)) $((socket_after - socket_before)) <<<"$out"
 }
 
 # The bench's shoald config for MODE on DEVICE: web on 80 over three real servers (1:1:2),
@@ -337,8 +342,8 @@ for m in "${measure_list[@]}"; do
   echo "$title ($runs × ${duration} s$( ((runs > 1)) && echo ", medians"))"
   echo
   if [[ $m == udp ]]; then
-    echo "| path | $unit | ×direct | ×nftables | CPU s per 1000 ${per}s (shoald's workers) | loss (run 1) |"
-    echo "|---|---|---|---|---|---|"
+    echo "| path | $unit | ×direct | ×nftables | CPU s per 1000 ${per}s (shoald's workers) | loss (run 1) | of which at rs1's socket |"
+    echo "|---|---|---|---|---|---|---|"
   else
     echo "| path | $unit | ×direct | ×nftables | p50 ms | p99 ms | CPU s per 1000 ${per}s (shoald's workers) |"
     echo "|---|---|---|---|---|---|---|"
@@ -348,14 +353,15 @@ for m in "${measure_list[@]}"; do
   for path in "${path_list[@]}"; do
     value=$(median "$path" "$m" 1)
     if [[ $value == - ]]; then
-      echo "| $(label "$path") | – | | | | |$([[ $m == udp ]] || echo " |")"
+      echo "| $(label "$path") | – | | | | | |"
       continue
     fi
     value=$(printf '%.0f' "$value")
     extra=$(awk '{ print $5 }' <<<"${result[$path,$m,1]}")
     if [[ $m == udp ]]; then
-      printf '| %s | %s | %s | %s | %s | %s |\n' "$(label "$path")" "$value" "$(ratio "$value" "$direct")" \
-        "$(ratio "$value" "$nft")" "$(cpu_cell "$path" "$m")" "${extra#loss:}"
+      extra=${extra#loss:}
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$path")" "$value" "$(ratio "$value" "$direct")" \
+        "$(ratio "$value" "$nft")" "$(cpu_cell "$path" "$m")" "${extra%,*}" "${extra#*,}"
     else
       printf '| %s | %s | %s | %s | %s | %s | %s |%s\n' "$(label "$path")" "$value" \
         "$(ratio "$value" "$direct")" "$(ratio "$value" "$nft")" "$(printf '%.2f' "$(median "$path" "$m" 2)")" \
