@@ -319,17 +319,21 @@ class Shoald:
         if warm_up:
             self.warm_up()
 
-    def warm_up(self, timeout=15.0):
+    def warm_up(self, timeout=15.0, port_ok=None):
         """Until the director has resolved its real servers and the client the VIP, the first
-        packets go nowhere: retry one request until it succeeds."""
+        packets go nowhere: retry one request until it succeeds. `port_ok`, if given, picks
+        the client source ports to try (say, those the director schedules to one backend)."""
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
             # A source port of its own: an attempt given up on leaves a half-open flow in the
             # director, which would pin a later connection on the same 5-tuple to the
             # backend it chose then, drained or not.
+            port = self.lab.fresh_port()
+            if port_ok is not None and not port_ok(port):
+                continue
             last = self.lab.client("http", "--vip", self.vip, "--port", 80, "--count", 1,
-                                   "--timeout", 1, "--sport-base", self.lab.fresh_port())
+                                   "--timeout", 1, "--sport-base", port)
             if last["ok"] == 1:
                 return
             time.sleep(0.2)

@@ -114,27 +114,12 @@ def bring_up(pair, setup):
     if sync:
         d2.wait_log(r"connection sync: pull done: ", after=mark2, timeout=10)
     if persistence:
-        warm_up_on(d1, "rs1")
+        # From ports d1's Maglev sends to rs1 alone: the client's persistence entry then names
+        # rs1, whichever attempt got through.
+        d1.warm_up(port_ok=lambda port: simulated(d1, port) == "rs1")
     else:
         d1.warm_up()
     pair.setup = setup
-
-
-def warm_up_on(d, backend):
-    """As Shoald.warm_up, from source ports `d`'s Maglev sends to `backend` alone: with
-    persistence, the client's entry names that backend, whichever attempt got through."""
-    deadline = time.time() + 15
-    last = None
-    while time.time() < deadline:
-        port = d.lab.fresh_port()
-        if simulated(d, port) != backend:
-            continue
-        last = d.lab.client("http", "--vip", d.vip, "--port", 80, "--count", 1, "--timeout", 1,
-                            "--sport-base", port)
-        if last["ok"] == 1:
-            return
-        time.sleep(0.2)
-    raise AssertionError(d.diag(f"no HTTP answer from {backend} within 15 s: {last}"))
 
 
 def kill(d):
